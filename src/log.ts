@@ -1,0 +1,93 @@
+import winston from "winston";
+
+/**
+ * One winston logger for the process; each layer takes a child with its own `layer` label.
+ * `traffic` sits below `debug` and carries hex dumps of HID reports, so it is off unless asked for.
+ */
+export const LOG_LEVELS = { error: 0, warn: 1, info: 2, http: 3, verbose: 4, debug: 5, traffic: 6 } as const;
+export type LogLevel = keyof typeof LOG_LEVELS;
+
+export type Layer =
+  | "protocol"
+  | "transport"
+  | "key"
+  | "registry"
+  | "ledger"
+  | "host"
+  | "reconcile"
+  | "bridge"
+  | "server"
+  | "cli"
+  | "virtual";
+
+export interface LayerLogger {
+  error(message: string, meta?: Record<string, unknown>): void;
+  warn(message: string, meta?: Record<string, unknown>): void;
+  info(message: string, meta?: Record<string, unknown>): void;
+  debug(message: string, meta?: Record<string, unknown>): void;
+  traffic(message: string, meta?: Record<string, unknown>): void;
+  isTrafficEnabled(): boolean;
+}
+
+/** Field names whose values never reach a log line (API token, borrow tags, server secret). */
+const SECRET_FIELDS = new Set(["token", "tag", "secret", "authorization", "serverSecret"]);
+
+const redact = winston.format((info) => {
+  for (const key of Object.keys(info)) {
+    if (SECRET_FIELDS.has(key)) (info as Record<string, unknown>)[key] = "[redacted]";
+  }
+  return info;
+});
+
+function defaultFormat(): winston.Logform.Format {
+  const json = process.env.KEYBRIDGE_LOG_FORMAT === "json" || !process.stdout.isTTY;
+  return json
+    ? winston.format.combine(redact(), winston.format.timestamp(), winston.format.json())
+    : winston.format.combine(
+        redact(),
+        winston.format.timestamp({ format: "HH:mm:ss.SSS" }),
+        winston.format.printf(({ timestamp, level, message, layer, ...rest }) => {
+          const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : "";
+          return `${String(timestamp)} ${level.padEnd(5)} [${String(layer ?? "-")}] ${String(message)}${extra}`;
+        }),
+      );
+}
+
+function initialLevel(): LogLevel {
+  const fromEnv = process.env.KEYBRIDGE_LOG_LEVEL;
+  if (fromEnv && fromEnv in LOG_LEVELS) return fromEnv as LogLevel;
+  // Tests and library users get quiet logs unless they ask.
+  return process.env.VITEST ? "error" : "info";
+}
+
+export const rootLogger = winston.createLogger({
+  levels: LOG_LEVELS,
+  level: initialLevel(),
+  format: defaultFormat(),
+  transports: [new winston.transports.Console({ stderrLevels: [] })],
+});
+
+export function setLogLevel(level: LogLevel): void {
+  rootLogger.level = level;
+}
+
+/** Send logs to stderr instead of stdout (the CLI keeps stdout for its own output). */
+export function logToStderr(): void {
+  rootLogger.clear();
+  rootLogger.add(new winston.transports.Console({ stderrLevels: Object.keys(LOG_LEVELS) }));
+}
+
+export function layerLogger(layer: Layer): LayerLogger {
+  const child = rootLogger.child({ layer });
+  const at = (level: LogLevel) => (message: string, meta?: Record<string, unknown>) => {
+    child.log(level, message, meta ?? {});
+  };
+  return {
+    error: at("error"),
+    warn: at("warn"),
+    info: at("info"),
+    debug: at("debug"),
+    traffic: at("traffic"),
+    isTrafficEnabled: () => rootLogger.isLevelEnabled("traffic"),
+  };
+}
