@@ -25,21 +25,39 @@ export const CODEMETER_PRODUCT_IDS: ReadonlyArray<{ pid: number; model: string }
 
 /** HID report descriptor of a keybridge key: one 64-byte input and one 64-byte output report, no report ids. */
 export const HID_REPORT_DESCRIPTOR: Readonly<Uint8Array> = Uint8Array.from([
-  0x06, 0x4b, 0xff, // Usage Page (Vendor 0xFF4B)
-  0x09, 0x01, //       Usage (0x01)
-  0xa1, 0x01, //       Collection (Application)
-  0x09, 0x02, //         Usage (0x02) input
-  0x15, 0x00, //         Logical Minimum (0)
-  0x26, 0xff, 0x00, //   Logical Maximum (255)
-  0x75, 0x08, //         Report Size (8)
-  0x95, 0x40, //         Report Count (64)
-  0x81, 0x02, //         Input (Data, Var, Abs)
-  0x09, 0x03, //         Usage (0x03) output
-  0x15, 0x00, //         Logical Minimum (0)
-  0x26, 0xff, 0x00, //   Logical Maximum (255)
-  0x75, 0x08, //         Report Size (8)
-  0x95, 0x40, //         Report Count (64)
-  0x91, 0x02, //         Output (Data, Var, Abs)
+  0x06,
+  0x4b,
+  0xff, // Usage Page (Vendor 0xFF4B)
+  0x09,
+  0x01, //       Usage (0x01)
+  0xa1,
+  0x01, //       Collection (Application)
+  0x09,
+  0x02, //         Usage (0x02) input
+  0x15,
+  0x00, //         Logical Minimum (0)
+  0x26,
+  0xff,
+  0x00, //   Logical Maximum (255)
+  0x75,
+  0x08, //         Report Size (8)
+  0x95,
+  0x40, //         Report Count (64)
+  0x81,
+  0x02, //         Input (Data, Var, Abs)
+  0x09,
+  0x03, //         Usage (0x03) output
+  0x15,
+  0x00, //         Logical Minimum (0)
+  0x26,
+  0xff,
+  0x00, //   Logical Maximum (255)
+  0x75,
+  0x08, //         Report Size (8)
+  0x95,
+  0x40, //         Report Count (64)
+  0x91,
+  0x02, //         Output (Data, Var, Abs)
   0xc0, //             End Collection
 ]);
 

@@ -1,0 +1,7 @@
+export * from "./bytes.js";
+export * from "./constants.js";
+export * from "./errors.js";
+export * from "./frame.js";
+export * from "./messages.js";
+export * from "./signature.js";
+export type * from "./types.js";
