@@ -1,0 +1,619 @@
+import type { BorrowLike } from "./format.js";
+import { capitalize, describeBorrow, formatTime } from "./format.js";
+import { KIND_PRIORITY, SEVERITY_RANK } from "./kinds.js";
+import type {
+  BlockedProduct,
+  DummyInfo,
+  Finding,
+  FindingKind,
+  KeyBorrow,
+  KeyView,
+  LedgerBorrow,
+  ReconcileInput,
+  ReconcileReport,
+  RegistryBorrow,
+  Repair,
+  Severity,
+} from "./types.js";
+import { FINDING_KINDS } from "./types.js";
+
+/** K4's default settle window, used for serials the input has no key view for. */
+const DEFAULT_SETTLE_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+/** One borrow identity (serial/id) as seen by each view. */
+interface Slot {
+  serial: string;
+  id: number;
+  key: KeyBorrow | undefined;
+  reg: RegistryBorrow | undefined;
+  /** The ledger row while outstanding (active, returning, dummy). */
+  led: LedgerBorrow | undefined;
+  /** A settled, returned or rolled-back ledger row. */
+  hist: LedgerBorrow | undefined;
+}
+
+interface SerialGroup {
+  serial: string;
+  view: KeyView | undefined;
+  slots: Map<number, Slot>;
+}
+
+interface Context {
+  hostBinding: string;
+  keyMoved: (serial: string) => boolean;
+  registryReadable: boolean;
+  now: number;
+  tagDerivable: boolean;
+  derivedTags: Record<string, string> | undefined;
+}
+
+const HEALTHY_REPAIR: Repair = Object.freeze({ action: "none", safe: true, description: "Nothing to do." });
+
+function isReadable(view: KeyView | undefined): view is KeyView & { borrows: KeyBorrow[] } {
+  return view?.present === true && view.borrows !== undefined;
+}
+
+function viewRank(view: KeyView): number {
+  return isReadable(view) ? 2 : view.present ? 1 : 0;
+}
+
+/** Deterministic choice between duplicates, so the report does not depend on input order. */
+function pickStable<T>(current: T | undefined, candidate: T): T {
+  if (current === undefined) return candidate;
+  return JSON.stringify(candidate) < JSON.stringify(current) ? candidate : current;
+}
+
+function slotOf(groups: Map<string, SerialGroup>, serial: string, id: number): Slot {
+  let group = groups.get(serial);
+  if (group === undefined) {
+    group = { serial, view: undefined, slots: new Map() };
+    groups.set(serial, group);
+  }
+  let slot = group.slots.get(id);
+  if (slot === undefined) {
+    slot = { serial, id, key: undefined, reg: undefined, led: undefined, hist: undefined };
+    group.slots.set(id, slot);
+  }
+  return slot;
+}
+
+function isOutstanding(row: LedgerBorrow): boolean {
+  return row.state === "active" || row.state === "returning" || row.state === "dummy";
+}
+
+function emptyCounts(): Record<FindingKind, number> {
+  const counts = {} as Record<FindingKind, number>;
+  for (const kind of FINDING_KINDS) counts[kind] = 0;
+  return counts;
+}
+
+function finding(
+  kind: FindingKind,
+  severity: Severity,
+  message: string,
+  repair: Repair,
+  slot: Slot,
+  product: number,
+  client: string,
+): Finding {
+  return { kind, severity, message, repair, primary: false, borrowId: slot.id, serial: slot.serial, product, client };
+}
+
+/** Per-slot scratch list; reconcile is synchronous, so one buffer serves every slot. */
+const scratch: Finding[] = [];
+
+export function reconcile(input: ReconcileInput): ReconcileReport {
+  const groups = new Map<string, SerialGroup>();
+
+  for (const view of input.keys) {
+    let group = groups.get(view.serial);
+    if (group === undefined) {
+      group = { serial: view.serial, view: undefined, slots: new Map() };
+      groups.set(view.serial, group);
+    }
+    if (group.view === undefined || viewRank(view) > viewRank(group.view)) group.view = view;
+  }
+  for (const group of Array.from(groups.values())) {
+    const view = group.view;
+    if (!isReadable(view)) continue;
+    for (const borrow of view.borrows) {
+      const slot = slotOf(groups, group.serial, borrow.id);
+      slot.key = pickStable(slot.key, borrow);
+    }
+  }
+  if (input.registry.readable) {
+    for (const entry of input.registry.borrows) {
+      const slot = slotOf(groups, entry.serial, entry.id);
+      slot.reg = pickStable(slot.reg, entry);
+    }
+  }
+  for (const row of input.ledger) {
+    const slot = slotOf(groups, row.serial, row.id);
+    if (isOutstanding(row)) slot.led = pickStable(slot.led, row);
+    else slot.hist = pickStable(slot.hist, row);
+  }
+
+  const keyLastBinding = input.host.keyLastBinding;
+  const ctx: Context = {
+    hostBinding: input.host.binding,
+    keyMoved: (serial) => {
+      const last = keyLastBinding?.[serial];
+      return last !== undefined && last !== input.host.binding;
+    },
+    registryReadable: input.registry.readable,
+    now: input.now,
+    tagDerivable: input.tagDerivable === true,
+    derivedTags: input.derivedTags,
+  };
+
+  const findings: Finding[] = [];
+  const dummies: DummyInfo[] = [];
+  let anyKeyUnreadable = false;
+  let ledgerMissing = 0;
+
+  const serials = Array.from(groups.keys()).sort();
+  for (const serial of serials) {
+    const group = groups.get(serial)!;
+    const readable = isReadable(group.view);
+    const ids = new Float64Array(group.slots.size);
+    let n = 0;
+    for (const id of group.slots.keys()) ids[n++] = id;
+    ids.sort();
+    let hasBorrows = false;
+    for (let i = 0; i < n; i++) {
+      const slot = group.slots.get(ids[i]!)!;
+      scratch.length = 0;
+      if (readable) classifyPresent(slot, group.view!, ctx, dummies);
+      else classifyAbsent(slot, group.view, ctx, dummies);
+      if (scratch.length === 0) continue;
+      hasBorrows = true;
+      emitSlot(findings);
+    }
+    if (!readable && hasBorrows) anyKeyUnreadable = true;
+  }
+  for (const f of findings) if (f.kind === "ledger-missing") ledgerMissing++;
+
+  if (!input.registry.readable) {
+    const safe = !anyKeyUnreadable && ledgerMissing === 0;
+    findings.unshift({
+      kind: "registry-missing",
+      severity: "warning",
+      message:
+        `The registry cannot be read (${input.registry.reason}); ` +
+        (safe
+          ? "its borrow entries can be rewritten from the ledger."
+          : "rewriting it from the ledger must wait until every key is readable and the ledger holds every borrow."),
+      repair: {
+        action: "restore-registry",
+        safe,
+        description: "Rewrite every registry borrow entry from the ledger.",
+      },
+      primary: false,
+    });
+  }
+
+  const counts = emptyCounts();
+  let worst: Severity = "info";
+  for (const f of findings) {
+    counts[f.kind]++;
+    if (SEVERITY_RANK[f.severity] > SEVERITY_RANK[worst]) worst = f.severity;
+  }
+  return { now: input.now, findings, counts, worst, dummies, blockedProducts: blockedBy(dummies) };
+}
+
+/** Moves the scratch findings of one slot to the output, the primary one first. */
+function emitSlot(out: Finding[]): void {
+  if (scratch.length === 1) {
+    const only = scratch[0]!;
+    only.primary = true;
+    out.push(only);
+    return;
+  }
+  scratch.sort(
+    (a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || KIND_PRIORITY[a.kind] - KIND_PRIORITY[b.kind],
+  );
+  scratch[0]!.primary = true;
+  const rest = scratch.slice(1).sort((a, b) => KIND_PRIORITY[a.kind] - KIND_PRIORITY[b.kind]);
+  out.push(scratch[0]!, ...rest);
+}
+
+function blockedBy(dummies: readonly DummyInfo[]): BlockedProduct[] {
+  const byProduct = new Map<string, BlockedProduct>();
+  for (const d of dummies) {
+    const key = `${d.serial}\u0000${d.product}`;
+    const seen = byProduct.get(key);
+    if (seen === undefined) byProduct.set(key, { serial: d.serial, product: d.product, until: d.dummyUntil });
+    else if (seen.until !== null) seen.until = d.dummyUntil === null ? null : Math.max(seen.until, d.dummyUntil);
+  }
+  return Array.from(byProduct.values()).sort((a, b) =>
+    a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : a.product - b.product,
+  );
+}
+
+function dummyFinding(slot: Slot, product: number, client: string, until: number | null, now: number): Finding {
+  const cleared = until !== null && until <= now;
+  const message = cleared
+    ? `Borrow ${slot.id} of product ${product} by client "${client}" on key ${slot.serial} is a borrow dummy that ` +
+      `cleared on ${formatTime(until)}; borrowing of product ${product} resumes once the key drops it.`
+    : `Borrow ${slot.id} of product ${product} by client "${client}" on key ${slot.serial} is a borrow dummy; ` +
+      `nothing can be done: borrowing of product ${product} is blocked until ${formatTime(until)}.`;
+  return finding(
+    "dummy",
+    cleared ? "info" : "warning",
+    message,
+    { action: "none", safe: true, description: `Wait until ${formatTime(until)}, when the key clears the dummy.` },
+    slot,
+    product,
+    client,
+  );
+}
+
+function classifyPresent(slot: Slot, view: KeyView, ctx: Context, dummies: DummyInfo[]): void {
+  const keyNow = view.keyTimeMs ?? ctx.now;
+  const k = slot.key;
+  const l = slot.led;
+  const r = slot.reg;
+
+  if (k === undefined) {
+    if (l !== undefined) {
+      const expected = l.state !== "active" || keyNow >= l.expiresAt;
+      scratch.push(
+        finding(
+          "ledger-orphan",
+          expected ? "info" : "warning",
+          `${capitalize(describeBorrow(slot.serial, l))} is outstanding in the ledger but the key no longer holds it: ` +
+            `the key has settled it${expected ? "" : " before its expiry, although keybridge did not return it"}.`,
+          { action: "mark-ledger-settled", safe: true, description: "Mark the ledger row settled, as the key did." },
+          slot,
+          l.product,
+          l.client,
+        ),
+      );
+    }
+    if (r !== undefined) {
+      scratch.push(
+        finding(
+          "registry-extra",
+          "info",
+          `The registry lists ${describeBorrow(slot.serial, r)}, which the key does not hold` +
+            (l === undefined && slot.hist === undefined ? " and the ledger does not know." : " any more."),
+          {
+            action: "remove-registry-entry",
+            safe: true,
+            description: "Remove the stale registry entry; the key confirms it has no such borrow.",
+          },
+          slot,
+          r.product,
+          r.client,
+        ),
+      );
+    }
+    return;
+  }
+
+  if (k.state === "dummy") {
+    const until = k.dummyUntil ?? null;
+    dummies.push({ serial: slot.serial, product: k.product, borrowId: k.id, dummyUntil: until });
+    scratch.push(dummyFinding(slot, k.product, k.client, until, keyNow));
+    return;
+  }
+
+  const derived = ctx.derivedTags?.[k.opId];
+  const tagRecoverable = r !== undefined || derived !== undefined || ctx.tagDerivable;
+  let ledgerHoldsTag = l !== undefined;
+
+  if (l === undefined) {
+    const tagSource = r !== undefined ? "registry" : tagRecoverable ? "derived" : undefined;
+    const what = capitalize(describeBorrow(slot.serial, k));
+    const message =
+      tagSource === "registry"
+        ? `${what} is on the key but missing from the ledger; the row can be rebuilt from the key and the registry.`
+        : tagSource === "derived"
+          ? `${what} is on the key but missing from the ledger and the registry; its tag is derived from the ` +
+            `server secret, so both can be rebuilt.`
+          : `${what} is on the key but missing from the ledger and the registry, and its tag cannot be recovered: ` +
+            `returning or settling it will create a borrow dummy.`;
+    scratch.push(
+      finding(
+        "ledger-missing",
+        tagSource === undefined ? "critical" : "warning",
+        message,
+        tagSource === undefined
+          ? {
+              action: "none",
+              safe: false,
+              description: `The tag is lost; expect product ${k.product} to be blocked for one borrow period after ${formatTime(k.expiresAt)}.`,
+            }
+          : {
+              action: "rebuild-ledger",
+              safe: true,
+              description: `Rebuild the ledger row from the key and the ${tagSource === "registry" ? "registry's" : "derived"} tag.`,
+              tagSource,
+            },
+        slot,
+        k.product,
+        k.client,
+      ),
+    );
+    ledgerHoldsTag = false;
+  } else {
+    const changed = changedFields(k, l);
+    if (changed !== "") {
+      scratch.push(
+        finding(
+          "ledger-changed",
+          "warning",
+          `The ledger row of ${describeBorrow(slot.serial, k)} differs from the key in ${changed}; the key is right.`,
+          {
+            action: "rebuild-ledger",
+            safe: true,
+            description: "Rewrite the ledger row from the key, keeping the ledger's tag.",
+            tagSource: "ledger",
+          },
+          slot,
+          k.product,
+          k.client,
+        ),
+      );
+    }
+  }
+
+  if (ctx.registryReadable) {
+    if (r === undefined) {
+      if (tagRecoverable || l !== undefined) {
+        scratch.push(registryMissing(slot, k));
+      }
+    } else {
+      const changed = changedFields(k, r);
+      if (changed !== "") {
+        scratch.push(
+          finding(
+            "registry-changed",
+            "warning",
+            `The registry entry of ${describeBorrow(slot.serial, k)} differs from the key in ${changed}.`,
+            {
+              action: "restore-registry",
+              safe: true,
+              description: "Rewrite the registry entry from the key and the ledger.",
+            },
+            slot,
+            k.product,
+            k.client,
+          ),
+        );
+      }
+      if (l !== undefined && r.tag !== l.tag) scratch.push(tagMismatch(slot, k));
+    }
+  }
+
+  if (k.binding !== ctx.hostBinding) {
+    const moved = ctx.keyMoved(slot.serial);
+    scratch.push(
+      finding(
+        "binding-mismatch",
+        "critical",
+        `${capitalize(describeBorrow(slot.serial, k))} is bound to another host identity ` +
+          (moved
+            ? "because the key was moved here from another computer"
+            : "because this computer's IP address, hostname or machine id changed") +
+          `; returning it now would create a borrow dummy.`,
+        {
+          action: "migrate",
+          safe: ledgerHoldsTag,
+          description: ledgerHoldsTag
+            ? "Rebind the borrow to this host with the proof held in the ledger (keybridge migrate)."
+            : "Rebind the borrow to this host once the ledger holds its tag (rebuild the ledger row first).",
+        },
+        slot,
+        k.product,
+        k.client,
+      ),
+    );
+  }
+
+  if (keyNow >= k.expiresAt) {
+    const deadline = k.expiresAt + view.settleWindowMs;
+    const bindingMatches = k.binding === ctx.hostBinding;
+    const safe = bindingMatches && ledgerHoldsTag;
+    const close = deadline - keyNow <= view.settleWindowMs / 4;
+    scratch.push(
+      finding(
+        "expired-unsettled",
+        close || !safe ? "critical" : "warning",
+        `${capitalize(describeBorrow(slot.serial, k))} has expired and is not settled; the key turns it into a borrow ` +
+          `dummy if it is not settled by ${formatTime(deadline)} (key time).`,
+        {
+          action: "settle-now",
+          safe,
+          description: safe
+            ? "Settle the borrow now with the ledger's binding and tag."
+            : bindingMatches
+              ? "Settle the borrow once the ledger holds its tag (rebuild the ledger row first)."
+              : "Run keybridge migrate first; settling with another host's binding would create a dummy.",
+        },
+        slot,
+        k.product,
+        k.client,
+      ),
+    );
+  }
+
+  if (scratch.length === 0) {
+    scratch.push({
+      kind: "healthy",
+      severity: "info",
+      message:
+        "Borrow " +
+        k.id +
+        " of product " +
+        k.product +
+        ' by client "' +
+        k.client +
+        '" on key ' +
+        slot.serial +
+        " is consistent in the key, the registry and the ledger.",
+      repair: HEALTHY_REPAIR,
+      primary: false,
+      borrowId: k.id,
+      serial: slot.serial,
+      product: k.product,
+      client: k.client,
+    });
+  }
+}
+
+function classifyAbsent(slot: Slot, view: KeyView | undefined, ctx: Context, dummies: DummyInfo[]): void {
+  const keyNow = view?.keyTimeMs ?? ctx.now;
+  const l = slot.led;
+  const r = slot.reg;
+  const why = view?.present ? "cannot be read" : "is not present";
+
+  if (l !== undefined && l.state === "dummy") {
+    const until = l.dummyUntil ?? null;
+    if (until === null || until > ctx.now) {
+      dummies.push({ serial: slot.serial, product: l.product, borrowId: l.id, dummyUntil: until });
+    }
+    scratch.push(dummyFinding(slot, l.product, l.client, until, ctx.now));
+    return;
+  }
+
+  if (l !== undefined) {
+    const expired = keyNow >= l.expiresAt;
+    const deadline = l.expiresAt + (view?.settleWindowMs ?? DEFAULT_SETTLE_WINDOW_MS);
+    scratch.push(
+      finding(
+        "key-absent",
+        expired ? "critical" : "warning",
+        `Key ${slot.serial} ${why}, so ${describeBorrow(slot.serial, l)} cannot be returned until the key is back` +
+          (expired
+            ? `; it has expired: plug the key back in before ${formatTime(deadline)} or it becomes a borrow dummy.`
+            : "."),
+        { action: "wait", safe: false, description: `Plug key ${slot.serial} back into this computer.` },
+        slot,
+        l.product,
+        l.client,
+      ),
+    );
+    if (ctx.registryReadable) {
+      if (r === undefined) scratch.push(registryMissing(slot, l));
+      else {
+        const changed = changedFields(l, r);
+        if (changed !== "") {
+          scratch.push(
+            finding(
+              "registry-changed",
+              "warning",
+              `The registry entry of ${describeBorrow(slot.serial, l)} differs from the ledger in ${changed}.`,
+              { action: "restore-registry", safe: true, description: "Rewrite the registry entry from the ledger." },
+              slot,
+              l.product,
+              l.client,
+            ),
+          );
+        }
+        if (r.tag !== l.tag) scratch.push(tagMismatch(slot, l));
+      }
+    }
+    if (l.binding !== ctx.hostBinding) {
+      scratch.push(
+        finding(
+          "binding-mismatch",
+          "critical",
+          `${capitalize(describeBorrow(slot.serial, l))} is bound to another host identity; once key ${slot.serial} is back, ` +
+            `run keybridge migrate before returning it.`,
+          { action: "migrate", safe: false, description: "Rebind the borrow to this host once the key is back." },
+          slot,
+          l.product,
+          l.client,
+        ),
+      );
+    }
+    return;
+  }
+
+  if (r !== undefined) {
+    if (slot.hist !== undefined) {
+      scratch.push(
+        finding(
+          "registry-extra",
+          "info",
+          `The registry lists ${describeBorrow(slot.serial, r)}, which the ledger records as ${slot.hist.state}; ` +
+            `it will be removed once key ${slot.serial} confirms it.`,
+          { action: "wait", safe: false, description: `Remove the entry once key ${slot.serial} is back.` },
+          slot,
+          r.product,
+          r.client,
+        ),
+      );
+    } else {
+      scratch.push(
+        finding(
+          "key-absent",
+          keyNow >= r.expiresAt ? "critical" : "warning",
+          `Key ${slot.serial} ${why}; the registry lists ${describeBorrow(slot.serial, r)}, which the ledger does not know: ` +
+            `keep the entry, the ledger row is rebuilt when the key is back.`,
+          { action: "wait", safe: false, description: `Plug key ${slot.serial} back into this computer.` },
+          slot,
+          r.product,
+          r.client,
+        ),
+      );
+    }
+  }
+}
+
+function registryMissing(slot: Slot, record: BorrowLike): Finding {
+  return finding(
+    "registry-missing",
+    "warning",
+    `The registry entry of ${describeBorrow(slot.serial, record)} is missing; it can be rewritten from the ledger.`,
+    { action: "restore-registry", safe: true, description: "Rewrite the registry entry from the ledger." },
+    slot,
+    record.product,
+    record.client,
+  );
+}
+
+function tagMismatch(slot: Slot, record: BorrowLike): Finding {
+  return finding(
+    "tag-mismatch",
+    "warning",
+    `The registry holds another tag for ${describeBorrow(slot.serial, record)} than the ledger; the ledger's tag is the one the key accepts.`,
+    { action: "restore-registry", safe: true, description: "Rewrite the registry entry with the ledger's tag." },
+    slot,
+    record.product,
+    record.client,
+  );
+}
+
+interface Fields {
+  product: number;
+  client: string;
+  issuedAt: number;
+  expiresAt: number;
+  binding: string;
+  opId?: string;
+}
+
+/** Names of the fields that differ, comma-separated; "" when none. */
+function changedFields(expected: Fields, actual: Fields): string {
+  if (
+    expected.product === actual.product &&
+    expected.client === actual.client &&
+    expected.issuedAt === actual.issuedAt &&
+    expected.expiresAt === actual.expiresAt &&
+    expected.binding === actual.binding &&
+    (expected.opId === undefined || actual.opId === undefined || expected.opId === actual.opId)
+  ) {
+    return "";
+  }
+  const names: string[] = [];
+  if (expected.product !== actual.product) names.push("product");
+  if (expected.client !== actual.client) names.push("client");
+  if (expected.issuedAt !== actual.issuedAt) names.push("issue date");
+  if (expected.expiresAt !== actual.expiresAt) names.push("expiry date");
+  if (expected.binding !== actual.binding) names.push("host binding");
+  if (expected.opId !== undefined && actual.opId !== undefined && expected.opId !== actual.opId)
+    names.push("operation id");
+  return names.join(", ");
+}
