@@ -1,0 +1,168 @@
+import { RegistryInvalidArgumentError } from "./errors.js";
+import { checkKeyName, foldCase, fullPath, pathBelowRoot } from "./path.js";
+import type { RegistryEntry, RegistryOp, RegistryTree, RegistryValue } from "./types.js";
+import { acceptValue, checkValueName, copyValue } from "./values.js";
+
+/** An op whose path and value were validated; `parts` are the key's components below the root. */
+export type PreparedOp =
+  | { readonly op: "set"; readonly parts: readonly string[]; readonly name: string; readonly value: RegistryValue }
+  | { readonly op: "createKey"; readonly parts: readonly string[] }
+  | { readonly op: "deleteKey"; readonly parts: readonly string[] }
+  | { readonly op: "deleteValue"; readonly parts: readonly string[]; readonly name: string };
+
+/** Validates every op before any is applied, so a bad op anywhere rejects the whole batch. */
+export function prepareOps(ops: readonly RegistryOp[]): PreparedOp[] {
+  if (!Array.isArray(ops)) throw new RegistryInvalidArgumentError("Registry batch must be an array of operations");
+  return ops.map((op, index): PreparedOp => {
+    const parts = pathBelowRoot(op?.path);
+    switch (op.op) {
+      case "set":
+        checkValueName(op.name, op.path);
+        return { op: "set", parts, name: op.name, value: acceptValue(op.value, `"${op.name}" under "${op.path}"`) };
+      case "deleteValue":
+        checkValueName(op.name, op.path);
+        return { op: "deleteValue", parts, name: op.name };
+      case "createKey":
+      case "deleteKey":
+        return { op: op.op, parts };
+      default:
+        throw new RegistryInvalidArgumentError(`Registry batch operation #${index} has unknown op`, {
+          details: { index, op: (op as { op?: unknown }).op },
+        });
+    }
+  });
+}
+
+/** One key of an in-memory, case-insensitive registry tree. */
+export class KeyNode {
+  readonly values = new Map<string, { name: string; value: RegistryValue }>();
+  readonly subkeys = new Map<string, KeyNode>();
+
+  constructor(readonly name: string) {}
+
+  find(parts: readonly string[]): KeyNode | undefined {
+    let node: KeyNode | undefined = this;
+    for (const part of parts) {
+      node = node.subkeys.get(foldCase(part));
+      if (node === undefined) return undefined;
+    }
+    return node;
+  }
+
+  ensure(parts: readonly string[]): KeyNode {
+    let node: KeyNode = this;
+    for (const part of parts) {
+      const folded = foldCase(part);
+      let next = node.subkeys.get(folded);
+      if (next === undefined) {
+        next = new KeyNode(part);
+        node.subkeys.set(folded, next);
+      }
+      node = next;
+    }
+    return node;
+  }
+
+  /** Removes the key at `parts`; the node itself (`[]`) is emptied instead. */
+  remove(parts: readonly string[]): boolean {
+    if (parts.length === 0) {
+      const hadContent = this.values.size > 0 || this.subkeys.size > 0;
+      this.values.clear();
+      this.subkeys.clear();
+      return hadContent;
+    }
+    const parent = this.find(parts.slice(0, -1));
+    return parent?.subkeys.delete(foldCase(parts[parts.length - 1]!)) ?? false;
+  }
+
+  getValue(name: string): RegistryValue | undefined {
+    return this.values.get(foldCase(name))?.value;
+  }
+
+  /** Keeps the case the value was first written with, as Windows does. */
+  setValue(name: string, value: RegistryValue): void {
+    const folded = foldCase(name);
+    const existing = this.values.get(folded);
+    this.values.set(folded, { name: existing?.name ?? name, value });
+  }
+
+  deleteValue(name: string): boolean {
+    return this.values.delete(foldCase(name));
+  }
+
+  /** Applies a validated op; cannot fail, which is what makes batches all-or-nothing. */
+  apply(op: PreparedOp): boolean {
+    switch (op.op) {
+      case "set":
+        this.ensure(op.parts).setValue(op.name, op.value);
+        return true;
+      case "createKey":
+        this.ensure(op.parts);
+        return true;
+      case "deleteKey":
+        return this.remove(op.parts);
+      case "deleteValue":
+        return this.find(op.parts)?.deleteValue(op.name) ?? false;
+    }
+  }
+
+  entries(): RegistryEntry[] {
+    return Array.from(this.values.values(), (entry) => ({ name: entry.name, value: copyValue(entry.value) }));
+  }
+
+  subkeyNames(): string[] {
+    return Array.from(this.subkeys.values(), (node) => node.name);
+  }
+
+  /** Stored values are immutable (binaries are copied in and out), so a clone shares them. */
+  clone(): KeyNode {
+    const copy = new KeyNode(this.name);
+    for (const [folded, entry] of this.values) copy.values.set(folded, entry);
+    for (const [folded, node] of this.subkeys) copy.subkeys.set(folded, node.clone());
+    return copy;
+  }
+
+  toTree(): RegistryTree {
+    const values: Record<string, RegistryValue> = Object.create(null);
+    for (const entry of this.values.values()) values[entry.name] = copyValue(entry.value);
+    const subkeys: Record<string, RegistryTree> = Object.create(null);
+    for (const node of this.subkeys.values()) subkeys[node.name] = node.toTree();
+    return { values, subkeys };
+  }
+
+  /** Builds a validated node from a caller's tree; names differing only in case are rejected. */
+  static fromTree(name: string, tree: RegistryTree, parts: readonly string[] = []): KeyNode {
+    const where = fullPath(parts);
+    if (
+      tree === null ||
+      typeof tree !== "object" ||
+      typeof tree.values !== "object" ||
+      typeof tree.subkeys !== "object"
+    ) {
+      throw new RegistryInvalidArgumentError(`Registry tree at "${where}" must have "values" and "subkeys" objects`);
+    }
+    const node = new KeyNode(name);
+    for (const [valueName, value] of Object.entries(tree.values)) {
+      checkValueName(valueName, where);
+      if (node.values.has(foldCase(valueName))) {
+        throw new RegistryInvalidArgumentError(
+          `Registry tree at "${where}" has two values named "${valueName}" (names ignore case)`,
+        );
+      }
+      node.values.set(foldCase(valueName), {
+        name: valueName,
+        value: acceptValue(value, `"${valueName}" under "${where}"`),
+      });
+    }
+    for (const [keyName, subtree] of Object.entries(tree.subkeys)) {
+      checkKeyName(keyName, `${where}\\${keyName}`);
+      if (node.subkeys.has(foldCase(keyName))) {
+        throw new RegistryInvalidArgumentError(
+          `Registry tree at "${where}" has two subkeys named "${keyName}" (names ignore case)`,
+        );
+      }
+      node.subkeys.set(foldCase(keyName), KeyNode.fromTree(keyName, subtree, [...parts, keyName]));
+    }
+    return node;
+  }
+}

@@ -1,0 +1,102 @@
+import { RegistryClosedError } from "./errors.js";
+import { KeyNode, prepareOps } from "./key-tree.js";
+import { pathBelowRoot, REGISTRY_ROOT } from "./path.js";
+import type {
+  RegistryAdapter,
+  RegistryDescription,
+  RegistryEntry,
+  RegistryOp,
+  RegistryTree,
+  RegistryValue,
+} from "./types.js";
+import { checkValueName, copyValue } from "./values.js";
+
+/**
+ * The part shared by the stores that hold the whole tree at once (memory and INI file): every
+ * read looks at a snapshot, every write is one all-or-nothing update of the tree.
+ */
+export abstract class TreeRegistry implements RegistryAdapter {
+  readonly root = REGISTRY_ROOT;
+  private closed = false;
+
+  abstract describe(): RegistryDescription;
+  /** The current tree; callers only read it. */
+  protected abstract snapshot(): Promise<KeyNode>;
+  /** Runs `mutate` on a draft of the current tree and stores the result atomically. */
+  protected abstract update<T>(mutate: (draft: KeyNode) => T): Promise<T>;
+  /** Stores `root` as the whole tree without reading the current one. */
+  protected abstract replace(root: KeyNode): Promise<void>;
+  protected abstract release(): Promise<void>;
+
+  async get(path: string, name: string): Promise<RegistryValue | undefined> {
+    this.assertOpen();
+    const parts = pathBelowRoot(path);
+    checkValueName(name, path);
+    const value = (await this.snapshot()).find(parts)?.getValue(name);
+    return value === undefined ? undefined : copyValue(value);
+  }
+
+  async set(path: string, name: string, value: RegistryValue): Promise<void> {
+    await this.applyBatch([{ op: "set", path, name, value }]);
+  }
+
+  async createKey(path: string): Promise<void> {
+    await this.applyBatch([{ op: "createKey", path }]);
+  }
+
+  async deleteKey(path: string): Promise<boolean> {
+    return this.applyOne({ op: "deleteKey", path });
+  }
+
+  async deleteValue(path: string, name: string): Promise<boolean> {
+    return this.applyOne({ op: "deleteValue", path, name });
+  }
+
+  async listSubkeys(path: string): Promise<string[]> {
+    this.assertOpen();
+    const parts = pathBelowRoot(path);
+    return (await this.snapshot()).find(parts)?.subkeyNames() ?? [];
+  }
+
+  async listValues(path: string): Promise<RegistryEntry[]> {
+    this.assertOpen();
+    const parts = pathBelowRoot(path);
+    return (await this.snapshot()).find(parts)?.entries() ?? [];
+  }
+
+  async readTree(path: string): Promise<RegistryTree | undefined> {
+    this.assertOpen();
+    const parts = pathBelowRoot(path);
+    return (await this.snapshot()).find(parts)?.toTree();
+  }
+
+  async applyBatch(ops: readonly RegistryOp[]): Promise<void> {
+    this.assertOpen();
+    const prepared = prepareOps(ops);
+    if (prepared.length === 0) return;
+    await this.update((draft) => {
+      for (const op of prepared) draft.apply(op);
+    });
+  }
+
+  async replaceAll(tree: RegistryTree): Promise<void> {
+    this.assertOpen();
+    await this.replace(KeyNode.fromTree("", tree));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.release();
+  }
+
+  protected assertOpen(): void {
+    if (this.closed) throw new RegistryClosedError(`Registry ${this.describe().location} is closed`);
+  }
+
+  private async applyOne(op: RegistryOp): Promise<boolean> {
+    this.assertOpen();
+    const [prepared] = prepareOps([op]);
+    return this.update((draft) => draft.apply(prepared!));
+  }
+}
