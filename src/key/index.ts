@@ -1,0 +1,3 @@
+export * from "./errors.js";
+export * from "./key-client.js";
+export * from "./pin-store.js";

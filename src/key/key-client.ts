@@ -1,0 +1,236 @@
+import { layerLogger } from "../log.js";
+import { AppCommand, MAX_BORROWS_PER_PAGE, NONCE_SIZE, Status } from "../protocol/constants.js";
+import { ProtocolError, ProtocolErrorCode } from "../protocol/errors.js";
+import {
+  Borrow,
+  COMMAND_NAMES,
+  type CommandCodec,
+  decodeErrorBody,
+  decodeResponseEnvelope,
+  encodeRequestEnvelope,
+  GetInfo,
+  GetTime,
+  LicenseUpdate,
+  ListBorrows,
+  ListLicenses,
+  OpStatusQuery,
+  Ping,
+  Rebind,
+  type ResponseEnvelope,
+  Settle,
+} from "../protocol/index.js";
+import { verifyResponse } from "../protocol/signature.js";
+import type {
+  BorrowPage,
+  BorrowRecord,
+  BorrowRequest,
+  KeyInfo,
+  KeyTime,
+  LicenseUpdateRequest,
+  LicenseUpdateResult,
+  LicenseUsage,
+  ListBorrowsRequest,
+  OpStatus,
+  RebindRequest,
+  SettleRequest,
+  SettleResult,
+} from "../protocol/types.js";
+import { defaultRandomBytes, type RandomBytes, type Transport } from "../transport/transport.js";
+import { CounterfeitKeyError, statusError } from "./errors.js";
+import type { PinStore } from "./pin-store.js";
+
+const log = layerLogger("key");
+
+export interface CallOptions {
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface KeyClientOptions {
+  /** Source of request nonces; a replay passes the recorded ones (see ReplayPort). */
+  readonly randomBytes?: RandomBytes;
+}
+
+/** A verified answer whose body is not decoded: for tests that send deliberately malformed requests. */
+export interface RawResponse {
+  readonly status: number;
+  readonly body: Uint8Array;
+}
+
+/**
+ * Typed commands to one key. Every answer is checked for the command echo and verified with
+ * the pinned public key (rule K9) before it is decoded; a non-OK status becomes the typed
+ * error of that status (NoBorrowableError, UnknownBorrowError, ...).
+ */
+export class KeyClient {
+  private readonly randomBytes: RandomBytes;
+
+  constructor(
+    readonly transport: Transport,
+    /** The pinned public key: every answer is verified with it, never with the one the key claims. */
+    private readonly publicKey: Uint8Array,
+    readonly info: KeyInfo,
+    options: KeyClientOptions = {},
+  ) {
+    this.randomBytes = options.randomBytes ?? defaultRandomBytes;
+  }
+
+  get serial(): string {
+    return this.info.serial;
+  }
+
+  getInfo(options?: CallOptions): Promise<KeyInfo> {
+    return this.call(GetInfo, {}, options);
+  }
+
+  listLicenses(options?: CallOptions): Promise<LicenseUsage[]> {
+    return this.call(ListLicenses, {}, options);
+  }
+
+  borrow(request: BorrowRequest, options?: CallOptions): Promise<BorrowRecord> {
+    return this.call(Borrow, request, options);
+  }
+
+  settle(request: SettleRequest, options?: CallOptions): Promise<SettleResult> {
+    return this.call(Settle, request, options);
+  }
+
+  rebind(request: RebindRequest, options?: CallOptions): Promise<BorrowRecord> {
+    return this.call(Rebind, request, options);
+  }
+
+  listBorrows(request: ListBorrowsRequest, options?: CallOptions): Promise<BorrowPage> {
+    return this.call(ListBorrows, request, options);
+  }
+
+  /** Every borrow record, dummies included (K8), paging until the key says there is no more. */
+  async listAllBorrows(options: CallOptions = {}): Promise<BorrowRecord[]> {
+    const records: BorrowRecord[] = [];
+    let afterId = 0;
+    for (;;) {
+      const page = await this.listBorrows({ afterId, maxCount: MAX_BORROWS_PER_PAGE }, options);
+      for (const record of page.records) {
+        // Ids only grow; anything else would make paging loop forever.
+        if (record.id <= afterId) {
+          throw new ProtocolError(
+            ProtocolErrorCode.BAD_FIELD,
+            `LIST_BORROWS returned id ${record.id} after ${afterId}`,
+          );
+        }
+        afterId = record.id;
+        records.push(record);
+      }
+      if (!page.more) return records;
+      if (page.records.length === 0) {
+        throw new ProtocolError(ProtocolErrorCode.BAD_FIELD, "LIST_BORROWS says more records follow but sent none");
+      }
+    }
+  }
+
+  licenseUpdate(request: LicenseUpdateRequest, options?: CallOptions): Promise<LicenseUpdateResult> {
+    return this.call(LicenseUpdate, request, options);
+  }
+
+  getTime(options?: CallOptions): Promise<KeyTime> {
+    return this.call(GetTime, {}, options);
+  }
+
+  ping(data: Uint8Array, options?: CallOptions): Promise<Uint8Array> {
+    return this.call(Ping, data, options);
+  }
+
+  opStatus(opId: Uint8Array, options?: CallOptions): Promise<OpStatus> {
+    return this.call(OpStatusQuery, { opId }, options);
+  }
+
+  /** Sends any command byte with any body; the answer is verified (K9) but not decoded and its status not mapped. */
+  async callRaw(command: number, body: Uint8Array, options?: CallOptions): Promise<RawResponse> {
+    const { envelope } = await this.send(command, body, options);
+    return { status: envelope.status, body: envelope.body };
+  }
+
+  close(): Promise<void> {
+    return this.transport.close();
+  }
+
+  private async call<Req, Res>(codec: CommandCodec<Req, Res>, request: Req, options?: CallOptions): Promise<Res> {
+    const { envelope } = await this.send(codec.command, codec.encodeRequest(request), options);
+    if (envelope.status !== Status.OK) {
+      throw statusError(envelope.status, envelope.command, decodeErrorBody(envelope.body));
+    }
+    return codec.decodeResponse(envelope.body);
+  }
+
+  private async send(
+    command: number,
+    body: Uint8Array,
+    options?: CallOptions,
+  ): Promise<{ envelope: ResponseEnvelope; nonce: Uint8Array }> {
+    const sent = await exchange(this.transport, this.randomBytes, command, body, options);
+    verifyResponse(
+      this.publicKey,
+      sent.nonce,
+      sent.envelope.command,
+      sent.envelope.status,
+      sent.envelope.body,
+      sent.envelope.signature,
+    );
+    return sent;
+  }
+}
+
+async function exchange(
+  transport: Transport,
+  randomBytes: RandomBytes,
+  command: number,
+  body: Uint8Array,
+  options?: CallOptions,
+): Promise<{ envelope: ResponseEnvelope; nonce: Uint8Array }> {
+  const nonce = randomBytes(NONCE_SIZE);
+  const payload = await transport.exchange(encodeRequestEnvelope({ nonce, command, body }), options);
+  const envelope = decodeResponseEnvelope(payload);
+  if (envelope.command !== command) {
+    throw new ProtocolError(
+      ProtocolErrorCode.MISMATCHED_RESPONSE,
+      `answer for command ${envelope.command} to a ${COMMAND_NAMES[command as AppCommand] ?? command} request`,
+      { command, answered: envelope.command },
+    );
+  }
+  return { envelope, nonce };
+}
+
+/**
+ * GET_INFO, then pinning (rule K9): a serial seen for the first time is pinned to the public
+ * key it presents; a known serial presenting another key is refused with CounterfeitKeyError
+ * and receives no further command. The returned client verifies with the pinned key.
+ */
+export async function connectKey(
+  transport: Transport,
+  pins: PinStore,
+  options: KeyClientOptions & CallOptions = {},
+): Promise<KeyClient> {
+  const randomBytes = options.randomBytes ?? defaultRandomBytes;
+  const { envelope, nonce } = await exchange(transport, randomBytes, AppCommand.GET_INFO, new Uint8Array(0), options);
+  if (envelope.status !== Status.OK) {
+    throw statusError(envelope.status, envelope.command, decodeErrorBody(envelope.body));
+  }
+  const info = GetInfo.decodeResponse(envelope.body);
+  const pinned = await pins.get(info.serial);
+  if (pinned !== undefined && !sameBytes(pinned, info.publicKey)) {
+    log.error("counterfeit key refused", { serial: info.serial, path: transport.info.path });
+    throw new CounterfeitKeyError(info.serial);
+  }
+  const publicKey = pinned ?? info.publicKey;
+  verifyResponse(publicKey, nonce, envelope.command, envelope.status, envelope.body, envelope.signature);
+  if (pinned === undefined) {
+    await pins.pin(info.serial, info.publicKey);
+    log.info("pinned the public key of a new key", { serial: info.serial });
+  }
+  return new KeyClient(transport, publicKey, info, { randomBytes });
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
