@@ -40,7 +40,7 @@ const borrowArb = fc.record({
   ),
   dummyIn: fc.integer({ min: -DAY, max: 30 * DAY }),
 });
-type BorrowSpec = fc.Record<typeof borrowArb>;
+type BorrowSpec = typeof borrowArb extends fc.Arbitrary<infer T> ? T : never;
 
 export interface World {
   borrows: BorrowSpec[];
