@@ -164,8 +164,9 @@ export function parseIniBody(body: Buffer, file: string): KeyNode {
       const name = decodeEscaped(line.slice(0, equals));
       const value = decodeValue(line.slice(equals + 1));
       if (value === undefined) throw bad(`value of "${name}" is not str:, u32: or bin: data`);
-      if (current.getValue(name) !== undefined) throw bad(`value "${name}" appears twice in its section`);
-      current.setValue(name, value);
+      const folded = foldCase(name);
+      if (current.values.has(folded)) throw bad(`value "${name}" appears twice in its section`);
+      current.values.set(folded, { name, value });
     } catch (error) {
       if (error instanceof RegistryCorruptError) throw error;
       throw bad("malformed percent escape", error);

@@ -7,7 +7,7 @@ import { type AtomicWriteHooks, removeLeftoverTemps, writeFileAtomic } from "./a
 import { acquireFileLock } from "./file-lock.js";
 import { errnoCode, mapFsError } from "./fs-errors.js";
 import { parseIniBody, serializeIni, verifyIniChecksum } from "./ini-format.js";
-import { KeyNode } from "./key-tree.js";
+import { KeyNode, TreeDraft } from "./key-tree.js";
 import { TreeRegistry } from "./tree-registry.js";
 import type { RegistryDescription } from "./types.js";
 
@@ -79,11 +79,11 @@ export class IniRegistry extends TreeRegistry {
     return this.load();
   }
 
-  protected update<T>(mutate: (draft: KeyNode) => T): Promise<T> {
+  protected update<T>(mutate: (draft: TreeDraft) => T): Promise<T> {
     return this.exclusive(async () => {
-      const draft = (await this.load()).clone();
+      const draft = new TreeDraft(await this.load());
       const result = mutate(draft);
-      await this.store(draft);
+      await this.store(draft.root);
       return result;
     });
   }

@@ -13,8 +13,14 @@ export type PreparedOp =
 /** Validates every op before any is applied, so a bad op anywhere rejects the whole batch. */
 export function prepareOps(ops: readonly RegistryOp[]): PreparedOp[] {
   if (!Array.isArray(ops)) throw new RegistryInvalidArgumentError("Registry batch must be an array of operations");
+  // A mirror batch names each key several times (one op per value); split and check it once.
+  const pathCache = new Map<string, string[]>();
   return ops.map((op, index): PreparedOp => {
-    const parts = pathBelowRoot(op?.path);
+    let parts = pathCache.get(op?.path);
+    if (parts === undefined) {
+      parts = pathBelowRoot(op?.path);
+      pathCache.set(op.path, parts);
+    }
     switch (op.op) {
       case "set":
         checkValueName(op.name, op.path);
@@ -114,6 +120,14 @@ export class KeyNode {
     return Array.from(this.subkeys.values(), (node) => node.name);
   }
 
+  /** A copy of this key's own maps; values and subkeys are shared (see `TreeDraft`). */
+  shallowClone(): KeyNode {
+    const copy = new KeyNode(this.name);
+    for (const [folded, entry] of this.values) copy.values.set(folded, entry);
+    for (const [folded, node] of this.subkeys) copy.subkeys.set(folded, node);
+    return copy;
+  }
+
   /** Stored values are immutable (binaries are copied in and out), so a clone shares them. */
   clone(): KeyNode {
     const copy = new KeyNode(this.name);
@@ -162,6 +176,65 @@ export class KeyNode {
         );
       }
       node.subkeys.set(foldCase(keyName), KeyNode.fromTree(keyName, subtree, [...parts, keyName]));
+    }
+    return node;
+  }
+}
+
+/**
+ * A copy-on-write draft of a tree: only the keys on the paths a batch touches are copied, so a
+ * small change to a large registry costs little, and the base tree (a cached snapshot others
+ * may be reading) is never changed. With `inPlace` the base itself is changed.
+ */
+export class TreeDraft {
+  readonly root: KeyNode;
+  private readonly owned = new Set<KeyNode>();
+
+  constructor(
+    base: KeyNode,
+    private readonly inPlace = false,
+  ) {
+    this.root = inPlace ? base : base.shallowClone();
+    this.owned.add(this.root);
+  }
+
+  /** Applies a validated op; cannot fail, which is what makes batches all-or-nothing. */
+  apply(op: PreparedOp): boolean {
+    switch (op.op) {
+      case "set":
+        this.walk(op.parts, true)!.setValue(op.name, op.value);
+        return true;
+      case "createKey":
+        this.walk(op.parts, true);
+        return true;
+      case "deleteKey": {
+        if (op.parts.length === 0) return this.root.remove([]);
+        const parent = this.walk(op.parts.slice(0, -1), false);
+        return parent?.subkeys.delete(foldCase(op.parts[op.parts.length - 1]!)) ?? false;
+      }
+      case "deleteValue": {
+        if (this.root.find(op.parts)?.getValue(op.name) === undefined) return false;
+        return this.walk(op.parts, false)!.deleteValue(op.name);
+      }
+    }
+  }
+
+  private walk(parts: readonly string[], create: boolean): KeyNode | undefined {
+    let node = this.root;
+    for (const part of parts) {
+      const folded = foldCase(part);
+      let child = node.subkeys.get(folded);
+      if (child === undefined) {
+        if (!create) return undefined;
+        child = new KeyNode(part);
+        this.owned.add(child);
+        node.subkeys.set(folded, child);
+      } else if (!this.inPlace && !this.owned.has(child)) {
+        child = child.shallowClone();
+        this.owned.add(child);
+        node.subkeys.set(folded, child);
+      }
+      node = child;
     }
     return node;
   }

@@ -1,4 +1,4 @@
-import { KeyNode } from "./key-tree.js";
+import { KeyNode, TreeDraft } from "./key-tree.js";
 import { TreeRegistry } from "./tree-registry.js";
 import type { RegistryDescription } from "./types.js";
 
@@ -23,8 +23,8 @@ export class MemoryRegistry extends TreeRegistry {
   }
 
   // Validated ops cannot fail half-way, so the tree is changed in place without a copy.
-  protected async update<T>(mutate: (draft: KeyNode) => T): Promise<T> {
-    return mutate(this.tree);
+  protected async update<T>(mutate: (draft: TreeDraft) => T): Promise<T> {
+    return mutate(new TreeDraft(this.tree, true));
   }
 
   protected async replace(root: KeyNode): Promise<void> {

@@ -1,5 +1,5 @@
 import { RegistryClosedError } from "./errors.js";
-import { KeyNode, prepareOps } from "./key-tree.js";
+import { KeyNode, prepareOps, type TreeDraft } from "./key-tree.js";
 import { pathBelowRoot, REGISTRY_ROOT } from "./path.js";
 import type {
   RegistryAdapter,
@@ -23,7 +23,7 @@ export abstract class TreeRegistry implements RegistryAdapter {
   /** The current tree; callers only read it. */
   protected abstract snapshot(): Promise<KeyNode>;
   /** Runs `mutate` on a draft of the current tree and stores the result atomically. */
-  protected abstract update<T>(mutate: (draft: KeyNode) => T): Promise<T>;
+  protected abstract update<T>(mutate: (draft: TreeDraft) => T): Promise<T>;
   /** Stores `root` as the whole tree without reading the current one. */
   protected abstract replace(root: KeyNode): Promise<void>;
   protected abstract release(): Promise<void>;

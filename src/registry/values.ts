@@ -41,7 +41,7 @@ export function acceptValue(value: RegistryValue, where: string): RegistryValue 
       return { type: "u32", value: value.value };
     case "binary":
       if (!(value.value instanceof Uint8Array)) throw bad("binary value is not a Uint8Array");
-      return { type: "binary", value: Uint8Array.from(value.value) };
+      return { type: "binary", value: new Uint8Array(value.value) };
     default:
       throw bad(`unknown type ${JSON.stringify((value as { type?: unknown }).type)}`);
   }
@@ -49,7 +49,7 @@ export function acceptValue(value: RegistryValue, where: string): RegistryValue 
 
 /** A copy safe to hand out: stored binaries are never shared with callers. */
 export function copyValue(value: RegistryValue): RegistryValue {
-  return value.type === "binary" ? { type: "binary", value: Uint8Array.from(value.value) } : value;
+  return value.type === "binary" ? { type: "binary", value: new Uint8Array(value.value) } : value;
 }
 
 export function sameValue(a: RegistryValue, b: RegistryValue): boolean {
