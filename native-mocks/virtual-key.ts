@@ -1,0 +1,324 @@
+import { type Observable, Subject } from "rxjs";
+import {
+  HID_USAGE,
+  HID_USAGE_PAGE,
+  KeepaliveStatus,
+  type License,
+  USB_PRODUCT_ID,
+  USB_VENDOR_ID,
+} from "../src/protocol/index.js";
+import { VirtualKeyError, VirtualKeyErrorCode } from "./errors.js";
+import { KeyFirmware, type KeySnapshot } from "./firmware/firmware.js";
+import { validateSerial } from "./firmware/key-state.js";
+import { HostPort } from "./host-port.js";
+import { FileKeyStore, type KeyStore, MemoryKeyStore } from "./key-store.js";
+
+/** Which way a report travels: written by the host to the key, or sent by the key to the host. */
+export type ReportDirection = "toKey" | "toHost";
+
+/** A fault to inject; each fires once. Report counts start at 1 with the next report after injection. */
+export type Fault =
+  /** The key is pulled out when the Nth report (either direction) would pass; that report is lost. */
+  | { readonly kind: "unplug"; readonly atReport: number }
+  /** The Nth report in `direction` is lost. */
+  | { readonly kind: "drop"; readonly direction: ReportDirection; readonly nth?: number }
+  /** The Nth report in `direction` arrives with one byte inverted (default byte 10, inside the data). */
+  | {
+      readonly kind: "corrupt";
+      readonly direction: ReportDirection;
+      readonly nth?: number;
+      readonly byteIndex?: number;
+    }
+  /** The next `requests` requests (default 1) get no answer for `ms`, then their answer. CANCEL ends them. */
+  | { readonly kind: "stall"; readonly ms: number; readonly requests?: number }
+  /** Like stall, but with a KEEPALIVE report every 100 ms meanwhile (default status BUSY). */
+  | {
+      readonly kind: "busy";
+      readonly ms: number;
+      readonly keepalive?: "BUSY" | "PROCESSING";
+      readonly requests?: number;
+    };
+
+export interface VirtualKeyOptions {
+  readonly serial: string;
+  /** Licenses of a new key; ignored when the state file already holds a key. */
+  readonly licenses?: readonly License[];
+  /** Persist the key in this JSON file (mode 0600). Without it (and without `store`), the state lives in memory. */
+  readonly stateFile?: string;
+  readonly store?: KeyStore;
+  /** Time each report spends on the wire, in ms. 0 = delivered synchronously. */
+  readonly latencyMs?: number;
+  readonly firmwareVersion?: string;
+  readonly settleWindowMs?: number;
+  /** Real-time source of the key clock (default Date.now). */
+  readonly realNow?: () => number;
+}
+
+interface ArmedFault {
+  readonly fault: Fault;
+  seen: number;
+}
+
+const DROP = Symbol("drop");
+const UNPLUG = Symbol("unplug");
+
+function checkLatency(ms: number): number {
+  if (!Number.isFinite(ms) || ms < 0) {
+    throw new VirtualKeyError(VirtualKeyErrorCode.BAD_OPTION, `latency must be a non-negative number, got ${ms}`);
+  }
+  return ms;
+}
+
+/**
+ * One virtual keybridge key as a USB device: the firmware plus the wire (latency, faults) and
+ * power (plug, unplug, reboot). The firmware state lives in a KeyStore and survives all three.
+ */
+export class VirtualKey {
+  readonly serial: string;
+  readonly vendorId = USB_VENDOR_ID;
+  readonly productId = USB_PRODUCT_ID;
+  readonly usagePage = HID_USAGE_PAGE;
+  readonly usage = HID_USAGE;
+  readonly manufacturer = "keybridge";
+  readonly product = "keybridge virtual key";
+  readonly hasHidInterface = true;
+  readonly store: KeyStore;
+  private firmware: KeyFirmware;
+  private readonly options: VirtualKeyOptions;
+  private latency: number;
+  private isPlugged = false;
+  private readonly ports = new Set<HostPort>();
+  private faults: ArmedFault[] = [];
+  private readonly outbound: Uint8Array[] = [];
+  private outboundTimer: NodeJS.Timeout | undefined;
+  /** Reports on their way to the key, each with how to end its write when the key goes away first. */
+  private readonly inbound = new Map<NodeJS.Timeout, (error?: Error) => void>();
+  private readonly pluggedSubject = new Subject<boolean>();
+  /** Emits true on plug and false on unplug (including an unplug fault). */
+  readonly plugged$: Observable<boolean> = this.pluggedSubject.asObservable();
+  /** Reports that crossed the wire since creation, for tests. */
+  readonly counters = { toKey: 0, toHost: 0 };
+
+  constructor(options: VirtualKeyOptions) {
+    validateSerial(options.serial);
+    this.serial = options.serial;
+    this.options = options;
+    this.latency = checkLatency(options.latencyMs ?? 0);
+    this.store =
+      options.store ?? (options.stateFile === undefined ? new MemoryKeyStore() : new FileKeyStore(options.stateFile));
+    this.firmware = this.boot();
+    this.firmware.shutdown();
+  }
+
+  private boot(): KeyFirmware {
+    return KeyFirmware.boot(
+      { store: this.store, emit: (report) => this.fromKey(report), realNow: this.options.realNow ?? Date.now },
+      {
+        serial: this.serial,
+        licenses: this.options.licenses ?? [],
+        ...(this.options.firmwareVersion === undefined ? {} : { firmwareVersion: this.options.firmwareVersion }),
+        ...(this.options.settleWindowMs === undefined ? {} : { settleWindowMs: this.options.settleWindowMs }),
+      },
+    );
+  }
+
+  get plugged(): boolean {
+    return this.isPlugged;
+  }
+
+  get latencyMs(): number {
+    return this.latency;
+  }
+
+  setLatency(ms: number): void {
+    this.latency = checkLatency(ms);
+  }
+
+  get publicKey(): Uint8Array {
+    return Uint8Array.from(this.firmware.publicKey);
+  }
+
+  /** The key's clock, epoch ms. */
+  get keyTime(): number {
+    return this.firmware.keyNow();
+  }
+
+  /** Moves the key clock forward (or back, with a negative value); persisted. */
+  advanceClock(ms: number): void {
+    this.firmware.setClockOffset(this.firmware.clockOffsetMs + ms);
+  }
+
+  /** Sets the key clock to `epochMs`; persisted. */
+  setClock(epochMs: number): void {
+    this.firmware.setClockOffset(this.firmware.clockOffsetMs + (epochMs - this.firmware.keyNow()));
+  }
+
+  /** Everything the key holds (no private key, no tags), with K4/K5 applied at the current key time. */
+  get state(): KeySnapshot {
+    return this.firmware.snapshot();
+  }
+
+  /** Power on: boots the firmware from its store. Channels from before are gone. */
+  plug(): void {
+    if (this.isPlugged) return;
+    this.firmware = this.boot();
+    this.isPlugged = true;
+    this.pluggedSubject.next(true);
+  }
+
+  /** Pulls the key out: open ports fail, everything in flight is lost, the stored state stays. */
+  unplug(): void {
+    if (!this.isPlugged) return;
+    this.isPlugged = false;
+    const gone = new VirtualKeyError(VirtualKeyErrorCode.DEVICE_UNPLUGGED, `key ${this.serial} was unplugged`);
+    this.powerDown(gone);
+    for (const port of this.ports) port.fail(gone);
+    this.ports.clear();
+    this.pluggedSubject.next(false);
+  }
+
+  /** Restarts the firmware in place: channels and partial messages are lost, the stored state and open ports stay. */
+  reboot(): void {
+    if (!this.isPlugged) return;
+    this.powerDown();
+    this.firmware = this.boot();
+  }
+
+  /** Stops the firmware and the wire. Writes in flight fail with `error`, or count as sent but lost without one. */
+  private powerDown(error?: Error): void {
+    this.firmware.shutdown();
+    this.outbound.length = 0;
+    if (this.outboundTimer !== undefined) clearTimeout(this.outboundTimer);
+    this.outboundTimer = undefined;
+    for (const [timer, end] of this.inbound) {
+      clearTimeout(timer);
+      end(error);
+    }
+    this.inbound.clear();
+  }
+
+  injectFault(fault: Fault): void {
+    if (fault.kind === "stall" || fault.kind === "busy") {
+      const keepalive =
+        fault.kind === "busy"
+          ? fault.keepalive === "PROCESSING"
+            ? KeepaliveStatus.PROCESSING
+            : KeepaliveStatus.BUSY
+          : undefined;
+      this.firmware.holdNextRequests(
+        { durationMs: fault.ms, ...(keepalive === undefined ? {} : { keepalive }) },
+        fault.requests ?? 1,
+      );
+      return;
+    }
+    this.faults.push({ fault, seen: 0 });
+  }
+
+  clearFaults(): void {
+    this.faults = [];
+    this.firmware.clearHolds();
+  }
+
+  /** Opens the host's end, like opening the hidraw node. */
+  open(): HostPort {
+    if (!this.isPlugged) {
+      throw new VirtualKeyError(VirtualKeyErrorCode.DEVICE_UNPLUGGED, `key ${this.serial} is not plugged in`);
+    }
+    const port = new HostPort(
+      (report) => this.fromHost(report),
+      (closed) => this.ports.delete(closed),
+    );
+    this.ports.add(port);
+    return port;
+  }
+
+  /** Decides what the wire does to one report: deliver it (maybe altered), lose it, or lose the key. */
+  private applyFaults(direction: ReportDirection, report: Uint8Array): Uint8Array | typeof DROP | typeof UNPLUG {
+    this.counters[direction]++;
+    if (this.faults.length === 0) return report;
+    let result: Uint8Array | typeof DROP = report;
+    for (const armed of [...this.faults]) {
+      const fault = armed.fault;
+      if (fault.kind === "unplug") {
+        if (++armed.seen < fault.atReport) continue;
+        this.faults.splice(this.faults.indexOf(armed), 1);
+        return UNPLUG;
+      }
+      if (fault.kind !== "drop" && fault.kind !== "corrupt") continue;
+      if (fault.direction !== direction || ++armed.seen < (fault.nth ?? 1)) continue;
+      this.faults.splice(this.faults.indexOf(armed), 1);
+      if (fault.kind === "drop") {
+        result = DROP;
+      } else if (result !== DROP) {
+        const copy: Uint8Array = Uint8Array.from(result);
+        const index = Math.min(Math.max(fault.byteIndex ?? 10, 0), copy.length - 1);
+        copy[index] = copy[index]! ^ 0xff;
+        result = copy;
+      }
+    }
+    return result;
+  }
+
+  private fromHost(report: Uint8Array): Promise<void> | undefined {
+    if (!this.isPlugged) {
+      throw new VirtualKeyError(VirtualKeyErrorCode.DEVICE_UNPLUGGED, `key ${this.serial} was unplugged`);
+    }
+    if (this.latency === 0) {
+      this.deliverToKey(report);
+      return undefined;
+    }
+    // Copy: the caller may reuse its buffer while the report is on the wire.
+    const inFlight = Uint8Array.from(report);
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.inbound.delete(timer);
+        try {
+          this.deliverToKey(inFlight);
+          resolve();
+        } catch (error) {
+          reject(error);
+        }
+      }, this.latency);
+      this.inbound.set(timer, (error) => (error === undefined ? resolve() : reject(error)));
+    });
+  }
+
+  private deliverToKey(report: Uint8Array): void {
+    if (!this.isPlugged) {
+      throw new VirtualKeyError(VirtualKeyErrorCode.DEVICE_UNPLUGGED, `key ${this.serial} was unplugged`);
+    }
+    const verdict = this.applyFaults("toKey", report);
+    if (verdict === UNPLUG) {
+      this.unplug();
+      throw new VirtualKeyError(VirtualKeyErrorCode.DEVICE_UNPLUGGED, `key ${this.serial} was unplugged`);
+    }
+    if (verdict !== DROP) this.firmware.receive(verdict);
+  }
+
+  private fromKey(report: Uint8Array): void {
+    if (!this.isPlugged) return;
+    const verdict = this.applyFaults("toHost", report);
+    if (verdict === UNPLUG) {
+      this.unplug();
+      return;
+    }
+    if (verdict === DROP) return;
+    if (this.latency === 0) {
+      for (const port of this.ports) port.deliver(verdict);
+      return;
+    }
+    this.outbound.push(verdict);
+    if (this.outboundTimer === undefined) this.scheduleOutbound();
+  }
+
+  /** One report becomes readable every `latency` ms, in order, like interrupt IN transfers. */
+  private scheduleOutbound(): void {
+    this.outboundTimer = setTimeout(() => {
+      this.outboundTimer = undefined;
+      const report = this.outbound.shift();
+      if (report === undefined || !this.isPlugged) return;
+      for (const port of this.ports) port.deliver(report);
+      if (this.outbound.length > 0) this.scheduleOutbound();
+    }, this.latency);
+  }
+}
