@@ -1,0 +1,416 @@
+#!/usr/bin/env node
+import { spawnSync } from "node:child_process";
+// Builds the QEMU test guest: a Debian kernel and an initramfs made of three concatenated cpio
+// layers, each cached by a hash of what went into it:
+//   base    - busybox, udev, kmod, libudev, libusb, the host's node and their libraries, the
+//             kernel's USB gadget/HID modules (changes when a Debian package or node changes);
+//   deps    - the project's production node_modules and the libraries of their addons;
+//   project - dist/, udev/, test/vm/guest/, /init and the generated gadget configuration
+//             (rebuilt every run: a few MB).
+// The kernel unpacks concatenated archives in order, so the small project layer is all a
+// rerun has to write. Usage: node test/vm/build-guest.mjs [--gzip] [--rebuild]
+import { createHash } from "node:crypto";
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { createGzip } from "node:zlib";
+import { CpioWriter } from "./lib/cpio.mjs";
+import { kernelPackageName, resolvePackages, unpackDeb } from "./lib/debian.mjs";
+import { packageFiles, productionPackageDirs, treeFiles } from "./lib/project-files.mjs";
+import { isElf, sharedLibraries } from "./lib/shared-libs.mjs";
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+/** Bump when the base layer's recipe changes in a way its inputs' hashes do not show. */
+const BASE_RECIPE = "base-4";
+const DEPS_RECIPE = "deps-2";
+/** Kernel modules in load order (measured on Debian 12's 6.1 kernel). */
+export const GUEST_MODULES = [
+  "usb-common",
+  "usbcore",
+  "udc-core",
+  "configfs",
+  "libcomposite",
+  "usb_f_hid",
+  "dummy_hcd",
+  "hid",
+  "usbhid",
+  "hid-generic",
+];
+const GUEST_PACKAGES = ["busybox-static", "udev", "kmod", "libudev1", "libusb-1.0-0"];
+/** Paths of the guest packages that a guest without systemd never uses. */
+const UNUSED_PACKAGE_PATH =
+  /^(usr\/share|usr\/lib\/systemd\/(system|network)|usr\/lib\/udev\/hwdb\.d|usr\/bin\/systemd-hwdb|etc\/init\.d)(\/|$)/;
+/** The gadget's identity beyond the numbers read from the protocol constants. */
+const GADGET = {
+  serial: "KBVM-0001",
+  manufacturer: "keybridge",
+  product: "keybridge VM key",
+  udc: "dummy_udc.0",
+  configfsDir: "/sys/kernel/config/usb_gadget/keybridge",
+  group: "keybridge",
+};
+
+export function defaultCacheDir() {
+  return process.env.KEYBRIDGE_VM_CACHE || join(homedir(), ".cache", "keybridge-vm");
+}
+
+const started = Date.now();
+const defaultLog = (message) =>
+  process.stderr.write(`[vm-build +${((Date.now() - started) / 1000).toFixed(1)}s] ${message}\n`);
+
+/**
+ * Builds (or reuses) the guest and returns `{kernel, initrd, kernelVersion, compression, layers}`.
+ * `compression` is "none" (default: faster to boot under TCG, see docs/vm.md) or "gzip".
+ */
+export async function buildGuest({
+  cacheDir = defaultCacheDir(),
+  compression = process.env.KEYBRIDGE_VM_COMPRESSION || "none",
+  rebuild = false,
+  log = defaultLog,
+} = {}) {
+  if (!["none", "gzip"].includes(compression)) throw new Error(`unknown compression ${compression}`);
+  mkdirSync(cacheDir, { recursive: true });
+  if (rebuild) rmSync(join(cacheDir, "layers"), { recursive: true, force: true });
+  const [meta, ...packages] = resolvePackages(["linux-image-amd64", ...GUEST_PACKAGES]);
+  const [kernelPackage] = resolvePackages([kernelPackageName(meta)]);
+  const kernel = prepareKernel(kernelPackage, cacheDir, log);
+  const base = buildBaseLayer(packages, cacheDir, kernel, log);
+  ensureProjectBuilt(log);
+  const deps = buildDepsLayer(cacheDir, base, log);
+  const project = await buildProjectLayer(cacheDir, kernel, log);
+  const layers = [];
+  for (const layer of [base, deps, project]) layers.push(await compressed(layer.path, compression, log));
+  const initrd = join(cacheDir, "guest", `initrd-${compression}.img`);
+  await concatenate(layers, initrd);
+  const size = (p) => `${(statSync(p).size / 1e6).toFixed(1)} MB`;
+  log(
+    `initrd ${initrd} (${size(initrd)}: base ${size(layers[0])}, deps ${size(layers[1])}, project ${size(layers[2])})`,
+  );
+  pruneLayers(cacheDir, [base.path, deps.path, project.path, ...layers]);
+  return { kernel: kernel.vmlinuz, initrd, kernelVersion: kernel.version, compression, layers };
+}
+
+// --- kernel -----------------------------------------------------------------------------------
+
+function prepareKernel(pkg, cacheDir, log) {
+  const patterns = [
+    "./boot/vmlinuz-*",
+    "./lib/modules/*/modules.order",
+    "./lib/modules/*/modules.builtin",
+    "./lib/modules/*/modules.builtin.modinfo",
+    ...GUEST_MODULES.map((m) => `*/${m}.ko*`),
+  ];
+  const root = unpackDeb(pkg, cacheDir, log, patterns);
+  const [vmlinuzName] = readdirSync(join(root, "boot")).filter((f) => f.startsWith("vmlinuz-"));
+  const version = vmlinuzName.slice("vmlinuz-".length);
+  const moduleDir = join(root, "lib", "modules", version);
+  const found = new Map();
+  for (const file of treeFiles(join(moduleDir, "kernel"))) {
+    const base = file.split(sep).at(-1);
+    const compressedWith = base.endsWith(".ko.xz") ? "xz" : base.endsWith(".ko.zst") ? "zstd" : null;
+    let path = file;
+    if (compressedWith) {
+      // busybox insmod cannot read compressed modules: unpack them once, here.
+      const result = spawnSync(compressedWith, ["-d", "-f", file], { stdio: "inherit" });
+      if (result.status !== 0) throw new Error(`${compressedWith} -d ${file} failed`);
+      path = file.replace(/\.(xz|zst)$/, "");
+    }
+    if (path.endsWith(".ko")) found.set(path.split(sep).at(-1).slice(0, -3), path);
+  }
+  const missing = GUEST_MODULES.filter((m) => !found.has(m));
+  if (missing.length > 0) throw new Error(`kernel ${version} lacks modules: ${missing.join(", ")}`);
+  if (!existsSync(join(moduleDir, "modules.dep"))) {
+    const depmod = spawnSync("depmod", ["-b", root, version], { encoding: "utf8" });
+    if (depmod.status !== 0) log(`depmod failed (modules still load by path): ${depmod.stderr}`);
+  }
+  return {
+    version,
+    sha256: pkg.sha256,
+    root,
+    vmlinuz: join(root, "boot", vmlinuzName),
+    modules: GUEST_MODULES.map((m) => relative(moduleDir, found.get(m))),
+  };
+}
+
+// --- base layer ---------------------------------------------------------------------------------
+
+/** Debian 12 is usr-merged: keep it so in the guest, whatever the package says. */
+function guestPath(rel) {
+  const clean = rel.replace(/^\.?\/+/, "");
+  return /^(bin|sbin|lib|lib64)(\/|$)/.test(clean) ? `usr/${clean}` : clean;
+}
+
+function buildBaseLayer(packages, cacheDir, kernel, log) {
+  const roots = packages.map((pkg) => unpackDeb(pkg, cacheDir, log));
+  const libraryDirs = roots.flatMap((r) => ["lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu"].map((d) => join(r, d)));
+  const node = process.execPath;
+
+  // The package files first, then the libraries their binaries and node load.
+  const entries = new Map(); // archive path -> {source} | {symlink}
+  const elfs = [node];
+  for (const root of roots) {
+    for (const rel of walkAll(root)) {
+      const path = join(root, rel);
+      const target = guestPath(rel);
+      if (UNUSED_PACKAGE_PATH.test(target) || rel === ".complete") continue;
+      const stat = lstatSync(path);
+      if (stat.isSymbolicLink()) entries.set(target, { symlink: readlinkSync(path) });
+      else if (stat.isFile()) {
+        entries.set(target, { source: path });
+        if (isElf(path)) elfs.push(path);
+      }
+    }
+  }
+  entries.set("usr/bin/node", { source: node });
+  const libraries = collectLibraries(elfs, libraryDirs, roots, log);
+  for (const [target, source] of libraries) if (!entries.has(target)) entries.set(target, { source });
+
+  const nodeHash = hashFile(node);
+  const libHash = hashStrings([...libraries].map(([t, s]) => `${t} ${hashFile(s)}`));
+  const hash = hashStrings([BASE_RECIPE, kernel.sha256, ...packages.map((p) => p.sha256), nodeHash, libHash]);
+  const path = join(cacheDir, "layers", `base-${hash.slice(0, 16)}.cpio`);
+  const manifestPath = `${path}.json`;
+  if (existsSync(path) && existsSync(manifestPath)) {
+    log(`base layer cached (${relative(cacheDir, path)})`);
+    return { path, files: new Set(JSON.parse(readFileSync(manifestPath, "utf8"))) };
+  }
+  log("writing base layer");
+  mkdirSync(dirname(path), { recursive: true });
+  const cpio = new CpioWriter(`${path}.tmp`);
+  for (const dir of ["usr/bin", "usr/sbin", "usr/lib", "usr/lib64", "dev", "proc", "sys", "run", "root", "mnt"]) {
+    cpio.dir(dir);
+  }
+  cpio.dir("tmp", 0o1777);
+  for (const link of ["bin", "sbin", "lib", "lib64"]) cpio.symlink(link, `usr/${link}`);
+  // The kernel opens /dev/console before /init runs, which is before devtmpfs is mounted.
+  cpio.charDevice("dev/console", 5, 1, 0o600);
+  cpio.charDevice("dev/null", 1, 3, 0o666);
+  cpio.content("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
+  cpio.content("etc/group", guestGroups());
+  cpio.content("etc/nsswitch.conf", "passwd: files\ngroup: files\nshadow: files\n");
+  cpio.dir("etc/udev/rules.d");
+
+  for (const [target, entry] of [...entries].sort(([a], [b]) => a.localeCompare(b))) {
+    if (entry.symlink) cpio.symlink(target, entry.symlink);
+    else cpio.file(target, entry.source);
+  }
+  for (const applet of busyboxApplets(entries)) cpio.symlink(applet, "/usr/bin/busybox");
+  for (const rel of walkAll(join(kernel.root, "lib", "modules"))) {
+    const path = join(kernel.root, "lib", "modules", rel);
+    if (statSync(path).isFile() && !rel.endsWith(".xz") && !rel.endsWith(".zst"))
+      cpio.file(`usr/lib/modules/${rel}`, path);
+  }
+  cpio.close();
+  renameSync(`${path}.tmp`, path);
+  writeFileSync(manifestPath, JSON.stringify([...entries.keys()]));
+  log(`base layer: ${cpio.entries} entries, ${(cpio.bytes / 1e6).toFixed(1)} MB`);
+  return { path, files: new Set(entries.keys()) };
+}
+
+/** Groups the stock udev rules name (so udevd does not warn about each), without `keybridge`: init adds it. */
+function guestGroups() {
+  const names = ["root", "tty", "disk", "lp", "kmem", "dialout", "cdrom", "tape", "audio", "video", "input"];
+  names.push("kvm", "render", "sgx", "floppy", "plugdev", "users");
+  return names.map((name, i) => `${name}:x:${i === 0 ? 0 : 100 + i}:\n`).join("");
+}
+
+function busyboxApplets(entries) {
+  const busybox = entries.get("usr/bin/busybox")?.source;
+  if (!busybox) throw new Error("busybox-static has no /bin/busybox");
+  const list = spawnSync(busybox, ["--list-full"], { encoding: "utf8" });
+  if (list.status !== 0) throw new Error(`busybox --list-full failed: ${list.stderr}`);
+  return list.stdout
+    .split("\n")
+    .filter(Boolean)
+    .map(guestPath)
+    .filter((applet) => !entries.has(applet) && applet !== "usr/bin/busybox");
+}
+
+/** Archive path -> host path of every library the given ELF files load. */
+function collectLibraries(elfs, libraryDirs, roots, log) {
+  const libraries = new Map();
+  for (const elf of elfs) {
+    const { found, missing } = sharedLibraries(elf, libraryDirs);
+    if (missing.length > 0) log(`warning: ${elf} needs libraries not found: ${missing.join(", ")}`);
+    for (const lib of found) {
+      const root = roots.find((r) => lib.startsWith(r + sep));
+      libraries.set(guestPath(root ? relative(root, lib) : lib), lib);
+    }
+  }
+  return libraries;
+}
+
+// --- deps layer -----------------------------------------------------------------------------------
+
+function buildDepsLayer(cacheDir, base, log) {
+  const files = productionPackageDirs(REPO).flatMap(packageFiles);
+  const fingerprint = files.map((f) => {
+    const s = statSync(f);
+    return `${relative(REPO, f)} ${s.size} ${s.mtimeMs}`;
+  });
+  const hash = hashStrings([DEPS_RECIPE, base.path, ...fingerprint]);
+  const path = join(cacheDir, "layers", `deps-${hash.slice(0, 16)}.cpio`);
+  if (existsSync(path)) {
+    log(`deps layer cached (${relative(cacheDir, path)})`);
+    return { path };
+  }
+  log(`writing deps layer (${files.length} files)`);
+  const addons = files.filter((f) => f.endsWith(".node") && isElf(f));
+  const libraries = collectLibraries(addons, [], [], log);
+  const cpio = new CpioWriter(`${path}.tmp`);
+  for (const file of files) cpio.file(`kb/${relative(REPO, file)}`, file);
+  for (const [target, source] of libraries) if (!base.files.has(target)) cpio.file(target, source);
+  cpio.close();
+  renameSync(`${path}.tmp`, path);
+  log(`deps layer: ${cpio.entries} entries, ${(cpio.bytes / 1e6).toFixed(1)} MB`);
+  return { path };
+}
+
+// --- project layer --------------------------------------------------------------------------------
+
+/** Builds dist/ when it is missing or older than a source file; partial output is accepted. */
+function ensureProjectBuilt(log) {
+  const constants = join(REPO, "dist", "src", "protocol", "constants.js");
+  const newest = (dir) => treeFiles(dir).reduce((m, f) => Math.max(m, statSync(f).mtimeMs), 0);
+  const sourceTime = Math.max(newest(join(REPO, "src")), newest(join(REPO, "native-mocks")));
+  if (existsSync(constants) && newest(join(REPO, "dist")) >= sourceTime) return;
+  log("building the project (tsc -p tsconfig.build.json)");
+  const tsc = join(REPO, "node_modules", "typescript", "bin", "tsc");
+  const result = spawnSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], { cwd: REPO, encoding: "utf8" });
+  if (result.status !== 0) {
+    const errors = result.stdout.split("\n").filter((l) => l.includes("error TS"));
+    log(
+      `warning: the build reported ${errors.length} type errors; using its partial output. First: ${errors[0] ?? ""}`,
+    );
+  }
+  if (!existsSync(constants)) throw new Error(`build produced no ${relative(REPO, constants)}`);
+}
+
+async function gadgetConfig(kernel) {
+  const constants = await import(pathToFileURL(join(REPO, "dist", "src", "protocol", "constants.js")).href);
+  const { USB_VENDOR_ID, USB_PRODUCT_ID, HID_USAGE_PAGE, HID_REPORT_DESCRIPTOR, REPORT_SIZE } = constants;
+  for (const [name, value] of Object.entries({ USB_VENDOR_ID, USB_PRODUCT_ID, HID_USAGE_PAGE, REPORT_SIZE })) {
+    if (!Number.isInteger(value)) throw new Error(`constants.js: ${name} is not an integer`);
+  }
+  if (!(HID_REPORT_DESCRIPTOR instanceof Uint8Array)) throw new Error("constants.js: HID_REPORT_DESCRIPTOR missing");
+  const hex4 = (n) => `0x${n.toString(16).padStart(4, "0")}`;
+  const json = {
+    vendorId: USB_VENDOR_ID,
+    productId: USB_PRODUCT_ID,
+    usagePage: HID_USAGE_PAGE,
+    reportSize: REPORT_SIZE,
+    ...GADGET,
+    kernelVersion: kernel.version,
+  };
+  const env = {
+    KB_VID: hex4(USB_VENDOR_ID),
+    KB_PID: hex4(USB_PRODUCT_ID),
+    KB_SERIAL: GADGET.serial,
+    KB_MANUFACTURER: GADGET.manufacturer,
+    KB_PRODUCT: GADGET.product,
+    KB_REPORT_LENGTH: String(REPORT_SIZE),
+    KB_REPORT_DESCRIPTOR: "/etc/keybridge-vm/report-descriptor.bin",
+    KB_UDC: GADGET.udc,
+    KB_GADGET: GADGET.configfsDir,
+    KB_GROUP: GADGET.group,
+    KB_KERNEL: kernel.version,
+    KB_MODULES: kernel.modules.join(" "),
+  };
+  const shellQuote = (v) => `'${v.replaceAll("'", "'\\''")}'`;
+  const envText = Object.entries(env)
+    .map(([k, v]) => `${k}=${shellQuote(v)}`)
+    .join("\n");
+  return { json, envText: `# generated by test/vm/build-guest.mjs\n${envText}\n`, descriptor: HID_REPORT_DESCRIPTOR };
+}
+
+function buildProjectLayer(cacheDir, kernel, log) {
+  return gadgetConfig(kernel).then((config) => {
+    const path = join(cacheDir, "layers", "project.cpio");
+    const cpio = new CpioWriter(`${path}.tmp`);
+    cpio.file("init", join(REPO, "test", "vm", "guest", "init.sh"), 0o755);
+    cpio.file("kb/package.json", join(REPO, "package.json"));
+    for (const dir of ["dist", "udev", join("test", "vm", "guest")]) {
+      for (const file of treeFiles(join(REPO, dir))) cpio.file(`kb/${relative(REPO, file)}`, file);
+    }
+    cpio.content("etc/keybridge-vm/guest.env", config.envText);
+    cpio.content("etc/keybridge-vm/guest.json", `${JSON.stringify(config.json, null, 2)}\n`);
+    cpio.content("etc/keybridge-vm/report-descriptor.bin", config.descriptor);
+    cpio.close();
+    renameSync(`${path}.tmp`, path);
+    log(`project layer: ${cpio.entries} entries, ${(cpio.bytes / 1e6).toFixed(1)} MB`);
+    return { path };
+  });
+}
+
+// --- helpers --------------------------------------------------------------------------------------
+
+async function compressed(path, compression, log) {
+  if (compression === "none") return path;
+  const gz = `${path}.gz`;
+  if (existsSync(gz) && statSync(gz).mtimeMs >= statSync(path).mtimeMs) return gz;
+  log(`gzip ${relative(dirname(path), path)}`);
+  await pipeline(createReadStream(path), createGzip({ level: 6 }), createWriteStream(`${gz}.tmp`));
+  renameSync(`${gz}.tmp`, gz);
+  return gz;
+}
+
+async function concatenate(parts, output) {
+  mkdirSync(dirname(output), { recursive: true });
+  const out = createWriteStream(`${output}.tmp`);
+  for (const part of parts) await pipeline(createReadStream(part), out, { end: false });
+  await new Promise((resolveEnd, reject) => out.end((error) => (error ? reject(error) : resolveEnd())));
+  renameSync(`${output}.tmp`, output);
+}
+
+/** Old base and deps layers are dead weight once their inputs changed. */
+function pruneLayers(cacheDir, keep) {
+  const dir = join(cacheDir, "layers");
+  const kept = new Set(keep.flatMap((p) => [p, `${p}.json`, `${p}.gz`]));
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (!kept.has(path)) rmSync(path, { force: true });
+  }
+}
+
+function* walkAll(root, prefix = "") {
+  for (const name of readdirSync(join(root, prefix))) {
+    const rel = prefix ? `${prefix}/${name}` : name;
+    yield rel;
+    const stat = lstatSync(join(root, rel));
+    if (stat.isDirectory()) yield* walkAll(root, rel);
+  }
+}
+
+function hashFile(path) {
+  return createHash("sha256").update(readFileSync(path)).digest("hex");
+}
+
+function hashStrings(values) {
+  const hash = createHash("sha256");
+  for (const v of values) hash.update(`${v}\n`);
+  return hash.digest("hex");
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const args = process.argv.slice(2);
+  const guest = await buildGuest({
+    rebuild: args.includes("--rebuild"),
+    ...(args.includes("--gzip") ? { compression: "gzip" } : {}),
+  });
+  process.stdout.write(`${JSON.stringify(guest)}\n`);
+}

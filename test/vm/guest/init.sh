@@ -1,0 +1,93 @@
+#!/bin/sh
+# PID 1 of the keybridge test guest (busybox sh). It brings up just enough of a Linux system for
+# the project's USB/HID code to meet a real kernel: the USB gadget and HID modules, a real udevd
+# with keybridge's rules, and a configfs HID gadget on the dummy USB controller, which the
+# kernel enumerates like a plugged-in key. Then it runs the checks and powers off.
+#
+# Kernel command line options read here (run-vm.mjs passes them through):
+#   kb.checks=a,b   run only these checks          kb.shell   a shell on the console afterwards
+#   udev.log_level=debug                           udevd's own verbose log, on the console
+export PATH=/usr/sbin:/usr/bin
+export HOME=/root
+
+mount -t devtmpfs devtmpfs /dev
+exec </dev/console >/dev/console 2>&1
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t tmpfs -o mode=0755 tmpfs /run
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+
+# Generated at build time from src/protocol/constants.ts and the kernel package.
+. /etc/keybridge-vm/guest.env
+
+CMDLINE=" $(cat /proc/cmdline) "
+has_arg() { case "$CMDLINE" in *" $1 "*) return 0 ;; esac; return 1; }
+arg_value() { for a in $CMDLINE; do case "$a" in "$1="*) echo "${a#*=}" ;; esac; done; }
+stage() { echo "kbvm: $1 (uptime $(cut -d' ' -f1 /proc/uptime) s)"; }
+
+finish() {
+  if has_arg kb.shell; then
+    echo "kbvm: kb.shell: leave the shell with 'poweroff -f'"
+    setsid cttyhack sh
+  fi
+  poweroff -f
+  sleep 5
+  exit 1 # poweroff failed: the panic that follows ends QEMU (-no-reboot, panic=-1)
+}
+
+# A setup failure is reported as a failed check so the host sees why, not just a missing result.
+fail() {
+  echo "KBVM {\"check\":\"guest-setup\",\"ok\":false,\"ms\":0,\"detail\":{\"error\":\"$1\"}}"
+  echo 'KBVM-DONE {"passed":0,"failed":1}'
+  finish
+}
+
+stage "loading kernel modules"
+for module in $KB_MODULES; do
+  insmod "/lib/modules/$KB_KERNEL/$module" || fail "insmod $module failed"
+done
+mount -t configfs configfs /sys/kernel/config || fail "cannot mount configfs"
+
+# The daemon's group and keybridge's rules, installed as an admin would (udev/README.md).
+grep -q "^$KB_GROUP:" /etc/group || echo "$KB_GROUP:x:990:" >>/etc/group
+mkdir -p /etc/udev/rules.d
+for rules in /kb/udev/*.rules; do
+  [ -e "$rules" ] && cp "$rules" /etc/udev/rules.d/
+done
+
+stage "starting udevd"
+/lib/systemd/systemd-udevd --daemon || fail "systemd-udevd did not start"
+udevadm trigger --type=subsystems --action=add
+udevadm trigger --type=devices --action=add
+udevadm settle --timeout=30 || echo "kbvm: udevadm settle timed out (coldplug)"
+
+stage "plugging the gadget"
+G="$KB_GADGET"
+mkdir "$G" || fail "cannot create gadget $G"
+echo "$KB_VID" >"$G/idVendor"
+echo "$KB_PID" >"$G/idProduct"
+echo 0x0100 >"$G/bcdDevice"
+echo 0x0200 >"$G/bcdUSB"
+mkdir "$G/strings/0x409"
+echo "$KB_SERIAL" >"$G/strings/0x409/serialnumber"
+echo "$KB_MANUFACTURER" >"$G/strings/0x409/manufacturer"
+echo "$KB_PRODUCT" >"$G/strings/0x409/product"
+mkdir "$G/functions/hid.usb0" || fail "cannot create the HID function (usb_f_hid)"
+echo 0 >"$G/functions/hid.usb0/protocol"
+echo 0 >"$G/functions/hid.usb0/subclass"
+echo "$KB_REPORT_LENGTH" >"$G/functions/hid.usb0/report_length"
+cat "$KB_REPORT_DESCRIPTOR" >"$G/functions/hid.usb0/report_desc"
+mkdir -p "$G/configs/c.1/strings/0x409"
+echo "keybridge key" >"$G/configs/c.1/strings/0x409/configuration"
+echo 100 >"$G/configs/c.1/MaxPower"
+ln -s "$G/functions/hid.usb0" "$G/configs/c.1/"
+echo "$KB_UDC" >"$G/UDC" || fail "cannot bind the gadget to $KB_UDC"
+udevadm settle --timeout=30 || echo "kbvm: udevadm settle timed out (gadget)"
+
+stage "running checks"
+cd /kb || fail "no /kb"
+KB_CHECKS="$(arg_value kb.checks)" node /kb/test/vm/guest/checks.mjs
+stage "checks exited with status $?"
+finish

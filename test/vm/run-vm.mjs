@@ -1,0 +1,200 @@
+#!/usr/bin/env node
+// Runs the hardware-in-loop checks over a real Linux kernel: builds (or reuses) the guest,
+// boots it in QEMU under TCG, reads the guest's `KBVM` lines from the serial console, prints a
+// summary, and exits non-zero on any failed check, a guest that did not finish, or a timeout.
+//
+//   node test/vm/run-vm.mjs [--checks a,b] [--shell] [--rebuild] [--gzip] [--verbose]
+//
+// Environment: KEYBRIDGE_VM_TIMEOUT_S (default 480), KEYBRIDGE_VM_CACHE (default
+// ~/.cache/keybridge-vm), KEYBRIDGE_VM_APPEND (extra kernel arguments), KEYBRIDGE_VM_VERBOSE=1.
+import { spawn, spawnSync } from "node:child_process";
+import { createWriteStream, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { buildGuest, defaultCacheDir } from "./build-guest.mjs";
+
+const QEMU = "qemu-system-x86_64";
+const TAIL_LINES = 40;
+const LATENCY_CHECK = "exchange-latency";
+
+const args = process.argv.slice(2);
+const option = (name) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const shell = args.includes("--shell");
+const verbose = args.includes("--verbose") || process.env.KEYBRIDGE_VM_VERBOSE === "1";
+const timeoutS = Number(process.env.KEYBRIDGE_VM_TIMEOUT_S || 480);
+const say = (message) => process.stderr.write(`[vm] ${message}\n`);
+
+if (spawnSync(QEMU, ["--version"], { stdio: "ignore" }).error) {
+  process.stdout.write(`SKIPPED: ${QEMU} not installed\n`);
+  process.exit(0);
+}
+
+const startedAt = Date.now();
+const cacheDir = defaultCacheDir();
+const guest = await buildGuest({
+  cacheDir,
+  rebuild: args.includes("--rebuild"),
+  ...(args.includes("--gzip") ? { compression: "gzip" } : {}),
+});
+const builtAt = Date.now();
+
+const append = ["console=ttyS0", "quiet", "panic=-1"];
+if (option("--checks")) append.push(`kb.checks=${option("--checks")}`);
+if (shell) append.push("kb.shell");
+if (process.env.KEYBRIDGE_VM_APPEND) append.push(...process.env.KEYBRIDGE_VM_APPEND.split(/\s+/).filter(Boolean));
+// KVM hangs on the machines this runs on, and CI has none: always the TCG emulator.
+const qemuArgs = ["-accel", "tcg", "-m", "1024", "-smp", "1", "-nographic", "-no-reboot"];
+qemuArgs.push("-kernel", guest.kernel, "-initrd", guest.initrd, "-append", append.join(" "));
+
+if (shell) {
+  // Interactive: the console is the terminal; no parsing, no timeout.
+  say(`booting with a shell after the checks; type 'poweroff -f' to leave`);
+  const qemu = spawn(QEMU, qemuArgs, { stdio: "inherit" });
+  qemu.on("exit", (code) => process.exit(code ?? 1));
+  process.on("SIGINT", () => {}); // Ctrl-C belongs to the guest's shell
+} else {
+  process.exit(await runHeadless());
+}
+
+async function runHeadless() {
+  const logPath = join(cacheDir, "guest", "console.log");
+  mkdirSync(join(cacheDir, "guest"), { recursive: true });
+  const log = createWriteStream(logPath);
+  // setpriv's parent-death signal takes QEMU down even if this process is killed outright.
+  const withPdeathsig = !spawnSync("setpriv", ["--help"], { stdio: "ignore" }).error;
+  const [command, commandArgs] = withPdeathsig
+    ? ["setpriv", ["--pdeathsig", "SIGKILL", "--", QEMU, ...qemuArgs]]
+    : [QEMU, qemuArgs];
+  say(`booting ${guest.kernelVersion} under TCG (timeout ${timeoutS} s, console log ${logPath})`);
+  const qemu = spawn(command, commandArgs, { stdio: ["ignore", "pipe", "pipe"] });
+  let qemuExited = false;
+  const killQemu = () => {
+    if (!qemuExited) qemu.kill("SIGKILL");
+  };
+  process.on("exit", killQemu);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+    process.on(signal, () => {
+      killQemu();
+      say(`${signal}: QEMU stopped`);
+      process.exit(128 + (signal === "SIGINT" ? 2 : signal === "SIGTERM" ? 15 : 1));
+    });
+  }
+
+  const results = [];
+  const malformed = [];
+  const tail = [];
+  let done = null;
+  let firstResultAt = null;
+  let pending = "";
+  const onLine = (raw) => {
+    // Serial lines end in CRLF and the firmware paints the screen with escape sequences.
+    const line = raw.replace(/\r/g, "").replace(/\x1b\[[0-9;?]*[a-zA-Z]|\x1bc/g, "");
+    log.write(`${line}\n`);
+    tail.push(line);
+    if (tail.length > TAIL_LINES) tail.shift();
+    if (verbose) process.stderr.write(`  | ${line}\n`);
+    const result = line.indexOf("KBVM {");
+    const final = line.indexOf("KBVM-DONE {");
+    try {
+      if (result >= 0) {
+        const parsed = JSON.parse(line.slice(result + 5));
+        firstResultAt ??= Date.now();
+        results.push(parsed);
+        if (!verbose) say(`${parsed.ok ? "ok  " : "FAIL"} ${parsed.check} (${parsed.ms} ms)`);
+      } else if (final >= 0) {
+        done = JSON.parse(line.slice(final + 10));
+      } else if (!verbose && line.startsWith("kbvm: ")) {
+        say(`guest: ${line.slice(6)}`);
+      }
+    } catch (error) {
+      malformed.push({ line, error: error.message });
+    }
+  };
+  qemu.stdout.setEncoding("utf8");
+  qemu.stdout.on("data", (chunk) => {
+    pending += chunk;
+    const lines = pending.split("\n");
+    pending = lines.pop();
+    for (const line of lines) onLine(line);
+  });
+  qemu.stderr.setEncoding("utf8");
+  qemu.stderr.on("data", (chunk) => {
+    for (const line of chunk.split("\n").filter(Boolean)) onLine(`[qemu] ${line}`);
+  });
+
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    killQemu();
+  }, timeoutS * 1000);
+  const exit = await new Promise((resolveExit) => {
+    qemu.on("error", (error) => resolveExit({ code: null, error }));
+    qemu.on("exit", (code, signal) => resolveExit({ code, signal }));
+  });
+  qemuExited = true;
+  clearTimeout(timer);
+  if (pending) onLine(pending);
+  await new Promise((resolveLog) => log.end(resolveLog));
+  const finishedAt = Date.now();
+
+  printTable(results);
+  const failures = results.filter((r) => !r.ok).length;
+  let status = 0;
+  if (timedOut) {
+    say(`TIMEOUT: the guest did not finish within ${timeoutS} s (KEYBRIDGE_VM_TIMEOUT_S); QEMU killed`);
+    status = 1;
+  } else if (!done) {
+    const how = exit.error ? exit.error.message : `exit code ${exit.code}${exit.signal ? `, ${exit.signal}` : ""}`;
+    say(`BOOT FAILURE: the guest stopped without finishing its checks (QEMU ${how})`);
+    status = 1;
+  }
+  if (status !== 0) {
+    process.stdout.write(`--- last ${tail.length} console lines (all in ${logPath}) ---\n${tail.join("\n")}\n---\n`);
+  }
+  if (malformed.length > 0) {
+    say(`${malformed.length} unreadable KBVM line(s): ${JSON.stringify(malformed[0])}`);
+    status = 1;
+  }
+  if (done && done.failed !== failures) {
+    say(`the guest counted ${done.failed} failure(s), the host saw ${failures}`);
+    status = 1;
+  }
+  if (failures > 0) status = 1;
+
+  const latency = results.find((r) => r.check === LATENCY_CHECK && r.ok)?.detail ?? {};
+  const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+  process.stdout.write(
+    `build ${seconds(builtAt - startedAt)}, boot to first result ${firstResultAt ? seconds(firstResultAt - builtAt) : "-"}, ` +
+      `VM total ${seconds(finishedAt - builtAt)}\n`,
+  );
+  process.stdout.write(
+    `exchange over the kernel path (TCG): p50 ${latency.p50 ?? "-"} ms, p99 ${latency.p99 ?? "-"} ms (n=${latency.n ?? 0})\n`,
+  );
+  process.stdout.write(`vm: ${results.length - failures} passed, ${failures} failed\n`);
+  process.stdout.write(
+    `${JSON.stringify({ vm_exchange_ms_p50: latency.p50 ?? null, vm_exchange_ms_p99: latency.p99 ?? null })}\n`,
+  );
+  return status;
+}
+
+function printTable(results) {
+  const rows = results.map((r) => [r.check, r.ok ? "ok" : "FAIL", String(r.ms), summarize(r.detail)]);
+  const header = ["check", "result", "ms", "detail"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const format = (row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i])))
+      .join("  ")
+      .trimEnd();
+  process.stdout.write(`${[header, ...rows].map(format).join("\n")}\n`);
+  for (const failed of results.filter((r) => !r.ok)) {
+    process.stdout.write(`FAIL ${failed.check}: ${JSON.stringify(failed.detail, null, 2)}\n`);
+  }
+}
+
+function summarize(detail) {
+  const text = detail === null || detail === undefined ? "" : JSON.stringify(detail);
+  return text.length > 160 ? `${text.slice(0, 157)}...` : text;
+}
