@@ -1,0 +1,205 @@
+import { readFileSync } from "node:fs";
+import { canonicalJson, sha256Hex } from "./checksum.js";
+import {
+  LedgerExportCorruptError,
+  LedgerExportUnsupportedError,
+  LedgerImportConflictError,
+  LedgerInvalidInputError,
+} from "./errors.js";
+import { writeFileAtomic } from "./files.js";
+import type { Ledger } from "./ledger.js";
+import { mapLedgerError } from "./map-error.js";
+import type { BorrowRow, ImportSummary, KeyRow, OpRow } from "./types.js";
+import { requireHex } from "./validate.js";
+
+export const EXPORT_FORMAT = "keybridge-ledger-export";
+export const EXPORT_VERSION = 1;
+
+export interface ExportBody {
+  sourceInstanceId: string;
+  exportedAt: number;
+  /** Hex. Whoever holds the export can derive every tag: keep the file private (it is written 0600). */
+  serverSecret: string;
+  keys: KeyRow[];
+  borrows: BorrowRow[];
+  pendingOps: OpRow[];
+}
+
+interface ExportDocument {
+  format: string;
+  version: number;
+  sha256: string;
+  body: ExportBody;
+}
+
+function documentChecksum(version: number, body: unknown): string {
+  return sha256Hex(canonicalJson({ format: EXPORT_FORMAT, version, body }));
+}
+
+export function exportLedger(ledger: Ledger, file: string, now: number): ExportBody {
+  const body: ExportBody = ledger.snapshot(() => ({
+    sourceInstanceId: ledger.instanceId,
+    exportedAt: now,
+    serverSecret: ledger.serverSecret().toString("hex"),
+    keys: ledger.listKeys(),
+    borrows: ledger.listOutstanding(),
+    pendingOps: ledger.listPendingOps(),
+  }));
+  const document: ExportDocument = {
+    format: EXPORT_FORMAT,
+    version: EXPORT_VERSION,
+    sha256: documentChecksum(EXPORT_VERSION, body),
+    body,
+  };
+  writeFileAtomic(file, `${JSON.stringify(document, null, 2)}\n`);
+  ledger.transaction(() => {
+    ledger.setMeta("last_export_at", String(now));
+    ledger.audit({
+      kind: "ledger-export",
+      at: now,
+      message: `exported ${body.borrows.length} outstanding borrow(s) and ${body.keys.length} key(s) to ${file}`,
+      details: { file, borrows: body.borrows.length, keys: body.keys.length, pendingOps: body.pendingOps.length },
+    });
+  });
+  return body;
+}
+
+export function readExport(file: string): ExportBody {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw mapLedgerError(error, file, "read ledger export");
+  }
+  const damaged = (reason: string, cause?: unknown) =>
+    new LedgerExportCorruptError(`ledger export ${file} is damaged or was modified (${reason}); do not import it`, {
+      cause,
+      details: { file, reason },
+    });
+  let document: Partial<ExportDocument>;
+  try {
+    document = JSON.parse(text) as Partial<ExportDocument>;
+  } catch (error) {
+    throw damaged("not valid JSON", error);
+  }
+  if (document === null || typeof document !== "object" || document.format !== EXPORT_FORMAT) {
+    throw damaged("not a keybridge ledger export");
+  }
+  if (typeof document.version !== "number" || document.version > EXPORT_VERSION) {
+    throw new LedgerExportUnsupportedError(
+      `ledger export ${file} has format version ${String(document.version)}; this keybridge reads up to ${EXPORT_VERSION}`,
+      { details: { file, version: document.version } },
+    );
+  }
+  const actual = documentChecksum(document.version, document.body);
+  if (document.sha256 !== actual)
+    throw damaged(`checksum mismatch: file says ${String(document.sha256)}, content is ${actual}`);
+  const body = document.body as ExportBody;
+  if (!Array.isArray(body.keys) || !Array.isArray(body.borrows) || !Array.isArray(body.pendingOps)) {
+    throw damaged("missing keys, borrows or pendingOps");
+  }
+  try {
+    requireHex("serverSecret", body.serverSecret, 32);
+  } catch (error) {
+    throw damaged("malformed server secret", error);
+  }
+  return body;
+}
+
+export interface ImportOptions {
+  /** Take over even where this ledger holds different outstanding borrows or pins for the same serial. */
+  force?: boolean;
+  now: number;
+}
+
+/** Why an import would overwrite something this ledger knows differently. */
+export function findConflicts(ledger: Ledger, body: ExportBody): string[] {
+  const conflicts: string[] = [];
+  for (const key of body.keys) {
+    const pinned = ledger.getPinnedKey(key.serial);
+    if (pinned !== undefined && pinned.publicKey !== key.publicKey) {
+      conflicts.push(`key ${key.serial} is pinned here to a different public key`);
+    }
+  }
+  const incoming = new Map(body.borrows.map((row) => [`${row.serial}/${row.id}`, row]));
+  const serials = new Set(body.borrows.map((row) => row.serial));
+  for (const row of ledger.listOutstanding()) {
+    if (serials.has(row.serial) && !incoming.has(`${row.serial}/${row.id}`)) {
+      conflicts.push(`borrow ${row.serial}/${row.id} is outstanding here but not in the export`);
+    }
+  }
+  for (const row of body.borrows) {
+    const mine = ledger.getBorrow(row.serial, row.id) ?? ledger.getBorrowByOpId(row.opId);
+    if (mine !== undefined && !sameBorrow(mine, row)) {
+      conflicts.push(`borrow ${row.serial}/${row.id} is recorded here differently (state ${mine.state})`);
+    }
+  }
+  return conflicts;
+}
+
+function sameBorrow(a: BorrowRow, b: BorrowRow): boolean {
+  return (
+    a.serial === b.serial &&
+    a.id === b.id &&
+    a.opId === b.opId &&
+    a.tag === b.tag &&
+    a.binding === b.binding &&
+    a.product === b.product &&
+    a.client === b.client &&
+    a.state === b.state
+  );
+}
+
+export function importLedger(ledger: Ledger, file: string, options: ImportOptions): ImportSummary {
+  const body = readExport(file);
+  const force = options.force ?? false;
+  return ledger.transaction(() => {
+    const conflicts = findConflicts(ledger, body);
+    if (conflicts.length > 0 && !force) {
+      throw new LedgerImportConflictError(
+        `ledger export ${file} conflicts with this ledger: ${conflicts.slice(0, 5).join("; ")}${conflicts.length > 5 ? "; ..." : ""}; import with force to take over`,
+        { details: { file, conflicts } },
+      );
+    }
+    const adoptedSecret = ledger.adoptServerSecret(Buffer.from(body.serverSecret, "hex"), body.sourceInstanceId);
+    try {
+      for (const key of body.keys) applyKey(ledger, key);
+      for (const row of body.borrows) ledger.upsertBorrow(row);
+      for (const op of body.pendingOps) if (force || ledger.getOp(op.opId) === undefined) ledger.restoreOp(op);
+    } catch (error) {
+      if (error instanceof LedgerInvalidInputError) {
+        throw new LedgerExportCorruptError(`ledger export ${file} holds an invalid row: ${error.message}`, {
+          cause: error,
+          details: { file },
+        });
+      }
+      throw error;
+    }
+    const summary: ImportSummary = {
+      sourceInstanceId: body.sourceInstanceId,
+      keys: body.keys.length,
+      borrows: body.borrows.length,
+      pendingOps: body.pendingOps.length,
+      adoptedSecret,
+      forced: force && conflicts.length > 0,
+    };
+    ledger.audit({
+      kind: "ledger-import",
+      at: options.now,
+      message: `imported ${summary.borrows} outstanding borrow(s) and ${summary.keys} key(s) from ledger ${body.sourceInstanceId}${summary.forced ? " (forced over conflicts)" : ""}`,
+      details: { file, ...summary, conflicts },
+    });
+    return summary;
+  });
+}
+
+function applyKey(ledger: Ledger, key: KeyRow): void {
+  const pinned = ledger.getPinnedKey(key.serial);
+  if (pinned === undefined) ledger.pinKey(key.serial, key.publicKey, key.firstSeen);
+  else if (pinned.publicKey !== key.publicKey) ledger.replacePinnedKey(key.serial, key.publicKey, key.firstSeen);
+  ledger.touchKey(key.serial, {
+    lastSeen: Math.max(key.lastSeen, pinned?.lastSeen ?? 0),
+    lastBinding: key.lastBinding,
+    licenseSetVersion: key.licenseSetVersion,
+  });
+}
