@@ -329,6 +329,7 @@ export class Transport {
         if (job.deadline - now() <= pause) throw new KeyBusy(job.timeoutMs);
         await this.sleep(job, pause);
         this.checkStopped(job, false);
+        if (job.deadline <= now()) throw new KeyBusy(job.timeoutMs);
         pause = Math.min(pause * 2, this.options.busyBackoffMs.max);
       }
     } catch (error) {
@@ -347,7 +348,8 @@ export class Transport {
     const cap = Math.max(deadline, now() + this.options.processingCapMs);
     for (;;) {
       if (job.aborted || this.closed) {
-        await this.cancelRunning();
+        // On close nobody waits for the answer; the CANCEL only spares the key the work.
+        await this.cancelRunning(this.closed ? 0 : this.options.cancelGraceMs);
         this.checkStopped(job, true);
       }
       const remaining = deadline - now();
@@ -387,9 +389,9 @@ export class Transport {
   }
 
   /** Tells the key to stop and waits briefly for its answer (CANCELLED, or the result if it was faster). */
-  private async cancelRunning(): Promise<void> {
+  private async cancelRunning(graceMs: number): Promise<void> {
     await this.writeReport(encodeFrames(this.cid, FrameCommand.CANCEL, new Uint8Array(0))[0]!);
-    const until = now() + this.options.cancelGraceMs;
+    const until = now() + graceMs;
     for (let remaining = until - now(); remaining > 0; remaining = until - now()) {
       const report = await this.readReport(Math.min(remaining, READ_SLICE_MS));
       if (report === undefined) continue;
