@@ -83,7 +83,7 @@ export class IniRegistry extends TreeRegistry {
     return this.exclusive(async () => {
       const draft = new TreeDraft(await this.load());
       const result = mutate(draft);
-      await this.store(draft.root);
+      if (draft.changed) await this.store(draft.root);
       return result;
     });
   }

@@ -188,6 +188,8 @@ export class KeyNode {
  */
 export class TreeDraft {
   readonly root: KeyNode;
+  /** Whether any op changed something; a batch of no-ops need not be written. */
+  changed = false;
   private readonly owned = new Set<KeyNode>();
 
   constructor(
@@ -200,13 +202,21 @@ export class TreeDraft {
 
   /** Applies a validated op; cannot fail, which is what makes batches all-or-nothing. */
   apply(op: PreparedOp): boolean {
+    const changed = this.applyOp(op);
+    this.changed ||= changed;
+    return changed;
+  }
+
+  private applyOp(op: PreparedOp): boolean {
     switch (op.op) {
       case "set":
         this.walk(op.parts, true)!.setValue(op.name, op.value);
         return true;
-      case "createKey":
+      case "createKey": {
+        const existed = this.root.find(op.parts) !== undefined;
         this.walk(op.parts, true);
-        return true;
+        return !existed;
+      }
       case "deleteKey": {
         if (op.parts.length === 0) return this.root.remove([]);
         const parent = this.walk(op.parts.slice(0, -1), false);

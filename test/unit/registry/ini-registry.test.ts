@@ -49,6 +49,12 @@ describe("IniRegistry", () => {
     expect(await registry.get(BORROW, "Product")).toBeUndefined();
   });
 
+  it("does not create the file for a change that changes nothing", async () => {
+    expect(await registry.deleteKey(BORROW)).toBe(false);
+    await registry.applyBatch([{ op: "deleteValue", path: BORROW, name: "Product" }]);
+    await expect(stat(file)).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
   it("refuses to read or update a truncated file, and repairs from scratch", async () => {
     await registry.set(BORROW, "Product", u32(1));
     const bytes = await readFile(file);
