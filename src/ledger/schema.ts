@@ -8,7 +8,6 @@ export interface Migration {
 }
 
 const STATES = "'active', 'returning', 'returned', 'settled', 'rolled-back', 'dummy'";
-const OUTSTANDING = "'active', 'returning', 'dummy'";
 const KINDS = "'borrow', 'return', 'settle-expired', 'rebind', 'license-update', 'rollback'";
 const OUTCOMES = "'pending', 'done', 'failed', 'rolled-back'";
 
@@ -54,7 +53,6 @@ export const MIGRATIONS: readonly Migration[] = [
           PRIMARY KEY (serial, id)
         ) WITHOUT ROWID;
         CREATE INDEX borrows_state ON borrows (state);
-        CREATE INDEX borrows_outstanding ON borrows (serial, id) WHERE state IN (${OUTSTANDING});
 
         CREATE TABLE ops (
           op_id TEXT PRIMARY KEY,
