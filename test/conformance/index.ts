@@ -1,0 +1,3 @@
+export { conformanceCases } from "./cases.js";
+export type { ConformanceCase, ConformanceContext, KeyControls } from "./context.js";
+export { type CaseOutcome, type RunOptions, runConformance, skipReason } from "./run.js";
