@@ -5,7 +5,6 @@ import {
   INIT_DATA_SIZE,
   INIT_HEADER_SIZE,
   MAX_MESSAGE_SIZE,
-  MAX_SEQUENCE,
   REPORT_SIZE,
 } from "./constants.js";
 import { ProtocolError, ProtocolErrorCode } from "./errors.js";
@@ -33,39 +32,87 @@ export function reportCount(length: number): number {
 }
 
 /**
- * Splits a message into 64-byte reports. All reports are views into one zero-filled buffer,
- * which keeps encoding to a single allocation.
+ * Encodes a message as consecutive 64-byte reports in one zero-filled buffer (report i is
+ * bytes i*64 .. i*64+63). One allocation per message; copies are plain byte loops, which V8
+ * runs faster than creating a subarray view per report.
  */
-export function encodeFrames(cid: number, cmd: number, payload: Uint8Array): Uint8Array[] {
-  if (payload.length > MAX_MESSAGE_SIZE) {
+export function encodeMessage(cid: number, cmd: number, payload: Uint8Array): Uint8Array {
+  const length = payload.length;
+  if (length > MAX_MESSAGE_SIZE) {
     throw new ProtocolError(
       ProtocolErrorCode.MESSAGE_TOO_LARGE,
-      `message of ${payload.length} bytes exceeds the maximum of ${MAX_MESSAGE_SIZE}`,
-      { length: payload.length },
+      `message of ${length} bytes exceeds the maximum of ${MAX_MESSAGE_SIZE}`,
+      { length },
     );
   }
-  const count = reportCount(payload.length);
-  const all = new Uint8Array(count * REPORT_SIZE);
-  const reports = new Array<Uint8Array>(count);
+  const count = reportCount(length);
+  const all = allocateFromSlab(count * REPORT_SIZE);
   writeCid(all, 0, cid);
   all[4] = (cmd & 0x7f) | FRAME_COMMAND_FLAG;
-  all[5] = (payload.length >>> 8) & 0xff;
-  all[6] = payload.length & 0xff;
-  const first = Math.min(payload.length, INIT_DATA_SIZE);
-  all.set(payload.subarray(0, first), INIT_HEADER_SIZE);
-  reports[0] = all.subarray(0, REPORT_SIZE);
+  all[5] = (length >>> 8) & 0xff;
+  all[6] = length & 0xff;
+  const first = length < INIT_DATA_SIZE ? length : INIT_DATA_SIZE;
+  // Buffer#subarray goes through a species lookup that costs more than the copy; use a plain view.
+  if (count > 1 && payload.constructor !== Uint8Array) {
+    payload = new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength);
+  }
+  copyBytes(payload, 0, all, INIT_HEADER_SIZE, first);
   let consumed = first;
-  for (let seq = 0; consumed < payload.length; seq++) {
+  for (let seq = 0; consumed < length; seq++) {
     const base = (seq + 1) * REPORT_SIZE;
     writeCid(all, base, cid);
     all[base + 4] = seq;
-    const chunk = Math.min(payload.length - consumed, CONT_DATA_SIZE);
-    all.set(payload.subarray(consumed, consumed + chunk), base + CONT_HEADER_SIZE);
+    const chunk = length - consumed < CONT_DATA_SIZE ? length - consumed : CONT_DATA_SIZE;
+    const target = base + CONT_HEADER_SIZE;
+    copyBytes(payload, consumed, all, target, chunk);
     consumed += chunk;
-    reports[seq + 1] = all.subarray(base, base + REPORT_SIZE);
+    if (consumed === length) all.fill(0, target + chunk, base + REPORT_SIZE);
   }
+  if (count === 1) all.fill(0, INIT_HEADER_SIZE + first, REPORT_SIZE);
+  return all;
+}
+
+/** Splits a message into 64-byte reports: views into the buffer `encodeMessage` returns. */
+export function encodeFrames(cid: number, cmd: number, payload: Uint8Array): Uint8Array[] {
+  const all = encodeMessage(cid, cmd, payload);
+  const reports: Uint8Array[] = [];
+  for (let offset = 0; offset < all.length; offset += REPORT_SIZE)
+    reports.push(all.subarray(offset, offset + REPORT_SIZE));
   return reports;
 }
+
+const SLAB_SIZE = 64 * 1024;
+const SLAB_MAX_PIECE = 8 * 1024;
+let slab = new Uint8Array(SLAB_SIZE);
+let slabOffset = 0;
+
+/**
+ * A typed array over 64 bytes normally gets its own off-heap backing store, which cost more
+ * than the whole encode. Messages are carved from a shared 64 KiB slab instead (as Node's Buffer
+ * pool does); a slab is freed by the GC once no message views it. Pieces may hold old bytes:
+ * callers overwrite or zero every byte.
+ */
+function allocateFromSlab(size: number): Uint8Array {
+  if (size > SLAB_MAX_PIECE) return new Uint8Array(size);
+  if (slabOffset + size > SLAB_SIZE) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabOffset = 0;
+  }
+  const piece = slab.subarray(slabOffset, slabOffset + size);
+  slabOffset += (size + 7) & ~7;
+  return piece;
+}
+
+/** Copies with `set` on a view for long runs and a byte loop for short ones, whichever V8 does faster. */
+function copyBytes(from: Uint8Array, fromOffset: number, to: Uint8Array, toOffset: number, count: number): void {
+  if (count >= COPY_WITH_SET_FROM) {
+    to.set(from.subarray(fromOffset, fromOffset + count), toOffset);
+    return;
+  }
+  for (let i = 0; i < count; i++) to[toOffset + i] = from[fromOffset + i]!;
+}
+
+const COPY_WITH_SET_FROM = 32;
 
 function writeCid(target: Uint8Array, offset: number, cid: number): void {
   target[offset] = (cid >>> 24) & 0xff;
@@ -133,64 +180,96 @@ export class MessageAssembler {
     this.nextSeq = 0;
   }
 
+  /** Takes one report, which must be exactly 64 bytes. */
   push(report: Uint8Array): FrameMessage | undefined {
-    const packet = parseReport(report);
-    if (this.channel !== undefined && packet.cid !== this.channel) {
+    if (report.length !== REPORT_SIZE) {
       throw new ProtocolError(
-        ProtocolErrorCode.WRONG_CHANNEL,
-        `report on channel 0x${packet.cid.toString(16)}, expected 0x${this.channel.toString(16)}`,
-        { cid: packet.cid, expected: this.channel },
+        ProtocolErrorCode.BAD_REPORT_SIZE,
+        `report of ${report.length} bytes, expected ${REPORT_SIZE}`,
+        {
+          length: report.length,
+        },
       );
     }
-    if (packet.kind === "init") return this.startMessage(packet);
-    return this.continueMessage(packet);
+    return this.pushAt(report, 0);
   }
 
-  private startMessage(packet: Extract<Packet, { kind: "init" }>): FrameMessage | undefined {
-    if (this.buffer !== undefined) {
-      this.reset();
-      throw new ProtocolError(ProtocolErrorCode.UNEXPECTED_INIT, "init packet while a message was incomplete", {
-        cid: packet.cid,
+  /** Takes the report at `offset` of a buffer of consecutive reports (no slicing needed). */
+  pushAt(source: Uint8Array, offset: number): FrameMessage | undefined {
+    if (offset < 0 || source.length < offset + REPORT_SIZE) {
+      throw new ProtocolError(ProtocolErrorCode.BAD_REPORT_SIZE, `no whole report at offset ${offset}`, {
+        length: source.length - offset,
       });
     }
-    if (packet.length > MAX_MESSAGE_SIZE) {
+    const cid =
+      ((source[offset]! << 24) >>> 0) +
+      ((source[offset + 1]! << 16) | (source[offset + 2]! << 8) | source[offset + 3]!);
+    if (this.channel !== undefined && cid !== this.channel) {
       throw new ProtocolError(
-        ProtocolErrorCode.LENGTH_TOO_LARGE,
-        `init packet declares ${packet.length} bytes, maximum is ${MAX_MESSAGE_SIZE}`,
-        { length: packet.length },
+        ProtocolErrorCode.WRONG_CHANNEL,
+        `report on channel 0x${cid.toString(16)}, expected 0x${this.channel.toString(16)}`,
+        { cid, expected: this.channel },
       );
     }
-    if (packet.length <= INIT_DATA_SIZE) {
-      return { cid: packet.cid, cmd: packet.cmd, payload: packet.data.slice(0, packet.length) };
+    const fifth = source[offset + 4]!;
+    if ((fifth & FRAME_COMMAND_FLAG) !== 0) {
+      return this.startMessage(source, offset, cid, fifth & 0x7f, (source[offset + 5]! << 8) | source[offset + 6]!);
     }
-    this.cid = packet.cid;
-    this.cmd = packet.cmd;
-    this.buffer = new Uint8Array(packet.length);
-    this.buffer.set(packet.data);
+    return this.continueMessage(source, offset, cid, fifth);
+  }
+
+  private startMessage(
+    source: Uint8Array,
+    offset: number,
+    cid: number,
+    cmd: number,
+    length: number,
+  ): FrameMessage | undefined {
+    if (this.buffer !== undefined) {
+      this.reset();
+      throw new ProtocolError(ProtocolErrorCode.UNEXPECTED_INIT, "init packet while a message was incomplete", { cid });
+    }
+    if (length > MAX_MESSAGE_SIZE) {
+      throw new ProtocolError(
+        ProtocolErrorCode.LENGTH_TOO_LARGE,
+        `init packet declares ${length} bytes, maximum is ${MAX_MESSAGE_SIZE}`,
+        { length },
+      );
+    }
+    const dataStart = offset + INIT_HEADER_SIZE;
+    if (length <= INIT_DATA_SIZE) {
+      return { cid, cmd, payload: source.slice(dataStart, dataStart + length) };
+    }
+    const buffer = allocateFromSlab(length);
+    copyBytes(source, dataStart, buffer, 0, INIT_DATA_SIZE);
+    this.cid = cid;
+    this.cmd = cmd;
+    this.buffer = buffer;
     this.filled = INIT_DATA_SIZE;
     this.nextSeq = 0;
     return undefined;
   }
 
-  private continueMessage(packet: Extract<Packet, { kind: "cont" }>): FrameMessage | undefined {
+  private continueMessage(source: Uint8Array, offset: number, cid: number, seq: number): FrameMessage | undefined {
     const buffer = this.buffer;
     if (buffer === undefined) {
-      throw new ProtocolError(ProtocolErrorCode.BAD_SEQUENCE, `continuation packet ${packet.seq} with no message`, {
-        seq: packet.seq,
-      });
+      throw new ProtocolError(ProtocolErrorCode.BAD_SEQUENCE, `continuation packet ${seq} with no message`, { seq });
     }
-    if (packet.cid !== this.cid || packet.seq !== this.nextSeq || packet.seq > MAX_SEQUENCE) {
+    if (cid !== this.cid || seq !== this.nextSeq) {
       const expected = this.nextSeq;
       this.reset();
       throw new ProtocolError(
-        packet.cid !== this.cid ? ProtocolErrorCode.WRONG_CHANNEL : ProtocolErrorCode.BAD_SEQUENCE,
-        `continuation packet ${packet.seq} on channel 0x${packet.cid.toString(16)}, expected ${expected}`,
-        { seq: packet.seq, expected },
+        cid !== this.cid ? ProtocolErrorCode.WRONG_CHANNEL : ProtocolErrorCode.BAD_SEQUENCE,
+        `continuation packet ${seq} on channel 0x${cid.toString(16)}, expected sequence ${expected}`,
+        { seq, expected },
       );
     }
-    const chunk = Math.min(buffer.length - this.filled, CONT_DATA_SIZE);
-    buffer.set(packet.data.subarray(0, chunk), this.filled);
-    this.filled += chunk;
+    const filled = this.filled;
+    const left = buffer.length - filled;
+    const chunk = left < CONT_DATA_SIZE ? left : CONT_DATA_SIZE;
+    const dataStart = offset + CONT_HEADER_SIZE;
+    copyBytes(source, dataStart, buffer, filled, chunk);
+    this.filled = filled + chunk;
     this.nextSeq++;
     if (this.filled < buffer.length) return undefined;
     const message = { cid: this.cid, cmd: this.cmd, payload: buffer };
