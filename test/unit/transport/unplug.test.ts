@@ -1,0 +1,179 @@
+/**
+ * Unplug at every report boundary of every command: the caller gets KEY_DISCONNECTED (never a
+ * hang, never a timeout), and after replug the key's state is consistent with what OP_STATUS
+ * says about the interrupted operation: it either happened completely or not at all.
+ */
+import { randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import type { KeyClient } from "../../../src/key/key-client.js";
+import { connectVirtual, virtualSetup } from "../key/virtual-key-harness.js";
+
+const random = (size: number) => Uint8Array.from(randomBytes(size));
+const PRODUCT = 1001;
+const TIMEOUT_MS = 3_000;
+
+interface Scenario<S> {
+  readonly name: string;
+  prepare(client: KeyClient): Promise<S>;
+  act(client: KeyClient, state: S): Promise<unknown>;
+  /** Checks the key after replug; `happened` is what OP_STATUS (or the data) says. */
+  check(client: KeyClient, state: S): Promise<void>;
+}
+
+interface Held {
+  id: number;
+  binding: Uint8Array;
+  tag: Uint8Array;
+  opId: Uint8Array;
+}
+
+async function borrow(client: KeyClient): Promise<Held> {
+  const held = { binding: random(32), tag: random(16), opId: random(16) };
+  const record = await client.borrow({ ...held, product: PRODUCT, days: 1, client: "unplug-test" });
+  return { ...held, id: record.id };
+}
+
+const scenarios: Scenario<unknown>[] = [
+  {
+    name: "BORROW",
+    prepare: async () => ({ opId: random(16), binding: random(32), tag: random(16) }),
+    act: (client, s) =>
+      client.borrow({ ...(s as Held), product: PRODUCT, days: 1, client: "unplug-test" }, { timeoutMs: TIMEOUT_MS }),
+    async check(client, s) {
+      const { opId } = s as Held;
+      const status = await client.opStatus(opId);
+      const records = await client.listAllBorrows();
+      const license = (await client.listLicenses()).find((l) => l.product === PRODUCT);
+      if (status.known) {
+        expect(records.map((r) => r.id)).toEqual([status.borrowId]);
+        expect(records[0]?.opId).toEqual(opId);
+        expect(license?.borrowed).toBe(1);
+      } else {
+        expect(records).toEqual([]);
+        expect(license?.borrowed).toBe(0);
+      }
+      expect(license?.dummies).toBe(0);
+    },
+  },
+  {
+    name: "SETTLE",
+    prepare: async (client) => ({ held: await borrow(client), opId: random(16) }),
+    act: (client, s) => {
+      const { held, opId } = s as { held: Held; opId: Uint8Array };
+      return client.settle({ opId, id: held.id, binding: held.binding, tag: held.tag }, { timeoutMs: TIMEOUT_MS });
+    },
+    async check(client, s) {
+      const { held, opId } = s as { held: Held; opId: Uint8Array };
+      const status = await client.opStatus(opId);
+      const records = await client.listAllBorrows();
+      if (status.known) {
+        expect(status.settleOutcome).toBe("settled");
+        expect(records).toEqual([]);
+      } else {
+        expect(records.map((r) => [r.id, r.state])).toEqual([[held.id, "active"]]);
+      }
+    },
+  },
+  {
+    name: "REBIND",
+    prepare: async (client) => ({ held: await borrow(client), opId: random(16), newBinding: random(32) }),
+    act: (client, s) => {
+      const { held, opId, newBinding } = s as { held: Held; opId: Uint8Array; newBinding: Uint8Array };
+      return client.rebind(
+        { opId, id: held.id, oldBinding: held.binding, tag: held.tag, newBinding },
+        { timeoutMs: TIMEOUT_MS },
+      );
+    },
+    async check(client, s) {
+      const { held, opId, newBinding } = s as { held: Held; opId: Uint8Array; newBinding: Uint8Array };
+      const status = await client.opStatus(opId);
+      const [record] = await client.listAllBorrows();
+      expect(record?.state).toBe("active");
+      expect(record?.binding).toEqual(status.known ? newBinding : held.binding);
+    },
+  },
+  {
+    name: "LICENSE_UPDATE (two-report request)",
+    prepare: async (client) => ({ opId: random(16), before: (await client.getInfo()).licenseSetVersion }),
+    act: (client, s) => {
+      const { opId } = s as { opId: Uint8Array };
+      const licenses = [
+        { product: 1001, seats: 10, borrowable: 4, borrowDays: 30 },
+        { product: 1002, seats: 5, borrowable: 2, borrowDays: 14 },
+        { product: 1003, seats: 20, borrowable: 10, borrowDays: 30 },
+        { product: 1004, seats: 3, borrowable: 1, borrowDays: 7 },
+      ];
+      return client.licenseUpdate({ opId, licenses }, { timeoutMs: TIMEOUT_MS });
+    },
+    async check(client, s) {
+      const { opId, before } = s as { opId: Uint8Array; before: number };
+      const status = await client.opStatus(opId);
+      const info = await client.getInfo();
+      const products = (await client.listLicenses()).map((l) => l.product);
+      expect(info.licenseSetVersion).toBe(status.known ? before + 1 : before);
+      expect(products.includes(1004)).toBe(status.known);
+    },
+  },
+  {
+    name: "LIST_BORROWS (multi-report answer)",
+    prepare: async (client) => [await borrow(client), await borrow(client), await borrow(client)],
+    act: (client) => client.listBorrows({ afterId: 0, maxCount: 32 }, { timeoutMs: TIMEOUT_MS }),
+    async check(client, s) {
+      const held = s as Held[];
+      expect((await client.listAllBorrows()).map((r) => r.id)).toEqual(held.map((h) => h.id));
+    },
+  },
+  {
+    name: "PING of 1024 bytes",
+    prepare: async () => random(1024),
+    act: (client, s) => client.ping(s as Uint8Array, { timeoutMs: TIMEOUT_MS }),
+    async check(client, s) {
+      expect(await client.ping(s as Uint8Array)).toEqual(s);
+    },
+  },
+];
+
+/** Reports (both directions) one run of the scenario's command takes, measured on an undisturbed key. */
+async function reportsPerCommand(scenario: Scenario<unknown>): Promise<number> {
+  const setup = virtualSetup();
+  const { client } = await connectVirtual(setup);
+  const state = await scenario.prepare(client);
+  const before = setup.key.counters.toKey + setup.key.counters.toHost;
+  await scenario.act(client, state);
+  const total = setup.key.counters.toKey + setup.key.counters.toHost - before;
+  await client.close();
+  setup.bus.close();
+  return total;
+}
+
+describe("unplug at every report boundary", () => {
+  for (const scenario of scenarios) {
+    it(`${scenario.name}: KEY_DISCONNECTED, then a consistent key after replug`, async () => {
+      const total = await reportsPerCommand(scenario);
+      expect(total).toBeGreaterThanOrEqual(2);
+      for (let atReport = 1; atReport <= total; atReport++) {
+        const setup = virtualSetup();
+        const { client } = await connectVirtual(setup);
+        const state = await scenario.prepare(client);
+        setup.key.injectFault({ kind: "unplug", atReport });
+        const error = await scenario.act(client, state).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect((error as { code?: string } | undefined)?.code, `unplug at report ${atReport} of ${total}`).toBe(
+          "KEY_DISCONNECTED",
+        );
+        // The transport stays failed until reopened.
+        expect((await client.getTime().catch((e: { code?: string }) => e))?.code ?? "resolved").toBe(
+          "KEY_DISCONNECTED",
+        );
+        setup.bus.plug(setup.key.serial);
+        const replugged = await connectVirtual(setup);
+        await scenario.check(replugged.client, state);
+        await replugged.client.close();
+        await client.close();
+        setup.bus.close();
+      }
+    });
+  }
+});
