@@ -1,0 +1,276 @@
+/**
+ * The bridge's public contract: what the HTTP API serves, what the CLI prints with --json and
+ * what `openBridge()` returns to services that embed keybridge. DESIGN.md section 4 names the
+ * fields; they may be added to, never renamed. Times are ISO 8601 strings.
+ */
+import type { Observable } from "rxjs";
+import type { PreflightAction } from "../reconcile/index.js";
+
+export type { PreflightAction };
+
+export type Severity = "info" | "warning" | "critical";
+
+/** `expired`: past expiresAt and not yet settled; `dummy`: blocks borrowing of its product until dummyUntil. */
+export type BorrowStateView = "active" | "expired" | "dummy";
+
+export interface BorrowView {
+  id: number;
+  serial: string;
+  product: number;
+  client: string;
+  issuedAt: string;
+  expiresAt: string;
+  state: BorrowStateView;
+  dummyUntil?: string;
+  productName?: string;
+}
+
+export interface LicenseView {
+  product: number;
+  name?: string;
+  seats: number;
+  borrowable: number;
+  /** Active borrows on the key. */
+  borrowed: number;
+  dummies: number;
+  borrowDays: number;
+}
+
+export interface KeyView {
+  serial: string;
+  present: boolean;
+  /** `codemeter`: a CodeMeter stick, recognised and watched, never spoken to. */
+  kind: "keybridge" | "codemeter";
+  firmwareVersion?: string;
+  licenseSetVersion?: number;
+  lastSeen?: string;
+  licenses: LicenseView[];
+}
+
+export interface RepairView {
+  action: string;
+  /** Applied by `reconcile --repair`: it can neither create a dummy nor free a seat a client holds. */
+  safe: boolean;
+  description: string;
+}
+
+export interface FindingView {
+  kind: string;
+  severity: Severity;
+  message: string;
+  repair: RepairView;
+  borrowId?: number;
+  serial?: string;
+  product?: number;
+  client?: string;
+}
+
+export interface DummyView {
+  serial: string;
+  product: number;
+  borrowId: number;
+  dummyUntil: string | null;
+  /** Borrowing of this product on this key is refused until then (rule K1). */
+  blocksProduct: boolean;
+}
+
+export interface ReconcileView {
+  findings: FindingView[];
+  dummies: DummyView[];
+  blockedProducts: { serial: string; product: number; until: string | null }[];
+  counts: Record<string, number>;
+}
+
+export interface RepairResultView {
+  applied: {
+    kind: string;
+    action: string;
+    borrowId?: number;
+    serial?: string;
+    outcome: "done" | "failed";
+    message: string;
+  }[];
+  after: ReconcileView;
+}
+
+export type RiskKind =
+  | "key-unplugged"
+  | "key-moved"
+  | "key-counterfeit"
+  | "host-ip-changed"
+  | "host-hostname-changed"
+  | "host-machine-id-changed"
+  | "os-reinstalled"
+  | "driver-removed"
+  | "driver-changed"
+  | "registry-lost"
+  | "registry-corrupt"
+  | "ledger-rebuilt"
+  | "clock-jump"
+  | "borrow-expiring-unsettled"
+  | "license-update-pending";
+
+export interface RiskView {
+  kind: RiskKind;
+  severity: Severity;
+  /** Plain language: what happened and which borrows it endangers. */
+  message: string;
+  /** What to do about it. */
+  advice: string;
+  since: string;
+  serial?: string;
+  borrowIds?: number[];
+}
+
+export interface PreflightView {
+  action: PreflightAction;
+  safe: boolean;
+  reasons: string[];
+  advice: string[];
+  borrows: { serial: string; id: number; product: number; client: string; expiresAt: string }[];
+}
+
+export interface StatusView {
+  mode: "real" | "virtual";
+  keys: KeyView[];
+  /** Outstanding borrows (active and expired), dummies excluded. */
+  borrows: BorrowView[];
+  dummies: DummyView[];
+  risks: RiskView[];
+  ledger: { path: string; healthy: boolean; rebuilt: boolean };
+  registry: { kind: string; location: string; lagMs: number; healthy: boolean };
+}
+
+export interface BorrowRequestInput {
+  product: number;
+  client: string;
+  days?: number;
+  /** Which key to borrow from; the first key holding the product when omitted. */
+  serial?: string;
+}
+
+export interface ReturnResultView {
+  borrow: BorrowView;
+  outcome: "returned";
+}
+
+export interface MigrationItemView {
+  serial: string;
+  borrowId: number;
+  client: string;
+  product: number;
+  outcome: "rebound" | "already-current" | "refused" | "failed" | "skipped";
+  message: string;
+}
+
+export interface MigrationView {
+  binding: string;
+  items: MigrationItemView[];
+  rebound: number;
+  failed: number;
+}
+
+export interface LicenseInput {
+  product: number;
+  seats: number;
+  borrowable: number;
+  borrowDays: number;
+}
+
+export interface LicenseUpdateView {
+  serial: string;
+  licenseSetVersion: number;
+  forced: boolean;
+  /** Borrows the update turned into dummies (rule K6); empty unless forced with borrows out. */
+  dummiesCreated: BorrowView[];
+}
+
+export interface LedgerExportView {
+  file: string;
+  borrows: number;
+  keys: number;
+}
+
+export type BridgeEventType =
+  | "borrow.created"
+  | "borrow.returned"
+  | "borrow.settled"
+  | "borrow.dummy"
+  | "key.attached"
+  | "key.detached"
+  | "key.moved"
+  | "key.counterfeit"
+  | "host.changed"
+  | "clock.jump"
+  | "risk.raised"
+  | "risk.cleared"
+  | "registry.repaired"
+  | "ledger.rebuilt"
+  | "migration.done"
+  | "license.updated"
+  | "reconcile.repaired";
+
+export interface BridgeEvent {
+  type: BridgeEventType;
+  at: string;
+  serial?: string;
+  borrow?: BorrowView;
+  risk?: RiskView;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export interface VirtualKeyView {
+  serial: string;
+  plugged: boolean;
+  keyTime: string;
+  licenses: LicenseInput[];
+}
+
+export interface VirtualHostInput {
+  ip?: string;
+  hostname?: string;
+  machineId?: string;
+}
+
+/** Present only in virtual mode. */
+export interface VirtualControls {
+  keys(): Promise<VirtualKeyView[]>;
+  create(input: { serial?: string; licenses?: LicenseInput[] }): Promise<VirtualKeyView>;
+  plug(serial: string): Promise<VirtualKeyView>;
+  unplug(serial: string): Promise<VirtualKeyView>;
+  /** Moves every virtual key's clock forward. */
+  advanceClock(ms: number): Promise<{ keyTime: string }>;
+  setHost(input: VirtualHostInput): Promise<{ ips: string[]; hostname: string; machineId: string }>;
+  wipeRegistry(): Promise<void>;
+}
+
+export interface Bridge {
+  readonly mode: "real" | "virtual";
+  status(): Promise<StatusView>;
+  keys(): Promise<KeyView[]>;
+  borrows(filter?: { serial?: string; state?: BorrowStateView }): Promise<BorrowView[]>;
+  getBorrow(id: number): Promise<BorrowView>;
+  borrow(request: BorrowRequestInput, options?: { signal?: AbortSignal }): Promise<BorrowView>;
+  returnBorrow(id: number, options?: { signal?: AbortSignal }): Promise<ReturnResultView>;
+  reconcile(): Promise<ReconcileView>;
+  repair(): Promise<RepairResultView>;
+  preflight(action: PreflightAction): Promise<PreflightView>;
+  migrate(): Promise<MigrationView>;
+  licenseUpdate(serial: string, licenses: LicenseInput[], options?: { force?: boolean }): Promise<LicenseUpdateView>;
+  /** Writes the checksummed export file on this host (0600). */
+  exportLedger(file: string): Promise<LedgerExportView>;
+  importLedger(file: string, options?: { force?: boolean }): Promise<LedgerExportView>;
+  /** The export file's exact text, for the HTTP API: the CLI writes it where the user asked. */
+  exportLedgerText(): Promise<{ text: string; summary: LedgerExportView }>;
+  importLedgerText(text: string, options?: { force?: boolean }): Promise<LedgerExportView>;
+  risks(): RiskView[];
+  readonly events$: Observable<BridgeEvent>;
+  /** The open risks, replayed to each subscriber, then every change. */
+  readonly risks$: Observable<RiskView[]>;
+  readonly virtual: VirtualControls | undefined;
+  /** Resolves once the key manager, ledger, mirror and watchers are running. */
+  ready(): Promise<void>;
+  /** Stops accepting operations, finishes in-flight ones, releases the key, flushes the mirror. */
+  close(): Promise<void>;
+}
