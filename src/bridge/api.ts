@@ -274,3 +274,27 @@ export interface Bridge {
   /** Stops accepting operations, finishes in-flight ones, releases the key, flushes the mirror. */
   close(): Promise<void>;
 }
+
+/** Everything `openBridge` needs; the daemon builds it from the validated configuration. */
+export interface BridgeOptions {
+  /** Holds the ledger, the registry file where the OS has no other, virtual keys and host state (0700). */
+  dataDir: string;
+  mode: "real" | "virtual";
+  registry?: { kind?: "ini" | "windows" | "memory"; path?: string };
+  /** Longest time the OS registry may trail the ledger. Default 1000 ms. */
+  mirrorLagMs?: number;
+  /** How often registry drift is checked and repaired. Default 60 000 ms. */
+  driftCheckMs?: number;
+  /** Host identity poll interval. Default 5000 ms. */
+  hostPollMs?: number;
+  /** Clock-jump check interval. Default 10 000 ms. */
+  clockCheckMs?: number;
+  /** Default timeout of one key exchange, queue wait included. Default 5000 ms. */
+  exchangeTimeoutMs?: number;
+  /** Callers that may wait for the key at once; more get a queue-full error (HTTP 503). Default 64. */
+  queueLimit?: number;
+  /** Virtual mode: latency per report of the virtual key. Default 0. */
+  virtualLatencyMs?: number;
+  /** Host identity components bound into each borrow. Default ["ips", "hostname", "machineId"]. */
+  bindingComponents?: ("ips" | "hostname" | "machineId" | "osInstallId")[];
+}
