@@ -96,16 +96,32 @@ export class VirtualKey {
   private readonly pluggedSubject = new Subject<boolean>();
   /** Emits true on plug and false on unplug (including an unplug fault). */
   readonly plugged$: Observable<boolean> = this.pluggedSubject.asObservable();
-  /** Reports that crossed the wire since creation, for tests. */
-  readonly counters = { toKey: 0, toHost: 0 };
+  /**
+   * Reports that crossed the wire since creation, and the time the key spent: `firmwareMs` is CPU
+   * time inside the firmware for host reports (signing included, store writes included),
+   * `storeMs` the part of it spent saving state. Benchmarks subtract these to get their own share.
+   */
+  readonly counters = { toKey: 0, toHost: 0, firmwareMs: 0, storeMs: 0 };
 
   constructor(options: VirtualKeyOptions) {
     validateSerial(options.serial);
     this.serial = options.serial;
     this.options = options;
     this.latency = checkLatency(options.latencyMs ?? 0);
-    this.store =
+    const store =
       options.store ?? (options.stateFile === undefined ? new MemoryKeyStore() : new FileKeyStore(options.stateFile));
+    this.store = {
+      location: store.location,
+      load: () => store.load(),
+      save: (document) => {
+        const started = performance.now();
+        try {
+          store.save(document);
+        } finally {
+          this.counters.storeMs += performance.now() - started;
+        }
+      },
+    };
     this.firmware = this.boot();
     this.firmware.shutdown();
   }
@@ -292,7 +308,10 @@ export class VirtualKey {
       this.unplug();
       throw new VirtualKeyError(VirtualKeyErrorCode.DEVICE_UNPLUGGED, `key ${this.serial} was unplugged`);
     }
-    if (verdict !== DROP) this.firmware.receive(verdict);
+    if (verdict === DROP) return;
+    const started = performance.now();
+    this.firmware.receive(verdict);
+    this.counters.firmwareMs += performance.now() - started;
   }
 
   private fromKey(report: Uint8Array): void {
