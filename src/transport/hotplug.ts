@@ -26,6 +26,9 @@ export interface WatchOptions {
 
 type Listener = () => void;
 
+/** The follow-up enumeration runs this many debounce periods after the first. */
+const LATE_NODE_FACTOR = 4;
+
 /**
  * Keys and CodeMeter sticks coming and going. USB attach/detach events only trigger a
  * debounced re-enumeration; the events emitted come from diffing two enumerations by path, so
@@ -87,11 +90,16 @@ export function watchDevices(backend: HidBackend, options: WatchOptions = {}): O
       }
     };
 
+    // A USB event can precede the hidraw node by a while: enumerate after the debounce, and once
+    // more a little later so a slow node is still found without waiting for another event.
     const trigger: Listener = () => {
       debounce?.unsubscribe();
       debounce = scheduler.schedule(() => {
-        debounce = undefined;
         void enumerate();
+        debounce = scheduler.schedule(() => {
+          debounce = undefined;
+          void enumerate();
+        }, debounceMs * LATE_NODE_FACTOR);
       }, debounceMs);
     };
 

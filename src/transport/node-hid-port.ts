@@ -63,7 +63,12 @@ export class NodeHidPort implements HidPort {
     }
     // node-hid resolves an empty buffer (or nothing) when the timeout passes.
     if (data === undefined || data.length === 0) return undefined;
-    const bytes = data instanceof Uint8Array ? data : Uint8Array.from(data);
+    // A plain Uint8Array view (no copy): Buffer's slice() shares memory, Uint8Array's copies, and
+    // the protocol layer relies on the latter.
+    const bytes =
+      data instanceof Uint8Array
+        ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+        : Uint8Array.from(data);
     // Some platforms hand back the report-id byte in front of the 64 bytes.
     if (bytes.length === REPORT_SIZE + 1 && bytes[0] === 0x00) return bytes.subarray(1);
     return bytes;
