@@ -1,0 +1,99 @@
+import { describe, expect, it } from "vitest";
+import { CounterfeitKeyError, KeyStatusError, statusError } from "../../../src/key/errors.js";
+import { connectKey } from "../../../src/key/key-client.js";
+import { MemoryPinStore } from "../../../src/key/pin-store.js";
+import { AppCommand, Status } from "../../../src/protocol/constants.js";
+import { connectVirtual, virtualSetup } from "./virtual-key-harness.js";
+
+describe("status errors", () => {
+  it.each([
+    [Status.BAD_REQUEST, "KEY_BAD_REQUEST"],
+    [Status.UNKNOWN_COMMAND, "KEY_UNKNOWN_COMMAND"],
+    [Status.NO_BORROWABLE, "KEY_NO_BORROWABLE"],
+    [Status.UNKNOWN_BORROW, "KEY_UNKNOWN_BORROW"],
+    [Status.UNKNOWN_PRODUCT, "KEY_UNKNOWN_PRODUCT"],
+    [Status.REBIND_REFUSED, "KEY_REBIND_REFUSED"],
+    [Status.NOT_ACTIVE, "KEY_NOT_ACTIVE"],
+    [Status.BUSY, "KEY_BUSY"],
+    [Status.STORAGE_FULL, "KEY_STORAGE_FULL"],
+    [Status.CANCELLED, "KEY_CANCELLED"],
+    [Status.INTERNAL, "KEY_INTERNAL"],
+    [0x99, "KEY_STATUS_UNKNOWN"],
+  ])("status 0x%s becomes %s and carries the key's reason", (status, code) => {
+    const error = statusError(status, AppCommand.BORROW, "the key's words");
+    expect(error).toBeInstanceOf(KeyStatusError);
+    expect(error.code).toBe(code);
+    expect(error.reason).toBe("the key's words");
+    expect(error.message).toContain("BORROW");
+    expect(error.message).toContain("the key's words");
+  });
+});
+
+describe("KeyClient on the virtual key", () => {
+  it("maps NO_BORROWABLE with the seed's message", async () => {
+    const setup = virtualSetup();
+    const { client } = await connectVirtual(setup);
+    const borrow = (i: number) =>
+      client.borrow({
+        opId: new Uint8Array(16).fill(i),
+        product: 1002,
+        days: 1,
+        binding: new Uint8Array(32),
+        tag: new Uint8Array(16),
+        client: "c",
+      });
+    await borrow(1);
+    await borrow(2);
+    const error = await borrow(3).catch((e: unknown) => e as KeyStatusError);
+    expect(error.code).toBe("KEY_NO_BORROWABLE");
+    expect(error.reason).toMatch(/No more licenses are available for borrowing/);
+    await client.close();
+    setup.bus.close();
+  });
+
+  it("pins the public key at first sight and refuses the same serial with another key", async () => {
+    const pins = new MemoryPinStore();
+    const first = virtualSetup();
+    const a = await connectVirtual({ ...first, pins });
+    expect(pins.get(a.client.serial)).toEqual(a.client.info.publicKey);
+    await a.client.close();
+    first.bus.close();
+
+    // Another key (new identity) presenting the same serial.
+    const impostor = virtualSetup();
+    const connecting = connectVirtual({ ...impostor, pins });
+    await expect(connecting).rejects.toBeInstanceOf(CounterfeitKeyError);
+    await expect(connecting).rejects.toMatchObject({ code: "KEY_COUNTERFEIT" });
+    impostor.bus.close();
+  });
+
+  it("sends nothing after GET_INFO to a counterfeit key", async () => {
+    const setup = virtualSetup();
+    const pins = new MemoryPinStore();
+    pins.pin("KB-DEMO-0001", new Uint8Array(32).fill(1));
+    const before = setup.key.counters.toKey;
+    await expect(connectVirtual({ ...setup, pins })).rejects.toMatchObject({ code: "KEY_COUNTERFEIT" });
+    // INIT and GET_INFO, one report each.
+    expect(setup.key.counters.toKey - before).toBe(2);
+    setup.bus.close();
+  });
+
+  it("turns a response corrupted on the wire into a typed error, and keeps working", async () => {
+    const setup = virtualSetup();
+    const { client } = await connectVirtual(setup);
+    setup.key.injectFault({ kind: "corrupt", direction: "toHost", nth: 1, byteIndex: 20 });
+    await expect(client.getTime()).rejects.toMatchObject({ code: "PROTOCOL_BAD_SIGNATURE" });
+    expect((await client.getTime()).keyTimeMs).toBeGreaterThan(0);
+    await client.close();
+    setup.bus.close();
+  });
+
+  it("connectKey verifies GET_INFO with the pinned key, not the claimed one", async () => {
+    const setup = virtualSetup();
+    const { client, transport } = await connectVirtual(setup);
+    const again = await connectKey(transport, setup.pins);
+    expect(again.info.serial).toBe(client.serial);
+    await client.close();
+    setup.bus.close();
+  });
+});
