@@ -44,7 +44,10 @@ describe("KeyClient on the virtual key", () => {
       });
     await borrow(1);
     await borrow(2);
-    const error = await borrow(3).catch((e: unknown) => e as KeyStatusError);
+    const error = (await borrow(3).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as KeyStatusError;
     expect(error.code).toBe("KEY_NO_BORROWABLE");
     expect(error.reason).toMatch(/No more licenses are available for borrowing/);
     await client.close();

@@ -68,10 +68,13 @@ describe("NodeHidPort", () => {
   });
 
   it("maps 'cannot open device' to KEY_ACCESS_DENIED with udev advice", async () => {
-    const error = await NodeHidPort.open(
+    const error = (await NodeHidPort.open(
       fakeHid({}, new Error("cannot open device with path /dev/hidraw9")),
       INFO,
-    ).catch((e: unknown) => e as Error & { code: string });
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as Error & { code: string };
     expect(error.code).toBe("KEY_ACCESS_DENIED");
     expect(error.message).toMatch(/udev/);
     expect(error.message).toMatch(/keybridge group/);
