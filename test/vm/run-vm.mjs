@@ -45,7 +45,8 @@ if (option("--checks")) append.push(`kb.checks=${option("--checks")}`);
 if (shell) append.push("kb.shell");
 if (process.env.KEYBRIDGE_VM_APPEND) append.push(...process.env.KEYBRIDGE_VM_APPEND.split(/\s+/).filter(Boolean));
 // KVM hangs on the machines this runs on, and CI has none: always the TCG emulator.
-const qemuArgs = ["-accel", "tcg", "-m", "1024", "-smp", "1", "-nographic", "-no-reboot"];
+// -net none: no network, and no iPXE option ROM to load.
+const qemuArgs = ["-accel", "tcg", "-m", "1024", "-smp", "1", "-nographic", "-no-reboot", "-net", "none"];
 qemuArgs.push("-kernel", guest.kernel, "-initrd", guest.initrd, "-append", append.join(" "));
 
 if (shell) {
@@ -105,8 +106,8 @@ async function runHeadless() {
         if (!verbose) say(`${parsed.ok ? "ok  " : "FAIL"} ${parsed.check} (${parsed.ms} ms)`);
       } else if (final >= 0) {
         done = JSON.parse(line.slice(final + 10));
-      } else if (!verbose && line.startsWith("kbvm: ")) {
-        say(`guest: ${line.slice(6)}`);
+      } else if (!verbose && line.includes("kbvm: ")) {
+        say(`guest: ${line.slice(line.indexOf("kbvm: ") + 6)}`);
       }
     } catch (error) {
       malformed.push({ line, error: error.message });

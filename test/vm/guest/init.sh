@@ -59,8 +59,10 @@ done
 
 stage "starting udevd"
 /lib/systemd/systemd-udevd --daemon || fail "systemd-udevd did not start"
-udevadm trigger --type=subsystems --action=add
-udevadm trigger --type=devices --action=add
+# Coldplug only what the checks look at: replaying every ACPI/PCI device costs seconds under TCG.
+for subsystem in usb hid hidraw udc; do
+  udevadm trigger --type=devices --action=add --subsystem-match="$subsystem"
+done
 udevadm settle --timeout=30 || echo "kbvm: udevadm settle timed out (coldplug)"
 
 stage "plugging the gadget"
@@ -84,6 +86,13 @@ echo "keybridge key" >"$G/configs/c.1/strings/0x409/configuration"
 echo 100 >"$G/configs/c.1/MaxPower"
 ln -s "$G/functions/hid.usb0" "$G/configs/c.1/"
 echo "$KB_UDC" >"$G/UDC" || fail "cannot bind the gadget to $KB_UDC"
+# Enumeration runs after the write returns: wait for the hidraw node, then for udev's rules.
+waited=0
+until grep -qi "HID_ID=0003:0000${KB_VID#0x}:0000${KB_PID#0x}" /sys/class/hidraw/*/device/uevent 2>/dev/null; do
+  [ "$waited" -ge 300 ] && fail "the gadget did not enumerate as a hidraw device within 30 s"
+  sleep 0.1
+  waited=$((waited + 1))
+done
 udevadm settle --timeout=30 || echo "kbvm: udevadm settle timed out (gadget)"
 
 stage "running checks"

@@ -15,6 +15,7 @@ export default {
         .map(([name, , gid]) => [Number(gid), name]),
     );
     const hidraw = await ctx.waitFor("the gadget's hidraw node", () => ctx.findHidraw());
+    ctx.settleUdev();
     const usbDevice = ctx.findUsbDevice();
     if (!usbDevice) throw new CheckFailed("sysfs shows no USB device with the key's VID/PID");
     const nodes = [`/dev/${hidraw}`, usbDevice.devnode].map((path) => {

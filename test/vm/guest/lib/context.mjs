@@ -1,6 +1,6 @@
 // What every check gets: the gadget's expected identity, the production `node-hid` and `usb`
 // modules, plug/unplug of the gadget, the sysfs view of it, and the key side's responder.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -102,7 +102,14 @@ export function createContext(config) {
       if (!plugged) {
         ctx.replug();
         await ctx.waitFor("the hidraw node after replug", () => ctx.findHidraw());
+        ctx.settleUdev();
       }
+    },
+
+    /** Waits until udevd has handled every queued event (rules applied to new nodes). */
+    settleUdev() {
+      const result = spawnSync("udevadm", ["settle", "--timeout=10"], { encoding: "utf8" });
+      if (result.status !== 0) throw new CheckFailed("udevadm settle failed", { stderr: result.stderr });
     },
 
     close() {
