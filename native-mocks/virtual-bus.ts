@@ -195,11 +195,15 @@ export class VirtualBus {
     return undefined;
   }
 
-  /** Detaches from every device's events and clears timers; the devices keep their state. */
+  /**
+   * Powers the bus down: every device is unplugged (without events: listeners are detached first),
+   * so no firmware timer (a stall, a keepalive) keeps the process alive. Stored key state stays.
+   */
   close(): void {
     for (const slot of this.slots.values()) {
       slot.subscription.unsubscribe();
       if (slot.attachment?.readyTimer !== undefined) clearTimeout(slot.attachment.readyTimer);
+      slot.device.unplug();
     }
     this.slots.clear();
     this.eventsSubject.complete();

@@ -183,3 +183,19 @@ describe("CodeMeter sticks", () => {
     expect(() => bus.addCodeMeterStick({ serial: "x", productId: 0x1234 })).toThrow(/not a known CodeMeter/);
   });
 });
+
+describe("VirtualBus.close", () => {
+  it("powers every device down without emitting events, failing open handles", async () => {
+    const { bus, key } = createDemoKey();
+    const { usb } = createUsbStandIn(bus);
+    const events: string[] = [];
+    usb.on("detach", () => events.push("detach"));
+    const hid = createNodeHidStandIn(bus);
+    const handle = await hid.HIDAsync.open((await hid.devicesAsync())[0]!.path);
+    bus.close();
+    expect(key.plugged).toBe(false);
+    await expect(handle.read(10)).rejects.toThrow("could not read data from device");
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(events).toEqual([]);
+  });
+});
