@@ -238,7 +238,10 @@ export class MessageAssembler {
     }
     const dataStart = offset + INIT_HEADER_SIZE;
     if (length <= INIT_DATA_SIZE) {
-      return { cid, cmd, payload: source.slice(dataStart, dataStart + length) };
+      // Copied, never sliced: Buffer#slice would share memory with a report the caller may reuse.
+      const payload = allocateFromSlab(length);
+      copyBytes(source, dataStart, payload, 0, length);
+      return { cid, cmd, payload };
     }
     const buffer = allocateFromSlab(length);
     copyBytes(source, dataStart, buffer, 0, INIT_DATA_SIZE);
