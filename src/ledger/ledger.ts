@@ -23,9 +23,9 @@ import {
   opChecksum,
   opFromStored,
   type RawBorrow,
-  type Stored,
+  rawBorrowTypesValid,
+  type StoredKey,
   type StoredOp,
-  stripChecksum,
 } from "./rows.js";
 import { type ExportBody, exportLedger, importLedger } from "./transfer.js";
 import {
@@ -195,9 +195,7 @@ export class Ledger {
 
   getPinnedKey(serial: string): KeyRow | undefined {
     return this.guard("read pinned key", () => {
-      const row = this.stmt(`SELECT ${KEY_COLUMNS} FROM keys WHERE serial = ?`).get(serial) as
-        | Stored<KeyRow>
-        | undefined;
+      const row = this.stmt(`SELECT ${KEY_COLUMNS} FROM keys WHERE serial = ?`).get(serial) as StoredKey | undefined;
       return row === undefined ? undefined : this.verifyKey(row);
     });
   }
@@ -257,7 +255,7 @@ export class Ledger {
 
   listKeys(): KeyRow[] {
     return this.guard("list keys", () =>
-      (this.stmt(`SELECT ${KEY_COLUMNS} FROM keys ORDER BY serial`).all() as Stored<KeyRow>[]).map((row) =>
+      (this.stmt(`SELECT ${KEY_COLUMNS} FROM keys ORDER BY serial`).all() as StoredKey[]).map((row) =>
         this.verifyKey(row),
       ),
     );
@@ -468,9 +466,10 @@ export class Ledger {
 
   listPendingOps(): OpRow[] {
     return this.guard("list pending ops", () =>
+      // Table scan, like listOutstanding: recovery must not depend on an index quick_check does not verify.
       (
         this.stmt(
-          `SELECT ${OP_COLUMNS} FROM ops WHERE outcome = 'pending' ORDER BY started_at, op_id`,
+          `SELECT ${OP_COLUMNS} FROM ops WHERE +outcome = 'pending' ORDER BY started_at, op_id`,
         ).all() as StoredOp[]
       ).map((row) => this.verifyOp(row)),
     );
@@ -641,11 +640,13 @@ export class Ledger {
     if (metaChecksum(key, value) !== checksum) throw this.rowCorrupt(`meta entry ${key} fails its checksum`, { key });
   }
 
-  private verifyKey(row: Stored<KeyRow>): KeyRow {
-    if (keyChecksum(row.serial, row.publicKey, row.firstSeen) !== row.checksum) {
+  private verifyKey(row: StoredKey): KeyRow {
+    const { checksum, publicKey: raw, ...rest } = row;
+    const publicKey = Buffer.isBuffer(raw) ? raw.toString("hex") : undefined;
+    if (publicKey === undefined || keyChecksum(row.serial, publicKey, row.firstSeen) !== checksum) {
       throw this.rowCorrupt(`pinned key ${row.serial} fails its checksum`, { serial: row.serial });
     }
-    return stripChecksum(row);
+    return { ...rest, publicKey };
   }
 
   private verifyOp(row: StoredOp): OpRow {
@@ -661,7 +662,7 @@ export class Ledger {
     const bad: { serial: string; id: number }[] = [];
     for (const raw of rows) {
       const row = borrowFromRaw(raw);
-      if (borrowChecksum(row) !== raw[14]) bad.push({ serial: row.serial, id: row.id });
+      if (!rawBorrowTypesValid(raw) || borrowChecksum(row) !== raw[14]) bad.push({ serial: row.serial, id: row.id });
       out.push(row);
     }
     if (bad.length > 0) {

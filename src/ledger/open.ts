@@ -7,7 +7,7 @@ import { checkHeader, checkStructure, type IntegrityMode } from "./integrity.js"
 import { Ledger } from "./ledger.js";
 import { mapLedgerError } from "./map-error.js";
 import { salvage } from "./salvage.js";
-import { migrate, SCHEMA_VERSION, schemaVersionOf } from "./schema.js";
+import { migrate, SCHEMA_VERSION, schemaVersionOf, verifySchema } from "./schema.js";
 
 const log = layerLogger("ledger");
 
@@ -60,6 +60,7 @@ function openAt(options: OpenLedgerOptions, rebuilt: boolean): Ledger {
     configure(db, file, options);
     checkStructure(db, file, options.integrityCheck ?? "quick");
     prepareSchema(db, file, readOnly, clock());
+    verifySchema(db, file);
     const ledger = new Ledger({ db, file, dir: options.dir, clock, rebuilt });
     ledger.initialiseMeta(!readOnly);
     verifyLiveRows(ledger);

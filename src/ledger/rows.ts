@@ -6,13 +6,13 @@ export const BORROW_COLUMNS = `serial, id, op_id AS opId, product, client, issue
   expires_at AS expiresAt, binding, tag, state, dummy_until AS dummyUntil, settle_op_id AS settleOpId,
   created_at AS createdAt, updated_at AS updatedAt, checksum`;
 
-export const KEY_COLUMNS = `serial, lower(hex(public_key)) AS publicKey, first_seen AS firstSeen,
+/** The public key comes out as a Buffer: hex() in SQL would hide a TEXT/BLOB type flip. */
+export const KEY_COLUMNS = `serial, public_key AS publicKey, first_seen AS firstSeen,
   last_seen AS lastSeen, last_binding AS lastBinding, license_set_version AS licenseSetVersion, checksum`;
 
 export const OP_COLUMNS = `op_id AS opId, kind, serial, borrow_id AS borrowId, step, outcome, error_code AS errorCode,
   started_at AS startedAt, finished_at AS finishedAt, details, checksum`;
 
-export type Stored<T> = T & { checksum: string };
 export type StoredOp = Omit<OpRow, "details"> & { details: string; checksum: string };
 
 /**
@@ -44,6 +44,19 @@ export type RawBorrow = [
   number,
   string,
 ];
+
+const TEXT_COLUMNS = [0, 2, 4, 7, 8, 9, 14] as const;
+const INTEGER_COLUMNS = [1, 3, 5, 6, 12, 13] as const;
+
+/**
+ * A flipped bit in a record header can turn TEXT into a BLOB of the same bytes; the values would
+ * then hash the same, so types are checked before the checksum is trusted.
+ */
+export function rawBorrowTypesValid(raw: RawBorrow): boolean {
+  for (const index of TEXT_COLUMNS) if (typeof raw[index] !== "string") return false;
+  for (const index of INTEGER_COLUMNS) if (!Number.isInteger(raw[index])) return false;
+  return (raw[10] === null || Number.isInteger(raw[10])) && (raw[11] === null || typeof raw[11] === "string");
+}
 
 export function borrowFromRaw(raw: RawBorrow): BorrowRow {
   return {
@@ -89,14 +102,7 @@ export function metaChecksum(key: string, value: string): string {
   return rowChecksum(["meta", key, value]);
 }
 
-export function stripChecksum<T extends { checksum: string }>(row: T): Omit<T, "checksum"> {
-  const { checksum: _checksum, ...rest } = row;
-  return rest;
-}
-
-export function keyFromStored(row: Stored<KeyRow>): KeyRow {
-  return stripChecksum(row);
-}
+export type StoredKey = Omit<KeyRow, "publicKey"> & { publicKey: unknown; checksum: string };
 
 export function opFromStored(row: StoredOp): OpRow {
   const { checksum: _checksum, details, ...rest } = row;

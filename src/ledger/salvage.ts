@@ -51,11 +51,17 @@ function readSecret(db: Database.Database, problems: string[]): Buffer | undefin
 function readKeys(db: Database.Database, problems: string[]): Salvaged["keys"] {
   try {
     const rows = db
-      .prepare("SELECT serial, lower(hex(public_key)) AS publicKey, first_seen AS firstSeen, checksum FROM keys")
-      .all() as { serial: string; publicKey: string; firstSeen: number; checksum: string }[];
-    const good = rows.filter((row) => keyChecksum(row.serial, row.publicKey, row.firstSeen) === row.checksum);
+      .prepare("SELECT serial, public_key AS publicKey, first_seen AS firstSeen, checksum FROM keys")
+      .all() as { serial: string; publicKey: unknown; firstSeen: number; checksum: string }[];
+    const good: Salvaged["keys"] = [];
+    for (const row of rows) {
+      const publicKey = Buffer.isBuffer(row.publicKey) ? row.publicKey.toString("hex") : "";
+      if (keyChecksum(row.serial, publicKey, row.firstSeen) === row.checksum) {
+        good.push({ serial: row.serial, publicKey, firstSeen: row.firstSeen });
+      }
+    }
     if (good.length < rows.length) problems.push(`${rows.length - good.length} pinned key(s) fail their checksum`);
-    return good.map(({ serial, publicKey, firstSeen }) => ({ serial, publicKey, firstSeen }));
+    return good;
   } catch (error) {
     problems.push(`pinned keys unreadable: ${error instanceof Error ? error.message : String(error)}`);
     return [];

@@ -1,5 +1,5 @@
-import type Database from "better-sqlite3";
-import { LedgerTooNewError } from "./errors.js";
+import Database from "better-sqlite3";
+import { LedgerCorruptError, LedgerTooNewError } from "./errors.js";
 
 export interface Migration {
   version: number;
@@ -67,7 +67,6 @@ export const MIGRATIONS: readonly Migration[] = [
           details TEXT NOT NULL DEFAULT '{}',
           checksum TEXT NOT NULL
         ) WITHOUT ROWID;
-        CREATE INDEX ops_pending ON ops (started_at) WHERE outcome = 'pending';
 
         CREATE TABLE audit (
           id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -103,6 +102,12 @@ export function migrate(db: Database.Database, file: string, now: number): Migra
       { details: { file, version: current, known: SCHEMA_VERSION } },
     );
   }
+  if (current === 0 && hasTables(db)) {
+    // user_version lives in the file header; a flipped bit there must not re-run migration 1.
+    throw new LedgerCorruptError(`ledger ${file} is corrupt: schema version 0 but tables exist`, {
+      details: { file },
+    });
+  }
   const applied: Migration[] = [];
   for (const migration of MIGRATIONS) {
     if (migration.version <= current) continue;
@@ -118,4 +123,40 @@ export function migrate(db: Database.Database, file: string, now: number): Migra
     applied.push(migration);
   }
   return applied;
+}
+
+function hasTables(db: Database.Database): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' LIMIT 1").get() !== undefined;
+}
+
+let expectedSchema: string | undefined;
+
+function schemaText(db: Database.Database): string {
+  return JSON.stringify(
+    db.prepare("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name").raw(true).all(),
+  );
+}
+
+/**
+ * The schema text lives in the file like any data: a flipped bit can rename a column or drop a
+ * CHECK without SQLite objecting. Compare it with the schema the migrations build in memory.
+ */
+export function verifySchema(db: Database.Database, file: string): void {
+  if (expectedSchema === undefined) {
+    const reference = new Database(":memory:");
+    try {
+      for (const migration of MIGRATIONS) migration.up(reference);
+      expectedSchema = schemaText(reference);
+    } finally {
+      reference.close();
+    }
+  }
+  if (schemaText(db) !== expectedSchema) {
+    throw new LedgerCorruptError(
+      `ledger ${file} is corrupt: its schema differs from schema version ${SCHEMA_VERSION}`,
+      {
+        details: { file },
+      },
+    );
+  }
 }
