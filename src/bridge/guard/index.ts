@@ -1,0 +1,6 @@
+export { blockedProductsOf, dummyViewsOf } from "./dummies.js";
+export { LicenseGuard, LicenseUpdateBlockedError, type LicenseUpdateObserver } from "./license-guard.js";
+export { validateLicenses } from "./license-input.js";
+export { type MigrationOptions, MigrationService } from "./migrate.js";
+export { guardedPreflight, type PreflightSources } from "./preflight.js";
+export { GuardRiskEngine, type RegistryHealth, type RiskEngineInputs, type RiskEngineOptions } from "./risk-engine.js";

@@ -1,0 +1,197 @@
+import { randomBytes } from "node:crypto";
+import { isCodedError } from "../../errors.js";
+import { UnknownBorrowError as KeyUnknownBorrowError, NotActiveError, RebindRefusedError } from "../../key/index.js";
+import type { BorrowRow, OpRow } from "../../ledger/index.js";
+import { layerLogger } from "../../log.js";
+import type { MigrationItemView, MigrationView } from "../api.js";
+import { borrowKey } from "../borrow-index.js";
+import type { BridgeContext } from "../context.js";
+import { crashPoint } from "../crash-points.js";
+import type { KeySession } from "../key-session.js";
+
+const log = layerLogger("bridge");
+
+const hexOf = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
+const bytesOf = (hex: string): Buffer => Buffer.from(hex, "hex");
+
+export interface MigrationOptions {
+  /** Probes the host once, so the binding migrated to is the one of now. */
+  refreshHost?: () => Promise<void>;
+}
+
+/**
+ * `keybridge migrate`: moves every active borrow whose binding differs from this host's binding
+ * to the current binding with REBIND (rule K7), proving each with the old binding and tag from
+ * the ledger. Journaled like a return: op `rebind` (journal → key → ledger), so a crash is
+ * completed by recovery or by the next run — a pending rebind is sent again with its own opId,
+ * which the key answers idempotently (K2).
+ */
+export class MigrationService {
+  constructor(
+    private readonly ctx: BridgeContext,
+    private readonly options: MigrationOptions = {},
+  ) {}
+
+  async migrate(): Promise<MigrationView> {
+    await this.options.refreshHost?.();
+    return this.ctx.inFlight.run(() => this.migrateNow());
+  }
+
+  private async migrateNow(): Promise<MigrationView> {
+    const { ctx } = this;
+    const binding = ctx.binding();
+    const pending = new Map<string, OpRow>();
+    for (const op of ctx.ledger.listPendingOps()) {
+      if (op.kind === "rebind" && op.borrowId !== null) pending.set(borrowKey(op.serial, op.borrowId), op);
+    }
+    const rows = ctx.index
+      .rows()
+      .filter((row) => row.state === "active" || row.state === "returning")
+      .sort((a, b) => (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : a.id - b.id));
+    const items: MigrationItemView[] = [];
+    const touched = new Set<string>();
+    for (const row of rows) {
+      const item = await this.migrateOne(row, binding, pending.get(borrowKey(row.serial, row.id)));
+      items.push(item);
+      if (item.outcome === "rebound") touched.add(row.serial);
+    }
+    if (touched.size > 0) await ctx.mirror.flush();
+    for (const serial of touched) {
+      if (ctx.keys.session(serial)?.present)
+        ctx.ledger.touchKey(serial, { lastSeen: Date.now(), lastBinding: binding });
+    }
+    const rebound = items.filter((item) => item.outcome === "rebound").length;
+    const failed = items.filter((item) => item.outcome === "failed" || item.outcome === "refused").length;
+    const view: MigrationView = { binding, items, rebound, failed };
+    const message =
+      `migration to host binding ${binding.slice(0, 12)}…: ${rebound} rebound, ` +
+      `${items.filter((item) => item.outcome === "already-current").length} already current, ${failed} failed or refused, ` +
+      `${items.filter((item) => item.outcome === "skipped").length} skipped`;
+    ctx.ledger.audit({ kind: "migrate", message, details: { binding, items: items.map(auditItem) } });
+    ctx.events.emit("migration.done", message, { details: { binding, rebound, failed, items: items.length } });
+    return view;
+  }
+
+  private async migrateOne(row: BorrowRow, binding: string, pendingOp: OpRow | undefined): Promise<MigrationItemView> {
+    const item = (outcome: MigrationItemView["outcome"], message: string): MigrationItemView => ({
+      serial: row.serial,
+      borrowId: row.id,
+      client: row.client,
+      product: row.product,
+      outcome,
+      message,
+    });
+    if (row.binding === binding && pendingOp === undefined) {
+      return item("already-current", `borrow ${row.id} is already bound to this host identity`);
+    }
+    if (row.state === "returning") return item("skipped", `a return of borrow ${row.id} is in progress`);
+    const session = this.ctx.keys.session(row.serial);
+    if (session === undefined || !session.present || !session.serving) {
+      return item("skipped", `key ${row.serial} is not attached; plug it in and run keybridge migrate again`);
+    }
+    const key = borrowKey(row.serial, row.id);
+    if (this.ctx.inFlight.busyBorrows.has(key)) return item("skipped", `borrow ${row.id} is busy; run migrate again`);
+    this.ctx.inFlight.busyBorrows.add(key);
+    try {
+      let current = row;
+      if (pendingOp !== undefined) {
+        // An interrupted rebind: send it again with its own opId (K2 replays it), then go on from there.
+        current = await this.rebind(session, row, String(pendingOp.details.newBinding ?? binding), pendingOp.opId);
+        if (current.binding === binding) return item("rebound", `borrow ${row.id} rebound (interrupted run completed)`);
+      }
+      await this.rebind(session, current, binding);
+      return item("rebound", `borrow ${row.id} rebound to this host identity`);
+    } catch (error) {
+      if (
+        error instanceof RebindRefusedError ||
+        error instanceof NotActiveError ||
+        error instanceof KeyUnknownBorrowError
+      ) {
+        return item("refused", `the key refused to rebind borrow ${row.id}: ${error.reason || error.message}`);
+      }
+      log.warn("rebind failed", { serial: row.serial, id: row.id, error: String(error) });
+      const code = isCodedError(error) ? `${error.code}: ` : "";
+      return item(
+        "failed",
+        `rebind of borrow ${row.id} failed: ${code}${error instanceof Error ? error.message : String(error)}`,
+      );
+    } finally {
+      this.ctx.inFlight.busyBorrows.delete(key);
+    }
+  }
+
+  /** REBIND one borrow: journal → key → ledger → mirror. Returns the updated row. */
+  private async rebind(
+    session: KeySession,
+    row: BorrowRow,
+    newBinding: string,
+    replayOpId?: string,
+  ): Promise<BorrowRow> {
+    const { ledger, index, mirror, keys } = this.ctx;
+    const opId = replayOpId ?? randomBytes(16).toString("hex");
+    if (replayOpId === undefined) {
+      await ledger.commit((tx) =>
+        tx.beginOp({
+          opId,
+          kind: "rebind",
+          serial: row.serial,
+          borrowId: row.id,
+          step: "journaled",
+          details: { oldBinding: row.binding, newBinding },
+        }),
+      );
+      crashPoint("rebind.after-journal");
+    }
+    let record: Awaited<ReturnType<NonNullable<KeySession["client"]>["rebind"]>>;
+    try {
+      record = await keys.call(session, (client) =>
+        client.rebind({
+          opId: bytesOf(opId),
+          id: row.id,
+          oldBinding: bytesOf(row.binding),
+          tag: bytesOf(row.tag),
+          newBinding: bytesOf(newBinding),
+        }),
+      );
+    } catch (error) {
+      // A refusal is final for this opId; a transport failure leaves the op pending for a rerun.
+      if (
+        error instanceof RebindRefusedError ||
+        error instanceof NotActiveError ||
+        error instanceof KeyUnknownBorrowError
+      ) {
+        await ledger.commit((tx) => tx.finishOp(opId, "failed", error.code));
+        ledger.audit({
+          kind: "rebind",
+          serial: row.serial,
+          borrowId: row.id,
+          message: `the key refused to rebind borrow ${row.id}: ${error.reason || error.message}`,
+          details: { outcome: "refused", code: error.code },
+        });
+      }
+      throw error;
+    }
+    crashPoint("rebind.after-key");
+    const onKey = hexOf(record.binding);
+    const updated = await ledger.commit((tx) => {
+      const next = tx.updateBorrowState(row.serial, row.id, { binding: onKey });
+      tx.finishOp(opId, "done");
+      tx.audit({
+        kind: "rebind",
+        serial: row.serial,
+        borrowId: row.id,
+        message: `borrow ${row.id} (client "${row.client}", product ${row.product}) rebound to host binding ${onKey.slice(0, 12)}…`,
+        details: { oldBinding: row.binding, newBinding: onKey, opId },
+      });
+      return next;
+    });
+    crashPoint("rebind.after-ledger");
+    index.put(updated);
+    mirror.markDirty(row.serial, row.id);
+    return updated;
+  }
+}
+
+function auditItem(item: MigrationItemView): Record<string, unknown> {
+  return { serial: item.serial, borrowId: item.borrowId, outcome: item.outcome };
+}
