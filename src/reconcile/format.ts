@@ -1,8 +1,37 @@
-/** Dates in findings and preflight texts: UTC, minute precision, unambiguous for any locale. */
+const DAY_MS = 86_400_000;
+/** 9999-12-31T23:59:59.999Z: beyond it toISOString changes format, so the Date path takes over. */
+const MAX_FOUR_DIGIT_YEAR_MS = 253_402_300_799_999;
+
+function pad2(n: number): string {
+  return n < 10 ? "0" + n : "" + n;
+}
+
+/**
+ * Dates in findings and preflight texts: UTC, minute precision, unambiguous for any locale, e.g.
+ * "2025-01-31 12:00 UTC". Computed arithmetically (civil-from-days) rather than through a Date
+ * object, because reconcile formats thousands of them per run.
+ */
 export function formatTime(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return "an unknown date";
-  const iso = new Date(ms).toISOString();
-  return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+  if (ms < 0 || ms > MAX_FOUR_DIGIT_YEAR_MS) {
+    const iso = new Date(ms).toISOString();
+    return `${iso.slice(0, -14)} ${iso.slice(-13, -8)} UTC`;
+  }
+  const days = Math.floor(ms / DAY_MS);
+  const minuteOfDay = Math.floor((ms - days * DAY_MS) / 60_000);
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const dayOfEra = z - era * 146_097;
+  const yearOfEra = Math.floor(
+    (dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365,
+  );
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+  const mp = Math.floor((5 * dayOfYear + 2) / 153);
+  const day = dayOfYear - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+  const yyyy = year < 1000 ? String(year).padStart(4, "0") : "" + year;
+  return `${yyyy}-${pad2(month)}-${pad2(day)} ${pad2(Math.floor(minuteOfDay / 60))}:${pad2(minuteOfDay % 60)} UTC`;
 }
 
 export interface BorrowLike {

@@ -32,10 +32,14 @@ interface Slot {
   hist: LedgerBorrow | undefined;
 }
 
+/** Each view's records of one serial; the caller's objects, never copies. */
 interface SerialGroup {
   serial: string;
   view: KeyView | undefined;
-  slots: Map<number, Slot>;
+  keys: readonly KeyBorrow[];
+  regs: RegistryBorrow[];
+  leds: LedgerBorrow[];
+  hists: LedgerBorrow[];
 }
 
 interface Context {
@@ -63,18 +67,32 @@ function pickStable<T>(current: T | undefined, candidate: T): T {
   return JSON.stringify(candidate) < JSON.stringify(current) ? candidate : current;
 }
 
-function slotOf(groups: Map<string, SerialGroup>, serial: string, id: number): Slot {
+function groupOf(groups: Map<string, SerialGroup>, serial: string): SerialGroup {
   let group = groups.get(serial);
   if (group === undefined) {
-    group = { serial, view: undefined, slots: new Map() };
+    group = { serial, view: undefined, keys: [], regs: [], leds: [], hists: [] };
     groups.set(serial, group);
   }
-  let slot = group.slots.get(id);
-  if (slot === undefined) {
-    slot = { serial, id, key: undefined, reg: undefined, led: undefined, hist: undefined };
-    group.slots.set(id, slot);
+  return group;
+}
+
+function byId(a: { id: number }, b: { id: number }): number {
+  return a.id - b.id;
+}
+
+/** The list ordered by id; TimSort is linear on the usual, already sorted, lists. Never mutates `list`. */
+function sortedById<T extends { id: number }>(list: readonly T[], owned: boolean): readonly T[] {
+  for (let i = 1; i < list.length; i++) {
+    if (list[i - 1]!.id > list[i]!.id) return (owned ? (list as T[]) : list.slice()).sort(byId);
   }
-  return slot;
+  return list;
+}
+
+/** The record with `id` at `list[cursor.at]` (duplicates resolved stably), advancing the cursor past them. */
+function take<T extends { id: number }>(list: readonly T[], cursor: { at: number }, id: number): T | undefined {
+  let found: T | undefined;
+  while (cursor.at < list.length && list[cursor.at]!.id === id) found = pickStable(found, list[cursor.at++]!);
+  return found;
 }
 
 function isOutstanding(row: LedgerBorrow): boolean {
@@ -99,38 +117,39 @@ function finding(
   return { kind, severity, message, repair, primary: false, borrowId: slot.id, serial: slot.serial, product, client };
 }
 
-/** Per-slot scratch list; reconcile is synchronous, so one buffer serves every slot. */
+/**
+ * The borrow being classified and its findings. Reconcile is synchronous, so one slot and one
+ * buffer serve every borrow: nothing is allocated per record but the findings themselves.
+ */
+const slot: Slot = { serial: "", id: 0, key: undefined, reg: undefined, led: undefined, hist: undefined };
 const scratch: Finding[] = [];
+/** Ids of the current serial's healthy borrows: they share one finding, so a healthy borrow costs no object. */
+let healthyIds: number[] = [];
+const cursors = { key: { at: 0 }, reg: { at: 0 }, led: { at: 0 }, hist: { at: 0 } };
 
 export function reconcile(input: ReconcileInput): ReconcileReport {
   const groups = new Map<string, SerialGroup>();
 
   for (const view of input.keys) {
-    let group = groups.get(view.serial);
-    if (group === undefined) {
-      group = { serial: view.serial, view: undefined, slots: new Map() };
-      groups.set(view.serial, group);
-    }
+    const group = groupOf(groups, view.serial);
     if (group.view === undefined || viewRank(view) > viewRank(group.view)) group.view = view;
   }
-  for (const group of Array.from(groups.values())) {
-    const view = group.view;
-    if (!isReadable(view)) continue;
-    for (const borrow of view.borrows) {
-      const slot = slotOf(groups, group.serial, borrow.id);
-      slot.key = pickStable(slot.key, borrow);
-    }
+  for (const group of groups.values()) {
+    if (isReadable(group.view)) group.keys = group.view.borrows;
   }
   if (input.registry.readable) {
+    let group: SerialGroup | undefined;
     for (const entry of input.registry.borrows) {
-      const slot = slotOf(groups, entry.serial, entry.id);
-      slot.reg = pickStable(slot.reg, entry);
+      if (group?.serial !== entry.serial) group = groupOf(groups, entry.serial);
+      group.regs.push(entry);
     }
   }
-  for (const row of input.ledger) {
-    const slot = slotOf(groups, row.serial, row.id);
-    if (isOutstanding(row)) slot.led = pickStable(slot.led, row);
-    else slot.hist = pickStable(slot.hist, row);
+  {
+    let group: SerialGroup | undefined;
+    for (const row of input.ledger) {
+      if (group?.serial !== row.serial) group = groupOf(groups, row.serial);
+      (isOutstanding(row) ? group.leds : group.hists).push(row);
+    }
   }
 
   const keyLastBinding = input.host.keyLastBinding;
@@ -150,26 +169,45 @@ export function reconcile(input: ReconcileInput): ReconcileReport {
   const dummies: DummyInfo[] = [];
   let anyKeyUnreadable = false;
   let ledgerMissing = 0;
+  let healthyBorrows = 0;
 
   const serials = Array.from(groups.keys()).sort();
   for (const serial of serials) {
     const group = groups.get(serial)!;
     const readable = isReadable(group.view);
-    const ids = new Float64Array(group.slots.size);
-    let n = 0;
-    for (const id of group.slots.keys()) ids[n++] = id;
-    ids.sort();
-    let hasBorrows = false;
-    for (let i = 0; i < n; i++) {
-      const slot = group.slots.get(ids[i]!)!;
+    // A merge of the four id-ordered lists: linear, and independent of the input order.
+    const keys = sortedById(group.keys, false);
+    const regs = sortedById(group.regs, true);
+    const leds = sortedById(group.leds, true);
+    const hists = sortedById(group.hists, true);
+    cursors.key.at = cursors.reg.at = cursors.led.at = cursors.hist.at = 0;
+    healthyIds = [];
+    let problems = 0;
+    slot.serial = serial;
+    for (;;) {
+      let id = Number.POSITIVE_INFINITY;
+      if (cursors.key.at < keys.length) id = Math.min(id, keys[cursors.key.at]!.id);
+      if (cursors.reg.at < regs.length) id = Math.min(id, regs[cursors.reg.at]!.id);
+      if (cursors.led.at < leds.length) id = Math.min(id, leds[cursors.led.at]!.id);
+      if (cursors.hist.at < hists.length) id = Math.min(id, hists[cursors.hist.at]!.id);
+      if (!Number.isFinite(id)) break;
+      slot.id = id;
+      slot.key = take(keys, cursors.key, id);
+      slot.reg = take(regs, cursors.reg, id);
+      slot.led = take(leds, cursors.led, id);
+      slot.hist = take(hists, cursors.hist, id);
       scratch.length = 0;
       if (readable) classifyPresent(slot, group.view!, ctx, dummies);
       else classifyAbsent(slot, group.view, ctx, dummies);
       if (scratch.length === 0) continue;
-      hasBorrows = true;
+      problems++;
       emitSlot(findings);
     }
-    if (!readable && hasBorrows) anyKeyUnreadable = true;
+    if (!readable && problems > 0) anyKeyUnreadable = true;
+    if (healthyIds.length > 0) {
+      healthyBorrows += healthyIds.length;
+      findings.push(healthyFinding(serial, healthyIds, problems));
+    }
   }
   for (const f of findings) if (f.kind === "ledger-missing") ledgerMissing++;
 
@@ -198,7 +236,29 @@ export function reconcile(input: ReconcileInput): ReconcileReport {
     counts[f.kind]++;
     if (SEVERITY_RANK[f.severity] > SEVERITY_RANK[worst]) worst = f.severity;
   }
-  return { now: input.now, findings, counts, worst, dummies, blockedProducts: blockedBy(dummies) };
+  return {
+    now: input.now,
+    findings,
+    counts,
+    healthyBorrows,
+    worst,
+    dummies,
+    blockedProducts: blockedBy(dummies),
+  };
+}
+
+function healthyFinding(serial: string, ids: number[], problems: number): Finding {
+  const n = ids.length;
+  const what = n === 1 ? `borrow ${ids[0]} is` : `${problems > 0 ? "the other " : "all "}${n} borrows are`;
+  return {
+    kind: "healthy",
+    severity: "info",
+    message: `On key ${serial}, ${what} consistent in the key, the registry and the ledger, and bound to this host.`,
+    repair: HEALTHY_REPAIR,
+    primary: true,
+    serial,
+    borrowIds: ids,
+  };
 }
 
 /** Moves the scratch findings of one slot to the output, the primary one first. */
@@ -438,28 +498,7 @@ function classifyPresent(slot: Slot, view: KeyView, ctx: Context, dummies: Dummy
     );
   }
 
-  if (scratch.length === 0) {
-    scratch.push({
-      kind: "healthy",
-      severity: "info",
-      message:
-        "Borrow " +
-        k.id +
-        " of product " +
-        k.product +
-        ' by client "' +
-        k.client +
-        '" on key ' +
-        slot.serial +
-        " is consistent in the key, the registry and the ledger.",
-      repair: HEALTHY_REPAIR,
-      primary: false,
-      borrowId: k.id,
-      serial: slot.serial,
-      product: k.product,
-      client: k.client,
-    });
-  }
+  if (scratch.length === 0) healthyIds.push(k.id);
 }
 
 function classifyAbsent(slot: Slot, view: KeyView | undefined, ctx: Context, dummies: DummyInfo[]): void {

@@ -135,6 +135,8 @@ export interface Finding {
   /** The one finding that states the borrow's overall condition; others on the same borrow accompany it. */
   primary: boolean;
   borrowId?: number;
+  /** For `healthy`: the borrows of one key that are all consistent, in one finding. */
+  borrowIds?: number[];
   serial?: string;
   product?: number;
   client?: string;
@@ -158,7 +160,10 @@ export interface BlockedProduct {
 export interface ReconcileReport {
   now: number;
   findings: Finding[];
+  /** Number of findings of each kind (one `healthy` finding covers all healthy borrows of a key). */
   counts: Record<FindingKind, number>;
+  /** Number of borrows found consistent. */
+  healthyBorrows: number;
   /** Most severe severity among the findings, or "info" when there are none. */
   worst: Severity;
   dummies: DummyInfo[];

@@ -33,9 +33,11 @@ describe("reconcile invariants", () => {
         const report = reconcile(input);
         const primaries = new Map<string, number>();
         for (const f of report.findings) {
-          if (f.borrowId === undefined) continue;
-          const id = `${f.serial}/${f.borrowId}`;
-          primaries.set(id, (primaries.get(id) ?? 0) + (f.primary ? 1 : 0));
+          // A healthy finding is the primary finding of every borrow it lists.
+          for (const borrowId of f.borrowIds ?? (f.borrowId === undefined ? [] : [f.borrowId])) {
+            const id = `${f.serial}/${borrowId}`;
+            primaries.set(id, (primaries.get(id) ?? 0) + (f.primary ? 1 : 0));
+          }
         }
         const expected = new Set<string>();
         for (const r of input.ledger) {

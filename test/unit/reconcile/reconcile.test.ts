@@ -38,7 +38,7 @@ const cases: Case[] = [
     severity: "info",
     action: "none",
     safe: true,
-    says: /client "ws-1" on key K-1 is consistent/,
+    says: /On key K-1, borrow 1 is consistent in the key, the registry and the ledger/,
   },
   {
     name: "registry lost the entry",
@@ -182,7 +182,7 @@ describe("reconcile: one finding kind per situation", () => {
     expect(f!.repair.safe).toBe(safe);
     expect(f!.message).toMatch(says);
     expect(f!.serial).toBe(SERIAL);
-    expect(f!.borrowId).toBe(1);
+    expect(f!.borrowId ?? f!.borrowIds?.[0]).toBe(1);
     expect(report.counts[kind]).toBeGreaterThanOrEqual(1);
   });
 
@@ -191,9 +191,17 @@ describe("reconcile: one finding kind per situation", () => {
     expect(FINDING_KINDS.filter((k) => !covered.has(k))).toEqual([]);
   });
 
-  it("a healthy world reports only healthy findings and nothing blocked", () => {
-    const report = reconcile(consistent([b1, keyBorrow(2), keyBorrow(3, { product: 7 })]));
-    expect(report.findings.map((f) => f.kind)).toEqual(["healthy", "healthy", "healthy"]);
+  it("a healthy world reports one healthy finding per key, listing its borrows, and nothing blocked", () => {
+    const report = reconcile(consistent([keyBorrow(3, { product: 7 }), b1, keyBorrow(2)]));
+    expect(report.findings).toHaveLength(1);
+    expect(report.findings[0]).toMatchObject({
+      kind: "healthy",
+      severity: "info",
+      serial: SERIAL,
+      borrowIds: [1, 2, 3],
+    });
+    expect(report.findings[0]!.message).toMatch(/all 3 borrows are consistent/);
+    expect(report.healthyBorrows).toBe(3);
     expect(report.worst).toBe("info");
     expect(report.dummies).toEqual([]);
     expect(report.blockedProducts).toEqual([]);
@@ -311,6 +319,7 @@ describe("reconcile: details a user relies on", () => {
     });
     expect(ok.findings[0]!.message).toMatch(/file truncated/);
     expect(ok.findings[1]!.kind).toBe("healthy");
+    expect(ok.findings[1]!.borrowIds).toEqual([1]);
 
     const ledgerGap = reconcile(consistent([b1], { registry: unreadable, ledger: [] }));
     expect(ledgerGap.findings[0]).toMatchObject({ kind: "registry-missing", repair: { safe: false } });
