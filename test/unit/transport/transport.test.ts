@@ -194,7 +194,8 @@ describe("Transport keepalive and busy", () => {
         }, 20);
       },
     });
-    const transport = await Transport.open(port, { keepaliveGraceMs: 60 });
+    // Generous grace: a loaded machine may delay the 20 ms keepalive timer.
+    const transport = await Transport.open(port, { keepaliveGraceMs: 250 });
     expect(await transport.exchange(bytes(5), { timeoutMs: 30 })).toEqual(bytes(5));
     await transport.close();
   });
@@ -266,7 +267,7 @@ describe("Transport resync and bad input", () => {
         setTimeout(() => p.sendMessage(message.cid, FrameCommand.MSG, message.payload), delay);
       },
     });
-    const transport = await Transport.open(port, { drainQuietMs: 60 });
+    const transport = await Transport.open(port, { drainQuietMs: 200 });
     expect(await codeOf(transport.exchange(bytes(1), { timeoutMs: 10 }))).toBe("TRANSPORT_TIMEOUT");
     expect(await transport.exchange(bytes(2))).toEqual(bytes(2));
     await transport.close();
