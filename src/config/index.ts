@@ -1,0 +1,19 @@
+export { formatDuration, parseDuration } from "./duration.js";
+export { ConfigFileError, ConfigInvalidError, DurationInvalidError } from "./errors.js";
+export {
+  type ConfigInputs,
+  type ConfigSource,
+  isLoopbackHost,
+  type LoadedConfig,
+  loadConfig,
+  parseListen,
+} from "./load.js";
+export { CONFIG_FILE_NAME, DAEMON_FILE_NAME, DEFAULT_LISTEN, defaultDataDir, TOKEN_FILE_NAME } from "./paths.js";
+export {
+  CONFIG_DEFAULTS,
+  type ConfigField,
+  ConfigSchema,
+  FIELD_SPECS,
+  type FieldSpec,
+  type KeybridgeConfig,
+} from "./schema.js";

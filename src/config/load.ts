@@ -1,0 +1,176 @@
+import { existsSync, readFileSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import { Value } from "@sinclair/typebox/value";
+import { parseDuration } from "./duration.js";
+import { ConfigFileError, ConfigInvalidError } from "./errors.js";
+import { CONFIG_FILE_NAME, defaultDataDir } from "./paths.js";
+import {
+  CONFIG_DEFAULTS,
+  type ConfigField,
+  ConfigSchema,
+  FIELD_SPECS,
+  type FieldSpec,
+  type KeybridgeConfig,
+} from "./schema.js";
+
+/** Where an effective value came from: `default`, `file /path`, `env KEYBRIDGE_X` or `flag --x`. */
+export type ConfigSource = string;
+
+export interface LoadedConfig {
+  config: KeybridgeConfig;
+  sources: Record<ConfigField, ConfigSource>;
+  /** The configuration file that was read, if one exists. */
+  file: string | undefined;
+  /** Things the operator should know (e.g. a remote listen address allowed on purpose). */
+  warnings: string[];
+}
+
+export interface ConfigInputs {
+  /** Values from command-line flags (strings as typed, booleans for switches). Undefined = not given. */
+  flags?: Partial<Record<ConfigField, unknown>>;
+  env?: NodeJS.ProcessEnv;
+  /** `--config FILE`; otherwise `<dataDir>/keybridge.json` when it exists. */
+  configFile?: string;
+}
+
+const SPEC_BY_FIELD = new Map<string, FieldSpec>(FIELD_SPECS.map((spec) => [spec.field, spec]));
+
+/** Defaults, then the file, then the environment, then flags: the later wins. */
+export function loadConfig(inputs: ConfigInputs = {}): LoadedConfig {
+  const env = inputs.env ?? process.env;
+  const flags = inputs.flags ?? {};
+  const values: Partial<Record<ConfigField, unknown>> = {};
+  const sources = {} as Record<ConfigField, ConfigSource>;
+
+  const set = (field: ConfigField, raw: unknown, source: ConfigSource) => {
+    const spec = SPEC_BY_FIELD.get(field);
+    if (spec === undefined)
+      throw new ConfigInvalidError(`${field}: unknown configuration field (from ${source})`, { field, source });
+    values[field] = coerce(spec, raw, source);
+    sources[field] = source;
+  };
+
+  for (const [field, value] of Object.entries(CONFIG_DEFAULTS)) set(field as ConfigField, value, "default");
+  set("dataDir", defaultDataDir(env), "default");
+
+  const envLayer = FIELD_SPECS.filter((spec) => env[spec.env] !== undefined && env[spec.env] !== "");
+  const flagLayer = FIELD_SPECS.filter((spec) => flags[spec.field] !== undefined);
+
+  // The data directory decides where the default file lives, so resolve it from env and flags first.
+  const earlyDataDir =
+    (flags.dataDir as string | undefined) ?? (env.KEYBRIDGE_DATA_DIR || undefined) ?? (values.dataDir as string);
+  const file = inputs.configFile ?? env.KEYBRIDGE_CONFIG ?? join(earlyDataDir, CONFIG_FILE_NAME);
+  const fileExplicit = inputs.configFile !== undefined || env.KEYBRIDGE_CONFIG !== undefined;
+  let fileRead: string | undefined;
+  if (fileExplicit || existsSync(file)) {
+    fileRead = resolve(file);
+    for (const [field, raw] of Object.entries(readConfigFile(fileRead))) {
+      if (field === "$schema") continue;
+      set(field as ConfigField, raw, `file ${fileRead}`);
+    }
+  }
+  for (const spec of envLayer) set(spec.field, env[spec.env], `env ${spec.env}`);
+  for (const spec of flagLayer) set(spec.field, flags[spec.field], `flag ${spec.flag ?? `--${spec.field}`}`);
+
+  if (typeof values.dataDir === "string" && !isAbsolute(values.dataDir)) values.dataDir = resolve(values.dataDir);
+  const config = values as KeybridgeConfig;
+  return { config, sources, file: fileRead, warnings: checkListen(config, sources.listen) };
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new ConfigFileError(`cannot read the configuration file ${file}: ${(error as Error).message}`, file, error);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigFileError(
+      `the configuration file ${file} is not valid JSON: ${(error as Error).message}`,
+      file,
+      error,
+    );
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new ConfigFileError(`the configuration file ${file} must hold a JSON object`, file);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function coerce(spec: FieldSpec, raw: unknown, source: ConfigSource): unknown {
+  const fail = (): never => {
+    const shown = typeof raw === "string" ? `'${raw}'` : JSON.stringify(raw);
+    throw new ConfigInvalidError(`${spec.field}: expected ${spec.expected}, got ${shown} (from ${source})`, {
+      field: spec.field,
+      source,
+    });
+  };
+  let value: unknown = raw;
+  if (typeof raw === "string") {
+    const text = raw.trim();
+    switch (spec.kind) {
+      case "integer-ms":
+      case "number-ms":
+        try {
+          value = parseDuration(text);
+        } catch {
+          fail();
+        }
+        break;
+      case "integer":
+        value = /^-?\d+$/.test(text) ? Number(text) : fail();
+        break;
+      case "boolean":
+        if (/^(true|1|yes|on)$/i.test(text)) value = true;
+        else if (/^(false|0|no|off)$/i.test(text)) value = false;
+        else fail();
+        break;
+      case "list":
+        value = text
+          .split(",")
+          .map((part) => part.trim())
+          .filter((part) => part !== "");
+        break;
+      default:
+        value = text;
+    }
+  }
+  const schema = ConfigSchema.properties[spec.field];
+  const candidate = value;
+  if (!Value.Check(schema, candidate)) fail();
+  if (spec.field === "listen" && !validPort(candidate as string)) fail();
+  return candidate;
+}
+
+function validPort(listen: string): boolean {
+  const port = Number(listen.slice(listen.lastIndexOf(":") + 1));
+  return Number.isInteger(port) && port >= 0 && port <= 65_535;
+}
+
+/** Splits `HOST:PORT` (`[::1]:22380` for IPv6) into its parts. */
+export function parseListen(listen: string): { host: string; port: number } {
+  const at = listen.lastIndexOf(":");
+  const host = listen.slice(0, at).replace(/^\[(.*)\]$/, "$1");
+  return { host, port: Number(listen.slice(at + 1)) };
+}
+
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  return bare === "localhost" || bare === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
+}
+
+function checkListen(config: KeybridgeConfig, source: ConfigSource): string[] {
+  const { host } = parseListen(config.listen);
+  if (isLoopbackHost(host)) return [];
+  if (!config.allowRemote) {
+    throw new ConfigInvalidError(
+      `listen: ${config.listen} is not a loopback address (from ${source}); the API would be reachable from ` +
+        "other machines — set allowRemote to true (KEYBRIDGE_ALLOW_REMOTE=true or --allow-remote) if you mean it",
+      { field: "listen", source },
+    );
+  }
+  return [`listening on ${config.listen}, reachable from other machines (allowRemote is set); protect the API token`];
+}

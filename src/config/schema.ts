@@ -1,0 +1,124 @@
+import { type Static, Type } from "@sinclair/typebox";
+
+const LISTEN_PATTERN = "^(\\[[0-9a-fA-F:.]+\\]|[^\\s:\\[\\]]+):([0-9]{1,5})$";
+const BINDING_COMPONENT = Type.Union([
+  Type.Literal("ips"),
+  Type.Literal("hostname"),
+  Type.Literal("machineId"),
+  Type.Literal("osInstallId"),
+]);
+const LOG_LEVEL = Type.Union(
+  ["error", "warn", "info", "http", "verbose", "debug", "traffic"].map((level) => Type.Literal(level)),
+);
+
+/** The daemon's configuration: the file `keybridge.json`, `KEYBRIDGE_*` variables and flags all fill it. */
+export const ConfigSchema = Type.Object(
+  {
+    listen: Type.String({ pattern: LISTEN_PATTERN, description: "HOST:PORT the HTTP API listens on" }),
+    dataDir: Type.String({ minLength: 1, description: "ledger, registry file, token, virtual keys" }),
+    mode: Type.Union([Type.Literal("real"), Type.Literal("virtual")]),
+    registryKind: Type.Union([
+      Type.Literal("ini"),
+      Type.Literal("windows"),
+      Type.Literal("memory"),
+      Type.Literal("auto"),
+    ]),
+    registryPath: Type.Optional(Type.String({ minLength: 1 })),
+    mirrorLagMs: Type.Integer({ minimum: 0, maximum: 3_600_000 }),
+    driftCheckMs: Type.Integer({ minimum: 100, maximum: 86_400_000 }),
+    hostPollMs: Type.Integer({ minimum: 100, maximum: 86_400_000 }),
+    clockCheckMs: Type.Integer({ minimum: 100, maximum: 86_400_000 }),
+    exchangeTimeoutMs: Type.Integer({ minimum: 10, maximum: 600_000 }),
+    queueLimit: Type.Integer({ minimum: 1, maximum: 100_000 }),
+    virtualLatencyMs: Type.Number({ minimum: 0, maximum: 10_000 }),
+    bindingComponents: Type.Array(BINDING_COMPONENT, { minItems: 1, uniqueItems: true }),
+    logLevel: LOG_LEVEL,
+    logFormat: Type.Union([Type.Literal("auto"), Type.Literal("json"), Type.Literal("text")]),
+    allowRemote: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
+
+export type KeybridgeConfig = Static<typeof ConfigSchema>;
+export type ConfigField = keyof KeybridgeConfig;
+
+type ValueKind = "string" | "integer-ms" | "integer" | "number-ms" | "boolean" | "list";
+
+export interface FieldSpec {
+  field: ConfigField;
+  env: string;
+  /** The `serve` flag that sets it, if any. */
+  flag?: string;
+  kind: ValueKind;
+  /** What a valid value looks like, for error messages. */
+  expected: string;
+}
+
+/** One row per field: where it comes from and how a string (env, flag) becomes a value. */
+export const FIELD_SPECS: readonly FieldSpec[] = [
+  { field: "listen", env: "KEYBRIDGE_LISTEN", flag: "--listen", kind: "string", expected: "HOST:PORT" },
+  { field: "dataDir", env: "KEYBRIDGE_DATA_DIR", flag: "--data-dir", kind: "string", expected: "a directory path" },
+  { field: "mode", env: "KEYBRIDGE_MODE", flag: "--virtual", kind: "string", expected: "real or virtual" },
+  {
+    field: "registryKind",
+    env: "KEYBRIDGE_REGISTRY_KIND",
+    kind: "string",
+    expected: "auto, ini, windows or memory",
+  },
+  { field: "registryPath", env: "KEYBRIDGE_REGISTRY_PATH", kind: "string", expected: "a file path" },
+  { field: "mirrorLagMs", env: "KEYBRIDGE_MIRROR_LAG", kind: "integer-ms", expected: "a duration up to 1h" },
+  { field: "driftCheckMs", env: "KEYBRIDGE_DRIFT_CHECK", kind: "integer-ms", expected: "a duration from 100ms to 1d" },
+  { field: "hostPollMs", env: "KEYBRIDGE_HOST_POLL", kind: "integer-ms", expected: "a duration from 100ms to 1d" },
+  { field: "clockCheckMs", env: "KEYBRIDGE_CLOCK_CHECK", kind: "integer-ms", expected: "a duration from 100ms to 1d" },
+  {
+    field: "exchangeTimeoutMs",
+    env: "KEYBRIDGE_EXCHANGE_TIMEOUT",
+    kind: "integer-ms",
+    expected: "a duration from 10ms to 10m",
+  },
+  { field: "queueLimit", env: "KEYBRIDGE_QUEUE_LIMIT", kind: "integer", expected: "an integer from 1 to 100000" },
+  {
+    field: "virtualLatencyMs",
+    env: "KEYBRIDGE_VIRTUAL_LATENCY",
+    kind: "number-ms",
+    expected: "a duration up to 10s",
+  },
+  {
+    field: "bindingComponents",
+    env: "KEYBRIDGE_BINDING",
+    kind: "list",
+    expected: "a non-empty list of ips, hostname, machineId, osInstallId",
+  },
+  {
+    field: "logLevel",
+    env: "KEYBRIDGE_LOG_LEVEL",
+    flag: "--log-level",
+    kind: "string",
+    expected: "error, warn, info, http, verbose, debug or traffic",
+  },
+  { field: "logFormat", env: "KEYBRIDGE_LOG_FORMAT", kind: "string", expected: "auto, json or text" },
+  {
+    field: "allowRemote",
+    env: "KEYBRIDGE_ALLOW_REMOTE",
+    flag: "--allow-remote",
+    kind: "boolean",
+    expected: "true or false",
+  },
+];
+
+export const CONFIG_DEFAULTS: Omit<KeybridgeConfig, "dataDir" | "registryPath"> = {
+  listen: "127.0.0.1:22380",
+  mode: "real",
+  registryKind: "auto",
+  mirrorLagMs: 1_000,
+  driftCheckMs: 60_000,
+  hostPollMs: 5_000,
+  clockCheckMs: 10_000,
+  exchangeTimeoutMs: 5_000,
+  queueLimit: 64,
+  virtualLatencyMs: 0,
+  bindingComponents: ["ips", "hostname", "machineId"],
+  logLevel: "info",
+  logFormat: "auto",
+  allowRemote: false,
+};

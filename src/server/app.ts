@@ -1,0 +1,177 @@
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { Bridge } from "../bridge/api.js";
+import { layerLogger } from "../log.js";
+import { bearerToken, tokenMatches } from "./auth.js";
+import { BorrowListCache } from "./borrow-cache.js";
+import { DASHBOARD_HTML } from "./dashboard/page.js";
+import { RouteNotFoundError, UnauthorizedError } from "./errors.js";
+import { ServerMetrics } from "./metrics.js";
+import { buildOpenApi } from "./openapi.js";
+import { toProblem } from "./problem.js";
+import { ROUTES, type RouteContext, type RouteSpec } from "./routes.js";
+import { EventStreams } from "./sse.js";
+import { validationError } from "./validation.js";
+
+const log = layerLogger("server");
+
+export const DEFAULT_BODY_LIMIT = 64 * 1024;
+
+export interface ServerOptions {
+  bridge: Bridge;
+  /** The API token every route but health, metrics, openapi and the dashboard page requires. */
+  token: string;
+  /** SSE heartbeat interval. Default 15 000 ms. */
+  heartbeatMs?: number;
+  /** JSON body limit. Default 64 KiB. */
+  bodyLimit?: number;
+  version?: string;
+}
+
+export interface KeybridgeServer {
+  readonly app: FastifyInstance;
+  readonly metrics: ServerMetrics;
+  /** Starts listening; resolves to the base URL (`http://127.0.0.1:22380`). */
+  listen(host: string, port: number): Promise<string>;
+  /** Stops accepting connections, ends event streams, waits for requests in flight. The bridge stays open. */
+  close(): Promise<void>;
+}
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    auth?: RouteSpec["auth"];
+  }
+}
+
+/** The HTTP API over a bridge: every route of the route table, problem+json errors, token auth. */
+export async function createServer(options: ServerOptions): Promise<KeybridgeServer> {
+  const { bridge, token } = options;
+  const version = options.version ?? "0.1.0";
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false, useDefaults: true } },
+    return503OnClosing: true,
+  });
+  const streams = new EventStreams(bridge, options.heartbeatMs ?? 15_000);
+  const metrics = new ServerMetrics(bridge, () => streams.size);
+  const borrowCache = new BorrowListCache(bridge);
+  const visible = ROUTES.filter((route) => !route.virtual || bridge.virtual !== undefined);
+  const openapi = JSON.stringify(buildOpenApi(ROUTES, version));
+  const ctx: RouteContext = {
+    bridge,
+    borrowCache,
+    metrics,
+    streams,
+    dashboardHtml: DASHBOARD_HTML,
+    openapiJson: () => openapi,
+    version,
+    startedAt: Date.now(),
+  };
+
+  app.addHook("onRequest", async (request) => {
+    const auth = request.routeOptions.config.auth;
+    if (auth === undefined || auth === "none") return;
+    let given = bearerToken(request.headers.authorization);
+    if (given === undefined && auth === "query-token") given = (request.query as { token?: string }).token;
+    if (!tokenMatches(token, given)) throw new UnauthorizedError();
+  });
+
+  app.addHook("onResponse", async (request, reply) => {
+    // The route pattern, never the raw URL: /v1/events may carry the token in its query.
+    log.debug("request", {
+      method: request.method,
+      route: request.routeOptions.url ?? "(unmatched)",
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 100) / 100,
+    });
+  });
+
+  app.setErrorHandler(async (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const validation = (error as { validation?: unknown[]; validationContext?: string }).validation;
+    const cause =
+      Array.isArray(validation) && validation.length > 0
+        ? validationError(validation as never[], (error as { validationContext?: string }).validationContext)
+        : error;
+    const { problem, retryAfter, internal } = toProblem(cause);
+    const details = (cause as { details?: { field?: unknown } }).details;
+    if (typeof details?.field === "string") problem.field = details.field;
+    if (internal) {
+      log.error("request failed", {
+        method: request.method,
+        route: request.routeOptions.url ?? "(unmatched)",
+        code: (error as { code?: unknown }).code ?? "INTERNAL",
+        error: (error as Error).message,
+        stack: (error as Error).stack,
+      });
+    }
+    if (retryAfter !== undefined) reply.header("retry-after", String(retryAfter));
+    return reply.code(problem.status).type("application/problem+json").send(problem);
+  });
+
+  app.setNotFoundHandler(async (request) => {
+    throw new RouteNotFoundError(request.method, request.url.split("?")[0] ?? "/");
+  });
+
+  for (const route of visible.filter((r) => r.rawBody === undefined)) register(app, route, ctx);
+  // A raw-text route gets its own content-type parsers and size limit.
+  for (const route of visible.filter((r) => r.rawBody !== undefined)) {
+    await app.register(async (scope) => {
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser(
+        "*",
+        { parseAs: "string", bodyLimit: route.rawBody?.limit },
+        (_request, body, done) => {
+          done(null, body);
+        },
+      );
+      register(scope, route, ctx);
+    });
+  }
+
+  app.addHook("preClose", async () => {
+    streams.closeAll();
+  });
+  app.addHook("onClose", async () => {
+    borrowCache.close();
+    metrics.close();
+  });
+  await app.ready();
+
+  return {
+    app,
+    metrics,
+    async listen(host, port) {
+      await app.listen({ host, port });
+      const address = app.server.address();
+      const boundPort = typeof address === "object" && address !== null ? address.port : port;
+      const shownHost = host.includes(":") ? `[${host}]` : host;
+      return `http://${shownHost}:${boundPort}`;
+    },
+    async close() {
+      await app.close();
+    },
+  };
+}
+
+function register(app: FastifyInstance, route: RouteSpec, ctx: RouteContext): void {
+  const schema: Record<string, unknown> = {};
+  if (route.params) schema.params = route.params;
+  if (route.querystring) schema.querystring = route.querystring;
+  if (route.body) schema.body = route.body;
+  const mutating = route.method !== "GET";
+  app.route({
+    method: route.method,
+    url: route.url,
+    schema,
+    config: { auth: route.auth },
+    ...(route.rawBody ? { bodyLimit: route.rawBody.limit } : {}),
+    handler: async (request, reply) => {
+      const run = () => route.handler(ctx, request, reply);
+      try {
+        return route.op === undefined ? await run() : await ctx.metrics.observe(route.op, route.keyOp === true, run);
+      } finally {
+        if (mutating) ctx.borrowCache.invalidate();
+      }
+    },
+  });
+}

@@ -1,0 +1,200 @@
+import winston from "winston";
+import type { Bridge, BridgeOptions } from "../bridge/api.js";
+import { type KeybridgeConfig, parseListen } from "../config/index.js";
+import { KeybridgeError } from "../errors.js";
+import { type LogLevel, layerLogger, rootLogger, setLogLevel } from "../log.js";
+import { createServer, type KeybridgeServer } from "./app.js";
+import { ensureDataDir, readOrCreateToken, removeDaemonInfo, writeDaemonInfo } from "./daemon-files.js";
+import { BridgeUnavailableError } from "./errors.js";
+
+const log = layerLogger("server");
+
+export type OpenBridge = (options: BridgeOptions) => Promise<Bridge>;
+
+export interface DaemonOptions {
+  config: KeybridgeConfig;
+  /** Defaults to `openBridge` of src/bridge; tests pass their own. */
+  openBridge?: OpenBridge;
+  version?: string;
+  /** Configuration warnings to log once the logger is set up. */
+  warnings?: string[];
+}
+
+export interface RunningDaemon {
+  readonly url: string;
+  readonly tokenFile: string;
+  readonly bridge: Bridge;
+  readonly server: KeybridgeServer;
+  /** Graceful stop: no new connections, in-flight requests finish, bridge closed, daemon.json removed. */
+  stop(): Promise<void>;
+}
+
+/** The listen address was taken or not allowed. */
+export class ListenFailedError extends KeybridgeError {
+  constructor(listen: string, cause: unknown) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    const reason =
+      code === "EADDRINUSE"
+        ? "the address is in use (is another keybridge daemon running?)"
+        : code === "EACCES"
+          ? "permission denied for this port"
+          : (cause as Error).message;
+    super("LISTEN_FAILED", `cannot listen on ${listen}: ${reason}`, { cause, details: { listen } });
+  }
+}
+
+export function bridgeOptionsFrom(config: KeybridgeConfig): BridgeOptions {
+  const registry: NonNullable<BridgeOptions["registry"]> = {};
+  if (config.registryKind !== "auto") registry.kind = config.registryKind;
+  if (config.registryPath !== undefined) registry.path = config.registryPath;
+  return {
+    dataDir: config.dataDir,
+    mode: config.mode,
+    registry,
+    mirrorLagMs: config.mirrorLagMs,
+    driftCheckMs: config.driftCheckMs,
+    hostPollMs: config.hostPollMs,
+    clockCheckMs: config.clockCheckMs,
+    exchangeTimeoutMs: config.exchangeTimeoutMs,
+    queueLimit: config.queueLimit,
+    virtualLatencyMs: config.virtualLatencyMs,
+    bindingComponents: config.bindingComponents,
+  };
+}
+
+// A variable specifier keeps this compiling while src/bridge/index.ts is being written.
+const BRIDGE_MODULE = "../bridge/index.js";
+
+async function defaultOpenBridge(options: BridgeOptions): Promise<Bridge> {
+  let loaded: { openBridge?: OpenBridge };
+  try {
+    loaded = (await import(BRIDGE_MODULE)) as { openBridge?: OpenBridge };
+  } catch (error) {
+    throw new BridgeUnavailableError(
+      `the bridge module (src/bridge/index.ts) is not available in this build: ${(error as Error).message}`,
+      error,
+    );
+  }
+  if (typeof loaded.openBridge !== "function") {
+    throw new BridgeUnavailableError("the bridge module exports no openBridge function");
+  }
+  return loaded.openBridge(options);
+}
+
+/** JSON on stdout when it is not a terminal (journald), readable lines on a terminal; `json` forces JSON. */
+export function applyLogSettings(level: LogLevel, format: KeybridgeConfig["logFormat"]): void {
+  setLogLevel(level);
+  if (format === "auto") return;
+  // Redaction runs in the logger's own format first; the transport only chooses the line shape.
+  const line =
+    format === "json"
+      ? winston.format.json()
+      : winston.format.printf(({ timestamp, level: lvl, message, layer, ...rest }) => {
+          const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : "";
+          return `${String(timestamp)} ${lvl.padEnd(5)} [${String(layer ?? "-")}] ${String(message)}${extra}`;
+        });
+  rootLogger.clear();
+  rootLogger.add(new winston.transports.Console({ stderrLevels: [], format: line }));
+}
+
+export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
+  const { config } = options;
+  const version = options.version ?? "0.1.0";
+  applyLogSettings(config.logLevel as LogLevel, config.logFormat);
+  for (const warning of options.warnings ?? []) log.warn(warning);
+
+  const dir = ensureDataDir(config.dataDir);
+  if (!dir.created && (dir.mode & 0o077) !== 0) {
+    log.warn("the data directory is readable by others; it holds the API token", {
+      dataDir: config.dataDir,
+      mode: dir.mode.toString(8),
+    });
+  }
+  const { token, file: tokenFile, created } = readOrCreateToken(config.dataDir);
+  if (created) log.info("API token created", { tokenFile });
+
+  let bridge: Bridge;
+  try {
+    bridge = await (options.openBridge ?? defaultOpenBridge)(bridgeOptionsFrom(config));
+    await bridge.ready();
+  } catch (error) {
+    if (error instanceof KeybridgeError) throw error;
+    throw new BridgeUnavailableError(`the bridge could not start: ${(error as Error).message}`, error);
+  }
+
+  let server: KeybridgeServer;
+  let url: string;
+  try {
+    server = await createServer({ bridge, token, version });
+    const { host, port } = parseListen(config.listen);
+    url = await server.listen(host, port).catch((error: unknown) => {
+      throw new ListenFailedError(config.listen, error);
+    });
+  } catch (error) {
+    await bridge.close();
+    throw error;
+  }
+  writeDaemonInfo(config.dataDir, {
+    pid: process.pid,
+    url,
+    started: new Date().toISOString(),
+    mode: bridge.mode,
+    version,
+  });
+  log.info("keybridge daemon listening", { url, mode: bridge.mode, dataDir: config.dataDir, tokenFile });
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      log.info("shutting down: finishing requests in flight");
+      try {
+        await server.close();
+        await bridge.close();
+      } finally {
+        removeDaemonInfo(config.dataDir, process.pid);
+        log.info("keybridge daemon stopped");
+      }
+    })();
+    return stopping;
+  };
+  return { url, tokenFile, bridge, server, stop };
+}
+
+/**
+ * Runs until SIGTERM or SIGINT: the first stops gracefully, a second exits at once.
+ * Resolves with the exit code once stopped.
+ */
+export async function runDaemonUntilSignal(options: DaemonOptions): Promise<number> {
+  const daemon = await startDaemon(options);
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals++;
+      if (signals > 1) {
+        log.warn("second signal: exiting without waiting", { signal });
+        removeDaemonInfo(options.config.dataDir, process.pid);
+        process.exit(1);
+      }
+      log.info("signal received", { signal });
+      daemon.stop().then(
+        async () => {
+          process.off("SIGTERM", onSignal);
+          process.off("SIGINT", onSignal);
+          await flushLogs();
+          resolve(0);
+        },
+        async (error: unknown) => {
+          log.error("shutdown failed", { error: (error as Error).message });
+          await flushLogs();
+          resolve(1);
+        },
+      );
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+}
+
+async function flushLogs(): Promise<void> {
+  await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
+}

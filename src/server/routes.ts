@@ -1,0 +1,406 @@
+import type { TObject, TSchema } from "@sinclair/typebox";
+import { Type } from "@sinclair/typebox";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type {
+  BorrowRequestInput,
+  BorrowStateView,
+  Bridge,
+  LicenseInput,
+  PreflightAction,
+  VirtualHostInput,
+} from "../bridge/api.js";
+import { parseDuration } from "../config/duration.js";
+import { isPreflightAction, PREFLIGHT_ACTIONS, UnknownPreflightActionError } from "../reconcile/index.js";
+import type { BorrowListCache } from "./borrow-cache.js";
+import type { ServerMetrics } from "./metrics.js";
+import * as S from "./schemas.js";
+import type { EventStreams } from "./sse.js";
+
+export interface RouteContext {
+  bridge: Bridge;
+  borrowCache: BorrowListCache;
+  metrics: ServerMetrics;
+  streams: EventStreams;
+  dashboardHtml: string;
+  openapiJson: () => string;
+  version: string;
+  startedAt: number;
+}
+
+export interface RouteResponse {
+  description: string;
+  schema?: TSchema;
+  contentType?: string;
+}
+
+export interface RouteSpec {
+  method: "GET" | "POST" | "DELETE";
+  url: string;
+  operationId: string;
+  summary: string;
+  /** `query-token`: also accepts `?token=` (EventSource cannot send headers). */
+  auth: "none" | "token" | "query-token";
+  /** Only registered when the bridge runs virtual keys. */
+  virtual?: boolean;
+  /** Counted in keybridge_operations_total under this name. */
+  op?: string;
+  /** Reaches the key: timed into keybridge_key_exchange_seconds. */
+  keyOp?: boolean;
+  params?: TObject;
+  querystring?: TObject;
+  body?: TSchema;
+  /** A raw text body (ledger import), with its own size limit. */
+  rawBody?: { limit: number; contentType: string };
+  responses: Record<number, RouteResponse>;
+  handler: (ctx: RouteContext, request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+}
+
+const json = (description: string, schema?: TSchema): RouteResponse =>
+  schema ? { description, schema } : { description };
+const idOf = (request: FastifyRequest) => Number((request.params as { id: string }).id);
+const serialOf = (request: FastifyRequest) => (request.params as { serial: string }).serial;
+
+function virtualControls(ctx: RouteContext) {
+  // Registered only in virtual mode, so this holds; the check keeps the types honest.
+  const controls = ctx.bridge.virtual;
+  if (controls === undefined) throw new Error("virtual routes registered without virtual controls");
+  return controls;
+}
+
+export const ROUTES: readonly RouteSpec[] = [
+  {
+    method: "GET",
+    url: "/v1/health",
+    operationId: "health",
+    summary: "Liveness: answers without a token and without asking the key",
+    auth: "none",
+    responses: { 200: json("The daemon is up", Type.Object({ status: Type.Literal("ok"), mode: Type.String() })) },
+    handler: async (ctx) => ({
+      status: "ok",
+      mode: ctx.bridge.mode,
+      version: ctx.version,
+      uptimeSeconds: Math.round((Date.now() - ctx.startedAt) / 1000),
+    }),
+  },
+  {
+    method: "GET",
+    url: "/v1/status",
+    operationId: "status",
+    summary: "Keys, outstanding borrows, dummies and open risks: the one-screen summary",
+    auth: "token",
+    responses: { 200: json("The status", S.StatusViewSchema) },
+    handler: (ctx) => ctx.bridge.status(),
+  },
+  {
+    method: "GET",
+    url: "/v1/keys",
+    operationId: "listKeys",
+    summary: "Keys with their licenses (seats, borrowable, borrowed, dummies)",
+    auth: "token",
+    responses: { 200: json("Keys", Type.Array(S.KeyViewSchema)) },
+    handler: (ctx) => ctx.bridge.keys(),
+  },
+  {
+    method: "GET",
+    url: "/v1/borrows",
+    operationId: "listBorrows",
+    summary: "Borrow records, dummies included; filter by serial and state",
+    auth: "token",
+    querystring: S.BorrowsQuerySchema,
+    responses: { 200: json("Borrows", Type.Array(S.BorrowViewSchema)) },
+    handler: async (ctx, request, reply) => {
+      const query = request.query as { serial?: string; state?: BorrowStateView };
+      const body = await ctx.borrowCache.get(query);
+      return reply.type("application/json; charset=utf-8").send(body);
+    },
+  },
+  {
+    method: "GET",
+    url: "/v1/borrows/:id",
+    operationId: "getBorrow",
+    summary: "One borrow",
+    auth: "token",
+    params: S.IdParamsSchema,
+    responses: { 200: json("The borrow", S.BorrowViewSchema), 404: json("No such borrow") },
+    handler: (ctx, request) => ctx.bridge.getBorrow(idOf(request)),
+  },
+  {
+    method: "POST",
+    url: "/v1/borrows",
+    operationId: "borrow",
+    summary: "Borrow a license",
+    auth: "token",
+    op: "borrow",
+    keyOp: true,
+    body: S.BorrowRequestSchema,
+    responses: {
+      201: json("The new borrow", S.BorrowViewSchema),
+      409: json("No seat may be borrowed (all borrowed, or a Borrow Dummy blocks the product)"),
+      503: json("The key is absent or busy; retry after Retry-After seconds"),
+    },
+    handler: async (ctx, request, reply) => {
+      const borrow = await ctx.bridge.borrow(request.body as BorrowRequestInput);
+      reply.code(201).header("location", `/v1/borrows/${borrow.id}`);
+      return borrow;
+    },
+  },
+  {
+    method: "DELETE",
+    url: "/v1/borrows/:id",
+    operationId: "returnBorrow",
+    summary: "Return a borrow early",
+    auth: "token",
+    op: "return",
+    keyOp: true,
+    params: S.IdParamsSchema,
+    responses: {
+      200: json("Returned", Type.Object({ borrow: S.BorrowViewSchema, outcome: Type.Literal("returned") })),
+      404: json("No such borrow"),
+    },
+    handler: (ctx, request) => ctx.bridge.returnBorrow(idOf(request)),
+  },
+  {
+    method: "GET",
+    url: "/v1/reconcile",
+    operationId: "reconcile",
+    summary: "Findings across key, registry and ledger (dry run)",
+    auth: "token",
+    responses: { 200: json("The findings", S.ReconcileViewSchema) },
+    handler: (ctx) => ctx.bridge.reconcile(),
+  },
+  {
+    method: "POST",
+    url: "/v1/reconcile/repair",
+    operationId: "repair",
+    summary: "Apply the safe repairs",
+    auth: "token",
+    op: "repair",
+    keyOp: true,
+    responses: { 200: json("What was applied, and the findings after", S.GenericObjectSchema) },
+    handler: (ctx) => ctx.bridge.repair(),
+  },
+  {
+    method: "GET",
+    url: "/v1/preflight/:action",
+    operationId: "preflight",
+    summary: `Is an action safe now? One of: ${PREFLIGHT_ACTIONS.join(", ")}`,
+    auth: "token",
+    params: S.ActionParamsSchema,
+    responses: { 200: json("The verdict", S.PreflightViewSchema), 400: json("Unknown action") },
+    handler: (ctx, request) => {
+      const { action } = request.params as { action: string };
+      if (!isPreflightAction(action)) throw new UnknownPreflightActionError(action);
+      return ctx.bridge.preflight(action as PreflightAction);
+    },
+  },
+  {
+    method: "POST",
+    url: "/v1/migrate",
+    operationId: "migrate",
+    summary: "Rebind outstanding borrows to the current host identity",
+    auth: "token",
+    op: "migrate",
+    keyOp: true,
+    responses: { 200: json("What happened to each borrow", S.GenericObjectSchema) },
+    handler: (ctx) => ctx.bridge.migrate(),
+  },
+  {
+    method: "GET",
+    url: "/v1/risks",
+    operationId: "listRisks",
+    summary: "Open risks with plain-language explanation and advice",
+    auth: "token",
+    responses: { 200: json("Open risks", Type.Array(S.RiskViewSchema)) },
+    handler: async (ctx) => ctx.bridge.risks(),
+  },
+  {
+    method: "GET",
+    url: "/v1/events",
+    operationId: "events",
+    summary: "Server-sent events: open risks first, then every bridge event; heartbeat comments",
+    auth: "query-token",
+    querystring: S.EventsQuerySchema,
+    responses: { 200: { description: "An event stream", contentType: "text/event-stream" } },
+    handler: async (ctx, _request, reply) => {
+      reply.hijack();
+      ctx.streams.open(reply.raw);
+    },
+  },
+  {
+    method: "POST",
+    url: "/v1/keys/:serial/license-update",
+    operationId: "licenseUpdate",
+    summary: "Replace a key's license set; refused while borrows are out unless force",
+    auth: "token",
+    op: "license-update",
+    keyOp: true,
+    params: S.SerialParamsSchema,
+    body: S.LicenseUpdateSchema,
+    responses: { 200: json("The update", S.GenericObjectSchema), 409: json("Borrows are out") },
+    handler: (ctx, request) => {
+      const body = request.body as { licenses: LicenseInput[]; force?: boolean };
+      return ctx.bridge.licenseUpdate(serialOf(request), body.licenses, { force: body.force === true });
+    },
+  },
+  {
+    method: "GET",
+    url: "/v1/ledger/export",
+    operationId: "exportLedger",
+    summary: "The checksummed ledger export, as a file body",
+    auth: "token",
+    op: "ledger-export",
+    responses: { 200: { description: "The export file", contentType: "application/octet-stream" } },
+    handler: async (ctx, _request, reply) => {
+      const { text, summary } = await ctx.bridge.exportLedgerText();
+      return reply
+        .type("application/octet-stream")
+        .header("content-disposition", 'attachment; filename="keybridge-ledger.export"')
+        .header("x-keybridge-borrows", String(summary.borrows))
+        .header("x-keybridge-keys", String(summary.keys))
+        .send(text);
+    },
+  },
+  {
+    method: "POST",
+    url: "/v1/ledger/import",
+    operationId: "importLedger",
+    summary: "Import an export file's text (up to 16 MiB); ?force=true to merge into a ledger with borrows",
+    auth: "token",
+    op: "ledger-import",
+    querystring: S.ImportQuerySchema,
+    rawBody: { limit: 16 * 1024 * 1024, contentType: "application/octet-stream" },
+    responses: { 200: json("What was imported", S.LedgerExportViewSchema), 409: json("The ledger holds borrows") },
+    handler: (ctx, request) => {
+      const { force } = request.query as { force?: string };
+      return ctx.bridge.importLedgerText(String(request.body ?? ""), { force: force === "true" });
+    },
+  },
+  {
+    method: "GET",
+    url: "/v1/openapi.json",
+    operationId: "openapi",
+    summary: "This API as an OpenAPI 3.1 document",
+    auth: "none",
+    responses: { 200: json("OpenAPI 3.1") },
+    handler: async (ctx, _request, reply) => reply.type("application/json; charset=utf-8").send(ctx.openapiJson()),
+  },
+  {
+    method: "GET",
+    url: "/metrics",
+    operationId: "metrics",
+    summary: "Prometheus metrics",
+    auth: "none",
+    responses: { 200: { description: "Prometheus text format", contentType: "text/plain" } },
+    handler: async (ctx, _request, reply) => reply.type(ctx.metrics.contentType).send(await ctx.metrics.render()),
+  },
+  {
+    method: "GET",
+    url: "/",
+    operationId: "dashboard",
+    summary: "The dashboard page (it asks for the token itself)",
+    auth: "none",
+    responses: { 200: { description: "HTML", contentType: "text/html" } },
+    handler: async (ctx, _request, reply) =>
+      reply
+        .type("text/html; charset=utf-8")
+        .header("cache-control", "no-store")
+        .header(
+          "content-security-policy",
+          "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        )
+        .header("referrer-policy", "no-referrer")
+        .send(ctx.dashboardHtml),
+  },
+  {
+    method: "GET",
+    url: "/v1/virtual/keys",
+    operationId: "virtualKeys",
+    summary: "Virtual keys (virtual mode only)",
+    auth: "token",
+    virtual: true,
+    responses: { 200: json("Virtual keys", Type.Array(S.VirtualKeyViewSchema)) },
+    handler: (ctx) => virtualControls(ctx).keys(),
+  },
+  {
+    method: "POST",
+    url: "/v1/virtual/keys",
+    operationId: "virtualCreate",
+    summary: "Create a virtual key (demo licenses unless given)",
+    auth: "token",
+    virtual: true,
+    op: "virtual-create",
+    body: S.VirtualCreateSchema,
+    responses: { 201: json("The new key", S.VirtualKeyViewSchema) },
+    handler: async (ctx, request, reply) => {
+      const body = (request.body ?? {}) as { serial?: string; licenses?: LicenseInput[] };
+      const key = await virtualControls(ctx).create(body);
+      reply.code(201);
+      return key;
+    },
+  },
+  {
+    method: "POST",
+    url: "/v1/virtual/keys/:serial/plug",
+    operationId: "virtualPlug",
+    summary: "Plug a virtual key in",
+    auth: "token",
+    virtual: true,
+    op: "virtual-plug",
+    params: S.SerialParamsSchema,
+    responses: { 200: json("The key", S.VirtualKeyViewSchema) },
+    handler: (ctx, request) => virtualControls(ctx).plug(serialOf(request)),
+  },
+  {
+    method: "POST",
+    url: "/v1/virtual/keys/:serial/unplug",
+    operationId: "virtualUnplug",
+    summary: "Unplug a virtual key",
+    auth: "token",
+    virtual: true,
+    op: "virtual-unplug",
+    params: S.SerialParamsSchema,
+    responses: { 200: json("The key", S.VirtualKeyViewSchema) },
+    handler: (ctx, request) => virtualControls(ctx).unplug(serialOf(request)),
+  },
+  {
+    method: "POST",
+    url: "/v1/virtual/clock",
+    operationId: "virtualClock",
+    summary: "Move every virtual key's clock forward",
+    auth: "token",
+    virtual: true,
+    op: "virtual-clock",
+    body: S.VirtualClockSchema,
+    responses: { 200: json("The key time now", Type.Object({ keyTime: Type.String() })) },
+    handler: (ctx, request) => {
+      const { advance } = request.body as { advance: string | number };
+      return virtualControls(ctx).advanceClock(typeof advance === "number" ? advance : parseDuration(advance));
+    },
+  },
+  {
+    method: "POST",
+    url: "/v1/virtual/host",
+    operationId: "virtualHost",
+    summary: "Change the simulated host identity (IP, hostname, machine id)",
+    auth: "token",
+    virtual: true,
+    op: "virtual-host",
+    body: S.VirtualHostSchema,
+    responses: { 200: json("The host identity now", S.GenericObjectSchema) },
+    handler: (ctx, request) => virtualControls(ctx).setHost((request.body ?? {}) as VirtualHostInput),
+  },
+  {
+    method: "POST",
+    url: "/v1/virtual/registry/wipe",
+    operationId: "virtualWipeRegistry",
+    summary: "Wipe the OS registry copy, as a driver uninstall would",
+    auth: "token",
+    virtual: true,
+    op: "virtual-wipe-registry",
+    responses: { 200: json("Wiped", Type.Object({ wiped: Type.Boolean() })) },
+    handler: async (ctx) => {
+      await virtualControls(ctx).wipeRegistry();
+      return { wiped: true };
+    },
+  },
+];

@@ -1,0 +1,203 @@
+/**
+ * TypeBox schemas of the API: request bodies are validated against them, and the OpenAPI
+ * document is generated from them. Response schemas document the view types of src/bridge/api.ts;
+ * they are not used to serialise (fields may be added by the bridge and must pass through).
+ */
+import { type TSchema, Type } from "@sinclair/typebox";
+
+const Iso = Type.String({ format: "date-time", description: "ISO 8601" });
+const Severity = Type.Union([Type.Literal("info"), Type.Literal("warning"), Type.Literal("critical")]);
+const Product = Type.Integer({ minimum: 0, maximum: 4_294_967_295, description: "product code (u32)" });
+const Serial = Type.String({ minLength: 1, maxLength: 64 });
+
+export const LicenseInputSchema = Type.Object(
+  {
+    product: Product,
+    seats: Type.Integer({ minimum: 0, maximum: 65_535 }),
+    borrowable: Type.Integer({ minimum: 0, maximum: 65_535 }),
+    borrowDays: Type.Integer({ minimum: 1, maximum: 3_650 }),
+  },
+  { additionalProperties: false },
+);
+
+export const BorrowRequestSchema = Type.Object(
+  {
+    product: Product,
+    client: Type.String({
+      minLength: 1,
+      maxLength: 64,
+      description: "client computer or user; at most 64 bytes UTF-8",
+    }),
+    days: Type.Optional(Type.Integer({ minimum: 1, maximum: 3_650 })),
+    serial: Type.Optional(Serial),
+  },
+  { additionalProperties: false },
+);
+
+export const LicenseUpdateSchema = Type.Object(
+  { licenses: Type.Array(LicenseInputSchema, { minItems: 1, maxItems: 1024 }), force: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
+
+export const BorrowsQuerySchema = Type.Object(
+  {
+    serial: Type.Optional(Serial),
+    state: Type.Optional(Type.Union([Type.Literal("active"), Type.Literal("expired"), Type.Literal("dummy")])),
+  },
+  { additionalProperties: false },
+);
+
+export const ImportQuerySchema = Type.Object(
+  { force: Type.Optional(Type.Union([Type.Literal("true"), Type.Literal("false")])) },
+  { additionalProperties: false },
+);
+
+export const EventsQuerySchema = Type.Object(
+  { token: Type.Optional(Type.String({ description: "for EventSource, which cannot send headers" })) },
+  { additionalProperties: false },
+);
+
+export const IdParamsSchema = Type.Object({ id: Type.String({ pattern: "^[0-9]{1,16}$", description: "borrow id" }) });
+export const SerialParamsSchema = Type.Object({ serial: Serial });
+export const ActionParamsSchema = Type.Object({
+  action: Type.String({ description: "one of the nine preflight actions" }),
+});
+
+export const VirtualCreateSchema = Type.Object(
+  { serial: Type.Optional(Serial), licenses: Type.Optional(Type.Array(LicenseInputSchema, { maxItems: 1024 })) },
+  { additionalProperties: false },
+);
+
+export const VirtualClockSchema = Type.Object(
+  {
+    advance: Type.Union([
+      Type.String({ pattern: "^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d|w)?\\s*$", description: "a duration like 31d, 2h" }),
+      Type.Integer({ minimum: 0, description: "milliseconds" }),
+    ]),
+  },
+  { additionalProperties: false },
+);
+
+export const VirtualHostSchema = Type.Object(
+  {
+    ip: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    hostname: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    machineId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  },
+  { additionalProperties: false },
+);
+
+export const BorrowViewSchema = Type.Object({
+  id: Type.Integer(),
+  serial: Serial,
+  product: Product,
+  client: Type.String(),
+  issuedAt: Iso,
+  expiresAt: Iso,
+  state: Type.Union([Type.Literal("active"), Type.Literal("expired"), Type.Literal("dummy")]),
+  dummyUntil: Type.Optional(Iso),
+  productName: Type.Optional(Type.String()),
+});
+
+export const LicenseViewSchema = Type.Object({
+  product: Product,
+  name: Type.Optional(Type.String()),
+  seats: Type.Integer(),
+  borrowable: Type.Integer(),
+  borrowed: Type.Integer(),
+  dummies: Type.Integer(),
+  borrowDays: Type.Integer(),
+});
+
+export const KeyViewSchema = Type.Object({
+  serial: Serial,
+  present: Type.Boolean(),
+  kind: Type.Union([Type.Literal("keybridge"), Type.Literal("codemeter")]),
+  firmwareVersion: Type.Optional(Type.String()),
+  licenseSetVersion: Type.Optional(Type.Integer()),
+  lastSeen: Type.Optional(Iso),
+  licenses: Type.Array(LicenseViewSchema),
+});
+
+export const RiskViewSchema = Type.Object({
+  kind: Type.String(),
+  severity: Severity,
+  message: Type.String(),
+  advice: Type.String(),
+  since: Iso,
+  serial: Type.Optional(Serial),
+  borrowIds: Type.Optional(Type.Array(Type.Integer())),
+});
+
+export const DummyViewSchema = Type.Object({
+  serial: Serial,
+  product: Product,
+  borrowId: Type.Integer(),
+  dummyUntil: Type.Union([Iso, Type.Null()]),
+  blocksProduct: Type.Boolean(),
+});
+
+export const FindingViewSchema = Type.Object({
+  kind: Type.String(),
+  severity: Severity,
+  message: Type.String(),
+  repair: Type.Object({ action: Type.String(), safe: Type.Boolean(), description: Type.String() }),
+  borrowId: Type.Optional(Type.Integer()),
+  serial: Type.Optional(Serial),
+});
+
+export const ReconcileViewSchema = Type.Object({
+  findings: Type.Array(FindingViewSchema),
+  dummies: Type.Array(DummyViewSchema),
+  blockedProducts: Type.Array(Type.Object({ serial: Serial, product: Product, until: Type.Union([Iso, Type.Null()]) })),
+  counts: Type.Record(Type.String(), Type.Integer()),
+});
+
+export const StatusViewSchema = Type.Object({
+  mode: Type.Union([Type.Literal("real"), Type.Literal("virtual")]),
+  keys: Type.Array(KeyViewSchema),
+  borrows: Type.Array(BorrowViewSchema),
+  dummies: Type.Array(DummyViewSchema),
+  risks: Type.Array(RiskViewSchema),
+  ledger: Type.Object({ path: Type.String(), healthy: Type.Boolean(), rebuilt: Type.Boolean() }),
+  registry: Type.Object({
+    kind: Type.String(),
+    location: Type.String(),
+    lagMs: Type.Number(),
+    healthy: Type.Boolean(),
+  }),
+});
+
+export const PreflightViewSchema = Type.Object({
+  action: Type.String(),
+  safe: Type.Boolean(),
+  reasons: Type.Array(Type.String()),
+  advice: Type.Array(Type.String()),
+  borrows: Type.Array(
+    Type.Object({ serial: Serial, id: Type.Integer(), product: Product, client: Type.String(), expiresAt: Iso }),
+  ),
+});
+
+export const LedgerExportViewSchema = Type.Object({
+  file: Type.String(),
+  borrows: Type.Integer(),
+  keys: Type.Integer(),
+});
+
+export const VirtualKeyViewSchema = Type.Object({
+  serial: Serial,
+  plugged: Type.Boolean(),
+  keyTime: Iso,
+  licenses: Type.Array(LicenseInputSchema),
+});
+
+export const ProblemSchema = Type.Object({
+  type: Type.String(),
+  title: Type.String(),
+  status: Type.Integer(),
+  detail: Type.String(),
+  code: Type.String({ description: "stable UPPER_SNAKE error code" }),
+  field: Type.Optional(Type.String()),
+});
+
+export const GenericObjectSchema: TSchema = Type.Object({}, { additionalProperties: true });
