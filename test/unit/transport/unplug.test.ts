@@ -16,8 +16,8 @@ interface Scenario<S> {
   readonly name: string;
   prepare(client: KeyClient): Promise<S>;
   act(client: KeyClient, state: S): Promise<unknown>;
-  /** Checks the key after replug; `happened` is what OP_STATUS (or the data) says. */
-  check(client: KeyClient, state: S): Promise<void>;
+  /** Checks the key after replug; returns whether the operation took effect (per OP_STATUS), if it mutates. */
+  check(client: KeyClient, state: S): Promise<boolean | undefined>;
 }
 
 interface Held {
@@ -53,6 +53,7 @@ const scenarios: Scenario<unknown>[] = [
         expect(license?.borrowed).toBe(0);
       }
       expect(license?.dummies).toBe(0);
+      return status.known;
     },
   },
   {
@@ -72,6 +73,7 @@ const scenarios: Scenario<unknown>[] = [
       } else {
         expect(records.map((r) => [r.id, r.state])).toEqual([[held.id, "active"]]);
       }
+      return status.known;
     },
   },
   {
@@ -90,6 +92,7 @@ const scenarios: Scenario<unknown>[] = [
       const [record] = await client.listAllBorrows();
       expect(record?.state).toBe("active");
       expect(record?.binding).toEqual(status.known ? newBinding : held.binding);
+      return status.known;
     },
   },
   {
@@ -112,6 +115,7 @@ const scenarios: Scenario<unknown>[] = [
       const products = (await client.listLicenses()).map((l) => l.product);
       expect(info.licenseSetVersion).toBe(status.known ? before + 1 : before);
       expect(products.includes(1004)).toBe(status.known);
+      return status.known;
     },
   },
   {
@@ -121,6 +125,7 @@ const scenarios: Scenario<unknown>[] = [
     async check(client, s) {
       const held = s as Held[];
       expect((await client.listAllBorrows()).map((r) => r.id)).toEqual(held.map((h) => h.id));
+      return undefined;
     },
   },
   {
@@ -129,6 +134,7 @@ const scenarios: Scenario<unknown>[] = [
     act: (client, s) => client.ping(s as Uint8Array, { timeoutMs: TIMEOUT_MS }),
     async check(client, s) {
       expect(await client.ping(s as Uint8Array)).toEqual(s);
+      return undefined;
     },
   },
 ];
@@ -151,6 +157,7 @@ describe("unplug at every report boundary", () => {
     it(`${scenario.name}: KEY_DISCONNECTED, then a consistent key after replug`, async () => {
       const total = await reportsPerCommand(scenario);
       expect(total).toBeGreaterThanOrEqual(2);
+      const outcomes = new Set<boolean | undefined>();
       for (let atReport = 1; atReport <= total; atReport++) {
         const setup = virtualSetup();
         const { client } = await connectVirtual(setup);
@@ -171,11 +178,13 @@ describe("unplug at every report boundary", () => {
         expect(later).toBe("KEY_DISCONNECTED");
         setup.bus.plug(setup.key.serial);
         const replugged = await connectVirtual(setup);
-        await scenario.check(replugged.client, state);
+        outcomes.add(await scenario.check(replugged.client, state));
         await replugged.client.close();
         await client.close();
         setup.bus.close();
       }
+      // A mutating command was cut both before and after the key applied it.
+      if (!outcomes.has(undefined)) expect([...outcomes].sort()).toEqual([false, true]);
     });
   }
 });
