@@ -431,7 +431,7 @@ export class GuardRiskEngine implements RiskSource {
           "Run keybridge reconcile --repair to restore the entries from the ledger (the mirror also does so at its next drift check); do not return borrows through any other software meanwhile.",
       });
     }
-    const exportedAt = this.inputs.ledgerExportedAt();
+    const exportedAt = this.ledgerRebuiltAt === undefined ? null : this.inputs.ledgerExportedAt();
     if (this.ledgerRebuiltAt !== undefined && (exportedAt === null || exportedAt < this.ledgerRebuiltAt)) {
       desired.push({
         kind: "ledger-rebuilt",

@@ -1,0 +1,322 @@
+import { randomBytes } from "node:crypto";
+import {
+  KeyBadRequestError,
+  NoBorrowableError as KeyNoBorrowableError,
+  UnknownBorrowError as KeyUnknownBorrowError,
+  UnknownProductError as KeyUnknownProductError,
+} from "../key/index.js";
+import type { BorrowRow } from "../ledger/index.js";
+import { layerLogger } from "../log.js";
+import { MAX_BORROW_DAYS, MAX_CLIENT_BYTES } from "../protocol/index.js";
+import type { BorrowRequestInput, BorrowView, ReturnResultView } from "./api.js";
+import { borrowKey } from "./borrow-index.js";
+import type { BridgeContext } from "./context.js";
+import { type CrashPoint, crashPoint } from "./crash-points.js";
+import {
+  AlreadyReturnedError,
+  BindingMismatchError,
+  InvalidRequestError,
+  NoBorrowableError,
+  NoKeyError,
+  UnknownBorrowError,
+  UnknownProductError,
+} from "./errors.js";
+import type { KeySession } from "./key-session.js";
+import { borrowViewOfRow } from "./views.js";
+
+const log = layerLogger("bridge");
+
+const U32_MAX = 0xffff_ffff;
+
+export type SettleKind = "return" | "settle-expired";
+
+const SETTLE_POINTS: Record<SettleKind, [CrashPoint, CrashPoint, CrashPoint]> = {
+  return: ["return.after-journal", "return.after-key", "return.after-ledger"],
+  "settle-expired": ["settle.after-journal", "settle.after-key", "settle.after-ledger"],
+};
+
+interface ValidRequest {
+  product: number;
+  client: string;
+  days: number | undefined;
+  serial: string | undefined;
+}
+
+/** Checks the request's shape before anything is touched. */
+export function validateBorrowRequest(request: BorrowRequestInput): ValidRequest {
+  const { product, client, days, serial } = request as Partial<BorrowRequestInput>;
+  if (typeof product !== "number" || !Number.isInteger(product) || product < 0 || product > U32_MAX) {
+    throw new InvalidRequestError("product", "product must be an integer between 0 and 4294967295");
+  }
+  if (typeof client !== "string" || client.length === 0) {
+    throw new InvalidRequestError("client", "client must be a non-empty string");
+  }
+  const clientBytes = Buffer.byteLength(client, "utf8");
+  if (clientBytes > MAX_CLIENT_BYTES) {
+    throw new InvalidRequestError(
+      "client",
+      `client is ${clientBytes} bytes in UTF-8; at most ${MAX_CLIENT_BYTES} bytes are allowed`,
+    );
+  }
+  if (
+    days !== undefined &&
+    (typeof days !== "number" || !Number.isInteger(days) || days < 1 || days > MAX_BORROW_DAYS)
+  ) {
+    throw new InvalidRequestError("days", `days must be an integer between 1 and ${MAX_BORROW_DAYS}`);
+  }
+  if (serial !== undefined && (typeof serial !== "string" || serial.length === 0)) {
+    throw new InvalidRequestError("serial", "serial must be a non-empty string");
+  }
+  return { product, client, days, serial };
+}
+
+/**
+ * Borrow, return and expiry settle. Each writes the key and the ledger in the order that leaves
+ * a crash recoverable from what survives (see docs/bridge.md), and marks the registry mirror
+ * dirty only after the ledger commit.
+ */
+export class BorrowService {
+  constructor(private readonly ctx: BridgeContext) {}
+
+  borrow(request: BorrowRequestInput, signal?: AbortSignal): Promise<BorrowView> {
+    const valid = validateBorrowRequest(request);
+    return this.ctx.inFlight.run(() => this.borrowNow(valid, signal));
+  }
+
+  returnBorrow(id: number, signal?: AbortSignal): Promise<ReturnResultView> {
+    if (!Number.isSafeInteger(id) || id <= 0) throw new InvalidRequestError("id", "id must be a positive integer");
+    return this.ctx.inFlight.run(async () => {
+      const row = this.findForSettle(id);
+      const session = this.servingSession(row.serial);
+      if (row.binding !== this.ctx.binding()) throw new BindingMismatchError(row.serial, row.id);
+      const key = borrowKey(row.serial, row.id);
+      if (this.ctx.inFlight.busyBorrows.has(key)) throw new AlreadyReturnedError(id, "returning");
+      this.ctx.inFlight.busyBorrows.add(key);
+      try {
+        const done = await this.settle(session, row, "return", signal);
+        return { borrow: borrowViewOfRow(done, session.keyNow(), this.ctx.productName), outcome: "returned" };
+      } finally {
+        this.ctx.inFlight.busyBorrows.delete(key);
+      }
+    });
+  }
+
+  /** The outstanding borrow with this id, or the typed error saying why there is none. */
+  findOutstanding(id: number): BorrowRow {
+    const found = this.ctx.index.byId(id);
+    if (found.length === 1) return found[0] as BorrowRow;
+    if (found.length > 1) {
+      const active = found.filter((row) => row.state !== "dummy");
+      if (active.length === 1) return active[0] as BorrowRow;
+      throw new InvalidRequestError("id", `borrow id ${id} exists on more than one key; name the key`, {
+        details: { serials: found.map((row) => row.serial) },
+      });
+    }
+    for (const key of this.ctx.ledger.listKeys()) {
+      const row = this.ctx.ledger.getBorrow(key.serial, id);
+      if (row !== undefined) throw new AlreadyReturnedError(id, row.state);
+    }
+    throw new UnknownBorrowError(id);
+  }
+
+  /**
+   * SETTLE with the ledger's binding and tag: journal (state returning, settle opId) → key →
+   * ledger (returned/settled). A crash after the journal is completed by recovery with the SAME
+   * settle opId, which the key answers idempotently (K2).
+   */
+  async settle(session: KeySession, row: BorrowRow, kind: SettleKind, signal?: AbortSignal): Promise<BorrowRow> {
+    const { ledger, index, mirror, keys, events } = this.ctx;
+    const [afterJournal, afterKey, afterLedger] = SETTLE_POINTS[kind];
+    const settleOpId = randomBytes(16).toString("hex");
+    const returning = await ledger.commit((tx) => {
+      const updated = tx.updateBorrowState(row.serial, row.id, { state: "returning", settleOpId });
+      tx.beginOp({ opId: settleOpId, kind, serial: row.serial, borrowId: row.id, step: "journaled" });
+      return updated;
+    });
+    index.put(returning);
+    crashPoint(afterJournal);
+    let outcome: { state: "returned" | "settled" | "dummy"; dummyUntil: number | null; gone: boolean };
+    try {
+      const result = await keys.call(session, (client) =>
+        client.settle(
+          {
+            opId: Buffer.from(settleOpId, "hex"),
+            id: row.id,
+            binding: Buffer.from(row.binding, "hex"),
+            tag: Buffer.from(row.tag, "hex"),
+          },
+          signal === undefined ? {} : { signal },
+        ),
+      );
+      outcome =
+        result.outcome === "dummy"
+          ? { state: "dummy", dummyUntil: result.dummyUntil ?? null, gone: false }
+          : { state: kind === "return" ? "returned" : "settled", dummyUntil: null, gone: false };
+    } catch (error) {
+      if (!(error instanceof KeyUnknownBorrowError)) throw error;
+      // The key no longer holds the record (settled before, or cleared): the ledger follows the key.
+      outcome = { state: "settled", dummyUntil: null, gone: true };
+    }
+    crashPoint(afterKey);
+    const done = await ledger.commit((tx) => {
+      const updated = tx.updateBorrowState(row.serial, row.id, {
+        state: outcome.state,
+        dummyUntil: outcome.dummyUntil,
+      });
+      tx.finishOp(settleOpId, "done");
+      if (outcome.state === "dummy") {
+        tx.audit({
+          kind: "dummy",
+          serial: row.serial,
+          borrowId: row.id,
+          message: `the key turned borrow ${row.id} into a borrow dummy on ${kind}`,
+          details: { dummyUntil: outcome.dummyUntil },
+        });
+      } else if (kind === "settle-expired" || outcome.gone) {
+        tx.audit({
+          kind: kind === "settle-expired" ? "settle-expired" : "settled",
+          serial: row.serial,
+          borrowId: row.id,
+          message: outcome.gone
+            ? `borrow ${row.id} was no longer on key ${row.serial}; marked settled`
+            : `expired borrow ${row.id} settled on key ${row.serial}`,
+        });
+      }
+      return updated;
+    });
+    crashPoint(afterLedger);
+    index.put(done);
+    mirror.markDirty(row.serial, row.id);
+    this.refreshLicenses(session);
+    const view = borrowViewOfRow(done, session.keyNow(), this.ctx.productName);
+    if (done.state === "dummy") {
+      log.error("a settle produced a borrow dummy", { serial: row.serial, id: row.id });
+      events.emit("borrow.dummy", `borrow ${row.id} on key ${row.serial} became a borrow dummy`, {
+        serial: row.serial,
+        borrow: view,
+      });
+    } else if (kind === "return" && !outcome.gone) {
+      events.emit("borrow.returned", `borrow ${row.id} returned`, { serial: row.serial, borrow: view });
+    } else {
+      events.emit("borrow.settled", `borrow ${row.id} settled`, { serial: row.serial, borrow: view });
+    }
+    return done;
+  }
+
+  servingSession(serial: string): KeySession {
+    const session = this.ctx.keys.session(serial);
+    if (session === undefined || !session.present || !session.serving) {
+      throw new NoKeyError(`key ${serial} is not attached; plug it in and try again`, { details: { serial } });
+    }
+    return session;
+  }
+
+  refreshLicenses(session: KeySession): void {
+    session.refreshLicenses().catch((error: unknown) => {
+      log.debug("license refresh failed", { serial: session.serial, error: String(error) });
+    });
+  }
+
+  private findForSettle(id: number): BorrowRow {
+    const row = this.findOutstanding(id);
+    if (row.state !== "active") throw new AlreadyReturnedError(id, row.state);
+    return row;
+  }
+
+  private pickSession(valid: ValidRequest): KeySession {
+    if (valid.serial !== undefined) {
+      const session = this.servingSession(valid.serial);
+      if (!session.licenses.some((license) => license.product === valid.product)) {
+        throw new UnknownProductError(valid.product, valid.serial);
+      }
+      return session;
+    }
+    const serving = this.ctx.keys.servingSessions();
+    if (serving.length === 0) throw new NoKeyError();
+    const holders = serving.filter((session) => session.licenses.some((l) => l.product === valid.product));
+    if (holders.length === 0) throw new UnknownProductError(valid.product);
+    // Prefer a key with a free borrowable seat and no dummy of the product (K1).
+    const free = holders.find((session) => {
+      const license = session.licenses.find((l) => l.product === valid.product);
+      return license !== undefined && license.dummies === 0 && license.borrowed < license.borrowable;
+    });
+    return free ?? (holders[0] as KeySession);
+  }
+
+  private async borrowNow(valid: ValidRequest, signal?: AbortSignal): Promise<BorrowView> {
+    const { ledger, index, mirror, keys, events, inFlight } = this.ctx;
+    const session = this.pickSession(valid);
+    const license = session.licenses.find((l) => l.product === valid.product);
+    if (license === undefined) throw new UnknownProductError(valid.product, session.serial);
+    const days = valid.days ?? license.borrowDays;
+    if (days > license.borrowDays) {
+      throw new InvalidRequestError(
+        "days",
+        `days is ${days}, but product ${valid.product} may be borrowed for at most ${license.borrowDays} days`,
+      );
+    }
+    const opId = randomBytes(16);
+    const opIdHex = opId.toString("hex");
+    const tag = ledger.deriveTag(opId);
+    const binding = this.ctx.binding();
+    inFlight.borrowOpIds.add(opIdHex);
+    try {
+      crashPoint("borrow.before-key");
+      let record: Awaited<ReturnType<NonNullable<KeySession["client"]>["borrow"]>>;
+      try {
+        record = await keys.call(session, (client) =>
+          client.borrow(
+            { opId, product: valid.product, days, binding: Buffer.from(binding, "hex"), tag, client: valid.client },
+            signal === undefined ? {} : { signal },
+          ),
+        );
+      } catch (error) {
+        throw mapBorrowError(error, session.serial, valid.product);
+      }
+      crashPoint("borrow.after-key");
+      // One group-committed transaction: the row and its journal entry are durable together.
+      const row = await ledger.commit((tx) => {
+        const inserted = tx.insertBorrow({
+          serial: session.serial,
+          id: record.id,
+          opId: opIdHex,
+          product: record.product,
+          client: record.client,
+          issuedAt: record.issuedAt,
+          expiresAt: record.expiresAt,
+          binding: Buffer.from(record.binding).toString("hex"),
+          tag: tag.toString("hex"),
+          state: "active",
+        });
+        tx.beginOp({ opId: opIdHex, kind: "borrow", serial: session.serial, borrowId: record.id, step: "recorded" });
+        tx.finishOp(opIdHex, "done");
+        return inserted;
+      });
+      crashPoint("borrow.after-ledger");
+      index.put(row);
+      mirror.markDirty(row.serial, row.id);
+      const cached = session.licenses.find((l) => l.product === row.product);
+      if (cached !== undefined) {
+        session.licenses = session.licenses.map((l) => (l === cached ? { ...l, borrowed: l.borrowed + 1 } : l));
+      }
+      this.refreshLicenses(session);
+      const view = borrowViewOfRow(row, session.keyNow(), this.ctx.productName);
+      events.emit("borrow.created", `product ${row.product} borrowed by ${row.client}`, {
+        serial: row.serial,
+        borrow: view,
+      });
+      return view;
+    } finally {
+      inFlight.borrowOpIds.delete(opIdHex);
+    }
+  }
+}
+
+function mapBorrowError(error: unknown, serial: string, product: number): unknown {
+  if (error instanceof KeyNoBorrowableError) return new NoBorrowableError(serial, product, { cause: error });
+  if (error instanceof KeyUnknownProductError) return new UnknownProductError(product, serial);
+  if (error instanceof KeyBadRequestError) {
+    return new InvalidRequestError("request", `the key refused the borrow: ${error.reason}`, { cause: error });
+  }
+  return error;
+}

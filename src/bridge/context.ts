@@ -1,0 +1,19 @@
+import type { Ledger } from "../ledger/index.js";
+import type { BorrowIndex } from "./borrow-index.js";
+import type { EventBus } from "./event-bus.js";
+import type { InFlight } from "./in-flight.js";
+import type { KeyManager } from "./key-manager.js";
+import type { Mirror } from "./mirror.js";
+
+/** What the bridge's services share; built once by `openBridge`. */
+export interface BridgeContext {
+  readonly ledger: Ledger;
+  readonly index: BorrowIndex;
+  readonly keys: KeyManager;
+  readonly mirror: Mirror;
+  readonly events: EventBus;
+  readonly inFlight: InFlight;
+  /** The current host binding, lower-case hex (32 bytes). */
+  binding(): string;
+  productName(product: number): string | undefined;
+}

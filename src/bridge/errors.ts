@@ -1,0 +1,101 @@
+import { KeybridgeError } from "../errors.js";
+
+type ErrorOptions = { cause?: unknown; details?: Record<string, unknown> };
+
+/** No keybridge key is present (or none holds the product): the API answers 503 with Retry-After. */
+export class NoKeyError extends KeybridgeError {
+  constructor(message = "no keybridge key is present; plug the key in and try again", options?: ErrorOptions) {
+    super("KEY_ABSENT", message, options);
+  }
+}
+
+/** A request field is missing, malformed or out of range; `details.field` names it. Nothing was changed. */
+export class InvalidRequestError extends KeybridgeError {
+  readonly field: string;
+
+  constructor(field: string, message: string, options?: ErrorOptions) {
+    super("VALIDATION", message, { ...options, details: { field, ...options?.details } });
+    this.field = field;
+  }
+}
+
+/** No present key holds a license for the product. */
+export class UnknownProductError extends KeybridgeError {
+  constructor(product: number, serial?: string) {
+    super(
+      "UNKNOWN_PRODUCT",
+      serial === undefined
+        ? `no present key holds a license for product ${product}`
+        : `key ${serial} holds no license for product ${product}`,
+      { details: { product, ...(serial === undefined ? {} : { serial }) } },
+    );
+  }
+}
+
+/** K1: no seat of the product may be borrowed now (all borrowed, or a Borrow Dummy blocks the product). */
+export class NoBorrowableError extends KeybridgeError {
+  constructor(serial: string, product: number, options?: ErrorOptions) {
+    super(
+      "NO_BORROWABLE",
+      `No more licenses are available for borrowing: product ${product} on key ${serial} has no borrowable seat ` +
+        "(all are borrowed, or a borrow dummy blocks the product until it clears)",
+      { ...options, details: { serial, product, ...options?.details } },
+    );
+  }
+}
+
+export class UnknownBorrowError extends KeybridgeError {
+  constructor(id: number) {
+    super("UNKNOWN_BORROW", `no borrow with id ${id} is recorded`, { details: { id } });
+  }
+}
+
+export class AlreadyReturnedError extends KeybridgeError {
+  constructor(id: number, state: string) {
+    super("ALREADY_RETURNED", `borrow ${id} is no longer outstanding (it is ${state})`, { details: { id, state } });
+  }
+}
+
+/** Settling now would make a Borrow Dummy (K3): the host identity differs from the borrow's binding. */
+export class BindingMismatchError extends KeybridgeError {
+  constructor(serial: string, id: number) {
+    super(
+      "BINDING_MISMATCH",
+      `this server's identity changed since borrow ${id} on key ${serial} was made; run \`keybridge migrate\` first`,
+      { details: { serial, id } },
+    );
+  }
+}
+
+/** K6 guard: a license update would turn outstanding borrows into dummies. */
+export class BorrowsOutstandingError extends KeybridgeError {
+  constructor(serial: string, ids: number[]) {
+    super(
+      "BORROWS_OUTSTANDING",
+      `key ${serial} has ${ids.length} outstanding borrow(s) (${ids.join(", ")}); a license update now would turn ` +
+        "them into borrow dummies. Return them first, or pass --force",
+      { details: { serial, borrowIds: ids } },
+    );
+  }
+}
+
+/** The bridge is closing or closed; no new operation is accepted. */
+export class BridgeClosedError extends KeybridgeError {
+  constructor() {
+    super("BRIDGE_CLOSED", "the bridge is closing; no new operation is accepted");
+  }
+}
+
+/** The operation exists only in virtual mode. */
+export class NotVirtualError extends KeybridgeError {
+  constructor() {
+    super("NOT_VIRTUAL", "this operation is available only in virtual mode");
+  }
+}
+
+/** A key with this serial is absent or unknown. */
+export class KeyNotFoundError extends KeybridgeError {
+  constructor(serial: string) {
+    super("KEY_NOT_FOUND", `no key with serial ${serial} is known`, { details: { serial } });
+  }
+}

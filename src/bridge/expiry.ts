@@ -1,0 +1,98 @@
+import { layerLogger } from "../log.js";
+import { borrowKey } from "./borrow-index.js";
+import type { BorrowService } from "./borrow-service.js";
+import type { BridgeContext } from "./context.js";
+
+const log = layerLogger("bridge");
+
+/**
+ * Settles every active borrow whose expiresAt has passed in KEY time, long before the key's
+ * settle window (K4, 24 h by default) would turn it into a dummy. A borrow whose binding no
+ * longer matches this host is left alone: settling it would create the dummy (the guard raises
+ * a risk and `migrate` fixes it).
+ */
+export class ExpiryService {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+  private closed = false;
+  private readonly skipped = new Set<string>();
+
+  constructor(
+    private readonly ctx: BridgeContext,
+    private readonly borrows: BorrowService,
+    private readonly intervalMs: number,
+  ) {}
+
+  start(): void {
+    this.schedule();
+  }
+
+  /** One sweep now; resolves how many borrows it settled. Sweeps never overlap. */
+  sweep(): Promise<number> {
+    this.running ??= this.sweepNow().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running?.catch(() => undefined);
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.sweep()
+        .catch((error: unknown) => log.warn("expiry sweep failed", { error: String(error) }))
+        .finally(() => this.schedule());
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  private async sweepNow(): Promise<number> {
+    let settled = 0;
+    for (const session of this.ctx.keys.servingSessions()) {
+      if (this.closed || this.ctx.inFlight.isClosing) break;
+      const due = this.ctx.index.rows().filter((row) => row.serial === session.serial && row.state === "active");
+      if (due.length === 0) continue;
+      // Re-read the key clock: it may have been set or may drift from ours.
+      const time = await this.ctx.keys.call(session, (client) => client.getTime());
+      session.setKeyTime(time.keyTimeMs);
+      const keyNow = session.keyNow();
+      for (const row of due) {
+        if (row.expiresAt > keyNow) continue;
+        const key = borrowKey(row.serial, row.id);
+        if (row.binding !== this.ctx.binding()) {
+          if (!this.skipped.has(key)) {
+            this.skipped.add(key);
+            log.warn("an expired borrow is bound to another host identity; not settling it (run keybridge migrate)", {
+              serial: row.serial,
+              id: row.id,
+            });
+          }
+          continue;
+        }
+        if (this.ctx.inFlight.busyBorrows.has(key)) continue;
+        this.ctx.inFlight.busyBorrows.add(key);
+        try {
+          await this.ctx.inFlight.run(() => this.borrows.settle(session, row, "settle-expired"));
+          this.skipped.delete(key);
+          settled++;
+        } catch (error) {
+          log.warn("settling an expired borrow failed; retrying at the next sweep", {
+            serial: row.serial,
+            id: row.id,
+            error: String(error),
+          });
+        } finally {
+          this.ctx.inFlight.busyBorrows.delete(key);
+        }
+      }
+    }
+    return settled;
+  }
+}

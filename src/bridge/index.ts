@@ -1,0 +1,5 @@
+export type * from "./api.js";
+export { CRASH_POINTS, type CrashPoint } from "./crash-points.js";
+export * from "./errors.js";
+export { type BridgeInternals, type OpenedBridge, openBridge } from "./open.js";
+export { NoRisks, type RiskSource } from "./risk-engine.js";

@@ -1,0 +1,308 @@
+import type { Subscription } from "rxjs";
+import { CounterfeitKeyError, connectKey, type PinStore } from "../key/index.js";
+import type { Ledger } from "../ledger/index.js";
+import { layerLogger } from "../log.js";
+import {
+  type DeviceEvent,
+  type DiscoveredDevice,
+  type HidBackend,
+  KeyDisconnected,
+  listAllDevices,
+  openHidPort,
+  Transport,
+  watchDevices,
+} from "../transport/index.js";
+import type { EventBus } from "./event-bus.js";
+import { KeySession } from "./key-session.js";
+
+const log = layerLogger("bridge");
+
+export interface CodeMeterStickInfo {
+  serial: string;
+  path: string;
+  model: string;
+  present: boolean;
+}
+
+export interface KeyManagerOptions {
+  backend: HidBackend;
+  pins: PinStore;
+  ledger: Ledger;
+  events: EventBus;
+  exchangeTimeoutMs: number;
+  queueLimit: number;
+  debounceMs?: number;
+  pollMs?: number;
+  /** Host binding now (hex), recorded as the key's last binding on attach. */
+  currentBinding(): string;
+  /** Runs after a key is connected and before it serves any operation (recovery). */
+  beforeServe(session: KeySession): Promise<void>;
+}
+
+/**
+ * Follows the keys on the bus: connects each keybridge key (pinning its public key, refusing a
+ * counterfeit), keeps a KeySession per serial, and lists CodeMeter sticks as watch-only. Attach
+ * and detach are handled one at a time, in the order they were seen.
+ */
+export class KeyManager {
+  private readonly sessions = new Map<string, KeySession>();
+  private readonly sticks = new Map<string, CodeMeterStickInfo>();
+  /** Paths of keys refused as counterfeit: never opened again until they re-enumerate. */
+  private readonly refused = new Set<string>();
+  /** Serials seen in the ledger but not attached in this run. */
+  private readonly knownSerials = new Set<string>();
+  private chain: Promise<void> = Promise.resolve();
+  private subscription: Subscription | undefined;
+  private rescanTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(private readonly options: KeyManagerOptions) {
+    for (const key of options.ledger.listKeys()) this.knownSerials.add(key.serial);
+  }
+
+  /** Connects the keys present now (with recovery), then follows hotplug. */
+  async start(): Promise<void> {
+    await this.rescan();
+    this.subscription = watchDevices(this.options.backend, {
+      ...(this.options.debounceMs === undefined ? {} : { debounceMs: this.options.debounceMs }),
+      ...(this.options.pollMs === undefined ? {} : { pollMs: this.options.pollMs }),
+    }).subscribe({
+      next: (event) => void this.enqueue(() => this.onDeviceEvent(event)),
+      error: (error: unknown) => log.error("device watch failed", { error: String(error) }),
+    });
+  }
+
+  /** Enumerates now and attaches or detaches whatever differs from what the manager holds. */
+  rescan(): Promise<void> {
+    return this.enqueue(async () => {
+      let devices: DiscoveredDevice[];
+      try {
+        devices = await listAllDevices(this.options.backend);
+      } catch (error) {
+        log.warn("device enumeration failed", { error: String(error) });
+        return;
+      }
+      const paths = new Set(devices.map((device) => device.path));
+      for (const session of this.sessions.values()) {
+        if (session.present && !paths.has(session.path)) await this.detach(session.path);
+      }
+      for (const [path, stick] of this.sticks) if (stick.present && !paths.has(path)) await this.detach(path);
+      for (const path of this.refused) if (!paths.has(path)) this.refused.delete(path);
+      for (const device of devices) await this.attach(device);
+    });
+  }
+
+  session(serial: string): KeySession | undefined {
+    return this.sessions.get(serial);
+  }
+
+  presentSessions(): KeySession[] {
+    return Array.from(this.sessions.values()).filter((session) => session.present);
+  }
+
+  /** Present keys whose recovery has finished: the only ones operations may use. */
+  servingSessions(): KeySession[] {
+    return Array.from(this.sessions.values()).filter((session) => session.present && session.serving);
+  }
+
+  allSessions(): KeySession[] {
+    return Array.from(this.sessions.values());
+  }
+
+  /** Serials pinned in the ledger that have not been attached in this run. */
+  absentKnownSerials(): string[] {
+    return Array.from(this.knownSerials).filter((serial) => !this.sessions.has(serial));
+  }
+
+  codeMeterSticks(): CodeMeterStickInfo[] {
+    return Array.from(this.sticks.values());
+  }
+
+  /**
+   * Runs `work` on the key's client; a disconnect marks the key absent (until hotplug or a
+   * rescan brings it back) and is rethrown for the caller.
+   */
+  async call<T>(session: KeySession, work: (client: NonNullable<KeySession["client"]>) => Promise<T>): Promise<T> {
+    const client = session.requireClient();
+    try {
+      return await work(client);
+    } catch (error) {
+      if (error instanceof KeyDisconnected) this.markDisconnected(session, error);
+      throw error;
+    }
+  }
+
+  /** A transport failure: the key is absent until it re-attaches. */
+  markDisconnected(session: KeySession, error: unknown): void {
+    if (!session.present) return;
+    session.present = false;
+    session.serving = false;
+    const client = session.client;
+    session.client = undefined;
+    void client?.close().catch(() => undefined);
+    log.warn("key disconnected", { serial: session.serial, error: String(error) });
+    this.options.events.emit("key.detached", `key ${session.serial} stopped answering`, {
+      serial: session.serial,
+      details: { reason: "transport" },
+    });
+    if (this.closed) return;
+    clearTimeout(this.rescanTimer);
+    this.rescanTimer = setTimeout(() => void this.rescan(), this.options.debounceMs ?? 250);
+    this.rescanTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.rescanTimer);
+    this.subscription?.unsubscribe();
+    await this.chain.catch(() => undefined);
+    for (const session of this.sessions.values()) {
+      const client = session.client;
+      session.client = undefined;
+      session.present = false;
+      await client?.close().catch((error: unknown) => log.debug("closing a key failed", { error: String(error) }));
+    }
+  }
+
+  private enqueue(work: () => Promise<void>): Promise<void> {
+    const run = this.chain.then(() => (this.closed ? undefined : work()));
+    this.chain = run.catch((error: unknown) => log.error("key attach handling failed", { error: String(error) }));
+    return run;
+  }
+
+  private async onDeviceEvent(event: DeviceEvent): Promise<void> {
+    if (event.type === "detach") {
+      await this.detach(event.path);
+      return;
+    }
+    // The event lacks ids and model: take them from a fresh enumeration (a device gone by then is skipped).
+    const listed = (await listAllDevices(this.options.backend).catch(() => [])).find((d) => d.path === event.path);
+    if (listed !== undefined) await this.attach(listed);
+  }
+
+  private async attach(device: DiscoveredDevice): Promise<void> {
+    if (device.kind === "codemeter") {
+      const known = this.sticks.get(device.path);
+      if (known?.present) return;
+      const serial = device.serial === "" ? `codemeter:${device.path}` : device.serial;
+      this.sticks.set(device.path, { serial, path: device.path, model: device.model, present: true });
+      this.options.events.emit("key.attached", `CodeMeter stick ${serial} (${device.model}) attached; watched only`, {
+        serial,
+        details: { kind: "codemeter", model: device.model },
+      });
+      return;
+    }
+    if (this.refused.has(device.path)) return;
+    for (const session of this.sessions.values()) if (session.present && session.path === device.path) return;
+    let transport: Transport | undefined;
+    try {
+      transport = await Transport.open(
+        await openHidPort(this.options.backend, {
+          path: device.path,
+          serial: device.serial,
+          vendorId: device.vendorId,
+          productId: device.productId,
+        }),
+        { timeoutMs: this.options.exchangeTimeoutMs, queueLimit: this.options.queueLimit },
+      );
+      const client = await connectKey(transport, this.options.pins);
+      const serial = client.serial;
+      let session = this.sessions.get(serial);
+      if (session?.present) {
+        // The same serial on a second path: keep the first, never talk to one key twice.
+        log.warn("a key with this serial is already attached", { serial, path: device.path });
+        await client.close();
+        return;
+      }
+      const time = await client.getTime();
+      const licenses = await client.listLicenses();
+      if (session === undefined) {
+        session = new KeySession(serial, client.info, device.path, client);
+        this.sessions.set(serial, session);
+      } else {
+        session.client = client;
+        session.info = client.info;
+        session.path = device.path;
+      }
+      session.setKeyTime(time.keyTimeMs);
+      session.licenses = licenses;
+      session.lastSeen = Date.now();
+      this.knownSerials.add(serial);
+      const previous = this.options.ledger.getPinnedKey(serial);
+      const binding = this.options.currentBinding();
+      this.options.ledger.touchKey(serial, {
+        lastSeen: session.lastSeen,
+        lastBinding: binding,
+        licenseSetVersion: client.info.licenseSetVersion,
+      });
+      session.present = true;
+      try {
+        await this.options.beforeServe(session);
+      } catch (error) {
+        if (error instanceof KeyDisconnected) {
+          this.markDisconnected(session, error);
+          return;
+        }
+        log.error("recovery after attach failed; the key is served and recovery runs again on the next attach", {
+          serial,
+          error: String(error),
+        });
+      }
+      if (!session.present) return;
+      session.serving = true;
+      this.options.events.emit("key.attached", `key ${serial} attached`, {
+        serial,
+        details: { kind: "keybridge", path: device.path, firmwareVersion: client.info.firmwareVersion },
+      });
+      if (previous?.lastBinding != null && previous.lastBinding !== binding) {
+        this.options.events.emit("key.moved", `key ${serial} was last attached to another host identity`, {
+          serial,
+          details: { lastBinding: previous.lastBinding, binding },
+        });
+      }
+    } catch (error) {
+      await transport?.close().catch(() => undefined);
+      if (error instanceof CounterfeitKeyError) {
+        this.refused.add(device.path);
+        this.options.ledger.audit({
+          kind: "counterfeit-key",
+          serial: device.serial || null,
+          message: error.message,
+          details: { path: device.path },
+        });
+        this.options.events.emit("key.counterfeit", error.message, {
+          serial: device.serial,
+          details: { path: device.path },
+        });
+        return;
+      }
+      log.warn("could not connect to the key", { path: device.path, error: String(error) });
+    }
+  }
+
+  private async detach(path: string): Promise<void> {
+    const stick = this.sticks.get(path);
+    if (stick !== undefined) {
+      if (!stick.present) return;
+      stick.present = false;
+      this.options.events.emit("key.detached", `CodeMeter stick ${stick.serial} detached`, {
+        serial: stick.serial,
+        details: { kind: "codemeter" },
+      });
+      return;
+    }
+    this.refused.delete(path);
+    for (const session of this.sessions.values()) {
+      if (session.path !== path || !session.present) continue;
+      session.present = false;
+      session.serving = false;
+      const client = session.client;
+      session.client = undefined;
+      await client?.close().catch(() => undefined);
+      this.options.events.emit("key.detached", `key ${session.serial} detached`, {
+        serial: session.serial,
+        details: { reason: "unplugged" },
+      });
+    }
+  }
+}

@@ -1,0 +1,255 @@
+import type { Ledger } from "../ledger/index.js";
+import { layerLogger } from "../log.js";
+import type { RegistryView } from "../reconcile/index.js";
+import {
+  BORROWS_PATH,
+  type RegistryAdapter,
+  RegistryCorruptError,
+  type RegistryOp,
+  type RegistryTree,
+} from "../registry/index.js";
+import { type BorrowIndex, borrowKey } from "./borrow-index.js";
+import { crashPoint } from "./crash-points.js";
+import type { EventBus } from "./event-bus.js";
+import {
+  borrowPath,
+  entryMatches,
+  isMirrored,
+  type ParsedEntry,
+  parseBorrowsTree,
+  serialPath,
+  treeFromRows,
+  writeOps,
+} from "./registry-codec.js";
+
+const log = layerLogger("bridge");
+
+export interface MirrorOptions {
+  lagMs: number;
+  driftCheckMs: number;
+  /**
+   * Entries of these serials are kept even when the ledger lacks them: after a ledger rebuild the
+   * registry holds the only copy of their tags until the key's recovery has adopted them.
+   */
+  keepExtra?: (serial: string) => boolean;
+}
+
+export interface DriftReport {
+  missing: number;
+  extra: number;
+  changed: number;
+  /** The registry could not be read and was rewritten from the ledger. */
+  replaced: boolean;
+}
+
+/**
+ * Keeps the OS registry a copy of the ledger's outstanding borrows. Operations only mark a
+ * borrow dirty; one `applyBatch` per flush writes every dirty entry, so a storm of borrows costs
+ * one registry write. The ledger is always written first, so the registry is never the only copy
+ * of anything and can always be rebuilt from the ledger.
+ */
+export class Mirror {
+  private readonly dirty = new Set<string>();
+  private flushTimer: NodeJS.Timeout | undefined;
+  private driftTimer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+  private closed = false;
+  /** Batches written since start (tests and metrics). */
+  writes = 0;
+  healthy = true;
+  lastError: string | undefined;
+
+  constructor(
+    private readonly registry: RegistryAdapter,
+    private readonly index: BorrowIndex,
+    private readonly ledger: Ledger,
+    private readonly events: EventBus,
+    private readonly options: MirrorOptions,
+  ) {}
+
+  /** Repairs drift once, then keeps checking every `driftCheckMs`. */
+  async start(): Promise<void> {
+    await this.checkDrift();
+    this.scheduleDriftCheck();
+  }
+
+  markDirty(serial: string, id: number): void {
+    this.dirty.add(borrowKey(serial, id));
+    if (this.closed || this.flushTimer !== undefined) return;
+    // Half the lag: leaves the other half for the write itself and a flush already running.
+    this.flushTimer = setTimeout(
+      () => {
+        this.flushTimer = undefined;
+        void this.flush().catch(() => undefined);
+      },
+      Math.max(0, Math.floor(this.options.lagMs / 2)),
+    );
+    this.flushTimer.unref();
+  }
+
+  /** Writes every dirty entry now, in one batch. */
+  flush(): Promise<void> {
+    return this.serialize(() => this.flushNow());
+  }
+
+  /** Compares the registry with the ledger's outstanding borrows and rewrites what differs. */
+  checkDrift(): Promise<DriftReport> {
+    return this.serialize(() => this.checkDriftNow());
+  }
+
+  /** What the registry holds now, for reconcile. */
+  async read(): Promise<{ view: RegistryView; entries: ParsedEntry[] }> {
+    try {
+      const { entries } = parseBorrowsTree(await this.registry.readTree(BORROWS_PATH));
+      return { view: { readable: true, borrows: entries.map((entry) => entry.borrow) }, entries };
+    } catch (error) {
+      return { view: { readable: false, reason: errorMessage(error) }, entries: [] };
+    }
+  }
+
+  /** Rewrites the whole registry from the ledger (repair). */
+  restoreAll(reason: string): Promise<void> {
+    return this.serialize(() => this.replaceFromLedger(reason));
+  }
+
+  /** Deletes every keybridge entry: the "driver uninstalled" case of virtual mode. */
+  wipe(): Promise<void> {
+    return this.serialize(() => this.registry.replaceAll({ values: {}, subkeys: {} }));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.flushTimer);
+    clearTimeout(this.driftTimer);
+    this.flushTimer = undefined;
+    this.driftTimer = undefined;
+    await this.flush().catch((error: unknown) => log.error("final mirror flush failed", { error: String(error) }));
+  }
+
+  private serialize<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.running.then(work);
+    this.running = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async flushNow(): Promise<void> {
+    if (this.dirty.size === 0) return;
+    const keys = Array.from(this.dirty);
+    this.dirty.clear();
+    const ops: RegistryOp[] = [];
+    for (const key of keys) {
+      const slash = key.lastIndexOf("/");
+      const serial = key.slice(0, slash);
+      const id = Number(key.slice(slash + 1));
+      const row = this.index.get(serial, id);
+      if (row !== undefined && isMirrored(row)) ops.push(...writeOps(row));
+      else ops.push({ op: "deleteKey", path: borrowPath(serial, id) });
+    }
+    crashPoint("mirror.before-write");
+    try {
+      await this.registry.applyBatch(ops);
+      this.writes++;
+      this.healthy = true;
+      this.lastError = undefined;
+    } catch (error) {
+      // Nothing is lost: the entries stay dirty and the ledger still has them.
+      for (const key of keys) this.dirty.add(key);
+      this.healthy = false;
+      this.lastError = errorMessage(error);
+      log.warn("registry write failed; retrying at the next flush or drift check", { error: this.lastError });
+      if (error instanceof RegistryCorruptError) await this.replaceFromLedger("the registry file is corrupt");
+      else throw error;
+    }
+    crashPoint("mirror.after-write");
+  }
+
+  private async checkDriftNow(): Promise<DriftReport> {
+    let tree: RegistryTree | undefined;
+    try {
+      tree = await this.registry.readTree(BORROWS_PATH);
+    } catch (error) {
+      if (!(error instanceof RegistryCorruptError)) {
+        this.healthy = false;
+        this.lastError = errorMessage(error);
+        throw error;
+      }
+      await this.replaceFromLedger(`the registry could not be read: ${error.message}`);
+      return { missing: 0, extra: 0, changed: 0, replaced: true };
+    }
+    const { entries, unparsable } = parseBorrowsTree(tree);
+    const report: DriftReport = { missing: 0, extra: 0, changed: 0, replaced: false };
+    const ops: RegistryOp[] = [];
+    const seen = new Set<string>();
+    for (const path of unparsable) {
+      report.changed++;
+      ops.push({ op: "deleteKey", path });
+    }
+    for (const entry of entries) {
+      const key = borrowKey(entry.borrow.serial, entry.borrow.id);
+      seen.add(key);
+      const row = this.index.get(entry.borrow.serial, entry.borrow.id);
+      if (row === undefined && this.options.keepExtra?.(entry.borrow.serial) === true) continue;
+      if (row === undefined || !isMirrored(row)) {
+        report.extra++;
+        ops.push({ op: "deleteKey", path: borrowPath(entry.borrow.serial, entry.borrow.id) });
+      } else if (!entryMatches(entry, row)) {
+        report.changed++;
+        ops.push(...writeOps(row));
+      }
+    }
+    for (const { row } of this.index.all()) {
+      if (!isMirrored(row) || seen.has(borrowKey(row.serial, row.id))) continue;
+      report.missing++;
+      ops.push(...writeOps(row));
+    }
+    // Empty serial keys left behind by returns are harmless but untidy.
+    for (const [serial, serialTree] of Object.entries(tree?.subkeys ?? {})) {
+      if (Object.keys(serialTree.subkeys).length === 0 && Object.keys(serialTree.values).length === 0) {
+        ops.push({ op: "deleteKey", path: serialPath(serial) });
+      }
+    }
+    if (ops.length > 0) {
+      await this.registry.applyBatch(ops);
+      this.writes++;
+    }
+    this.healthy = true;
+    this.lastError = undefined;
+    if (report.missing + report.extra + report.changed > 0) {
+      const message = `registry drift repaired from the ledger: ${report.missing} missing, ${report.extra} extra, ${report.changed} changed`;
+      log.warn(message);
+      this.ledger.audit({ kind: "repair", message, details: { ...report } });
+      this.events.emit("registry.repaired", message, { details: { ...report } });
+    }
+    return report;
+  }
+
+  private async replaceFromLedger(reason: string): Promise<void> {
+    this.dirty.clear();
+    await this.registry.replaceAll(treeFromRows(Array.from(this.index.all(), (entry) => entry.row)));
+    this.writes++;
+    this.healthy = true;
+    this.lastError = undefined;
+    const message = `registry rewritten from the ledger (${reason})`;
+    log.warn(message);
+    this.ledger.audit({ kind: "repair", message, details: { reason, replaced: true } });
+    this.events.emit("registry.repaired", message, { details: { reason, replaced: true } });
+  }
+
+  private scheduleDriftCheck(): void {
+    if (this.closed) return;
+    this.driftTimer = setTimeout(() => {
+      this.driftTimer = undefined;
+      this.checkDrift()
+        .catch((error: unknown) => log.warn("registry drift check failed", { error: String(error) }))
+        .finally(() => this.scheduleDriftCheck());
+    }, this.options.driftCheckMs);
+    this.driftTimer.unref();
+  }
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,278 @@
+import { randomBytes } from "node:crypto";
+import { UnknownBorrowError as KeyUnknownBorrowError } from "../key/index.js";
+import type { BorrowRow, OpRow } from "../ledger/index.js";
+import { layerLogger } from "../log.js";
+import type { BorrowRecord } from "../protocol/index.js";
+import type { BridgeContext } from "./context.js";
+import { crashPoint } from "./crash-points.js";
+import type { KeySession } from "./key-session.js";
+import type { ParsedEntry } from "./registry-codec.js";
+
+const log = layerLogger("bridge");
+
+export interface RecoveryReport {
+  serial: string;
+  completedSettles: number;
+  rolledBack: number;
+  markedSettled: number;
+  dummies: number;
+  adopted: number;
+  finishedOps: number;
+}
+
+const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
+const bytes = (text: string): Buffer => Buffer.from(text, "hex");
+
+/**
+ * Brings the ledger and the key back into agreement after a crash or a reattach, before the key
+ * serves anything. Reads the key's records (all pages) and the ledger's pending journal, then:
+ * (a) finishes interrupted settles with their SAME opId (K2), (b) rolls back key records the
+ * ledger never acknowledged (or adopts them when the ledger was just rebuilt), (c) marks ledger
+ * rows the key no longer holds as settled, (d) mirrors the key's dummies into the ledger.
+ */
+export class Recovery {
+  constructor(
+    private readonly ctx: BridgeContext,
+    /** Registry entries by `serial/id`, read on demand: the source of tags when the ledger was rebuilt. */
+    private readonly registryEntries: () => Promise<Map<string, ParsedEntry>>,
+  ) {}
+
+  async recoverKey(session: KeySession): Promise<RecoveryReport> {
+    const { ledger, keys } = this.ctx;
+    const serial = session.serial;
+    const report: RecoveryReport = {
+      serial,
+      completedSettles: 0,
+      rolledBack: 0,
+      markedSettled: 0,
+      dummies: 0,
+      adopted: 0,
+      finishedOps: 0,
+    };
+    const records = await keys.call(session, (client) => client.listAllBorrows());
+    crashPoint("recovery.after-key");
+    const onKey = new Map(records.map((record) => [record.id, record]));
+    const rows = ledger.listBorrows({ serial });
+    const byOpId = new Map(rows.map((row) => [row.opId, row]));
+    const pending = ledger.listPendingOps().filter((op) => op.serial === serial);
+    const pendingById = new Map(pending.map((op) => [op.opId, op]));
+
+    // (a) interrupted returns and settles.
+    for (const row of rows) {
+      if (row.state !== "returning") continue;
+      if (this.ctx.inFlight.busyBorrows.has(`${serial}/${row.id}`)) continue;
+      await this.completeSettle(session, row, onKey.get(row.id), pendingById);
+      report.completedSettles++;
+    }
+
+    // Rebinds and license updates left pending: settle the journal from what the key shows.
+    for (const op of pending) {
+      if (op.kind === "rebind") {
+        await this.completeRebind(op, onKey);
+        report.finishedOps++;
+      } else if (op.kind === "license-update") {
+        const version = session.info.licenseSetVersion;
+        const before = Number(op.details.licenseSetVersionBefore ?? Number.NaN);
+        await ledger.commit((tx) => tx.finishOp(op.opId, version > before ? "done" : "failed", "INTERRUPTED"));
+        report.finishedOps++;
+      }
+    }
+
+    // (b) key records the ledger does not know; (d) key dummies.
+    const binding = this.ctx.binding();
+    let registry: Map<string, ParsedEntry> | undefined;
+    for (const record of records) {
+      const opId = hex(record.opId);
+      const row = byOpId.get(opId) ?? rows.find((candidate) => candidate.id === record.id);
+      if (row === undefined) {
+        if (this.ctx.inFlight.borrowOpIds.has(opId)) continue;
+        if (ledger.rebuilt) {
+          registry ??= await this.registryEntries();
+          await this.adopt(serial, record, registry.get(`${serial}/${record.id}`));
+          report.adopted++;
+        } else if (record.state === "active" && hex(record.binding) === binding) {
+          await this.rollBack(session, record);
+          report.rolledBack++;
+        } else if (record.state === "dummy") {
+          await this.adopt(serial, record, undefined);
+          report.dummies++;
+        } else {
+          log.warn("the key holds a borrow of another host that the ledger does not know; left alone", {
+            serial,
+            id: record.id,
+          });
+        }
+        continue;
+      }
+      if (record.state === "dummy" && (row.state !== "dummy" || row.dummyUntil !== (record.dummyUntil ?? null))) {
+        const updated = await ledger.commit((tx) => {
+          const next = tx.updateBorrowState(serial, row.id, { state: "dummy", dummyUntil: record.dummyUntil ?? null });
+          tx.audit({
+            kind: "dummy",
+            serial,
+            borrowId: row.id,
+            message: `key ${serial} holds borrow ${row.id} as a borrow dummy until ${isoOrUnknown(record.dummyUntil)}`,
+          });
+          return next;
+        });
+        this.track(updated);
+        report.dummies++;
+      }
+    }
+
+    // (c) ledger rows the key no longer holds.
+    for (const row of ledger.listBorrows({ serial, states: ["active", "dummy"] })) {
+      if (onKey.has(row.id)) continue;
+      if (this.ctx.inFlight.busyBorrows.has(`${serial}/${row.id}`)) continue;
+      const updated = await ledger.commit((tx) => {
+        const next = tx.updateBorrowState(serial, row.id, { state: "settled" });
+        tx.audit({
+          kind: "settled",
+          serial,
+          borrowId: row.id,
+          message:
+            row.state === "dummy"
+              ? `borrow dummy ${row.id} cleared on key ${serial}`
+              : `borrow ${row.id} is no longer on key ${serial} (settled or expired there); marked settled`,
+        });
+        return next;
+      });
+      this.track(updated);
+      report.markedSettled++;
+    }
+
+    if (report.adopted > 0) {
+      const message = `ledger rebuilt: ${report.adopted} borrow(s) of key ${serial} adopted from the key and the registry`;
+      ledger.audit({ kind: "ledger-rebuilt", serial, message, details: { ...report } });
+      this.ctx.events.emit("ledger.rebuilt", message, { serial, details: { ...report } });
+    }
+    const changed =
+      report.completedSettles + report.rolledBack + report.markedSettled + report.dummies + report.adopted;
+    if (changed > 0) log.info("recovery done", { ...report });
+    return report;
+  }
+
+  private track(row: BorrowRow): void {
+    this.ctx.index.put(row);
+    this.ctx.mirror.markDirty(row.serial, row.id);
+  }
+
+  private async completeSettle(
+    session: KeySession,
+    row: BorrowRow,
+    record: BorrowRecord | undefined,
+    pendingById: Map<string, OpRow>,
+  ): Promise<void> {
+    const { ledger, keys } = this.ctx;
+    const settleOpId = row.settleOpId ?? randomBytes(16).toString("hex");
+    const op = pendingById.get(settleOpId);
+    let state: "returned" | "settled" | "dummy" = op?.kind === "settle-expired" ? "settled" : "returned";
+    let dummyUntil: number | null = null;
+    if (record !== undefined && record.state === "active") {
+      try {
+        const result = await keys.call(session, (client) =>
+          client.settle({ opId: bytes(settleOpId), id: row.id, binding: bytes(row.binding), tag: bytes(row.tag) }),
+        );
+        if (result.outcome === "dummy") {
+          state = "dummy";
+          dummyUntil = result.dummyUntil ?? null;
+        }
+      } catch (error) {
+        if (!(error instanceof KeyUnknownBorrowError)) throw error;
+      }
+    } else if (record?.state === "dummy") {
+      state = "dummy";
+      dummyUntil = record.dummyUntil ?? null;
+    } else {
+      // The key has no record: the settle went through before the crash, unless OP_STATUS says otherwise.
+      const status = await keys.call(session, (client) => client.opStatus(bytes(settleOpId)));
+      if (status.known && status.settleOutcome === "dummy") state = "dummy";
+      else if (!status.known) state = "settled";
+    }
+    const updated = await ledger.commit((tx) => {
+      const next = tx.updateBorrowState(row.serial, row.id, { state, dummyUntil });
+      if (op !== undefined) tx.finishOp(op.opId, "done");
+      tx.audit({
+        kind: "recovery",
+        serial: row.serial,
+        borrowId: row.id,
+        message: `interrupted ${op?.kind ?? "return"} of borrow ${row.id} completed: ${state}`,
+      });
+      return next;
+    });
+    this.track(updated);
+  }
+
+  private async completeRebind(op: OpRow, onKey: Map<number, BorrowRecord>): Promise<void> {
+    const { ledger } = this.ctx;
+    const id = op.borrowId ?? -1;
+    const record = onKey.get(id);
+    const newBinding = String(op.details.newBinding ?? "");
+    const applied = record !== undefined && hex(record.binding) === newBinding;
+    const updated = await ledger.commit((tx) => {
+      const row = applied ? tx.updateBorrowState(op.serial, id, { binding: newBinding }) : undefined;
+      tx.finishOp(op.opId, applied ? "done" : "failed", applied ? undefined : "INTERRUPTED");
+      return row;
+    });
+    if (updated !== undefined) this.track(updated);
+  }
+
+  /** An unacknowledged borrow (crash between key and ledger): SETTLE it with the tag derived from its opId. */
+  private async rollBack(session: KeySession, record: BorrowRecord): Promise<void> {
+    const { ledger, keys } = this.ctx;
+    const opId = hex(record.opId);
+    const tag = ledger.deriveTag(opId);
+    const rollbackOpId = randomBytes(16);
+    const result = await keys.call(session, (client) =>
+      client.settle({ opId: rollbackOpId, id: record.id, binding: record.binding, tag }),
+    );
+    await ledger.commit((tx) => {
+      tx.beginOp({
+        opId: rollbackOpId.toString("hex"),
+        kind: "rollback",
+        serial: session.serial,
+        borrowId: record.id,
+        details: { borrowOpId: opId, outcome: result.outcome },
+      });
+      tx.finishOp(rollbackOpId.toString("hex"), result.outcome === "dummy" ? "failed" : "rolled-back");
+      tx.audit({
+        kind: "rollback",
+        serial: session.serial,
+        borrowId: record.id,
+        message: `borrow ${record.id} on key ${session.serial} was never acknowledged (interrupted before the ledger); rolled back`,
+        details: { opId, outcome: result.outcome },
+      });
+    });
+    session.refreshLicenses().catch(() => undefined);
+  }
+
+  /** Takes a key record into a rebuilt ledger: the tag from the registry when it has one, else derived. */
+  private async adopt(serial: string, record: BorrowRecord, entry: ParsedEntry | undefined): Promise<void> {
+    const { ledger } = this.ctx;
+    const opId = hex(record.opId);
+    const tag = entry?.borrow.tag ?? ledger.deriveTag(opId).toString("hex");
+    const row = await ledger.commit((tx) =>
+      tx.upsertBorrow({
+        serial,
+        id: record.id,
+        opId,
+        product: record.product,
+        client: record.client,
+        issuedAt: record.issuedAt,
+        expiresAt: record.expiresAt,
+        binding: hex(record.binding),
+        tag,
+        state: record.state,
+        dummyUntil: record.dummyUntil ?? null,
+        settleOpId: null,
+        createdAt: Date.now(),
+        updatedAt: Date.now(),
+      }),
+    );
+    this.track(row);
+  }
+}
+
+function isoOrUnknown(ms: number | undefined): string {
+  return ms === undefined ? "an unknown time" : new Date(ms).toISOString();
+}

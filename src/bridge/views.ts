@@ -1,0 +1,75 @@
+import type { BorrowRow } from "../ledger/index.js";
+import type { LicenseUsage } from "../protocol/index.js";
+import type { BorrowView, KeyView, LicenseView } from "./api.js";
+import type { IndexedBorrow } from "./borrow-index.js";
+import type { CodeMeterStickInfo } from "./key-manager.js";
+import type { KeySession } from "./key-session.js";
+
+type Names = (product: number) => string | undefined;
+
+/** `expired` is active and past expiresAt in key time; `returning` shows as active (the client still holds it). */
+export function stateOf(row: BorrowRow, keyNow: number): BorrowView["state"] {
+  if (row.state === "dummy") return "dummy";
+  return keyNow >= row.expiresAt ? "expired" : "active";
+}
+
+export function borrowViewOf(entry: IndexedBorrow, keyNow: number, names: Names): BorrowView {
+  const { row } = entry;
+  const view: BorrowView = {
+    id: row.id,
+    serial: row.serial,
+    product: row.product,
+    client: row.client,
+    issuedAt: entry.issuedAtIso,
+    expiresAt: entry.expiresAtIso,
+    state: stateOf(row, keyNow),
+  };
+  if (entry.dummyUntilIso !== undefined) view.dummyUntil = entry.dummyUntilIso;
+  const name = names(row.product);
+  if (name !== undefined) view.productName = name;
+  return view;
+}
+
+/** A row that is no longer outstanding (just returned or settled): its last view. */
+export function borrowViewOfRow(row: BorrowRow, keyNow: number, names: Names): BorrowView {
+  return borrowViewOf(
+    {
+      row,
+      issuedAtIso: new Date(row.issuedAt).toISOString(),
+      expiresAtIso: new Date(row.expiresAt).toISOString(),
+      dummyUntilIso: row.dummyUntil === null ? undefined : new Date(row.dummyUntil).toISOString(),
+    },
+    keyNow,
+    names,
+  );
+}
+
+export function licenseViewOf(license: LicenseUsage, names: Names): LicenseView {
+  const view: LicenseView = {
+    product: license.product,
+    seats: license.seats,
+    borrowable: license.borrowable,
+    borrowed: license.borrowed,
+    dummies: license.dummies,
+    borrowDays: license.borrowDays,
+  };
+  const name = names(license.product);
+  if (name !== undefined) view.name = name;
+  return view;
+}
+
+export function keyViewOf(session: KeySession, names: Names): KeyView {
+  return {
+    serial: session.serial,
+    present: session.present,
+    kind: "keybridge",
+    firmwareVersion: session.info.firmwareVersion,
+    licenseSetVersion: session.info.licenseSetVersion,
+    lastSeen: new Date(session.lastSeen).toISOString(),
+    licenses: session.licenses.map((license) => licenseViewOf(license, names)),
+  };
+}
+
+export function stickViewOf(stick: CodeMeterStickInfo): KeyView {
+  return { serial: stick.serial, present: stick.present, kind: "codemeter", licenses: [] };
+}

@@ -1,0 +1,116 @@
+import { mkdirSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import {
+  createDemoKey,
+  createNodeHidStandIn,
+  createUsbStandIn,
+  DEMO_LICENSES,
+  DEMO_PRODUCT_NAMES,
+  VirtualBus,
+  type VirtualKey,
+} from "../../native-mocks/index.js";
+import { SIMULATED_HOST_FILE, SimulatedHostProbe } from "../host/index.js";
+import { type HidBackend, virtualHidBackend } from "../transport/index.js";
+import type { LicenseInput, VirtualKeyView } from "./api.js";
+import { InvalidRequestError, KeyNotFoundError } from "./errors.js";
+
+const KEY_FILE_SUFFIX = ".key.json";
+
+/**
+ * Virtual mode's world: a virtual USB bus whose keys live in `<dataDir>/virtual/<serial>.key.json`
+ * (the first start creates the demo key, later starts reload every key), reached through the
+ * node-hid and usb stand-ins so the real transport path runs unchanged, and a simulated host
+ * kept in the data directory.
+ */
+export class VirtualWorld {
+  readonly bus: VirtualBus;
+  readonly backend: HidBackend;
+  private readonly dir: string;
+
+  private constructor(
+    dataDir: string,
+    readonly host: SimulatedHostProbe,
+    private readonly latencyMs: number,
+  ) {
+    this.dir = join(dataDir, "virtual");
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    this.bus = new VirtualBus();
+    this.backend = virtualHidBackend(createNodeHidStandIn(this.bus), createUsbStandIn(this.bus));
+    const files = readdirSync(this.dir).filter((name) => name.endsWith(KEY_FILE_SUFFIX));
+    if (files.length === 0) {
+      createDemoKey({ bus: this.bus, stateFile: this.keyFile("KB-DEMO-0001"), latencyMs });
+    } else {
+      for (const file of files.sort()) {
+        const serial = file.slice(0, -KEY_FILE_SUFFIX.length);
+        this.bus.createKey({ serial, stateFile: join(this.dir, file), latencyMs });
+      }
+    }
+  }
+
+  static async open(dataDir: string, latencyMs: number): Promise<VirtualWorld> {
+    const host = await SimulatedHostProbe.open({ statePath: join(dataDir, SIMULATED_HOST_FILE) });
+    return new VirtualWorld(dataDir, host, latencyMs);
+  }
+
+  productName(product: number): string | undefined {
+    return DEMO_PRODUCT_NAMES[product];
+  }
+
+  keyViews(): VirtualKeyView[] {
+    return this.bus.keys().map(viewOf);
+  }
+
+  key(serial: string): VirtualKey {
+    const key = this.bus.keys().find((candidate) => candidate.serial === serial);
+    if (key === undefined) throw new KeyNotFoundError(serial);
+    return key;
+  }
+
+  create(input: { serial?: string; licenses?: LicenseInput[] }): VirtualKeyView {
+    const serial = input.serial ?? this.nextSerial();
+    if (!/^[A-Za-z0-9._-]{1,32}$/.test(serial)) {
+      throw new InvalidRequestError("serial", "serial must be 1-32 letters, digits, '.', '_' or '-'");
+    }
+    if (this.bus.keys().some((key) => key.serial === serial)) {
+      throw new InvalidRequestError("serial", `a virtual key with serial ${serial} already exists`);
+    }
+    const key = this.bus.createKey({
+      serial,
+      licenses: input.licenses ?? DEMO_LICENSES,
+      stateFile: this.keyFile(serial),
+      latencyMs: this.latencyMs,
+    });
+    return viewOf(key);
+  }
+
+  close(): void {
+    this.bus.close();
+  }
+
+  private keyFile(serial: string): string {
+    return join(this.dir, `${serial}${KEY_FILE_SUFFIX}`);
+  }
+
+  private nextSerial(): string {
+    const taken = new Set(this.bus.keys().map((key) => key.serial));
+    for (let n = 2; ; n++) {
+      const serial = `KB-VIRT-${String(n).padStart(4, "0")}`;
+      if (!taken.has(serial)) return serial;
+    }
+  }
+}
+
+function viewOf(key: VirtualKey): VirtualKeyView {
+  const state = key.state;
+  return {
+    serial: key.serial,
+    plugged: key.plugged,
+    keyTime: new Date(state.keyTimeMs).toISOString(),
+    licenses: state.licenses.map(({ product, seats, borrowable, borrowDays }) => ({
+      product,
+      seats,
+      borrowable,
+      borrowDays,
+    })),
+  };
+}
