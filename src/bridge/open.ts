@@ -44,6 +44,7 @@ import type { BridgeContext } from "./context.js";
 import { InvalidRequestError, NotVirtualError } from "./errors.js";
 import { EventBus } from "./event-bus.js";
 import { ExpiryService } from "./expiry.js";
+import { BridgeRiskEngine, GuardServices } from "./guard/index.js";
 import { InFlight } from "./in-flight.js";
 import { KeyManager } from "./key-manager.js";
 import { LedgerPinStore } from "./ledger-pin-store.js";
@@ -286,7 +287,9 @@ async function assemble(
       events.complete();
     },
   );
-  const risks = internals.risks?.(bridge) ?? new NoRisks();
+  const risks =
+    internals.risks?.(bridge) ??
+    new BridgeRiskEngine(bridge, { pollMs: options.hostPollMs, mirrorLagMs: options.mirrorLagMs });
   bridge.attachRisks(risks);
   cleanups.push(() => risks.close?.());
   return bridge;
@@ -319,6 +322,13 @@ class BridgeImpl implements OpenedBridge {
 
   attachRisks(source: RiskSource): void {
     this.riskSource = source;
+  }
+
+  private guardServices: GuardServices | undefined;
+  /** Migration, the license-update guard and preflight (src/bridge/guard), built on first use. */
+  private get guard(): GuardServices {
+    this.guardServices ??= new GuardServices(this, (a) => this.reconcileService.preflight(a), this.riskSource);
+    return this.guardServices;
   }
 
   get risks$(): Observable<RiskView[]> {
@@ -395,11 +405,11 @@ class BridgeImpl implements OpenedBridge {
   }
 
   preflight(action: PreflightAction): Promise<PreflightView> {
-    return this.reconcileService.preflight(action);
+    return this.guard.preflight(action);
   }
 
   migrate(): Promise<MigrationView> {
-    return this.maintenance.migrate();
+    return this.guard.migrate();
   }
 
   licenseUpdate(
@@ -407,7 +417,7 @@ class BridgeImpl implements OpenedBridge {
     licenses: LicenseInput[],
     options: { force?: boolean } = {},
   ): Promise<LicenseUpdateView> {
-    return this.maintenance.licenseUpdate(serial, licenses, options.force === true);
+    return this.guard.licenseUpdate(serial, licenses, options);
   }
 
   async exportLedger(file: string): Promise<LedgerExportView> {
