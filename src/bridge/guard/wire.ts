@@ -1,6 +1,7 @@
 import type { PreflightAction } from "../../reconcile/index.js";
 import type { LicenseInput, LicenseUpdateView, MigrationView, PreflightView } from "../api.js";
 import type { OpenedBridge } from "../open.js";
+import type { RiskSource } from "../risk-engine.js";
 import { LicenseGuard } from "./license-guard.js";
 import { MigrationService } from "./migrate.js";
 import { guardedPreflight } from "./preflight.js";
@@ -65,20 +66,24 @@ export class GuardServices {
   constructor(
     private readonly bridge: Pick<OpenedBridge, "context" | "hostMonitor">,
     private readonly answer: (action: PreflightAction) => Promise<PreflightView>,
-    risks?: GuardRiskEngine,
+    risks?: RiskSource,
   ) {
     const refreshHost = async () => {
       await bridge.hostMonitor.check();
     };
     this.migration = new MigrationService(bridge.context, { refreshHost });
-    this.licenses = new LicenseGuard(bridge.context, risks);
+    this.licenses = new LicenseGuard(bridge.context, risks instanceof GuardRiskEngine ? risks : undefined);
   }
 
   migrate(): Promise<MigrationView> {
     return this.migration.migrate();
   }
 
-  licenseUpdate(serial: string, licenses: LicenseInput[], options: { force?: boolean } = {}): Promise<LicenseUpdateView> {
+  licenseUpdate(
+    serial: string,
+    licenses: LicenseInput[],
+    options: { force?: boolean } = {},
+  ): Promise<LicenseUpdateView> {
     return this.licenses.update(serial, licenses, options);
   }
 
