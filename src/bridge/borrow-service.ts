@@ -78,12 +78,12 @@ export function validateBorrowRequest(request: BorrowRequestInput): ValidRequest
 export class BorrowService {
   constructor(private readonly ctx: BridgeContext) {}
 
-  borrow(request: BorrowRequestInput, signal?: AbortSignal): Promise<BorrowView> {
+  async borrow(request: BorrowRequestInput, signal?: AbortSignal): Promise<BorrowView> {
     const valid = validateBorrowRequest(request);
     return this.ctx.inFlight.run(() => this.borrowNow(valid, signal));
   }
 
-  returnBorrow(id: number, signal?: AbortSignal): Promise<ReturnResultView> {
+  async returnBorrow(id: number, signal?: AbortSignal): Promise<ReturnResultView> {
     if (!Number.isSafeInteger(id) || id <= 0) throw new InvalidRequestError("id", "id must be a positive integer");
     return this.ctx.inFlight.run(async () => {
       const row = this.findForSettle(id);

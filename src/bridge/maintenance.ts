@@ -67,7 +67,7 @@ export class MaintenanceService {
   }
 
   /** K6 guard: refused while borrows are out, unless forced; forced updates are audited with the borrows they cost. */
-  licenseUpdate(serial: string, licenses: LicenseInput[], force: boolean): Promise<LicenseUpdateView> {
+  async licenseUpdate(serial: string, licenses: LicenseInput[], force: boolean): Promise<LicenseUpdateView> {
     validateLicenses(licenses);
     return this.ctx.inFlight.run(async () => {
       const session = this.borrows.servingSession(serial);

@@ -47,6 +47,7 @@ import { ExpiryService } from "./expiry.js";
 import { BridgeRiskEngine, GuardServices } from "./guard/index.js";
 import { InFlight } from "./in-flight.js";
 import { KeyManager } from "./key-manager.js";
+import type { KeySession } from "./key-session.js";
 import { LedgerPinStore } from "./ledger-pin-store.js";
 import { MaintenanceService } from "./maintenance.js";
 import { Mirror } from "./mirror.js";
@@ -286,6 +287,7 @@ async function assemble(
       await cleanUp();
       events.complete();
     },
+    (session) => (recovery as Recovery).recoverKey(session),
   );
   const risks =
     internals.risks?.(bridge) ??
@@ -314,6 +316,7 @@ class BridgeImpl implements OpenedBridge {
     readonly registry: RegistryAdapter,
     readonly world: VirtualWorld | undefined,
     private readonly shutDown: () => Promise<void>,
+    private readonly recover: (session: KeySession) => Promise<unknown>,
   ) {
     this.mode = options.mode;
     this.events$ = context.events.events$;
@@ -466,7 +469,8 @@ class BridgeImpl implements OpenedBridge {
     const { index, ledger, mirror, keys } = this.context;
     index.load(ledger.listOutstanding());
     await mirror.checkDrift();
-    for (const session of keys.servingSessions()) await keys.rescan().then(() => session);
+    // The imported rows are checked against each key now, as on attach.
+    for (const session of keys.servingSessions()) await this.recover(session);
   }
 
   private keyNowBySerial(): Map<string, number> {
