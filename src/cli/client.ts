@@ -1,0 +1,127 @@
+import { join } from "node:path";
+import { DEFAULT_LISTEN, defaultDataDir, TOKEN_FILE_NAME } from "../config/paths.js";
+import { readDaemonInfo, readToken } from "../server/daemon-files.js";
+import { ApiError, DaemonNotRunningError, TokenMissingError } from "./errors.js";
+
+export interface Endpoint {
+  url: string;
+  /** Undefined until needed: `config` and `--help` work without one. */
+  token: () => string;
+}
+
+/** The daemon's URL (`--url`, else daemon.json, else the default) and its token (KEYBRIDGE_TOKEN, else the token file). */
+export function resolveEndpoint(options: { dataDir?: string; url?: string }, env: NodeJS.ProcessEnv): Endpoint {
+  const dataDir = options.dataDir ?? (env.KEYBRIDGE_DATA_DIR || undefined) ?? defaultDataDir(env);
+  const listen = env.KEYBRIDGE_LISTEN || DEFAULT_LISTEN;
+  const url = (options.url ?? readDaemonInfo(dataDir)?.url ?? `http://${listen}`).replace(/\/+$/, "");
+  return {
+    url,
+    token: () => {
+      const token = env.KEYBRIDGE_TOKEN || readToken(dataDir);
+      if (token === undefined) throw new TokenMissingError(join(dataDir, TOKEN_FILE_NAME));
+      return token;
+    },
+  };
+}
+
+interface Problem {
+  code?: string;
+  detail?: string;
+  title?: string;
+  [key: string]: unknown;
+}
+
+export class ApiClient {
+  constructor(private readonly endpoint: Endpoint) {}
+
+  get url(): string {
+    return this.endpoint.url;
+  }
+
+  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await this.send(
+      method,
+      path,
+      body === undefined ? undefined : JSON.stringify(body),
+      "application/json",
+    );
+    return (await response.json()) as T;
+  }
+
+  async text(method: string, path: string, body?: string): Promise<{ text: string; headers: Headers }> {
+    const response = await this.send(method, path, body, "application/octet-stream");
+    return { text: await response.text(), headers: response.headers };
+  }
+
+  /** Follows `/v1/events`, calling `onEvent` per event, until `stop` resolves or the daemon ends the stream. */
+  async follow(onEvent: (type: string, data: string) => void, stop: Promise<void>): Promise<void> {
+    const controller = new AbortController();
+    const response = await this.send("GET", "/v1/events", undefined, undefined, controller.signal);
+    const reader = response.body?.getReader();
+    if (reader === undefined) return;
+    void stop.then(() => controller.abort());
+    const decoder = new TextDecoder();
+    let buffer = "";
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffer += decoder.decode(value, { stream: true });
+        let end = buffer.indexOf("\n\n");
+        while (end >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          let type = "message";
+          const data: string[] = [];
+          for (const line of block.split("\n")) {
+            if (line.startsWith("event: ")) type = line.slice(7);
+            else if (line.startsWith("data: ")) data.push(line.slice(6));
+          }
+          if (data.length > 0) onEvent(type, data.join("\n"));
+          end = buffer.indexOf("\n\n");
+        }
+      }
+    } catch (error) {
+      if (controller.signal.aborted) return;
+      throw error;
+    }
+  }
+
+  private async send(
+    method: string,
+    path: string,
+    body: string | undefined,
+    contentType: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<Response> {
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${this.endpoint.token()}`,
+      accept: "application/json",
+    };
+    if (body !== undefined && contentType !== undefined) headers["content-type"] = contentType;
+    let response: Response;
+    try {
+      response = await fetch(`${this.endpoint.url}${path}`, { method, headers, body, ...(signal ? { signal } : {}) });
+    } catch (error) {
+      throw new DaemonNotRunningError(this.endpoint.url, error);
+    }
+    if (response.ok) return response;
+    const text = await response.text();
+    let problem: Problem = {};
+    try {
+      problem = JSON.parse(text) as Problem;
+    } catch {
+      problem = { detail: text.slice(0, 200) };
+    }
+    const details =
+      typeof problem.details === "object" && problem.details !== null
+        ? (problem.details as Record<string, unknown>)
+        : undefined;
+    throw new ApiError(
+      problem.code ?? `HTTP_${response.status}`,
+      response.status,
+      problem.detail ?? problem.title ?? response.statusText,
+      details,
+    );
+  }
+}

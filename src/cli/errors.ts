@@ -1,0 +1,44 @@
+import { KeybridgeError } from "../errors.js";
+
+/** Nothing answers at the daemon's URL. */
+export class DaemonNotRunningError extends KeybridgeError {
+  constructor(url: string, cause?: unknown) {
+    super(
+      "DAEMON_NOT_RUNNING",
+      `keybridge daemon is not running at ${url} — start it with \`keybridge serve\` (or \`npm start\` for the virtual key)`,
+      { cause, details: { url } },
+    );
+  }
+}
+
+/** The daemon answered with a problem+json error; `code` is the API's stable code. */
+export class ApiError extends KeybridgeError {
+  readonly status: number;
+  constructor(code: string, status: number, message: string, details?: Record<string, unknown>) {
+    super(code, message, details === undefined ? undefined : { details });
+    this.status = status;
+  }
+}
+
+/** No API token: neither KEYBRIDGE_TOKEN nor `<dataDir>/api-token`. */
+export class TokenMissingError extends KeybridgeError {
+  constructor(file: string) {
+    super(
+      "TOKEN_MISSING",
+      `no API token at ${file}; pass the daemon's data directory with --data-dir, or set KEYBRIDGE_TOKEN`,
+      { details: { file } },
+    );
+  }
+}
+
+/** A file named on the command line could not be read or written, or holds the wrong shape. */
+export class CliFileError extends KeybridgeError {
+  constructor(
+    code: "FILE_UNREADABLE" | "FILE_UNWRITABLE" | "FILE_INVALID",
+    message: string,
+    file: string,
+    cause?: unknown,
+  ) {
+    super(code, message, { cause, details: { file } });
+  }
+}

@@ -1,0 +1,446 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { Value } from "@sinclair/typebox/value";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import type {
+  BorrowView,
+  KeyView,
+  LedgerExportView,
+  LicenseInput,
+  LicenseUpdateView,
+  MigrationView,
+  PreflightView,
+  ReconcileView,
+  RepairResultView,
+  ReturnResultView,
+  RiskView,
+  StatusView,
+  VirtualKeyView,
+} from "../bridge/api.js";
+import { parseDuration } from "../config/duration.js";
+import { ConfigInvalidError } from "../config/errors.js";
+import { type ConfigField, loadConfig } from "../config/index.js";
+import { isCodedError, KeybridgeError } from "../errors.js";
+import { PREFLIGHT_ACTIONS } from "../reconcile/actions.js";
+import { LicenseUpdateSchema } from "../server/schemas.js";
+import { ApiClient, resolveEndpoint } from "./client.js";
+import { ApiError, CliFileError } from "./errors.js";
+import { type CliIo, EXIT } from "./io.js";
+import * as render from "./render.js";
+
+interface GlobalOptions {
+  dataDir?: string;
+  url?: string;
+  json?: boolean;
+  config?: string;
+}
+
+export interface CliDeps {
+  /** Runs the daemon until a signal; resolves with the exit code. Loaded lazily so other commands stay light. */
+  serve?: (config: Parameters<typeof import("../server/daemon.js").runDaemonUntilSignal>[0]) => Promise<number>;
+}
+
+const integer =
+  (what: string, min = 0) =>
+  (value: string) => {
+    if (!/^\d+$/.test(value) || Number(value) < min)
+      throw new InvalidArgumentError(`${what} must be an integer ≥ ${min}, got '${value}'`);
+    return Number(value);
+  };
+
+const duration = (value: string) => {
+  try {
+    return parseDuration(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+};
+
+const preflightAction = (value: string) => {
+  if (!(PREFLIGHT_ACTIONS as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`unknown action '${value}'; one of: ${PREFLIGHT_ACTIONS.join(", ")}`);
+  }
+  return value;
+};
+
+function example(...lines: string[]): string {
+  return `\nExample${lines.length > 1 ? "s" : ""}:\n${lines.map((line) => `  $ ${line}`).join("\n")}\n`;
+}
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (error) {
+    throw new CliFileError("FILE_UNREADABLE", `cannot read ${file}: ${(error as Error).message}`, file, error);
+  }
+}
+
+function readLicenseFile(file: string): LicenseInput[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readText(file));
+  } catch (error) {
+    if (error instanceof KeybridgeError) throw error;
+    throw new CliFileError("FILE_INVALID", `${file} is not valid JSON: ${(error as Error).message}`, file, error);
+  }
+  if (!Value.Check(LicenseUpdateSchema, parsed)) {
+    const first = [...Value.Errors(LicenseUpdateSchema, parsed)][0];
+    const where =
+      first?.path === undefined || first.path === "" ? "the file" : first.path.slice(1).replaceAll("/", ".");
+    throw new CliFileError(
+      "FILE_INVALID",
+      `${file}: ${where}: ${first?.message ?? "invalid"} — expected {"licenses": [{"product", "seats", "borrowable", "borrowDays"}]}`,
+      file,
+    );
+  }
+  return (parsed as { licenses: LicenseInput[] }).licenses;
+}
+
+/** Builds the `keybridge` command tree; `state.exitCode` carries results such as 3 (unsafe). */
+export function buildProgram(io: CliIo, deps: CliDeps, state: { exitCode: number }): Command {
+  const out = (text: string) => io.stdout.write(text);
+  const program = new Command("keybridge");
+  program
+    .description("USB HID license-key bridge: keeps borrowed licenses returnable")
+    .option("--data-dir <dir>", "the daemon's data directory (token, daemon.json, ledger)")
+    .option("--url <url>", "the daemon's URL (default: from <dataDir>/daemon.json)")
+    .option("--json", "print JSON (the API's shapes) instead of tables")
+    .option("--config <file>", "configuration file (default <dataDir>/keybridge.json)")
+    .exitOverride()
+    .configureOutput({ writeOut: out, writeErr: (text) => io.stderr.write(text) })
+    .showHelpAfterError("(run with --help for usage)")
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 ok, 1 error, 2 usage, 3 preflight says unsafe.\n" +
+        example("keybridge serve --virtual", "keybridge status", "keybridge borrow 1001 --client ws-07 --json"),
+    );
+
+  const globals = (command: Command) => command.optsWithGlobals() as GlobalOptions;
+  const client = (command: Command) => new ApiClient(resolveEndpoint(globals(command), io.env));
+  /** Prints JSON with --json, else the human text. */
+  const show = <T>(command: Command, value: T, text: (value: T) => string) => {
+    out(globals(command).json ? `${JSON.stringify(value, null, 2)}\n` : text(value));
+  };
+
+  program
+    .command("serve")
+    .description("run the daemon (HTTP API, dashboard, metrics)")
+    .option("--virtual", "run on virtual keys with demo licenses")
+    .option("--listen <host:port>", "listen address (default 127.0.0.1:22380)")
+    .option("--log-level <level>", "error, warn, info, debug, traffic")
+    .option("--allow-remote", "allow a non-loopback listen address")
+    .addHelpText("after", example("keybridge serve --virtual --listen 127.0.0.1:22380"))
+    .action(
+      async (
+        options: { virtual?: boolean; listen?: string; logLevel?: string; allowRemote?: boolean },
+        command: Command,
+      ) => {
+        const g = globals(command);
+        const flags: Partial<Record<ConfigField, unknown>> = {
+          dataDir: g.dataDir,
+          listen: options.listen,
+          logLevel: options.logLevel,
+          mode: options.virtual ? "virtual" : undefined,
+          allowRemote: options.allowRemote ? true : undefined,
+        };
+        const loaded = loadConfig({ flags, env: io.env, ...(g.config ? { configFile: g.config } : {}) });
+        const serve = deps.serve ?? (await import("../server/daemon.js")).runDaemonUntilSignal;
+        state.exitCode = await serve({ config: loaded.config, warnings: loaded.warnings });
+      },
+    );
+
+  program
+    .command("status")
+    .description("keys present, borrows, dummies, open risks — the one-screen summary")
+    .addHelpText("after", example("keybridge status", "keybridge status --json"))
+    .action(async (_options: unknown, command: Command) => {
+      show(command, await client(command).json<StatusView>("GET", "/v1/status"), render.statusText);
+    });
+
+  program
+    .command("keys")
+    .description("keys with their licenses (seats, borrowable, borrowed, dummies)")
+    .addHelpText("after", example("keybridge keys"))
+    .action(async (_options: unknown, command: Command) => {
+      show(command, await client(command).json<KeyView[]>("GET", "/v1/keys"), render.keysText);
+    });
+
+  program
+    .command("borrows")
+    .description("borrow records, dummies included")
+    .option("--serial <serial>", "only borrows of this key")
+    .addOption(new Option("--state <state>", "only borrows in this state").choices(["active", "expired", "dummy"]))
+    .addHelpText("after", example("keybridge borrows", "keybridge borrows --state dummy --json"))
+    .action(async (options: { serial?: string; state?: string }, command: Command) => {
+      const query = new URLSearchParams();
+      if (options.serial) query.set("serial", options.serial);
+      if (options.state) query.set("state", options.state);
+      const suffix = query.size > 0 ? `?${query}` : "";
+      show(command, await client(command).json<BorrowView[]>("GET", `/v1/borrows${suffix}`), render.borrowsText);
+    });
+
+  program
+    .command("borrow")
+    .description("borrow a license; prints the borrow")
+    .argument("<product>", "product code", integer("PRODUCT"))
+    .requiredOption("--client <id>", "the client computer or user (at most 64 bytes)")
+    .option("--days <n>", "borrow period in days (default: the license's)", integer("--days", 1))
+    .option("--serial <serial>", "borrow from this key (default: the first holding the product)")
+    .addHelpText("after", example("keybridge borrow 1001 --client ws-07 --days 14"))
+    .action(async (product: number, options: { client: string; days?: number; serial?: string }, command: Command) => {
+      const body = { product, client: options.client, days: options.days, serial: options.serial };
+      show(command, await client(command).json<BorrowView>("POST", "/v1/borrows", body), render.borrowText);
+    });
+
+  program
+    .command("return")
+    .description("return a borrow early")
+    .argument("<id>", "borrow id", integer("ID"))
+    .addHelpText("after", example("keybridge return 42"))
+    .action(async (id: number, _options: unknown, command: Command) => {
+      const result = await client(command).json<ReturnResultView>("DELETE", `/v1/borrows/${id}`);
+      show(
+        command,
+        result,
+        (r) => `Returned borrow ${r.borrow.id} (product ${r.borrow.product}, client ${r.borrow.client}).\n`,
+      );
+    });
+
+  program
+    .command("reconcile")
+    .description("findings across key, registry and ledger; dry run unless --repair")
+    .option("--repair", "apply the safe repairs")
+    .addHelpText("after", example("keybridge reconcile", "keybridge reconcile --repair"))
+    .action(async (options: { repair?: boolean }, command: Command) => {
+      const api = client(command);
+      if (options.repair) {
+        const result = await api.json<RepairResultView>("POST", "/v1/reconcile/repair");
+        show(command, { ...result.after, applied: result.applied }, () => render.repairText(result));
+      } else {
+        show(command, await api.json<ReconcileView>("GET", "/v1/reconcile"), (v) => render.findingsText(v.findings));
+      }
+    });
+
+  program
+    .command("preflight")
+    .description(`is ACTION safe now? exit 3 when not. Actions: ${PREFLIGHT_ACTIONS.join(", ")}`)
+    .argument("<action>", "the action", preflightAction)
+    .addHelpText("after", example("keybridge preflight unplug-key", "keybridge preflight change-ip --json"))
+    .action(async (action: string, _options: unknown, command: Command) => {
+      const view = await client(command).json<PreflightView>("GET", `/v1/preflight/${encodeURIComponent(action)}`);
+      show(command, view, render.preflightText);
+      if (!view.safe) state.exitCode = EXIT.unsafe;
+    });
+
+  program
+    .command("migrate")
+    .description("rebind outstanding borrows to the current host identity")
+    .addHelpText("after", example("keybridge migrate"))
+    .action(async (_options: unknown, command: Command) => {
+      show(command, await client(command).json<MigrationView>("POST", "/v1/migrate"), render.migrationText);
+    });
+
+  program
+    .command("license-update")
+    .description('replace a key\'s license set from FILE {"licenses": [{product, seats, borrowable, borrowDays}]}')
+    .argument("<serial>", "the key's serial")
+    .argument("<file>", "JSON file with the new license set")
+    .option("--force", "update even with borrows out (they become Borrow Dummies)")
+    .addHelpText("after", example("keybridge license-update KB-0001 licenses.json"))
+    .action(async (serial: string, file: string, options: { force?: boolean }, command: Command) => {
+      const licenses = readLicenseFile(file);
+      const path = `/v1/keys/${encodeURIComponent(serial)}/license-update`;
+      const body = { licenses, force: options.force === true };
+      show(command, await client(command).json<LicenseUpdateView>("POST", path, body), render.licenseUpdateText);
+    });
+
+  const ledger = program.command("ledger").description("move what another host needs to take over");
+  ledger
+    .command("export")
+    .description("write the checksummed ledger export to FILE (0600)")
+    .argument("<file>", "where to write it")
+    .addHelpText("after", example("keybridge ledger export /media/usb/keybridge.export"))
+    .action(async (file: string, _options: unknown, command: Command) => {
+      const { text, headers } = await client(command).text("GET", "/v1/ledger/export");
+      try {
+        writeFileSync(file, text, { mode: 0o600 });
+      } catch (error) {
+        throw new CliFileError("FILE_UNWRITABLE", `cannot write ${file}: ${(error as Error).message}`, file, error);
+      }
+      const view: LedgerExportView = {
+        file,
+        borrows: Number(headers.get("x-keybridge-borrows") ?? 0),
+        keys: Number(headers.get("x-keybridge-keys") ?? 0),
+      };
+      show(command, view, (v) => render.ledgerText("Exported", v, file));
+    });
+  ledger
+    .command("import")
+    .description("import a ledger export; --force merges into a ledger that holds borrows")
+    .argument("<file>", "the export file")
+    .option("--force", "merge even if this ledger already holds borrows")
+    .addHelpText("after", example("keybridge ledger import /media/usb/keybridge.export"))
+    .action(async (file: string, options: { force?: boolean }, command: Command) => {
+      const text = readText(file);
+      const { text: answer } = await client(command).text(
+        "POST",
+        `/v1/ledger/import${options.force ? "?force=true" : ""}`,
+        text,
+      );
+      const view = JSON.parse(answer) as LedgerExportView;
+      show(command, view, (v) => render.ledgerText("Imported", v, file));
+    });
+
+  program
+    .command("events")
+    .description("the event stream; without --follow, the open risks as events")
+    .option("--follow", "keep following until interrupted")
+    .addHelpText("after", example("keybridge events --follow --json"))
+    .action(async (options: { follow?: boolean }, command: Command) => {
+      const json = globals(command).json === true;
+      const print = (type: string, data: string) => out(json ? `${data}\n` : render.eventLine(type, data));
+      const api = client(command);
+      if (!options.follow) {
+        for (const risk of await api.json<RiskView[]>("GET", "/v1/risks")) {
+          print("risk.raised", JSON.stringify({ type: "risk.raised", at: risk.since, risk, message: risk.message }));
+        }
+        return;
+      }
+      await api.follow(print, io.interrupted ?? new Promise(() => {}));
+    });
+
+  program
+    .command("config")
+    .description("the effective configuration and where each value comes from")
+    .addHelpText("after", example("keybridge config", "KEYBRIDGE_LISTEN=127.0.0.1:9000 keybridge config --json"))
+    .action(async (_options: unknown, command: Command) => {
+      const g = globals(command);
+      const loaded = loadConfig({
+        flags: { dataDir: g.dataDir },
+        env: io.env,
+        ...(g.config ? { configFile: g.config } : {}),
+      });
+      show(
+        command,
+        { config: loaded.config, sources: loaded.sources, file: loaded.file ?? null, warnings: loaded.warnings },
+        () => render.configText(loaded),
+      );
+    });
+
+  const virtual = program.command("virtual").description("control virtual keys (daemon in virtual mode only)");
+  virtual
+    .command("keys")
+    .description("list virtual keys")
+    .addHelpText("after", example("keybridge virtual keys"))
+    .action(async (_options: unknown, command: Command) => {
+      show(command, await client(command).json<VirtualKeyView[]>("GET", "/v1/virtual/keys"), render.virtualKeysText);
+    });
+  virtual
+    .command("create")
+    .description("create a virtual key with the demo licenses")
+    .option("--serial <serial>", "its serial (default: the next free one)")
+    .addHelpText("after", example("keybridge virtual create --serial KB-0002"))
+    .action(async (options: { serial?: string }, command: Command) => {
+      const key = await client(command).json<VirtualKeyView>(
+        "POST",
+        "/v1/virtual/keys",
+        options.serial ? { serial: options.serial } : {},
+      );
+      show(command, key, (k) => `Created virtual key ${k.serial}.\n`);
+    });
+  for (const verb of ["plug", "unplug"] as const) {
+    virtual
+      .command(verb)
+      .description(`${verb} a virtual key`)
+      .argument("<serial>", "the key's serial")
+      .addHelpText("after", example(`keybridge virtual ${verb} KB-0001`))
+      .action(async (serial: string, _options: unknown, command: Command) => {
+        const key = await client(command).json<VirtualKeyView>(
+          "POST",
+          `/v1/virtual/keys/${encodeURIComponent(serial)}/${verb}`,
+        );
+        show(command, key, (k) => `Virtual key ${k.serial} ${k.plugged ? "plugged in" : "unplugged"}.\n`);
+      });
+  }
+  virtual
+    .command("clock")
+    .description("move every virtual key's clock forward")
+    .requiredOption("--advance <duration>", "how far: 31d, 2h, 15m, 90s", duration)
+    .addHelpText("after", example("keybridge virtual clock --advance 31d"))
+    .action(async (options: { advance: number }, command: Command) => {
+      const result = await client(command).json<{ keyTime: string }>("POST", "/v1/virtual/clock", {
+        advance: options.advance,
+      });
+      show(command, result, (r) => `Virtual key time is now ${r.keyTime}.\n`);
+    });
+  virtual
+    .command("host")
+    .description("change the simulated host identity")
+    .option("--ip <address>", "the primary IP address")
+    .option("--hostname <name>", "the hostname")
+    .option("--machine-id <id>", "the machine id")
+    .addHelpText("after", example("keybridge virtual host --ip 192.0.2.20"))
+    .action(async (options: { ip?: string; hostname?: string; machineId?: string }, command: Command) => {
+      const result = await client(command).json<{ ips: string[]; hostname: string; machineId: string }>(
+        "POST",
+        "/v1/virtual/host",
+        {
+          ...(options.ip ? { ip: options.ip } : {}),
+          ...(options.hostname ? { hostname: options.hostname } : {}),
+          ...(options.machineId ? { machineId: options.machineId } : {}),
+        },
+      );
+      show(
+        command,
+        result,
+        (h) => `Host identity: ips ${h.ips.join(", ")}, hostname ${h.hostname}, machine id ${h.machineId}.\n`,
+      );
+    });
+  virtual
+    .command("wipe-registry")
+    .description("wipe the OS registry copy, as a driver uninstall would")
+    .addHelpText("after", example("keybridge virtual wipe-registry"))
+    .action(async (_options: unknown, command: Command) => {
+      show(
+        command,
+        await client(command).json<{ wiped: boolean }>("POST", "/v1/virtual/registry/wipe"),
+        () => "Registry wiped.\n",
+      );
+    });
+
+  return program;
+}
+
+const USAGE_CODES = new Set(["UNKNOWN_PREFLIGHT_ACTION", "DURATION_INVALID"]);
+
+/** Runs one `keybridge` invocation; resolves with its exit code. Nothing here calls process.exit. */
+export async function run(argv: readonly string[], io: CliIo, deps: CliDeps = {}): Promise<number> {
+  const state = { exitCode: EXIT.ok as number };
+  const program = buildProgram(io, deps, state);
+  const wantsJson = argv.includes("--json");
+  try {
+    if (argv.length === 0) {
+      program.outputHelp();
+      return EXIT.usage;
+    }
+    await program.parseAsync([...argv], { from: "user" });
+    return state.exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return EXIT.ok;
+      return EXIT.usage;
+    }
+    const code = isCodedError(error) ? error.code : "INTERNAL";
+    const message = (error as Error).message;
+    if (wantsJson) {
+      const body: Record<string, unknown> = { code, message };
+      if (error instanceof ApiError) body.status = error.status;
+      io.stderr.write(`${JSON.stringify({ error: body })}\n`);
+    } else {
+      io.stderr.write(`keybridge: ${message} [${code}]\n`);
+    }
+    if (USAGE_CODES.has(code)) return EXIT.usage;
+    if (error instanceof ConfigInvalidError && String(error.details?.source ?? "").startsWith("flag"))
+      return EXIT.usage;
+    return EXIT.error;
+  }
+}

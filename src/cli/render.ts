@@ -1,0 +1,187 @@
+import type {
+  BorrowView,
+  DummyView,
+  FindingView,
+  KeyView,
+  LedgerExportView,
+  LicenseUpdateView,
+  MigrationView,
+  PreflightView,
+  RepairResultView,
+  RiskView,
+  StatusView,
+  VirtualKeyView,
+} from "../bridge/api.js";
+import type { LoadedConfig } from "../config/load.js";
+import { table, when } from "./format.js";
+
+export function keysText(keys: KeyView[]): string {
+  if (keys.length === 0) return "No keys.\n";
+  const rows: (string | number)[][] = [];
+  for (const key of keys) {
+    const present = key.present ? "yes" : "NO";
+    if (key.licenses.length === 0) rows.push([key.serial, present, "-", "", "", "", "", ""]);
+    for (const l of key.licenses) {
+      rows.push([
+        key.serial,
+        present,
+        l.name ? `${l.product} ${l.name}` : l.product,
+        l.seats,
+        l.borrowable,
+        l.borrowed,
+        l.dummies,
+        l.borrowDays,
+      ]);
+    }
+  }
+  return table(["SERIAL", "PRESENT", "PRODUCT", "SEATS", "BORROWABLE", "BORROWED", "DUMMIES", "DAYS"], rows);
+}
+
+export function borrowsText(borrows: BorrowView[]): string {
+  if (borrows.length === 0) return "No borrows.\n";
+  return table(
+    ["ID", "SERIAL", "PRODUCT", "CLIENT", "STATE", "ISSUED", "EXPIRES / CLEARS"],
+    borrows.map((b) => [
+      b.id,
+      b.serial,
+      b.product,
+      b.client,
+      b.state,
+      when(b.issuedAt).replace(/ \(.*\)$/, ""),
+      b.state === "dummy" ? `clears ${when(b.dummyUntil)}` : when(b.expiresAt),
+    ]),
+  );
+}
+
+export function borrowText(b: BorrowView): string {
+  return `Borrowed product ${b.product} for ${b.client}: borrow ${b.id} on key ${b.serial}, expires ${when(b.expiresAt)}.\n`;
+}
+
+export function dummiesText(dummies: DummyView[]): string {
+  if (dummies.length === 0) return "No Borrow Dummies.\n";
+  return table(
+    ["SERIAL", "PRODUCT", "BORROW", "CLEARS", "BLOCKS"],
+    dummies.map((d) => [
+      d.serial,
+      d.product,
+      d.borrowId,
+      when(d.dummyUntil),
+      d.blocksProduct ? "borrowing of the product" : "-",
+    ]),
+  );
+}
+
+export function risksText(risks: RiskView[]): string {
+  if (risks.length === 0) return "No open risks.\n";
+  return risks
+    .map(
+      (r) =>
+        `[${r.severity.toUpperCase()}] ${r.kind} since ${when(r.since)}\n  ${r.message}\n  What to do: ${r.advice}\n`,
+    )
+    .join("");
+}
+
+export function statusText(status: StatusView): string {
+  const present = status.keys.filter((k) => k.present).length;
+  return [
+    `keybridge (${status.mode} mode): ${present} of ${status.keys.length} key(s) present, ${status.borrows.length} borrow(s) out, ` +
+      `${status.dummies.length} dummy(ies), ${status.risks.length} open risk(s)\n`,
+    `Ledger: ${status.ledger.healthy ? "healthy" : "NOT HEALTHY"}${status.ledger.rebuilt ? " (rebuilt)" : ""} — ${status.ledger.path}\n`,
+    `Registry: ${status.registry.kind} ${status.registry.healthy ? "healthy" : "NOT HEALTHY"} — ${status.registry.location}\n`,
+    "\nKeys\n",
+    keysText(status.keys),
+    "\nBorrows\n",
+    borrowsText(status.borrows),
+    "\nDummies\n",
+    dummiesText(status.dummies),
+    "\nRisks\n",
+    risksText(status.risks),
+  ].join("");
+}
+
+export function findingsText(findings: FindingView[]): string {
+  if (findings.length === 0) return "No findings: key, registry and ledger agree.\n";
+  return table(
+    ["SEVERITY", "KIND", "BORROW", "MESSAGE", "REPAIR"],
+    findings.map((f) => [
+      f.severity,
+      f.kind,
+      f.borrowId ?? "-",
+      f.message,
+      `${f.repair.action}${f.repair.safe ? "" : " (manual)"}`,
+    ]),
+  );
+}
+
+export function repairText(result: RepairResultView): string {
+  const applied =
+    result.applied.length === 0
+      ? "No repairs were needed.\n"
+      : table(
+          ["OUTCOME", "KIND", "ACTION", "BORROW", "MESSAGE"],
+          result.applied.map((a) => [a.outcome, a.kind, a.action, a.borrowId ?? "-", a.message]),
+        );
+  return `${applied}\nFindings after repair\n${findingsText(result.after.findings)}`;
+}
+
+export function preflightText(view: PreflightView): string {
+  const lines = [
+    view.safe ? `SAFE: ${view.action} can be done now.` : `UNSAFE: do not ${view.action.replaceAll("-", " ")} now.`,
+  ];
+  for (const reason of view.reasons) lines.push(`  - ${reason}`);
+  if (view.advice.length > 0) lines.push("What to do:");
+  for (const advice of view.advice) lines.push(`  - ${advice}`);
+  return `${lines.join("\n")}\n`;
+}
+
+export function migrationText(view: MigrationView): string {
+  if (view.items.length === 0) return "No outstanding borrows to migrate.\n";
+  return (
+    table(
+      ["BORROW", "SERIAL", "PRODUCT", "CLIENT", "OUTCOME", "MESSAGE"],
+      view.items.map((i) => [i.borrowId, i.serial, i.product, i.client, i.outcome, i.message]),
+    ) + `${view.rebound} rebound, ${view.failed} failed.\n`
+  );
+}
+
+export function licenseUpdateText(view: LicenseUpdateView): string {
+  const head = `Key ${view.serial} now has license set version ${view.licenseSetVersion}${view.forced ? " (forced)" : ""}.\n`;
+  if (view.dummiesCreated.length === 0) return head;
+  return `${head}These borrows became Borrow Dummies:\n${borrowsText(view.dummiesCreated)}`;
+}
+
+export function ledgerText(verb: "Exported" | "Imported", view: LedgerExportView, file: string): string {
+  return `${verb} ${view.borrows} borrow(s) of ${view.keys} key(s) ${verb === "Exported" ? "to" : "from"} ${file}.\n`;
+}
+
+export function virtualKeysText(keys: VirtualKeyView[]): string {
+  if (keys.length === 0) return "No virtual keys.\n";
+  return table(
+    ["SERIAL", "PLUGGED", "KEY TIME", "LICENSES"],
+    keys.map((k) => [
+      k.serial,
+      k.plugged ? "yes" : "no",
+      k.keyTime,
+      k.licenses.map((l) => `${l.product}:${l.seats}/${l.borrowable}/${l.borrowDays}d`).join(" "),
+    ]),
+  );
+}
+
+export function configText(loaded: LoadedConfig): string {
+  const rows = Object.entries(loaded.config).map(([field, value]) => [
+    field,
+    Array.isArray(value) ? value.join(",") : String(value),
+    loaded.sources[field as keyof typeof loaded.sources] ?? "default",
+  ]);
+  const file = loaded.file === undefined ? "Configuration file: none\n" : `Configuration file: ${loaded.file}\n`;
+  return file + table(["FIELD", "VALUE", "SOURCE"], rows);
+}
+
+export function eventLine(type: string, data: string): string {
+  try {
+    const event = JSON.parse(data) as { at?: string; message?: string };
+    return `${event.at ?? ""} ${type}: ${event.message ?? ""}\n`;
+  } catch {
+    return `${type}: ${data}\n`;
+  }
+}
