@@ -90,7 +90,7 @@ export async function buildGuest({
   const [kernelPackage] = resolvePackages([kernelPackageName(meta)]);
   const kernel = prepareKernel(kernelPackage, cacheDir, log);
   const base = buildBaseLayer(packages, cacheDir, kernel, log);
-  ensureProjectBuilt(log);
+  ensureProjectBuilt(cacheDir, log);
   const deps = buildDepsLayer(cacheDir, base, log);
   const project = await buildProjectLayer(cacheDir, kernel, log);
   const layers = [];
@@ -308,15 +308,23 @@ function buildDepsLayer(cacheDir, base, log) {
 
 // --- project layer --------------------------------------------------------------------------------
 
-/** Builds dist/ when it is missing or older than a source file; partial output is accepted. */
-function ensureProjectBuilt(log) {
+/**
+ * Builds dist/ when it is missing or older than a source file; partial output is accepted.
+ * The build is incremental with its state in the cache (not the repository): about half the
+ * time of a full build when a few sources changed.
+ */
+function ensureProjectBuilt(cacheDir, log) {
   const constants = join(REPO, "dist", "src", "protocol", "constants.js");
   const newest = (dir) => treeFiles(dir).reduce((m, f) => Math.max(m, statSync(f).mtimeMs), 0);
   const sourceTime = Math.max(newest(join(REPO, "src")), newest(join(REPO, "native-mocks")));
   if (existsSync(constants) && newest(join(REPO, "dist")) >= sourceTime) return;
   log("building the project (tsc -p tsconfig.build.json)");
+  const buildInfo = join(cacheDir, "tsc", "build.tsbuildinfo");
+  // Incremental state says nothing about outputs someone deleted: start over without dist/.
+  if (!existsSync(constants)) rmSync(buildInfo, { force: true });
   const tsc = join(REPO, "node_modules", "typescript", "bin", "tsc");
-  const result = spawnSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], { cwd: REPO, encoding: "utf8" });
+  const tscArgs = [tsc, "-p", "tsconfig.build.json", "--incremental", "--tsBuildInfoFile", buildInfo];
+  const result = spawnSync(process.execPath, tscArgs, { cwd: REPO, encoding: "utf8" });
   if (result.status !== 0) {
     const errors = result.stdout.split("\n").filter((l) => l.includes("error TS"));
     log(

@@ -9,7 +9,7 @@ export default {
   name: "exchange-latency",
   timeoutMs: 120_000,
   async run(ctx) {
-    ctx.ensureResponder();
+    await ctx.ensureResponder();
     const device = await ctx.openHid();
     try {
       const times = [];

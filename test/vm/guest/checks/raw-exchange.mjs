@@ -4,7 +4,7 @@ import { CheckFailed, exchange, randomReport } from "../lib/context.mjs";
 export default {
   name: "raw-exchange",
   async run(ctx) {
-    ctx.ensureResponder();
+    await ctx.ensureResponder();
     const device = await ctx.openHid();
     try {
       const rounds = 16;

@@ -1,6 +1,6 @@
 // A real USB disconnect and reconnect (the gadget leaves and rejoins the controller) reach the
-// `usb` module as detach and attach events, and the hidraw node comes back.
-import { CheckFailed } from "../lib/context.mjs";
+// `usb` module as detach and attach events, the hidraw node comes back, and reports flow again.
+import { CheckFailed, exchange, randomReport } from "../lib/context.mjs";
 
 export default {
   name: "usb-hotplug",
@@ -27,6 +27,17 @@ export default {
       const attach = await ctx.waitFor("an attach event", () => events.find((e) => e.type === "attach" && e.ours));
       const after = await ctx.waitFor("the hidraw node to come back", () => ctx.findHidraw());
       const hidrawBackMs = performance.now() - pluggedAt;
+      // The reconnected key must answer again, through a new handle.
+      ctx.settleUdev();
+      await ctx.ensureResponder();
+      const device = await ctx.openHid();
+      try {
+        const payload = randomReport(ctx.config.reportSize);
+        const reply = await exchange(device, payload);
+        if (!reply.equals(payload)) throw new CheckFailed("after replug the reply differs from the report sent");
+      } finally {
+        await device.close();
+      }
       const round = (ms) => Math.round(ms * 10) / 10;
       return {
         hotplugSupport,

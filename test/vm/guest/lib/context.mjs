@@ -88,13 +88,27 @@ export function createContext(config) {
       return HID.HIDAsync.open(device.path);
     },
 
-    /** Starts the key side (an echo of every report) once; later checks share it. */
-    ensureResponder() {
+    /** Starts the key side (an echo of every report) once and waits until it listens; later checks share it. */
+    async ensureResponder() {
       if (responder && responder.exitCode === null) return;
       const script = fileURLToPath(new URL("./echo-responder.mjs", import.meta.url));
       responder = spawn(process.execPath, [script, "/dev/hidg0", String(config.reportSize)], {
-        stdio: ["ignore", "inherit", "inherit"],
+        stdio: ["ignore", "pipe", "inherit"],
       });
+      const child = responder;
+      let output = "";
+      child.stdout.setEncoding("utf8");
+      child.stdout.on("data", (chunk) => {
+        output += chunk;
+      });
+      await ctx.waitFor(
+        "the key-side responder to open /dev/hidg0",
+        () => {
+          if (child.exitCode !== null) throw new CheckFailed(`responder exited with ${child.exitCode}`);
+          return output.includes("ready");
+        },
+        30_000,
+      );
     },
 
     /** Puts the gadget back for the next check, whatever the last one left. */

@@ -13,7 +13,11 @@ let lastError = "";
 
 for (;;) {
   try {
-    fd ??= openSync(path, "r+");
+    if (fd === null) {
+      fd = openSync(path, "r+");
+      // The parent waits for this before it sends: a report sent earlier would be answered late.
+      process.stdout.write("ready\n");
+    }
     const length = readSync(fd, report, 0, size, null);
     if (length > 0) writeSync(fd, report, 0, length);
   } catch (error) {
