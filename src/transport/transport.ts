@@ -337,7 +337,7 @@ export class Transport {
     }
   }
 
-  /** Sends the request once; returns the answer, BUSY, or an unrecoverable framing error byte to retry on. */
+  /** Sends the request once; returns the answer, BUSY (rejected with CHANNEL_BUSY: resend), or a framing error byte. */
   private async attempt(job: Job): Promise<Uint8Array | typeof BUSY | number> {
     this.checkStopped(job, false);
     if (job.deadline <= now()) throw new TransportTimeout(job.timeoutMs);
@@ -346,6 +346,9 @@ export class Transport {
     this.assembler.reset();
     let deadline = job.deadline;
     const cap = Math.max(deadline, now() + this.options.processingCapMs);
+    // KEEPALIVE BUSY means the key holds our request and will answer it after other work:
+    // resending would only queue a second copy, so we wait, within the caller's own deadline.
+    let heldBusy = false;
     for (;;) {
       if (job.aborted || this.closed) {
         // On close nobody waits for the answer; the CANCEL only spares the key the work.
@@ -355,6 +358,10 @@ export class Transport {
       const remaining = deadline - now();
       if (remaining <= 0) {
         this.needsResync = true;
+        if (heldBusy) {
+          await this.cancelRunning(this.options.cancelGraceMs);
+          throw new KeyBusy(job.timeoutMs);
+        }
         throw new TransportTimeout(job.timeoutMs);
       }
       const report = await this.readReport(Math.min(remaining, READ_SLICE_MS));
@@ -365,7 +372,11 @@ export class Transport {
         case FrameCommand.MSG:
           return message.payload;
         case FrameCommand.KEEPALIVE:
-          if (message.payload[0] === KeepaliveStatus.BUSY) return BUSY;
+          if (message.payload[0] === KeepaliveStatus.BUSY) {
+            heldBusy = true;
+            continue;
+          }
+          heldBusy = false;
           deadline = Math.min(cap, Math.max(deadline, now() + this.options.keepaliveGraceMs));
           continue;
         case FrameCommand.ERROR: {

@@ -213,12 +213,12 @@ describe("Transport keepalive and busy", () => {
     await transport.close();
   });
 
-  it("retries after BUSY and succeeds when the key becomes free", async () => {
+  it("retries after CHANNEL_BUSY and succeeds when the key becomes free", async () => {
     let attempts = 0;
     const port = fakeKey({
       answer: (message, p) => {
         attempts++;
-        if (attempts < 3) p.send(keepalive(KeepaliveStatus.BUSY));
+        if (attempts < 3) p.sendMessage(message.cid, FrameCommand.ERROR, Uint8Array.of(FramingError.CHANNEL_BUSY));
         else p.sendMessage(message.cid, FrameCommand.MSG, message.payload);
       },
     });
@@ -228,8 +228,31 @@ describe("Transport keepalive and busy", () => {
     await transport.close();
   });
 
+  it("waits for the answer after KEEPALIVE BUSY without sending the request twice", async () => {
+    const port = fakeKey({
+      answer: (message, p) => {
+        p.send(keepalive(KeepaliveStatus.BUSY));
+        setTimeout(() => p.sendMessage(message.cid, FrameCommand.MSG, message.payload), 20);
+      },
+    });
+    const transport = await Transport.open(port);
+    expect(await transport.exchange(bytes(3), { timeoutMs: 2_000 })).toEqual(bytes(3));
+    expect(port.messagesOf(FrameCommand.MSG).length).toBe(1);
+    await transport.close();
+  });
+
   it("fails with KEY_BUSY when the key stays busy until the timeout", async () => {
     const port = fakeKey({ answer: (_message, p) => p.send(keepalive(KeepaliveStatus.BUSY)) });
+    const transport = await Transport.open(port, { cancelGraceMs: 5 });
+    expect(await codeOf(transport.exchange(bytes(3), { timeoutMs: 60 }))).toBe("KEY_BUSY");
+    expect(port.messagesOf(FrameCommand.MSG).length).toBe(1);
+    await transport.close();
+  });
+
+  it("fails with KEY_BUSY when every attempt meets CHANNEL_BUSY", async () => {
+    const port = fakeKey({
+      answer: (message, p) => p.sendMessage(message.cid, FrameCommand.ERROR, Uint8Array.of(FramingError.CHANNEL_BUSY)),
+    });
     const transport = await Transport.open(port, { busyBackoffMs: { initial: 2, max: 8 } });
     expect(await codeOf(transport.exchange(bytes(3), { timeoutMs: 60 }))).toBe("KEY_BUSY");
     expect(port.messagesOf(FrameCommand.MSG).length).toBeGreaterThan(1);
