@@ -76,6 +76,50 @@ function groupOf(groups: Map<string, SerialGroup>, serial: string): SerialGroup 
   return group;
 }
 
+type ListName = "regs" | "leds" | "hists";
+
+/**
+ * Splits records by serial (and, for the ledger, into outstanding and history) into arrays sized
+ * by a first counting pass, so no array grows and copies itself on the way.
+ */
+function partition<T extends { serial: string }>(
+  groups: Map<string, SerialGroup>,
+  records: readonly T[],
+  main: ListName,
+  history: ListName | undefined,
+): void {
+  const counts = new Map<SerialGroup, { main: number; history: number }>();
+  let group: SerialGroup | undefined;
+  let count: { main: number; history: number } | undefined;
+  for (const record of records) {
+    if (group?.serial !== record.serial) {
+      group = groupOf(groups, record.serial);
+      count = counts.get(group);
+      if (count === undefined) counts.set(group, (count = { main: 0, history: 0 }));
+    }
+    if (history !== undefined && !isOutstanding(record as unknown as LedgerBorrow)) count!.history++;
+    else count!.main++;
+  }
+  for (const [g, c] of counts) {
+    (g[main] as unknown[]) = new Array(c.main);
+    if (history !== undefined) (g[history] as unknown[]) = new Array(c.history);
+    c.main = 0;
+    c.history = 0;
+  }
+  let into: SerialGroup | undefined;
+  for (const record of records) {
+    if (into?.serial !== record.serial) {
+      into = groups.get(record.serial)!;
+      count = counts.get(into)!;
+    }
+    if (history !== undefined && !isOutstanding(record as unknown as LedgerBorrow)) {
+      (into[history] as unknown[])[count!.history++] = record;
+    } else {
+      (into[main] as unknown[])[count!.main++] = record;
+    }
+  }
+}
+
 function byId(a: { id: number }, b: { id: number }): number {
   return a.id - b.id;
 }
@@ -125,6 +169,7 @@ const slot: Slot = { serial: "", id: 0, key: undefined, reg: undefined, led: und
 const scratch: Finding[] = [];
 /** Ids of the current serial's healthy borrows: they share one finding, so a healthy borrow costs no object. */
 let healthyIds: number[] = [];
+let healthyCount = 0;
 const cursors = { key: { at: 0 }, reg: { at: 0 }, led: { at: 0 }, hist: { at: 0 } };
 
 export function reconcile(input: ReconcileInput): ReconcileReport {
@@ -137,20 +182,8 @@ export function reconcile(input: ReconcileInput): ReconcileReport {
   for (const group of groups.values()) {
     if (isReadable(group.view)) group.keys = group.view.borrows;
   }
-  if (input.registry.readable) {
-    let group: SerialGroup | undefined;
-    for (const entry of input.registry.borrows) {
-      if (group?.serial !== entry.serial) group = groupOf(groups, entry.serial);
-      group.regs.push(entry);
-    }
-  }
-  {
-    let group: SerialGroup | undefined;
-    for (const row of input.ledger) {
-      if (group?.serial !== row.serial) group = groupOf(groups, row.serial);
-      (isOutstanding(row) ? group.leds : group.hists).push(row);
-    }
-  }
+  if (input.registry.readable) partition(groups, input.registry.borrows, "regs", undefined);
+  partition(groups, input.ledger, "leds", "hists");
 
   const keyLastBinding = input.host.keyLastBinding;
   const ctx: Context = {
@@ -181,7 +214,8 @@ export function reconcile(input: ReconcileInput): ReconcileReport {
     const leds = sortedById(group.leds, true);
     const hists = sortedById(group.hists, true);
     cursors.key.at = cursors.reg.at = cursors.led.at = cursors.hist.at = 0;
-    healthyIds = [];
+    healthyIds = new Array(keys.length);
+    healthyCount = 0;
     let problems = 0;
     slot.serial = serial;
     for (;;) {
@@ -204,7 +238,8 @@ export function reconcile(input: ReconcileInput): ReconcileReport {
       emitSlot(findings);
     }
     if (!readable && problems > 0) anyKeyUnreadable = true;
-    if (healthyIds.length > 0) {
+    healthyIds.length = healthyCount;
+    if (healthyCount > 0) {
       healthyBorrows += healthyIds.length;
       findings.push(healthyFinding(serial, healthyIds, problems));
     }
@@ -498,7 +533,7 @@ function classifyPresent(slot: Slot, view: KeyView, ctx: Context, dummies: Dummy
     );
   }
 
-  if (scratch.length === 0) healthyIds.push(k.id);
+  if (scratch.length === 0) healthyIds[healthyCount++] = k.id;
 }
 
 function classifyAbsent(slot: Slot, view: KeyView | undefined, ctx: Context, dummies: DummyInfo[]): void {
