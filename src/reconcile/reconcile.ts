@@ -95,7 +95,10 @@ function partition<T extends { serial: string }>(
     if (group?.serial !== record.serial) {
       group = groupOf(groups, record.serial);
       count = counts.get(group);
-      if (count === undefined) counts.set(group, (count = { main: 0, history: 0 }));
+      if (count === undefined) {
+        count = { main: 0, history: 0 };
+        counts.set(group, count);
+      }
     }
     if (history !== undefined && !isOutstanding(record as unknown as LedgerBorrow)) count!.history++;
     else count!.main++;
