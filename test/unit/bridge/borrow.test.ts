@@ -25,7 +25,9 @@ describe("borrow and return", () => {
     await bridge.context.mirror.flush();
     const tree = await bridge.registry.readTree(`${BORROWS_PATH}\\KB-DEMO-0001\\${borrow.id}`);
     expect(tree?.values.Client).toEqual({ type: "string", value: "ws-01" });
-    expect(Buffer.from((tree?.values.Tag as { value: Uint8Array }).value).toString("hex")).toBe(
+    const tag = tree?.values.Tag;
+    expect(tag?.type).toBe("binary");
+    expect(Buffer.from(tag?.value as Uint8Array).toString("hex")).toBe(
       bridge.context.ledger.getBorrow("KB-DEMO-0001", borrow.id)?.tag,
     );
     const keys = await bridge.keys();
