@@ -1,5 +1,6 @@
 import winston from "winston";
 import type { Bridge, BridgeOptions } from "../bridge/api.js";
+import { openBridge } from "../bridge/index.js";
 import { type KeybridgeConfig, parseListen } from "../config/index.js";
 import { KeybridgeError } from "../errors.js";
 import { type LogLevel, layerLogger, rootLogger, setLogLevel } from "../log.js";
@@ -62,23 +63,8 @@ export function bridgeOptionsFrom(config: KeybridgeConfig): BridgeOptions {
   };
 }
 
-// A variable specifier keeps this compiling while src/bridge/index.ts is being written.
-const BRIDGE_MODULE = "../bridge/index.js";
-
 async function defaultOpenBridge(options: BridgeOptions): Promise<Bridge> {
-  let loaded: { openBridge?: OpenBridge };
-  try {
-    loaded = (await import(BRIDGE_MODULE)) as { openBridge?: OpenBridge };
-  } catch (error) {
-    throw new BridgeUnavailableError(
-      `the bridge module (src/bridge/index.ts) is not available in this build: ${(error as Error).message}`,
-      error,
-    );
-  }
-  if (typeof loaded.openBridge !== "function") {
-    throw new BridgeUnavailableError("the bridge module exports no openBridge function");
-  }
-  return loaded.openBridge(options);
+  return openBridge(options);
 }
 
 /** JSON on stdout when it is not a terminal (journald), readable lines on a terminal; `json` forces JSON. */
