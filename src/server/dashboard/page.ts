@@ -1,1 +1,284 @@
-export const DASHBOARD_HTML = "<!doctype html><title>keybridge</title>";
+/**
+ * The dashboard: one self-contained page (inline CSS and JS, no framework, nothing fetched from
+ * elsewhere). The token comes from a `#token=` fragment (never sent to the server, removed from the
+ * address bar at once) or from a form, and is kept in sessionStorage for the tab's life. Live updates
+ * come from /v1/events; EventSource cannot send headers, so that one route takes `?token=`.
+ * The inline script avoids template literals so this file can hold it in one.
+ */
+export const DASHBOARD_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>keybridge dashboard</title>
+<style>
+  :root { --fg: #1b1f24; --muted: #57606a; --line: #d0d7de; --bg: #ffffff; --panel: #f6f8fa;
+          --ok: #1a7f37; --warn: #9a6700; --crit: #cf222e; --accent: #0969da; }
+  * { box-sizing: border-box; }
+  body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: var(--bg); }
+  header { display: flex; align-items: center; gap: 1rem; padding: .75rem 1.25rem; border-bottom: 1px solid var(--line); background: var(--panel); }
+  header h1 { font-size: 1.15rem; margin: 0; }
+  #live { margin-left: auto; font-size: .9rem; color: var(--muted); }
+  #live.on::before { content: "\\25CF "; color: var(--ok); }
+  #live.off::before { content: "\\25CF "; color: var(--crit); }
+  main { padding: 1rem 1.25rem 2rem; max-width: 1200px; }
+  section { margin-bottom: 1.75rem; }
+  h2 { font-size: 1.05rem; margin: 0 0 .5rem; }
+  table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
+  caption { text-align: left; color: var(--muted); font-size: .85rem; padding-bottom: .25rem; }
+  th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
+  th { background: var(--panel); font-weight: 600; font-size: .85rem; }
+  td.num, th.num { text-align: right; }
+  .empty { color: var(--muted); font-style: italic; }
+  .sev { font-weight: 600; text-transform: uppercase; font-size: .8rem; }
+  .sev-critical { color: var(--crit); } .sev-warning { color: var(--warn); } .sev-info { color: var(--accent); }
+  .state-dummy { color: var(--crit); font-weight: 600; } .state-expired { color: var(--warn); }
+  .risk { border-left: 4px solid var(--crit); background: #fff5f5; padding: .5rem .75rem; margin-bottom: .5rem; }
+  .risk.warning { border-color: var(--warn); background: #fff8e6; } .risk.info { border-color: var(--accent); background: #f0f6ff; }
+  .risk p { margin: .2rem 0; }
+  .summary { display: flex; gap: 1rem; flex-wrap: wrap; margin-bottom: 1.25rem; }
+  .summary div { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: .5rem .9rem; min-width: 9rem; }
+  .summary strong { display: block; font-size: 1.4rem; }
+  .preflight { display: flex; flex-wrap: wrap; gap: .4rem; margin-bottom: .6rem; }
+  button { font: inherit; padding: .3rem .7rem; border: 1px solid var(--line); border-radius: 6px; background: var(--bg); cursor: pointer; }
+  button:hover, button:focus-visible { border-color: var(--accent); outline: 2px solid transparent; box-shadow: 0 0 0 2px #0969da55; }
+  #verdict { min-height: 2rem; }
+  .verdict { padding: .5rem .75rem; border-radius: 6px; border: 1px solid var(--line); }
+  .verdict.safe { border-color: var(--ok); background: #effaf1; } .verdict.unsafe { border-color: var(--crit); background: #fff5f5; }
+  .verdict ul { margin: .3rem 0 .2rem 1.2rem; padding: 0; }
+  form#login { max-width: 32rem; background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 1rem; }
+  form#login label { display: block; font-weight: 600; margin-bottom: .3rem; }
+  form#login input { width: 100%; font: inherit; padding: .35rem .5rem; margin-bottom: .6rem; }
+  form#login p { color: var(--muted); font-size: .9rem; }
+  #error { color: var(--crit); }
+  code { background: var(--panel); padding: 0 .25rem; border-radius: 4px; }
+</style>
+</head>
+<body>
+<header>
+  <h1>keybridge</h1>
+  <span id="mode"></span>
+  <span id="live" class="off" role="status" aria-live="polite">not connected</span>
+</header>
+<main>
+  <p id="error" role="alert"></p>
+  <form id="login" hidden>
+    <label for="token">API token</label>
+    <input id="token" name="token" type="password" autocomplete="off" required>
+    <button type="submit">Open dashboard</button>
+    <p>The token is in <code>api-token</code> in the daemon's data directory. It is kept in this tab only.
+       You can also open <code>/#token=…</code>: the part after <code>#</code> never leaves the browser.</p>
+  </form>
+  <div id="app" hidden>
+    <div class="summary" aria-label="Summary">
+      <div><span>Keys present</span><strong id="sum-keys">–</strong></div>
+      <div><span>Borrows out</span><strong id="sum-borrows">–</strong></div>
+      <div><span>Borrow Dummies</span><strong id="sum-dummies">–</strong></div>
+      <div><span>Open risks</span><strong id="sum-risks">–</strong></div>
+    </div>
+    <section aria-labelledby="h-risks"><h2 id="h-risks">Open risks</h2><div id="risks"></div></section>
+    <section aria-labelledby="h-keys"><h2 id="h-keys">Keys</h2><div id="keys"></div></section>
+    <section aria-labelledby="h-licenses"><h2 id="h-licenses">Licenses</h2><div id="licenses"></div></section>
+    <section aria-labelledby="h-borrows"><h2 id="h-borrows">Borrows</h2><div id="borrows"></div></section>
+    <section aria-labelledby="h-dummies"><h2 id="h-dummies">Borrow Dummies</h2><div id="dummies"></div></section>
+    <section aria-labelledby="h-preflight">
+      <h2 id="h-preflight">Is it safe to…?</h2>
+      <div class="preflight" id="preflight-buttons" role="group" aria-label="Preflight checks"></div>
+      <div id="verdict" aria-live="polite"></div>
+    </section>
+  </div>
+</main>
+<script>
+(function () {
+  "use strict";
+  var ACTIONS = ["upgrade-licenses", "install-major-version", "unplug-key", "move-key", "uninstall-driver",
+                 "reinstall-os", "change-ip", "restart-service", "change-hostname"];
+  var token = null;
+  var source = null;
+  var refreshTimer = null;
+  var $ = function (id) { return document.getElementById(id); };
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    if (attrs) Object.keys(attrs).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    (children || []).forEach(function (c) { node.appendChild(typeof c === "string" ? document.createTextNode(c) : c); });
+    return node;
+  }
+
+  function pad(n) { return n < 10 ? "0" + n : String(n); }
+  function localTime(iso) {
+    if (!iso) return "–";
+    var d = new Date(iso);
+    if (isNaN(d.getTime())) return iso;
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + pad(d.getHours()) + ":" + pad(d.getMinutes());
+  }
+  function span(ms) {
+    var a = Math.abs(ms), d = Math.floor(a / 86400000), h = Math.floor(a % 86400000 / 3600000), m = Math.floor(a % 3600000 / 60000);
+    if (d >= 2) return d + " d";
+    if (d === 1) return h ? "1 d " + h + " h" : "1 d";
+    if (h) return m ? h + " h " + m + " m" : h + " h";
+    return m + " m";
+  }
+  function relative(iso) {
+    if (!iso) return "";
+    var delta = Date.parse(iso) - Date.now();
+    return delta >= 0 ? "in " + span(delta) : span(-delta) + " ago";
+  }
+
+  function table(caption, headers, rows, numeric) {
+    if (rows.length === 0) return el("p", { "class": "empty" }, ["None."]);
+    var head = el("tr", null, headers.map(function (h, i) {
+      return el("th", numeric && numeric.indexOf(i) >= 0 ? { scope: "col", "class": "num" } : { scope: "col" }, [h]);
+    }));
+    var body = rows.map(function (r) {
+      return el("tr", null, r.map(function (cell, i) {
+        var attrs = numeric && numeric.indexOf(i) >= 0 ? { "class": "num" } : {};
+        if (cell && typeof cell === "object" && cell.cls) { attrs["class"] = cell.cls; cell = cell.text; }
+        return el("td", attrs, [String(cell)]);
+      }));
+    });
+    return el("table", null, [el("caption", null, [caption]), el("thead", null, [head]), el("tbody", null, body)]);
+  }
+
+  function put(id, node) { var box = $(id); box.replaceChildren(node); }
+
+  function api(path, init) {
+    init = init || {};
+    init.headers = { authorization: "Bearer " + token, accept: "application/json" };
+    return fetch(path, init).then(function (r) {
+      if (r.status === 401) { forget("The token was not accepted."); throw new Error("unauthorized"); }
+      return r.json().then(function (body) {
+        if (!r.ok) throw new Error((body && body.detail) || ("HTTP " + r.status));
+        return body;
+      });
+    });
+  }
+
+  function render(s) {
+    $("mode").textContent = s.mode === "virtual" ? "virtual mode" : "";
+    $("sum-keys").textContent = s.keys.filter(function (k) { return k.present; }).length + " / " + s.keys.length;
+    $("sum-borrows").textContent = String(s.borrows.length);
+    $("sum-dummies").textContent = String(s.dummies.length);
+    $("sum-risks").textContent = String(s.risks.length);
+
+    if (s.risks.length === 0) put("risks", el("p", { "class": "empty" }, ["No open risks."]));
+    else {
+      var list = el("div", { id: "risk-list" }, s.risks.map(function (r) {
+        return el("article", { "class": "risk " + r.severity, "data-kind": r.kind }, [
+          el("p", null, [el("span", { "class": "sev sev-" + r.severity }, [r.severity]), " ", el("strong", null, [r.kind]),
+                         " since " + localTime(r.since) + (r.serial ? " — key " + r.serial : "")]),
+          el("p", null, [r.message]),
+          el("p", null, [el("strong", null, ["What to do: "]), r.advice || ""])
+        ]);
+      }));
+      put("risks", list);
+    }
+
+    put("keys", table("Keys seen by this daemon", ["Serial", "Present", "Kind", "Firmware", "License set"],
+      s.keys.map(function (k) {
+        return [k.serial, k.present ? "yes" : { text: "NO", cls: "state-dummy" }, k.kind, k.firmwareVersion || "–",
+                k.licenseSetVersion === undefined ? "–" : k.licenseSetVersion];
+      })));
+
+    var licenseRows = [];
+    s.keys.forEach(function (k) {
+      k.licenses.forEach(function (l) {
+        licenseRows.push([k.serial, l.name ? l.product + " " + l.name : l.product, l.seats, l.borrowable, l.borrowed,
+                          l.dummies ? { text: String(l.dummies), cls: "state-dummy" } : 0, l.borrowDays + " d"]);
+      });
+    });
+    put("licenses", table("Seats per license", ["Key", "Product", "Seats", "Borrowable", "Borrowed", "Dummies", "Borrow period"],
+      licenseRows, [2, 3, 4, 5]));
+
+    put("borrows", table("Borrows out (dummies are listed below)", ["ID", "Key", "Product", "Client", "State", "Issued", "Expires", "Time left"],
+      s.borrows.map(function (b) {
+        return [b.id, b.serial, b.product, b.client, { text: b.state, cls: "state-" + b.state }, localTime(b.issuedAt),
+                localTime(b.expiresAt), relative(b.expiresAt)];
+      }), [0]));
+
+    put("dummies", table("Each dummy blocks borrowing of its product on its key until it clears",
+      ["Key", "Product", "Borrow", "Clears", "In"],
+      s.dummies.map(function (d) { return [d.serial, d.product, d.borrowId, localTime(d.dummyUntil), relative(d.dummyUntil)]; }),
+      [2]));
+  }
+
+  function refresh() {
+    return api("/v1/status").then(function (s) { $("error").textContent = ""; render(s); })
+      .catch(function (e) { if (e.message !== "unauthorized") $("error").textContent = "Could not load the status: " + e.message; });
+  }
+  function refreshSoon() {
+    if (refreshTimer) return;
+    refreshTimer = setTimeout(function () { refreshTimer = null; refresh(); }, 100);
+  }
+
+  function connect() {
+    if (source) source.close();
+    source = new EventSource("/v1/events?token=" + encodeURIComponent(token));
+    source.onopen = function () { $("live").className = "on"; $("live").textContent = "live"; refreshSoon(); };
+    source.onerror = function () { $("live").className = "off"; $("live").textContent = "reconnecting…"; };
+    ["borrow.created", "borrow.returned", "borrow.settled", "borrow.dummy", "key.attached", "key.detached", "key.moved",
+     "key.counterfeit", "host.changed", "clock.jump", "risk.raised", "risk.cleared", "registry.repaired", "ledger.rebuilt",
+     "migration.done", "license.updated", "reconcile.repaired"].forEach(function (type) {
+      source.addEventListener(type, refreshSoon);
+    });
+  }
+
+  function preflight(action) {
+    $("verdict").replaceChildren(el("p", null, ["Checking " + action + "…"]));
+    api("/v1/preflight/" + action).then(function (v) {
+      var parts = [el("p", null, [el("strong", null, [v.safe ? "Safe: " : "Not safe: "]), action.replace(/-/g, " ")])];
+      if (v.reasons.length) parts.push(el("ul", null, v.reasons.map(function (r) { return el("li", null, [r]); })));
+      if (v.advice.length) {
+        parts.push(el("p", null, [el("strong", null, ["What to do"])]));
+        parts.push(el("ul", null, v.advice.map(function (a) { return el("li", null, [a]); })));
+      }
+      $("verdict").replaceChildren(el("div", { "class": "verdict " + (v.safe ? "safe" : "unsafe"), "data-action": action }, parts));
+    }).catch(function (e) { $("verdict").replaceChildren(el("p", { "class": "sev-critical" }, [e.message])); });
+  }
+
+  function start() {
+    $("login").hidden = true;
+    $("app").hidden = false;
+    refresh();
+    connect();
+    setInterval(refresh, 60000);
+  }
+
+  function forget(message) {
+    sessionStorage.removeItem("keybridge-token");
+    token = null;
+    if (source) { source.close(); source = null; }
+    $("app").hidden = true;
+    $("login").hidden = false;
+    $("error").textContent = message || "";
+  }
+
+  ACTIONS.forEach(function (a) {
+    var b = el("button", { type: "button", "data-action": a }, [a.replace(/-/g, " ")]);
+    b.addEventListener("click", function () { preflight(a); });
+    $("preflight-buttons").appendChild(b);
+  });
+
+  $("login").addEventListener("submit", function (e) {
+    e.preventDefault();
+    token = $("token").value.trim();
+    $("token").value = "";
+    sessionStorage.setItem("keybridge-token", token);
+    start();
+  });
+
+  var fragment = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+  if (fragment) {
+    token = decodeURIComponent(fragment[1]);
+    sessionStorage.setItem("keybridge-token", token);
+    history.replaceState(null, "", location.pathname + location.search);
+  } else {
+    token = sessionStorage.getItem("keybridge-token");
+  }
+  if (token) start(); else forget();
+})();
+</script>
+</body>
+</html>
+`;

@@ -1,0 +1,105 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Browser, chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Bridge, KeyView } from "../../src/bridge/api.js";
+import { openBridge } from "../../src/bridge/index.js";
+import { createServer, type KeybridgeServer } from "../../src/server/app.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const TOKEN = "dashboard-test-token-abcdefghijklmnopqrstuvwxyz0123";
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium) process.stderr.write(`dashboard browser test skipped: ${CHROMIUM} is not installed\n`);
+
+describe.skipIf(!haveChromium)("dashboard in headless Chromium (virtual bridge)", () => {
+  let dataDir: string;
+  let bridge: Bridge;
+  let server: KeybridgeServer;
+  let url: string;
+  let browser: Browser;
+
+  const api = async (path: string, init: { method?: string; json?: unknown } = {}) => {
+    const response = await fetch(`${url}${path}`, {
+      method: init.method ?? "GET",
+      headers: {
+        authorization: `Bearer ${TOKEN}`,
+        ...(init.json === undefined ? {} : { "content-type": "application/json" }),
+      },
+      ...(init.json === undefined ? {} : { body: JSON.stringify(init.json) }),
+    });
+    expect(response.status, `${init.method ?? "GET"} ${path}`).toBeLessThan(300);
+    return response.json() as Promise<unknown>;
+  };
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), "kb-dashboard-"));
+    bridge = await openBridge({ dataDir, mode: "virtual", registry: { kind: "memory" }, hostPollMs: 200 });
+    await bridge.ready();
+    server = await createServer({ bridge, token: TOKEN });
+    url = await server.listen("127.0.0.1", 0);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await bridge?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("asks for the token when none is given", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${url}/`);
+    await expect.poll(() => page.locator("form#login").isVisible()).toBe(true);
+    await expect.poll(() => page.getByLabel("API token").isVisible()).toBe(true);
+    await page.close();
+  });
+
+  it("shows keys, a borrow after an API call, and a risk after a virtual unplug, live", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    await page.goto(`${url}/#token=${encodeURIComponent(TOKEN)}`);
+    // The fragment is dropped from the address bar at once.
+    expect(page.url()).toBe(`${url}/`);
+    await expect.poll(() => page.locator("#live").textContent(), { timeout: 10_000 }).toBe("live");
+    const keys = (await api("/v1/keys")) as KeyView[];
+    const key = keys.find((k) => k.present && k.licenses.length > 0);
+    expect(key).toBeDefined();
+    const license = key!.licenses[0]!;
+    await expect.poll(() => page.locator("#keys").textContent()).toContain(key!.serial);
+
+    const borrow = (await api("/v1/borrows", {
+      method: "POST",
+      json: { product: license.product, client: "ws-dashboard", serial: key!.serial },
+    })) as {
+      id: number;
+    };
+    const row = page.locator("#borrows tbody tr", { hasText: "ws-dashboard" });
+    await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(1);
+    expect(await row.locator("td").first().textContent()).toBe(String(borrow.id));
+    expect(await row.textContent()).toMatch(/in (29|30) d/);
+
+    await api(`/v1/virtual/keys/${encodeURIComponent(key!.serial)}/unplug`, { method: "POST" });
+    const risk = page.locator("#risks article.risk");
+    await expect.poll(() => risk.count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    expect(await risk.first().textContent()).toMatch(/What to do/);
+
+    await page.getByRole("button", { name: "unplug key" }).click();
+    await expect.poll(() => page.locator("#verdict .verdict").getAttribute("class")).toContain("unsafe");
+
+    mkdirSync("test-artifacts", { recursive: true });
+    await page.screenshot({ path: "test-artifacts/dashboard.png", fullPage: true });
+    await api(`/v1/virtual/keys/${encodeURIComponent(key!.serial)}/plug`, { method: "POST" });
+    await page.close();
+  });
+});
