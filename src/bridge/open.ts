@@ -49,7 +49,6 @@ import { InFlight } from "./in-flight.js";
 import { KeyManager } from "./key-manager.js";
 import type { KeySession } from "./key-session.js";
 import { LedgerPinStore } from "./ledger-pin-store.js";
-import { MaintenanceService } from "./maintenance.js";
 import { Mirror } from "./mirror.js";
 import { ReconcileService } from "./reconcile-service.js";
 import { Recovery } from "./recovery.js";
@@ -257,7 +256,6 @@ async function assemble(
   const borrowService = new BorrowService(context);
   const expiry = new ExpiryService(context, borrowService, internals.expiryCheckMs ?? 60_000);
   const reconcileService = new ReconcileService(context, borrowService);
-  const maintenance = new MaintenanceService(context, borrowService);
 
   // Keys first: recovery may need the registry's tags (rebuilt ledger) before drift repair rewrites it.
   cleanups.push(() => keys.close());
@@ -276,7 +274,6 @@ async function assemble(
     context,
     borrowService,
     reconcileService,
-    maintenance,
     expiry,
     hostMonitor,
     clockMonitor,
@@ -309,7 +306,6 @@ class BridgeImpl implements OpenedBridge {
     readonly context: BridgeContext,
     private readonly borrowService: BorrowService,
     private readonly reconcileService: ReconcileService,
-    private readonly maintenance: MaintenanceService,
     private readonly expiry: ExpiryService,
     readonly hostMonitor: HostMonitor,
     readonly clockMonitor: ClockMonitor,
