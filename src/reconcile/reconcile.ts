@@ -76,51 +76,54 @@ function groupOf(groups: Map<string, SerialGroup>, serial: string): SerialGroup 
   return group;
 }
 
-type ListName = "regs" | "leds" | "hists";
-
 /**
- * Splits records by serial (and, for the ledger, into outstanding and history) into arrays sized
- * by a first counting pass, so no array grows and copies itself on the way.
+ * Splits records by serial — and, when `split` is given, into outstanding and history — into
+ * arrays sized by a first counting pass, so no array grows and copies itself on the way.
+ * Records usually arrive grouped by serial, so the group lookup runs once per run of a serial.
  */
 function partition<T extends { serial: string }>(
   groups: Map<string, SerialGroup>,
   records: readonly T[],
-  main: ListName,
-  history: ListName | undefined,
-): void {
-  const counts = new Map<SerialGroup, { main: number; history: number }>();
+  split: ((record: T) => boolean) | undefined,
+): Map<SerialGroup, { main: T[]; history: T[] }> {
+  const counts = new Map<SerialGroup, number[]>();
   let group: SerialGroup | undefined;
-  let count: { main: number; history: number } | undefined;
+  let count: number[] = [0, 0];
   for (const record of records) {
     if (group?.serial !== record.serial) {
       group = groupOf(groups, record.serial);
-      count = counts.get(group);
-      if (count === undefined) {
-        count = { main: 0, history: 0 };
+      const known = counts.get(group);
+      if (known === undefined) {
+        count = [0, 0];
         counts.set(group, count);
-      }
+      } else count = known;
     }
-    if (history !== undefined && !isOutstanding(record as unknown as LedgerBorrow)) count!.history++;
-    else count!.main++;
+    count[split !== undefined && !split(record) ? 1 : 0]!++;
   }
-  for (const [g, c] of counts) {
-    (g[main] as unknown[]) = new Array(c.main);
-    if (history !== undefined) (g[history] as unknown[]) = new Array(c.history);
-    c.main = 0;
-    c.history = 0;
-  }
+  const lists = new Map<SerialGroup, { main: T[]; history: T[] }>();
+  for (const [g, c] of counts) lists.set(g, { main: new Array<T>(c[0]!), history: new Array<T>(c[1]!) });
+  let main: T[] = [];
+  let history: T[] = [];
+  let at = [0, 0];
+  const cursorsByGroup = new Map<SerialGroup, number[]>();
   let into: SerialGroup | undefined;
   for (const record of records) {
     if (into?.serial !== record.serial) {
       into = groups.get(record.serial)!;
-      count = counts.get(into)!;
+      const list = lists.get(into)!;
+      main = list.main;
+      history = list.history;
+      let cursor = cursorsByGroup.get(into);
+      if (cursor === undefined) {
+        cursor = [0, 0];
+        cursorsByGroup.set(into, cursor);
+      }
+      at = cursor;
     }
-    if (history !== undefined && !isOutstanding(record as unknown as LedgerBorrow)) {
-      (into[history] as unknown[])[count!.history++] = record;
-    } else {
-      (into[main] as unknown[])[count!.main++] = record;
-    }
+    if (split !== undefined && !split(record)) history[at[1]!++] = record;
+    else main[at[0]!++] = record;
   }
+  return lists;
 }
 
 function byId(a: { id: number }, b: { id: number }): number {
@@ -185,8 +188,13 @@ export function reconcile(input: ReconcileInput): ReconcileReport {
   for (const group of groups.values()) {
     if (isReadable(group.view)) group.keys = group.view.borrows;
   }
-  if (input.registry.readable) partition(groups, input.registry.borrows, "regs", undefined);
-  partition(groups, input.ledger, "leds", "hists");
+  if (input.registry.readable) {
+    for (const [group, list] of partition(groups, input.registry.borrows, undefined)) group.regs = list.main;
+  }
+  for (const [group, list] of partition(groups, input.ledger, isOutstanding)) {
+    group.leds = list.main;
+    group.hists = list.history;
+  }
 
   const keyLastBinding = input.host.keyLastBinding;
   const ctx: Context = {
