@@ -8,6 +8,7 @@ import {
 import type { BorrowRow } from "../ledger/index.js";
 import { layerLogger } from "../log.js";
 import { MAX_BORROW_DAYS, MAX_CLIENT_BYTES } from "../protocol/index.js";
+import { TransportAborted, TransportTimeout } from "../transport/index.js";
 import type { BorrowRequestInput, BorrowView, ReturnResultView } from "./api.js";
 import { borrowKey } from "./borrow-index.js";
 import type { BridgeContext } from "./context.js";
@@ -217,6 +218,34 @@ export class BorrowService {
     });
   }
 
+  private async rollBackIfRecorded(session: KeySession, opId: Buffer, binding: string, tag: Buffer): Promise<void> {
+    const { keys, ledger } = this.ctx;
+    try {
+      const status = await keys.call(session, (client) => client.opStatus(opId));
+      if (!status.known || status.kind !== "borrow" || status.borrowId === undefined) return;
+      const borrowId = status.borrowId;
+      const rollbackOpId = randomBytes(16);
+      const result = await keys.call(session, (client) =>
+        client.settle({ opId: rollbackOpId, id: borrowId, binding: Buffer.from(binding, "hex"), tag }),
+      );
+      await ledger.commit((tx) =>
+        tx.audit({
+          kind: "rollback",
+          serial: session.serial,
+          borrowId,
+          message: `borrow ${borrowId} on key ${session.serial} was answered after its caller gave up; rolled back`,
+          details: { opId: opId.toString("hex"), outcome: result.outcome },
+        }),
+      );
+      this.refreshLicenses(session);
+    } catch (error) {
+      log.warn("could not roll back a borrow whose answer was lost; recovery does at the next attach", {
+        serial: session.serial,
+        error: String(error),
+      });
+    }
+  }
+
   private findForSettle(id: number): BorrowRow {
     const row = this.findOutstanding(id);
     if (row.state !== "active") throw new AlreadyReturnedError(id, row.state);
@@ -271,6 +300,10 @@ export class BorrowService {
           ),
         );
       } catch (error) {
+        if (error instanceof TransportTimeout || error instanceof TransportAborted) {
+          // The key may have done the borrow without our hearing it: undo it now, not at the next attach.
+          void this.rollBackIfRecorded(session, opId, binding, tag);
+        }
         throw mapBorrowError(error, session.serial, valid.product);
       }
       crashPoint("borrow.after-key");

@@ -140,3 +140,20 @@ describe("recovery at start", () => {
     expect(demoKey(bridge).state.borrows).toEqual([]);
   });
 });
+
+describe("lost answers", () => {
+  it("rolls back a borrow the key did but whose caller gave up, without waiting for a reattach", async () => {
+    const bridge = await openVirtual({ virtualLatencyMs: 30 });
+    const key = demoKey(bridge);
+    const controller = new AbortController();
+    const attempt = bridge.borrow({ product: 1001, client: "impatient" }, { signal: controller.signal });
+    // Give up once the key has recorded the borrow but before its answer arrives.
+    while (key.state.borrows.length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+    controller.abort();
+    await expect(attempt).rejects.toMatchObject({ code: "TRANSPORT_ABORTED" });
+    for (let i = 0; i < 300 && key.state.borrows.length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(key.state.borrows).toEqual([]);
+    expect(key.state.licenses.find((l) => l.product === 1001)).toMatchObject({ borrowed: 0, dummies: 0 });
+    expect(bridge.context.ledger.listBorrows()).toEqual([]);
+  });
+});
