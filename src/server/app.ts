@@ -15,6 +15,8 @@ import { validationError } from "./validation.js";
 const log = layerLogger("server");
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
+/** How long requests in flight may take to finish once the server closes. */
+const CLOSE_GRACE_MS = 30_000;
 
 export interface ServerOptions {
   bridge: Bridge;
@@ -148,7 +150,16 @@ export async function createServer(options: ServerOptions): Promise<KeybridgeSer
       return `http://${shownHost}:${boundPort}`;
     },
     async close() {
-      await app.close();
+      // Keep-alive connections that were busy when closing began turn idle later; sweep them as they
+      // do, and cut whatever is still open after the grace period.
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 25);
+      const deadline = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(sweep);
+        clearTimeout(deadline);
+      }
     },
   };
 }

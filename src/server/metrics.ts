@@ -84,13 +84,15 @@ export class ServerMetrics {
     const stop = keyOp ? this.exchangeSeconds.startTimer({ op }) : undefined;
     try {
       const result = await run();
-      stop?.();
       this.operations.inc({ op, outcome: "ok" });
       return result;
     } catch (error) {
       const status = isCodedError(error) ? mappingFor(error.code).status : 500;
       this.operations.inc({ op, outcome: status < 500 ? "refused" : "failed" });
       throw error;
+    } finally {
+      // A refusal is an answer from the key too, so it is timed like a success.
+      stop?.();
     }
   }
 

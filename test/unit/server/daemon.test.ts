@@ -1,0 +1,161 @@
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { createServer as createNetServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { CONFIG_DEFAULTS, type KeybridgeConfig } from "../../../src/config/index.js";
+import { startDaemon } from "../../../src/server/daemon.js";
+import { FakeBridge } from "./fake-bridge.js";
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "kb-daemon-"));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const configFor = (dataDir: string): KeybridgeConfig => ({
+  ...CONFIG_DEFAULTS,
+  dataDir,
+  listen: "127.0.0.1:0",
+  mode: "virtual",
+  logLevel: "error",
+});
+
+describe("startDaemon (fake bridge)", () => {
+  it("creates the data dir 0700, the token 0600 once, daemon.json 0600; removes daemon.json on stop", async () => {
+    const dataDir = join(dir, "state", "keybridge");
+    const bridge = new FakeBridge();
+    const daemon = await startDaemon({ config: configFor(dataDir), openBridge: async () => bridge });
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+    const tokenFile = join(dataDir, "api-token");
+    expect(daemon.tokenFile).toBe(tokenFile);
+    expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+    const token = readFileSync(tokenFile, "utf8").trim();
+    expect(Buffer.from(token, "base64url")).toHaveLength(32);
+    const info = JSON.parse(readFileSync(join(dataDir, "daemon.json"), "utf8")) as Record<string, unknown>;
+    expect(info).toMatchObject({ pid: process.pid, url: daemon.url, mode: "virtual" });
+    expect(statSync(join(dataDir, "daemon.json")).mode & 0o777).toBe(0o600);
+    const health = await fetch(`${daemon.url}/v1/health`);
+    expect(health.status).toBe(200);
+    const authed = await fetch(`${daemon.url}/v1/keys`, { headers: { authorization: `Bearer ${token}` } });
+    expect(authed.status).toBe(200);
+    await daemon.stop();
+    expect(bridge.closed).toBe(true);
+    expect(existsSync(join(dataDir, "daemon.json"))).toBe(false);
+
+    const again = await startDaemon({ config: configFor(dataDir), openBridge: async () => new FakeBridge() });
+    expect(readFileSync(tokenFile, "utf8").trim()).toBe(token);
+    await again.stop();
+  });
+
+  it("finishes a request in flight before closing the bridge", async () => {
+    const bridge = new FakeBridge({ latencyMs: 300 });
+    const daemon = await startDaemon({ config: configFor(dir), openBridge: async () => bridge });
+    const token = readFileSync(join(dir, "api-token"), "utf8").trim();
+    const pending = fetch(`${daemon.url}/v1/borrows`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ product: 1001, client: "late" }),
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    await daemon.stop();
+    expect((await pending).status).toBe(201);
+  });
+
+  it("a taken port is a LISTEN_FAILED error and the bridge is closed again", async () => {
+    const blocker = createNetServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", () => r()));
+    const port = (blocker.address() as { port: number }).port;
+    const bridge = new FakeBridge();
+    await expect(
+      startDaemon({ config: { ...configFor(dir), listen: `127.0.0.1:${port}` }, openBridge: async () => bridge }),
+    ).rejects.toMatchObject({ code: "LISTEN_FAILED" });
+    expect(bridge.closed).toBe(true);
+    blocker.close();
+  });
+});
+
+const bin = resolve("dist/src/cli/main.js");
+const built = existsSync(bin);
+if (!built)
+  process.stderr.write("spawned daemon tests skipped: run `npm run build` first (dist/src/cli/main.js is missing)\n");
+
+async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+describe.skipIf(!built)("keybridge serve --virtual (spawned, real bridge)", () => {
+  it("logs JSON lines without the token, keeps it out of the process list, stops cleanly on SIGTERM", async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const daemon = spawn(
+      process.execPath,
+      [bin, "serve", "--virtual", "--data-dir", dir, "--listen", `127.0.0.1:${port}`],
+      {
+        env: { ...process.env, KEYBRIDGE_LOG_LEVEL: "debug", VITEST: "" },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let logs = "";
+    daemon.stdout.on("data", (chunk: Buffer) => (logs += chunk.toString()));
+    daemon.stderr.on("data", (chunk: Buffer) => (logs += chunk.toString()));
+    const exited = new Promise<number | null>((r) => daemon.on("exit", (code) => r(code)));
+    try {
+      let healthy = false;
+      for (let i = 0; i < 200 && !healthy; i++) {
+        healthy = await fetch(`${url}/v1/health`).then(
+          (r) => r.ok,
+          () => false,
+        );
+        if (!healthy) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(healthy, logs).toBe(true);
+      const token = readFileSync(join(dir, "api-token"), "utf8").trim();
+      const cli = (...args: string[]) =>
+        spawnSync(process.execPath, [bin, ...args, "--data-dir", dir], {
+          encoding: "utf8",
+          env: { ...process.env, VITEST: "" },
+        });
+      const keys = cli("keys", "--json");
+      expect(keys.status, keys.stderr).toBe(0);
+      const serial = (JSON.parse(keys.stdout) as { serial: string; licenses: { product: number }[] }[])[0]!;
+      const borrow = cli("borrow", String(serial.licenses[0]!.product), "--client", "ps-check", "--json");
+      expect(borrow.status, borrow.stderr).toBe(0);
+      // An SSE client with the token in its query: the URL must not reach the log.
+      const controller = new AbortController();
+      await fetch(`${url}/v1/events?token=${encodeURIComponent(token)}`, { signal: controller.signal });
+      controller.abort();
+      // A following CLI process: its arguments hold no token either.
+      const follower = spawn(process.execPath, [bin, "events", "--follow", "--data-dir", dir], { stdio: "ignore" });
+      await new Promise((r) => setTimeout(r, 300));
+      const args = spawnSync("ps", ["-o", "args=", "-p", `${daemon.pid},${follower.pid}`], { encoding: "utf8" }).stdout;
+      follower.kill("SIGINT");
+      expect(args).toContain("serve --virtual");
+      expect(args).toContain("events --follow");
+      expect(args).not.toContain(token);
+
+      daemon.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      expect(existsSync(join(dir, "daemon.json"))).toBe(false);
+      const lines = logs
+        .trim()
+        .split("\n")
+        .filter((l) => l.startsWith("{"));
+      expect(lines.length).toBeGreaterThan(2);
+      for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
+      expect(logs).toContain("keybridge daemon listening");
+      expect(logs).toContain(join(dir, "api-token"));
+      expect(logs).not.toContain(token);
+      expect(logs).not.toMatch(/[?&]token=/);
+    } finally {
+      if (daemon.exitCode === null) daemon.kill("SIGKILL");
+    }
+  });
+});

@@ -1,0 +1,62 @@
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { type Harness, startHarness } from "./helpers.js";
+
+let h: Harness;
+beforeEach(async () => {
+  h = await startHarness();
+});
+afterEach(async () => {
+  await h.close();
+});
+
+const scrape = async () => {
+  const response = await h.api("/metrics", { token: null });
+  expect(response.headers.get("content-type")).toMatch(/^text\/plain/);
+  return response.text();
+};
+
+it("exposes seats, borrows, dummies with clear dates, risks, operations and default process metrics, all prefixed", async () => {
+  const created = (await (
+    await h.api("/v1/borrows", { method: "POST", json: { product: 1001, client: "a" } })
+  ).json()) as { id: number };
+  await h.api("/v1/borrows", { method: "POST", json: { product: 1002, client: "b" } });
+  await h.api("/v1/borrows", { method: "POST", json: { product: 1002, client: "c" } });
+  await h.api("/v1/borrows", { method: "POST", json: { product: 1002, client: "d" } }); // refused: 409
+  let text = await scrape();
+  expect(text).toMatch(/^keybridge_keys_present 1$/m);
+  expect(text).toMatch(/^keybridge_license_seats\{serial="KB-0001",product="1001"\} 10$/m);
+  expect(text).toMatch(/^keybridge_license_borrowable\{serial="KB-0001",product="1002"\} 2$/m);
+  expect(text).toMatch(/^keybridge_license_borrowed\{serial="KB-0001",product="1002"\} 2$/m);
+  expect(text).toMatch(/^keybridge_borrows_outstanding\{state="active"\} 3$/m);
+  expect(text).toMatch(/^keybridge_operations_total\{op="borrow",outcome="ok"\} 3$/m);
+  expect(text).toMatch(/^keybridge_operations_total\{op="borrow",outcome="refused"\} 1$/m);
+  expect(text).toMatch(/^keybridge_key_exchange_seconds_count\{op="borrow"\} 4$/m);
+  expect(text).toMatch(/^keybridge_process_cpu_seconds_total /m);
+  expect(text).toMatch(/^keybridge_events_total\{type="borrow.created"\} 3$/m);
+  expect(
+    text
+      .split("\n")
+      .filter((l) => l !== "" && !l.startsWith("#"))
+      .every((l) => l.startsWith("keybridge_")),
+  ).toBe(true);
+
+  const licenses = [{ product: 1001, seats: 10, borrowable: 4, borrowDays: 30 }];
+  await h.api("/v1/keys/KB-0001/license-update", { method: "POST", json: { licenses, force: true } });
+  await h.api("/v1/virtual/keys/KB-0001/unplug", { method: "POST" });
+  text = await scrape();
+  expect(text).toMatch(/^keybridge_dummies 3$/m);
+  expect(text).toMatch(/^keybridge_license_dummies\{serial="KB-0001",product="1001"\} 1$/m);
+  expect(text).not.toMatch(/keybridge_license_seats\{serial="KB-0001",product="1002"\}/);
+  const clear = new RegExp(
+    `^keybridge_dummy_clear_timestamp_seconds\\{serial="KB-0001",product="1001",borrow="${created.id}"\\} (\\d+(\\.\\d+)?)$`,
+    "m",
+  ).exec(text);
+  expect(Number(clear?.[1]) * 1000).toBeGreaterThan(Date.now() + 29 * 86_400_000);
+  expect(text).toMatch(/^keybridge_keys_present 0$/m);
+});
+
+it("counts risks by kind", async () => {
+  await h.api("/v1/borrows", { method: "POST", json: { product: 1001, client: "a" } });
+  await h.api("/v1/virtual/keys/KB-0001/unplug", { method: "POST" });
+  expect(await scrape()).toMatch(/^keybridge_risks_open\{kind="key-unplugged",severity="critical"\} 1$/m);
+});
