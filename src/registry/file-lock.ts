@@ -82,23 +82,31 @@ export async function acquireFileLock(lockPath: string, options: FileLockOptions
   }
 }
 
+/**
+ * Writes the content to a private temp file first and links it into place: link() fails with
+ * EEXIST atomically like O_EXCL, but the lock file never exists without its pid, so a writer
+ * killed mid-create cannot leave an empty lock that blocks every writer until it ages out.
+ */
 async function tryCreate(lockPath: string, content: string): Promise<boolean> {
+  const temp = `${lockPath}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
   let handle: Awaited<ReturnType<typeof open>>;
   try {
-    handle = await open(lockPath, "wx", 0o600);
+    handle = await open(temp, "wx", 0o600);
   } catch (error) {
-    if (errnoCode(error) === "EEXIST") return false;
-    throw mapFsError(error, "create the lock file", lockPath);
+    throw mapFsError(error, "create the lock file", temp);
   }
   try {
     await handle.writeFile(content);
-  } catch (error) {
     await handle.close();
-    await unlink(lockPath).catch(() => undefined);
+    await link(temp, lockPath);
+    return true;
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    if (errnoCode(error) === "EEXIST") return false;
     throw mapFsError(error, "write the lock file", lockPath);
+  } finally {
+    await unlink(temp).catch(() => undefined);
   }
-  await handle.close();
-  return true;
 }
 
 /** `undefined` when the lock vanished meanwhile (retry at once). */
