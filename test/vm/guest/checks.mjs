@@ -1,17 +1,18 @@
 // Runs the guest's checks against the gadget and prints one machine-readable line per check on
-// the console, `KBVM {"check","ok","ms","detail"}`, then `KBVM-DONE {"passed","failed"}`.
+// the console, `KBVM {"check","ok","ms","detail","skipped"?}`, then `KBVM-DONE {"passed","failed","skipped"}`.
 // KB_CHECKS=a,b limits the run to those checks.
 import { readFileSync } from "node:fs";
 import { CHECKS } from "./checks/index.mjs";
-import { createContext } from "./lib/context.mjs";
+import { CheckSkipped, createContext } from "./lib/context.mjs";
 
 const DEFAULT_TIMEOUT_MS = 30_000;
-const config = JSON.parse(readFileSync(process.env.KB_GUEST_CONFIG ?? "/etc/keybridge-vm/guest.json", "utf8"));
+const config = await loadConfig();
 const only = (process.env.KB_CHECKS ?? "").split(",").filter(Boolean);
 const unknown = only.filter((name) => !CHECKS.some((c) => c.name === name));
 const ctx = createContext(config);
 let passed = 0;
 let failed = 0;
+let skipped = 0;
 
 const emit = (line) => process.stdout.write(`${line}\n`);
 
@@ -24,12 +25,16 @@ for (const check of CHECKS) {
   if (only.length > 0 && !only.includes(check.name)) continue;
   const start = performance.now();
   let ok = true;
+  let skip;
   let detail;
   try {
     detail = await withTimeout(check.run(ctx), check.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   } catch (error) {
-    ok = false;
-    detail = { error: error.message, ...(error.detail ?? {}) };
+    if (error instanceof CheckSkipped) skip = error.message;
+    else {
+      ok = false;
+      detail = { error: error.message, ...(error.code ? { code: error.code } : {}), ...(error.detail ?? {}) };
+    }
   }
   try {
     await ctx.restore();
@@ -38,15 +43,43 @@ for (const check of CHECKS) {
     detail = { ...detail, restoreError: error.message };
   }
   const ms = Math.round(performance.now() - start);
-  if (ok) passed++;
-  else failed++;
-  emit(`KBVM ${JSON.stringify({ check: check.name, ok, ms, detail: detail ?? null })}`);
+  if (!ok) failed++;
+  else if (skip !== undefined) skipped++;
+  else passed++;
+  const result = {
+    check: check.name,
+    ok,
+    ms,
+    detail: detail ?? null,
+    ...(skip === undefined ? {} : { skipped: skip }),
+  };
+  emit(`KBVM ${JSON.stringify(result)}`);
 }
 
 ctx.close();
-emit(`KBVM-DONE ${JSON.stringify({ passed, failed })}`);
+emit(`KBVM-DONE ${JSON.stringify({ passed, failed, skipped })}`);
 // Native handles (hotplug thread, a read stuck in a dead device) must not keep the guest up.
 process.exit(failed > 0 ? 1 : 0);
+
+/**
+ * Where the key lives (from the builder) and what the guest wrote to configfs (from
+ * `gadget-main configure`, i.e. from the protocol constants and the key's state).
+ */
+async function loadConfig() {
+  const guest = JSON.parse(readFileSync(process.env.KB_GUEST_CONFIG ?? "/etc/keybridge-vm/guest.json", "utf8"));
+  const gadget = JSON.parse(readFileSync(process.env.KB_GADGET_CONFIG ?? "/run/keybridge-vm/gadget.json", "utf8"));
+  const { HID_USAGE_PAGE } = await import("/kb/dist/src/protocol/constants.js");
+  return {
+    ...guest,
+    vendorId: gadget.idVendor,
+    productId: gadget.idProduct,
+    serial: gadget.serialNumber,
+    manufacturer: gadget.manufacturer,
+    product: gadget.product,
+    reportSize: gadget.reportLength,
+    usagePage: HID_USAGE_PAGE,
+  };
+}
 
 function withTimeout(promise, timeoutMs) {
   let timer;

@@ -19,7 +19,7 @@ mount -t tmpfs -o mode=1777 tmpfs /tmp
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 
-# Generated at build time from src/protocol/constants.ts and the kernel package.
+# Generated at build time: where the key lives, the kernel version and its modules.
 . /etc/keybridge-vm/guest.env
 
 CMDLINE=" $(cat /proc/cmdline) "
@@ -65,30 +65,21 @@ for subsystem in usb hid hidraw udc; do
 done
 udevadm settle --timeout=30 || echo "kbvm: udevadm settle timed out (coldplug)"
 
+# A server's identity as the daemon's host probe reads it: loopback up, a hostname, a machine id.
+ifconfig lo 127.0.0.1 up || fail "cannot bring up the loopback interface"
+echo kbvm >/proc/sys/kernel/hostname
+tr -d '-' </proc/sys/kernel/random/uuid >/etc/machine-id
+
 stage "plugging the gadget"
-G="$KB_GADGET"
-mkdir "$G" || fail "cannot create gadget $G"
-echo "$KB_VID" >"$G/idVendor"
-echo "$KB_PID" >"$G/idProduct"
-echo 0x0100 >"$G/bcdDevice"
-echo 0x0200 >"$G/bcdUSB"
-mkdir "$G/strings/0x409"
-echo "$KB_SERIAL" >"$G/strings/0x409/serialnumber"
-echo "$KB_MANUFACTURER" >"$G/strings/0x409/manufacturer"
-echo "$KB_PRODUCT" >"$G/strings/0x409/product"
-mkdir "$G/functions/hid.usb0" || fail "cannot create the HID function (usb_f_hid)"
-echo 0 >"$G/functions/hid.usb0/protocol"
-echo 0 >"$G/functions/hid.usb0/subclass"
-echo "$KB_REPORT_LENGTH" >"$G/functions/hid.usb0/report_length"
-cat "$KB_REPORT_DESCRIPTOR" >"$G/functions/hid.usb0/report_desc"
-mkdir -p "$G/configs/c.1/strings/0x409"
-echo "keybridge key" >"$G/configs/c.1/strings/0x409/configuration"
-echo 100 >"$G/configs/c.1/MaxPower"
-ln -s "$G/functions/hid.usb0" "$G/configs/c.1/"
-echo "$KB_UDC" >"$G/UDC" || fail "cannot bind the gadget to $KB_UDC"
-# Enumeration runs after the write returns: wait for the hidraw node, then for udev's rules.
+# The gadget's identity comes from the protocol constants and the key's state (created here on
+# first use), written to configfs by the same code that serves the key: nothing is copied.
+mkdir -p /run/keybridge-vm
+node /kb/dist/native-mocks/gadget-main.js configure --gadget "$KB_GADGET" --udc "$KB_UDC" \
+  --state "$KB_KEY_STATE" --serial "$KB_SERIAL" --product "$KB_PRODUCT" >/run/keybridge-vm/gadget.json ||
+  fail "gadget-main configure failed (configfs, see the console)"
+# Enumeration runs after the bind returns: wait for the hidraw node with the key's serial, then udev.
 waited=0
-until grep -qi "HID_ID=0003:0000${KB_VID#0x}:0000${KB_PID#0x}" /sys/class/hidraw/*/device/uevent 2>/dev/null; do
+until grep -q "^HID_UNIQ=$KB_SERIAL\$" /sys/class/hidraw/*/device/uevent 2>/dev/null; do
   [ "$waited" -ge 300 ] && fail "the gadget did not enumerate as a hidraw device within 30 s"
   sleep 0.1
   waited=$((waited + 1))

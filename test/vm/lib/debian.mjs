@@ -12,9 +12,13 @@ import { basename, join } from "node:path";
 export function resolvePackages(names) {
   let text;
   try {
-    text = execFileSync("apt-cache", ["show", "--no-all-versions", ...names], { encoding: "utf8" });
+    text = withAptLists(() =>
+      execFileSync("apt-cache", ["show", "--no-all-versions", ...names], { encoding: "utf8", stdio: "pipe" }),
+    );
   } catch (error) {
-    throw new Error(`apt-cache does not know all of ${names.join(", ")} (run apt-get update?)`, { cause: error });
+    throw new Error(`apt-cache does not know all of ${names.join(", ")} (even after apt-get update)`, {
+      cause: error,
+    });
   }
   const stanzas = text.split(/\n\s*\n/).filter((s) => s.trim());
   return names.map((name) => {
@@ -26,6 +30,31 @@ export function resolvePackages(names) {
     if (!version || !sha256 || !pool) throw new Error(`apt-cache show ${name}: no Version/SHA256/Filename`);
     return { name, version, sha256, filename: basename(pool), depends: field("Depends") ?? "" };
   });
+}
+
+let listsUpdated = false;
+
+/**
+ * Runs an apt command; when it fails and the lists were not refreshed in this run yet, runs
+ * `apt-get update` once and tries again. A fresh machine (or a CI image with its lists removed)
+ * then works without a manual step; a second failure is the real error.
+ */
+function withAptLists(command) {
+  try {
+    return command();
+  } catch (error) {
+    if (listsUpdated) throw error;
+    listsUpdated = true;
+    process.stderr.write("[vm-build] apt failed; running apt-get update once and retrying\n");
+    try {
+      execFileSync("apt-get", ["update"], { stdio: ["ignore", "ignore", "inherit"] });
+    } catch (updateError) {
+      throw new Error("apt-get update failed (root and network are needed for a first build)", {
+        cause: updateError,
+      });
+    }
+    return command();
+  }
 }
 
 /** The versioned kernel image package that the `linux-image-amd64` metapackage points at. */
@@ -48,10 +77,12 @@ export function fetchDeb(pkg, cacheDir, log) {
   const tmp = join(debDir, `.download-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
-  execFileSync("apt-get", ["download", `${pkg.name}=${pkg.version}`], {
-    cwd: tmp,
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  withAptLists(() =>
+    execFileSync("apt-get", ["download", `${pkg.name}=${pkg.version}`], {
+      cwd: tmp,
+      stdio: ["ignore", "ignore", "pipe"],
+    }),
+  );
   const [deb] = readdirSync(tmp).filter((f) => f.endsWith(".deb"));
   if (!deb) throw new Error(`apt-get download ${pkg.name} produced no .deb`);
   const sha = execFileSync("sha256sum", [join(tmp, deb)], { encoding: "utf8" }).split(" ")[0];

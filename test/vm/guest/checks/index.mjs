@@ -1,7 +1,11 @@
 // The checks the guest runs, in order. A new check is a module exporting
-// `{ name, timeoutMs?, run(ctx) }` whose run returns a JSON-able detail or throws CheckFailed;
-// add it here. Checks that unplug need not replug: the runner restores the gadget after each.
+// `{ name, timeoutMs?, run(ctx) }` whose run returns a JSON-able detail, throws CheckFailed, or
+// throws CheckSkipped when the build cannot run it; add it here. Checks that unplug need not
+// replug: the runner restores the gadget after each.
+import conformance from "./conformance.mjs";
+import daemonRealMode from "./daemon-real-mode.mjs";
 import exchangeLatency from "./exchange-latency.mjs";
+import hotplugRecovery from "./hotplug-recovery.mjs";
 import nodeHidLists from "./node-hid-lists.mjs";
 import rawExchange from "./raw-exchange.mjs";
 import udevPermissions from "./udev-permissions.mjs";
@@ -15,6 +19,10 @@ export const CHECKS = [
   usbLists,
   rawExchange,
   exchangeLatency,
+  // Before conformance, whose clock-control cases move the key's clock by months.
+  daemonRealMode,
+  conformance,
+  hotplugRecovery,
   usbHotplug,
   unplugReadInFlight,
 ];

@@ -1,6 +1,6 @@
 // A real USB disconnect and reconnect (the gadget leaves and rejoins the controller) reach the
-// `usb` module as detach and attach events, the hidraw node comes back, and reports flow again.
-import { CheckFailed, exchange, randomReport } from "../lib/context.mjs";
+// `usb` module as detach and attach events, the hidraw node comes back, and the key answers again.
+import { CheckFailed, initExchange } from "../lib/context.mjs";
 
 export default {
   name: "usb-hotplug",
@@ -29,12 +29,11 @@ export default {
       const hidrawBackMs = performance.now() - pluggedAt;
       // The reconnected key must answer again, through a new handle.
       ctx.settleUdev();
-      await ctx.ensureResponder();
+      await ctx.ensureKey();
+      const protocol = await ctx.dist("src/protocol/index.js");
       const device = await ctx.openHid();
       try {
-        const payload = randomReport(ctx.config.reportSize);
-        const reply = await exchange(device, payload);
-        if (!reply.equals(payload)) throw new CheckFailed("after replug the reply differs from the report sent");
+        await initExchange(device, protocol);
       } finally {
         await device.close();
       }

@@ -1,11 +1,12 @@
 // What every check gets: the gadget's expected identity, the production `node-hid` and `usb`
-// modules, plug/unplug of the gadget, the sysfs view of it, and the key side's responder.
+// modules, the built project (`dist()`), plug/unplug of the gadget, the sysfs view of it, and the
+// key itself: the virtual key firmware served on /dev/hidg0 by dist/native-mocks/gadget-main.js,
+// with a control channel (clock, reboot, held requests).
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 
 const require = createRequire(import.meta.url);
 
@@ -16,8 +17,15 @@ export class CheckFailed extends Error {
   }
 }
 
+const DIST = "/kb/dist";
+
+/** Thrown by a check that cannot run in this build (reported as skipped with the reason, not failed). */
+export class CheckSkipped extends Error {}
+
 export function createContext(config) {
-  let responder = null;
+  let key = null;
+  let nextRequest = 1;
+  const pendingRequests = new Map();
   let plugged = true;
   const hex = (n) => n.toString(16).padStart(8, "0");
   const hidId = `0003:${hex(config.vendorId)}:${hex(config.productId)}`.toUpperCase();
@@ -88,27 +96,72 @@ export function createContext(config) {
       return HID.HIDAsync.open(device.path);
     },
 
-    /** Starts the key side (an echo of every report) once and waits until it listens; later checks share it. */
-    async ensureResponder() {
-      if (responder && responder.exitCode === null) return;
-      const script = fileURLToPath(new URL("./echo-responder.mjs", import.meta.url));
-      responder = spawn(process.execPath, [script, "/dev/hidg0", String(config.reportSize)], {
-        stdio: ["ignore", "pipe", "inherit"],
+    /** A module of the built project, e.g. `dist("src/transport/index.js")`. */
+    dist(path) {
+      return import(`${DIST}/${path}`);
+    },
+
+    /**
+     * Starts the key (gadget-main serving /dev/hidg0 from the state file init created) once and
+     * waits until it has the node open; later checks share it. The key reboots on its own when
+     * the gadget is unplugged, as a real key loses power.
+     */
+    async ensureKey() {
+      if (key && key.exitCode === null) return;
+      const args = [`${DIST}/native-mocks/gadget-main.js`, "--device", config.device, "--state", config.keyState];
+      args.push("--serial", config.serial, "--udc", config.udc);
+      key = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit", "ipc"] });
+      const child = key;
+      let ready = false;
+      child.on("message", (message) => {
+        if (message.event === "ready") ready = true;
+        if (message.id === undefined) return;
+        const request = pendingRequests.get(message.id);
+        pendingRequests.delete(message.id);
+        if (message.ok) request?.resolve(message.result);
+        else request?.reject(new CheckFailed(`key control: ${message.error}`));
       });
-      const child = responder;
-      let output = "";
-      child.stdout.setEncoding("utf8");
-      child.stdout.on("data", (chunk) => {
-        output += chunk;
+      child.on("exit", (code) => {
+        for (const request of pendingRequests.values()) request.reject(new CheckFailed(`the key exited (${code})`));
+        pendingRequests.clear();
       });
       await ctx.waitFor(
-        "the key-side responder to open /dev/hidg0",
+        "the key to open /dev/hidg0",
         () => {
-          if (child.exitCode !== null) throw new CheckFailed(`responder exited with ${child.exitCode}`);
-          return output.includes("ready");
+          if (child.exitCode !== null) throw new CheckFailed(`gadget-main exited with ${child.exitCode}`);
+          return ready;
         },
         30_000,
       );
+    },
+
+    /** Sends a control message to the running key: advanceClock {ms}, reboot, hold {durationMs}, snapshot. */
+    keyControl(op, fields = {}) {
+      if (!key || key.exitCode !== null) return Promise.reject(new CheckFailed("the key is not running"));
+      const id = nextRequest++;
+      return new Promise((resolve, reject) => {
+        pendingRequests.set(id, { resolve, reject });
+        key.send({ id, op, ...fields });
+      });
+    },
+
+    /** The key as the production code finds it: the real node-hid/usb backend and the discovered device. */
+    async realKey() {
+      const { loadHidBackend, listKeys } = await ctx.dist("src/transport/index.js");
+      const backend = await loadHidBackend();
+      const device = (await listKeys(backend)).find((d) => d.serial === config.serial);
+      if (!device) throw new CheckFailed("listKeys() does not find the key", { keys: await listKeys(backend) });
+      return { backend, device };
+    },
+
+    /** Discovery, NodeHidPort, Transport and connectKey, exactly as the daemon connects. */
+    async connect(pins, options = {}) {
+      const { openHidPort, Transport } = await ctx.dist("src/transport/index.js");
+      const { connectKey, MemoryPinStore } = await ctx.dist("src/key/index.js");
+      const { backend, device } = await ctx.realKey();
+      const transport = await Transport.open(await openHidPort(backend, device), options);
+      const client = await connectKey(transport, pins ?? new MemoryPinStore());
+      return { client, transport, device, backend };
     },
 
     /** Puts the gadget back for the next check, whatever the last one left. */
@@ -127,10 +180,29 @@ export function createContext(config) {
     },
 
     close() {
-      responder?.kill("SIGKILL");
+      key?.kill("SIGTERM");
     },
   };
   return ctx;
+}
+
+/**
+ * One raw INIT exchange below the transport: a report with a fresh nonce on the broadcast channel
+ * out, the key's single INIT report back, which must echo the nonce.
+ */
+export async function initExchange(device, protocol, timeoutMs = 2000) {
+  const nonce = randomReport(protocol.INIT_NONCE_SIZE);
+  const [report] = protocol.encodeFrames(protocol.BROADCAST_CID, protocol.FrameCommand.INIT, nonce);
+  const reply = await exchange(device, report, timeoutMs);
+  const packet = protocol.parseReport(Uint8Array.from(reply));
+  if (packet.kind !== "init" || packet.cmd !== protocol.FrameCommand.INIT || packet.cid !== protocol.BROADCAST_CID) {
+    throw new CheckFailed("the reply is not an INIT response on the broadcast channel", {
+      reply: reply.toString("hex"),
+    });
+  }
+  const response = protocol.decodeInitResponse(packet.data.subarray(0, packet.length));
+  if (!Buffer.from(response.nonce).equals(nonce)) throw new CheckFailed("the INIT response carries another nonce");
+  return response;
 }
 
 /** One HID exchange: a 64-byte output report out, the input report back (report id 0: unnumbered). */
