@@ -1,14 +1,16 @@
 /**
  * Serves a virtual key on a USB HID gadget node, or configures the gadget in configfs.
  *
- *   node dist/native-mocks/gadget-main.js --device /dev/hidg0 --state /tmp/key.json --serial KB-VM-0001 [--udc dummy_udc.0]
+ *   node dist/native-mocks/gadget-main.js --device /dev/hidg0 --state /tmp/key.json --serial KB-VM-0001 \
+ *        [--gadget /sys/kernel/config/usb_gadget/keybridge]
  *   node dist/native-mocks/gadget-main.js configure --gadget /sys/kernel/config/usb_gadget/keybridge \
  *        --state /tmp/key.json --serial KB-VM-0001 [--udc dummy_udc.0] [--product NAME] [--manufacturer NAME]
  *
  * `configure` creates the key's state file when absent, writes the gadget's configfs attributes
  * from the protocol constants and the key's state, binds it to `--udc` when given, and prints the
- * parameters as one JSON line. Serving prints `ready <serial>` once the node is open; with `--udc`
- * the key reboots whenever that controller's bus loses power (an unplug). SIGTERM and SIGINT end
+ * parameters as one JSON line. Serving prints `ready <serial>` once the node is open; with
+ * `--gadget` the key powers down when the gadget is unbound or its controller loses the bus (an
+ * unplug) and boots from its state file when it comes back, as a real key does. SIGTERM and SIGINT end
  * the process with status 0.
  *
  * Started with an IPC channel (child_process.fork or spawn with "ipc"), it takes control messages
@@ -24,13 +26,13 @@ import {
   GadgetPort,
   type GadgetPortEvent,
   gadgetParameters,
-  udcPowerProbe,
+  gadgetPowerProbe,
   writeGadgetConfig,
 } from "./gadget-port.js";
 import { FileKeyStore } from "./key-store.js";
 
 const USAGE =
-  "usage: gadget-main [configure --gadget DIR] --state FILE --serial SERIAL [--device /dev/hidg0] [--udc NAME]";
+  "usage: gadget-main [configure] --state FILE --serial SERIAL [--gadget DIR] [--device /dev/hidg0] [--udc NAME]";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -80,11 +82,11 @@ function serve(): void {
     open: charDeviceOpener(values.device ?? "/dev/hidg0"),
     store,
     newKey,
-    ...(values.udc === undefined ? {} : { powered: udcPowerProbe(values.udc) }),
+    ...(values.gadget === undefined ? {} : { powered: gadgetPowerProbe(values.gadget) }),
     onEvent: report,
   });
   const snapshot = port.start();
-  say(`key ${snapshot.serial} on ${values.device}${values.udc ? `, power from ${values.udc}` : ""}`);
+  say(`key ${snapshot.serial} on ${values.device}${values.gadget ? `, power from ${values.gadget}` : ""}`);
   void port.ready.then(() => {
     process.stdout.write(`ready ${snapshot.serial}\n`);
     process.send?.({ event: "ready", serial: snapshot.serial });

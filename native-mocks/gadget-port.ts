@@ -183,22 +183,30 @@ function configfsFailure(path: string, error: unknown): GadgetError {
   });
 }
 
+/** UDC bus states in which the bus supplies no power to the device. */
+const UNPOWERED_STATES = new Set(["", "not attached", "attached"]);
+
 /**
- * Power as the key would see it, from `/sys/class/udc/<udc>/state`: anything past "attached"
- * supplies the key ("suspended" included: a suspended USB device keeps its memory). An unreadable
- * state counts as unpowered.
+ * Power as the key would see it. The gadget is unplugged when its configfs `UDC` attribute is
+ * empty (that is how the VM pulls the cable; dummy_udc keeps reporting "configured" afterwards),
+ * or when the controller it is bound to reports no power in `/sys/class/udc/<udc>/state` (a real
+ * device controller whose cable was pulled). "suspended" counts as powered: a suspended USB device
+ * keeps its memory. Anything unreadable counts as unpowered.
  */
-export function udcPowerProbe(udc: string, sysfs = "/sys/class/udc"): () => boolean {
-  const path = join(sysfs, udc, "state");
-  return () => {
-    let state: string;
+export function gadgetPowerProbe(gadgetDir: string, sysfsUdc = "/sys/class/udc"): () => boolean {
+  const readText = (path: string): string | undefined => {
     try {
-      state = readFileSync(path, "utf8").trim();
+      return readFileSync(path, "utf8").trim();
     } catch {
-      // A UDC that vanished (module unloaded) supplies nothing: reporting it unpowered is the answer.
-      return false;
+      // A gadget or controller that vanished supplies nothing: unpowered is the answer.
+      return undefined;
     }
-    return state !== "not attached" && state !== "attached" && state !== "";
+  };
+  return () => {
+    const udc = readText(join(gadgetDir, "UDC"));
+    if (udc === undefined || udc === "") return false;
+    const state = readText(join(sysfsUdc, udc, "state"));
+    return state !== undefined && !UNPOWERED_STATES.has(state);
   };
 }
 

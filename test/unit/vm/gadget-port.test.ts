@@ -3,6 +3,9 @@
  * Transport + KeyClient talk to the firmware through it. What the guest checks over a real kernel
  * (docs/vm.md) is the same code with the node opened by fs.
  */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { DEMO_LICENSES } from "../../../native-mocks/demo.js";
@@ -13,6 +16,7 @@ import {
   GadgetPort,
   type GadgetPortEvent,
   gadgetParameters,
+  gadgetPowerProbe,
 } from "../../../native-mocks/gadget-port.js";
 import { MemoryKeyStore } from "../../../native-mocks/key-store.js";
 import { connectKey, type KeyClient } from "../../../src/key/key-client.js";
@@ -205,6 +209,32 @@ describe("gadget parameters", () => {
     const serial = entries.find((e) => e.path === "strings/0x409/serialnumber");
     expect(serial).toEqual({ kind: "file", path: "strings/0x409/serialnumber", value: SERIAL });
     expect(entries.find((e) => e.path === "idVendor")).toMatchObject({ value: "0x1209" });
+  });
+});
+
+describe("gadget power probe", () => {
+  it("is powered only while the gadget is bound to a controller whose bus supplies it", () => {
+    const root = mkdtempSync(join(tmpdir(), "kb-gadget-"));
+    try {
+      const gadget = join(root, "gadget");
+      const udc = join(root, "udc");
+      mkdirSync(gadget);
+      mkdirSync(join(udc, "dummy_udc.0"), { recursive: true });
+      const probe = gadgetPowerProbe(gadget, udc);
+      expect(probe()).toBe(false); // no UDC attribute at all
+      writeFileSync(join(gadget, "UDC"), "dummy_udc.0\n");
+      writeFileSync(join(udc, "dummy_udc.0", "state"), "configured\n");
+      expect(probe()).toBe(true);
+      writeFileSync(join(udc, "dummy_udc.0", "state"), "suspended\n");
+      expect(probe()).toBe(true);
+      writeFileSync(join(udc, "dummy_udc.0", "state"), "not attached\n");
+      expect(probe()).toBe(false); // cable pulled on a real controller
+      writeFileSync(join(udc, "dummy_udc.0", "state"), "configured\n");
+      writeFileSync(join(gadget, "UDC"), "\n");
+      expect(probe()).toBe(false); // unbound, although dummy_udc still says "configured"
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 

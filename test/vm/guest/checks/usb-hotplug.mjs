@@ -18,14 +18,17 @@ export default {
       const hotplugSupport = usb._supportedHotplugEvents?.();
       const before = ctx.findHidraw();
       if (!before) throw new CheckFailed("no hidraw node before unplug");
+      const udcState = { before: ctx.udcState() };
       const unpluggedAt = performance.now();
       ctx.unplug();
       const detach = await ctx.waitFor("a detach event", () => events.find((e) => e.type === "detach" && e.ours));
       await ctx.waitFor("the hidraw node to go", () => !ctx.findHidraw());
+      udcState.unplugged = ctx.udcState();
       const pluggedAt = performance.now();
       ctx.replug();
       const attach = await ctx.waitFor("an attach event", () => events.find((e) => e.type === "attach" && e.ours));
       const after = await ctx.waitFor("the hidraw node to come back", () => ctx.findHidraw());
+      udcState.replugged = ctx.udcState();
       const hidrawBackMs = performance.now() - pluggedAt;
       // The reconnected key must answer again, through a new handle.
       ctx.settleUdev();
@@ -41,6 +44,7 @@ export default {
       return {
         hotplugSupport,
         hidraw: { before, after },
+        udcState,
         detachEventMs: round(detach.at - unpluggedAt),
         attachEventMs: round(attach.at - pluggedAt),
         hidrawBackMs: round(hidrawBackMs),

@@ -72,6 +72,10 @@ export function createContext(config) {
       writeFileSync(udcFile, `${config.udc}\n`);
       plugged = true;
     },
+    /** The bus state the gadget side sees (/sys/class/udc/<udc>/state), e.g. "configured", "not attached". */
+    udcState() {
+      return readText(`/sys/class/udc/${config.udc}/state`);
+    },
     get plugged() {
       return plugged;
     },
@@ -109,7 +113,7 @@ export function createContext(config) {
     async ensureKey() {
       if (key && key.exitCode === null) return;
       const args = [`${DIST}/native-mocks/gadget-main.js`, "--device", config.device, "--state", config.keyState];
-      args.push("--serial", config.serial, "--udc", config.udc);
+      args.push("--serial", config.serial, "--gadget", config.configfsDir);
       key = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit", "ipc"] });
       const child = key;
       let ready = false;
