@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Observable, Subscription } from "rxjs";
 import {
@@ -12,7 +12,14 @@ import {
   type HostProbe,
   SystemHostProbe,
 } from "../host/index.js";
-import { type Ledger, LedgerCorruptError, openLedger, quarantineAndCreate } from "../ledger/index.js";
+import {
+  type BorrowRow,
+  DEFAULT_FILE_NAME,
+  type Ledger,
+  LedgerCorruptError,
+  openLedger,
+  quarantineAndCreate,
+} from "../ledger/index.js";
 import { layerLogger } from "../log.js";
 import type { PreflightAction } from "../reconcile/index.js";
 import { defaultRegistryKind, openRegistry, type RegistryAdapter } from "../registry/index.js";
@@ -94,9 +101,27 @@ const emptyBackend = (): HidBackend => ({
   usb: { usb: new EventEmitter(), getDeviceList: () => [] },
 });
 
-function openOrRebuildLedger(dataDir: string, events: EventBus): Ledger {
+interface OpenedLedger {
+  ledger: Ledger;
+  /** Verified outstanding rows, read once here so a row failing its checksum quarantines the ledger too. */
+  outstanding: BorrowRow[];
+  /**
+   * The ledger file was missing at start while the key may hold borrows made under the lost one:
+   * recovery adopts them instead of rolling them back (which would make Borrow Dummies).
+   */
+  fresh: boolean;
+}
+
+function openOrRebuildLedger(dataDir: string, events: EventBus): OpenedLedger {
+  const existed = existsSync(join(dataDir, DEFAULT_FILE_NAME));
   try {
-    return openLedger({ dir: dataDir });
+    const ledger = openLedger({ dir: dataDir });
+    try {
+      return { ledger, outstanding: ledger.listOutstanding(), fresh: !existed };
+    } catch (error) {
+      ledger.close();
+      throw error;
+    }
   } catch (error) {
     if (!(error instanceof LedgerCorruptError)) throw error;
     log.error("the ledger is corrupt; quarantining it and rebuilding from the key and the registry", {
@@ -106,7 +131,7 @@ function openOrRebuildLedger(dataDir: string, events: EventBus): Ledger {
     events.emit("ledger.rebuilt", `the ledger was corrupt (${error.message}); quarantined and rebuilt`, {
       details: { file: ledger.file },
     });
-    return ledger;
+    return { ledger, outstanding: ledger.listOutstanding(), fresh: false };
   }
 }
 
@@ -148,7 +173,7 @@ async function assemble(
 ): Promise<OpenedBridge> {
   const dataDir = options.dataDir;
   const virtual = options.mode === "virtual";
-  const ledger = openOrRebuildLedger(dataDir, events);
+  const { ledger, outstanding, fresh } = openOrRebuildLedger(dataDir, events);
   cleanups.push(() => ledger.close());
 
   const registryKind = options.registry?.kind ?? defaultRegistryKind();
@@ -215,13 +240,13 @@ async function assemble(
   });
 
   const index = new BorrowIndex();
-  index.load(ledger.listOutstanding());
+  index.load(outstanding);
   const inFlight = new InFlight();
   const recovered = new Set<string>();
   const mirror = new Mirror(registry, index, ledger, events, {
     lagMs: options.mirrorLagMs ?? 1000,
     driftCheckMs: options.driftCheckMs ?? 60_000,
-    keepExtra: (serial) => ledger.rebuilt && !recovered.has(serial),
+    keepExtra: (serial) => (ledger.rebuilt || fresh) && !recovered.has(serial),
   });
   const productName = (product: number) => world?.productName(product);
   let recovery: Recovery | undefined;
@@ -249,10 +274,14 @@ async function assemble(
     binding: () => binding,
     productName,
   };
-  recovery = new Recovery(context, async () => {
-    const { entries } = await mirror.read();
-    return new Map(entries.map((entry) => [`${entry.borrow.serial}/${entry.borrow.id}`, entry]));
-  });
+  recovery = new Recovery(
+    context,
+    async () => {
+      const { entries } = await mirror.read();
+      return new Map(entries.map((entry) => [`${entry.borrow.serial}/${entry.borrow.id}`, entry]));
+    },
+    fresh,
+  );
   const borrowService = new BorrowService(context);
   const expiry = new ExpiryService(context, borrowService, internals.expiryCheckMs ?? 60_000);
   const reconcileService = new ReconcileService(context, borrowService);

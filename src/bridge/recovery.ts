@@ -35,6 +35,12 @@ export class Recovery {
     private readonly ctx: BridgeContext,
     /** Registry entries by `serial/id`, read on demand: the source of tags when the ledger was rebuilt. */
     private readonly registryEntries: () => Promise<Map<string, ParsedEntry>>,
+    /**
+     * The ledger file was missing at start: a record bound to this host that it does not know was
+     * made under a lost ledger, not left by a crash of this one, so it is adopted, never rolled back
+     * (rolling back would SETTLE it with a tag of the new secret and make a Borrow Dummy).
+     */
+    private readonly freshLedger = false,
   ) {}
 
   async recoverKey(session: KeySession): Promise<RecoveryReport> {
@@ -91,8 +97,14 @@ export class Recovery {
           await this.adopt(serial, record, registry.get(`${serial}/${record.id}`));
           report.adopted++;
         } else if (record.state === "active" && hex(record.binding) === binding) {
-          await this.rollBack(session, record);
-          report.rolledBack++;
+          if (this.freshLedger) {
+            registry ??= await this.registryEntries();
+            await this.adopt(serial, record, registry.get(`${serial}/${record.id}`));
+            report.adopted++;
+          } else {
+            await this.rollBack(session, record);
+            report.rolledBack++;
+          }
         } else if (record.state === "dummy") {
           await this.adopt(serial, record, undefined);
           report.dummies++;
