@@ -6,9 +6,11 @@
 //   node test/vm/run-vm.mjs [--checks a,b] [--shell] [--rebuild] [--gzip] [--verbose]
 //
 // Environment: KEYBRIDGE_VM_TIMEOUT_S (default 480), KEYBRIDGE_VM_CACHE (default
-// ~/.cache/keybridge-vm), KEYBRIDGE_VM_APPEND (extra kernel arguments), KEYBRIDGE_VM_VERBOSE=1.
+// ~/.cache/keybridge-vm), KEYBRIDGE_VM_APPEND (extra kernel arguments), KEYBRIDGE_VM_VERBOSE=1,
+// KEYBRIDGE_VM_SMP (guest CPUs, default 2 or the host's count if lower).
 import { spawn, spawnSync } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { buildGuest, defaultCacheDir } from "./build-guest.mjs";
 
@@ -46,7 +48,10 @@ if (shell) append.push("kb.shell");
 if (process.env.KEYBRIDGE_VM_APPEND) append.push(...process.env.KEYBRIDGE_VM_APPEND.split(/\s+/).filter(Boolean));
 // KVM hangs on the machines this runs on, and CI has none: always the TCG emulator.
 // -net none: no network, and no iPXE option ROM to load.
-const qemuArgs = ["-accel", "tcg", "-m", "1024", "-smp", "1", "-nographic", "-no-reboot", "-net", "none"];
+// Two vCPUs (multi-threaded TCG) let the key's process and the host side run side by side: the
+// whole run took 75 s instead of 109 s on a 2-core machine.
+const cpus = process.env.KEYBRIDGE_VM_SMP || String(Math.min(2, availableParallelism()));
+const qemuArgs = ["-accel", "tcg", "-m", "1024", "-smp", cpus, "-nographic", "-no-reboot", "-net", "none"];
 qemuArgs.push("-kernel", guest.kernel, "-initrd", guest.initrd, "-append", append.join(" "));
 
 if (shell) {
