@@ -1,0 +1,135 @@
+// Durable borrow cost and group-commit speedup, through the bridge, against a zero-latency
+// virtual key whose state lives in memory (so the key's own state-file fsync is not counted).
+//
+//   npm run build && node test/bench/ledger.bench.mjs [DATA_PARENT_DIR]
+//
+// 1. fsync anchor: write 64 bytes + fsync a file in the data dir's filesystem, N times; median ms.
+// 2. 1 client: sequential borrows; keybridge's own time per borrow = (wall time - the key's
+//    firmware time, i.e. its Ed25519 signing) / borrows, in units of one fsync
+//    (`borrow_cost_in_fsyncs`, target <= 1.5).
+// 3. 64 clients: 64 borrows in flight at once, refilled as each finishes; rate / 1-client rate
+//    (`concurrency_speedup`, target >= 5: the ledger's group commit shares one fsync per batch).
+// Both rates count only keybridge's time (key firmware time subtracted), so a faster or slower
+// key model does not move them. Returns between rounds free the seats and are not timed.
+import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { MemoryKeyStore } from "../../dist/native-mocks/index.js";
+import { openBridge } from "../../dist/src/bridge/index.js";
+import { median, printFigures, round } from "./stats.mjs";
+
+const FSYNC_SAMPLES = 200;
+const SEQUENTIAL_BORROWS = 300;
+const CONCURRENT_BORROWS = 1_280;
+const CLIENTS = 64;
+const ROUNDS = 3;
+const SERIAL = "KB-BENCH-1";
+const PRODUCT = 7;
+
+const parent = process.argv[2] ?? tmpdir();
+const dataDir = mkdtempSync(join(parent, "keybridge-ledger-bench-"));
+
+/** Median ms of write + fsync; `append` grows the file by one 4 KiB page each time, as a WAL does. */
+function fsyncMedianMs(append = false) {
+  const file = join(dataDir, "fsync-probe.bin");
+  const fd = openSync(file, "w");
+  const block = Buffer.alloc(append ? 4096 : 64, 0x5a);
+  const samples = [];
+  try {
+    for (let i = 0; i < FSYNC_SAMPLES; i++) {
+      writeSync(fd, block, 0, block.length, append ? i * 4096 : (i % 64) * 64);
+      const started = performance.now();
+      fsyncSync(fd);
+      samples.push(performance.now() - started);
+    }
+  } finally {
+    closeSync(fd);
+    rmSync(file, { force: true });
+  }
+  return median(samples);
+}
+
+const bridge = await openBridge(
+  { dataDir, mode: "virtual", hostPollMs: 600_000, clockCheckMs: 600_000, driftCheckMs: 600_000 },
+  { expiryCheckMs: 600_000, hotplugDebounceMs: 1 },
+);
+const key = bridge.world.bus.createKey({
+  serial: SERIAL,
+  licenses: [{ product: PRODUCT, seats: 60_000, borrowable: 60_000, borrowDays: 30 }],
+  store: new MemoryKeyStore(),
+  latencyMs: 0,
+});
+await bridge.virtual.plug(SERIAL);
+
+let clientNo = 0;
+const borrowOne = () => bridge.borrow({ product: PRODUCT, client: `c${clientNo++}`, serial: SERIAL });
+
+/** Runs `total` borrows with `width` in flight; resolves keybridge's own ms (wall - key firmware). */
+async function measure(total, width) {
+  const firmwareBefore = key.counters.firmwareMs;
+  const started = performance.now();
+  let issued = 0;
+  const lane = async () => {
+    while (issued < total) {
+      issued++;
+      await borrowOne();
+    }
+  };
+  await Promise.all(Array.from({ length: width }, lane));
+  const wall = performance.now() - started;
+  const firmware = key.counters.firmwareMs - firmwareBefore;
+  return { ownMs: wall - firmware, wallMs: wall, firmwareMs: firmware };
+}
+
+async function returnAll() {
+  const ids = (await bridge.borrows({ serial: SERIAL })).map((b) => b.id);
+  for (let i = 0; i < ids.length; i += CLIENTS) {
+    await Promise.all(ids.slice(i, i + CLIENTS).map((id) => bridge.returnBorrow(id)));
+  }
+}
+
+try {
+  const fsyncMs = fsyncMedianMs();
+  const appendFsyncMs = fsyncMedianMs(true);
+  await measure(50, 1); // warm-up: JIT, statement cache, first WAL growth
+  await measure(256, CLIENTS);
+  await returnAll();
+
+  const perBorrow1 = [];
+  const perBorrow64 = [];
+  for (let round_ = 0; round_ < ROUNDS; round_++) {
+    const one = await measure(SEQUENTIAL_BORROWS, 1);
+    perBorrow1.push(one.ownMs / SEQUENTIAL_BORROWS);
+    await returnAll();
+    const many = await measure(CONCURRENT_BORROWS, CLIENTS);
+    perBorrow64.push(many.ownMs / CONCURRENT_BORROWS);
+    await returnAll();
+  }
+  const own1 = median(perBorrow1);
+  const own64 = median(perBorrow64);
+  const figures = {
+    borrow_cost_in_fsyncs: round(own1 / fsyncMs, 2),
+    concurrency_speedup: round(own1 / own64, 2),
+    fsync_ms_median: round(fsyncMs, 3),
+    borrows_per_s_1: round(1000 / own1, 0),
+    borrows_per_s_64: round(1000 / own64, 0),
+  };
+  const stats = bridge.context.ledger.stats();
+  console.log(`data dir filesystem: ${parent}`);
+  console.log(`fsync (64 B write + fsync), median of ${FSYNC_SAMPLES}: ${figures.fsync_ms_median} ms`);
+  console.log(`for context, 4 KiB append + fsync (one WAL frame), median: ${round(appendFsyncMs, 3)} ms`);
+  console.log(
+    `1 client:   ${round(own1, 3)} ms own time per borrow = ${figures.borrow_cost_in_fsyncs} fsyncs (target <= 1.5); ${figures.borrows_per_s_1} borrows/s`,
+  );
+  console.log(
+    `${CLIENTS} clients: ${round(own64, 3)} ms own time per borrow; ${figures.borrows_per_s_64} borrows/s = ${figures.concurrency_speedup}x the 1-client rate (target >= 5)`,
+  );
+  console.log(
+    `ledger: ${stats.commits} commits for ${stats.groupedWrites} writes (${round(stats.groupedWrites / Math.max(1, stats.commits), 1)} per commit)`,
+  );
+  printFigures(figures);
+} finally {
+  await bridge.close();
+  rmSync(dataDir, { recursive: true, force: true });
+}
