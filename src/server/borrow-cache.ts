@@ -7,7 +7,7 @@ import type { BorrowStateView, Bridge } from "../bridge/api.js";
  * keeps a list fetched before a change from being stored after it.
  */
 export class BorrowListCache {
-  private readonly entries = new Map<string, { body: string; at: number }>();
+  private readonly entries = new Map<string, { body: Buffer; at: number }>();
   private generation = 0;
   private readonly subscription: Subscription;
 
@@ -18,13 +18,14 @@ export class BorrowListCache {
     this.subscription = bridge.events$.subscribe({ next: () => this.invalidate(), error: () => this.invalidate() });
   }
 
-  async get(filter: { serial?: string; state?: BorrowStateView }): Promise<string> {
+  /** The list as UTF-8 bytes, encoded once per change rather than once per request. */
+  async get(filter: { serial?: string; state?: BorrowStateView }): Promise<Buffer> {
     const key = `${filter.serial ?? ""}\u0000${filter.state ?? ""}`;
     const cached = this.entries.get(key);
     const now = Date.now();
     if (cached !== undefined && now - cached.at < this.maxAgeMs) return cached.body;
     const generation = this.generation;
-    const body = JSON.stringify(await this.bridge.borrows(filter));
+    const body = Buffer.from(JSON.stringify(await this.bridge.borrows(filter)), "utf8");
     if (generation === this.generation) {
       if (this.entries.size > 64) this.entries.clear();
       this.entries.set(key, { body, at: now });

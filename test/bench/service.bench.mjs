@@ -1,0 +1,285 @@
+// Service benchmarks (DESIGN.md section 5), after `npm run build`:  node test/bench/service.bench.mjs
+//  1. GET /v1/borrows with 1 000 borrows, load from a second process (keep-alive, N connections);
+//     anchor: GET /v1/health from the same load process in the same run.
+//  2. A borrow end to end through the API on a virtual key at 1 ms per report: keybridge's own share
+//     = total − key time (reports to the key × latency, plus the virtual firmware's CPU time) − fsyncs
+//     (ledger commits × one fsync measured on the same disk in this run).
+//  3. Daemon ready with 100 000 ledger rows (seeded through the ledger API), and its RSS; anchor: an
+//     empty data directory in the same run.
+// The last line is one JSON object with the figures.
+import { spawn } from "node:child_process";
+import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { createServer as createNetServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { median, printFigures, round } from "./stats.mjs";
+
+const dist = resolve("dist/src");
+const { openBridge } = await import(join(dist, "bridge/index.js"));
+const { createServer } = await import(join(dist, "server/app.js"));
+const { openLedger } = await import(join(dist, "ledger/index.js"));
+const { setLogLevel } = await import(join(dist, "log.js"));
+setLogLevel("error");
+
+const TOKEN = "bench-token-0123456789abcdefghijklmnopqrstuvwxyz012";
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
+const BORROW_SAMPLES = Number(process.env.BENCH_BORROWS ?? 100);
+const LEDGER_ROWS = Number(process.env.BENCH_LEDGER_ROWS ?? 100_000);
+const scratch = [];
+const tempDir = (prefix) => {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  scratch.push(dir);
+  return dir;
+};
+
+// The load generator: a second process, one keep-alive agent, CONNECTIONS requests in flight.
+const LOADER = `
+import { Agent, request } from "node:http";
+const [url, token, connections, total] = [process.env.URL, process.env.TOKEN, Number(process.env.CONNS), Number(process.env.TOTAL)];
+const agent = new Agent({ keepAlive: true, maxSockets: connections });
+const one = () => new Promise((resolve, reject) => {
+  const started = process.hrtime.bigint();
+  const req = request(url, { agent, headers: { authorization: "Bearer " + token } }, (res) => {
+    let bytes = 0;
+    res.on("data", (c) => { bytes += c.length; });
+    res.on("end", () => resolve({ ms: Number(process.hrtime.bigint() - started) / 1e6, status: res.statusCode, bytes }));
+  });
+  req.on("error", reject);
+  req.end();
+});
+async function run(count) {
+  const latencies = [];
+  let next = 0, failures = 0, bytes = 0;
+  const worker = async () => { while (next < count) { next++; const r = await one(); latencies.push(r.ms); bytes = r.bytes; if (r.status !== 200) failures++; } };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: connections }, worker));
+  return { seconds: (performance.now() - started) / 1000, latencies, failures, bytes };
+}
+await run(Math.min(2000, total));
+const r = await run(total);
+r.latencies.sort((a, b) => a - b);
+const p = (q) => r.latencies[Math.min(r.latencies.length - 1, Math.ceil(q * r.latencies.length) - 1)];
+process.stdout.write(JSON.stringify({ rps: total / r.seconds, p50: p(0.5), p99: p(0.99), failures: r.failures, bytes: r.bytes }));
+agent.destroy();
+`;
+
+function load(url, total = REQUESTS) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ["--input-type=module", "-e", LOADER], {
+      env: { ...process.env, URL: url, TOKEN, CONNS: String(CONNECTIONS), TOTAL: String(total) },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+    });
+    child.on("exit", (code) =>
+      code === 0 ? resolvePromise(JSON.parse(out)) : reject(new Error(`load process exited ${code}`)),
+    );
+  });
+}
+
+async function freePort() {
+  const server = createNetServer();
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address();
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** One fsync of a small write on the disk that holds the data directories: median of 50. */
+function fsyncMs(dir) {
+  const fd = openSync(join(dir, "fsync-probe"), "w");
+  const times = [];
+  const block = Buffer.alloc(4096, 7);
+  for (let i = 0; i < 55; i++) {
+    writeSync(fd, block, 0, block.length, 0);
+    const started = performance.now();
+    fsyncSync(fd);
+    if (i >= 5) times.push(performance.now() - started);
+  }
+  closeSync(fd);
+  return median(times);
+}
+
+async function borrowsGet() {
+  const bridge = await openBridge({ dataDir: tempDir("kb-bench-get-"), mode: "virtual", registry: { kind: "memory" } });
+  await bridge.ready();
+  const serial = "KB-BENCH-0001";
+  await bridge.virtual.create({ serial, licenses: [{ product: 9001, seats: 2000, borrowable: 1000, borrowDays: 30 }] });
+  let next = 0;
+  const borrowWorker = async () => {
+    while (next < 1000) {
+      next++;
+      await bridge.borrow({ product: 9001, client: `ws-${next}`, serial });
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, borrowWorker));
+  const listed = await bridge.borrows();
+  const server = await createServer({ bridge, token: TOKEN });
+  const url = await server.listen("127.0.0.1", 0);
+  const health = await load(`${url}/v1/health`);
+  const borrows = await load(`${url}/v1/borrows`);
+  await server.close();
+  await bridge.close();
+  console.log(
+    `GET /v1/borrows (${listed.length} borrows, ${Math.round(borrows.bytes / 1024)} KiB): ${round(borrows.rps, 0)} req/s, ` +
+      `p50 ${round(borrows.p50)} ms, p99 ${round(borrows.p99)} ms, ${borrows.failures} failures; ` +
+      `anchor GET /v1/health ${round(health.rps, 0)} req/s, p99 ${round(health.p99)} ms; ratio ${round(borrows.rps / health.rps)}`,
+  );
+  return { rps: borrows.rps, p99: borrows.p99 };
+}
+
+async function borrowOwnShare() {
+  const dataDir = tempDir("kb-bench-borrow-");
+  const bridge = await openBridge({ dataDir, mode: "virtual", registry: { kind: "memory" }, virtualLatencyMs: 1 });
+  await bridge.ready();
+  const [key] = await bridge.keys();
+  const license = key.licenses.find((l) => l.borrowable > 0);
+  const virtualKey = bridge.world.key(key.serial);
+  const server = await createServer({ bridge, token: TOKEN });
+  const url = await server.listen("127.0.0.1", 0);
+  const headers = { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" };
+  const fsync = fsyncMs(dataDir);
+  const shares = [];
+  const totals = [];
+  const keyTimes = [];
+  const commitCounts = [];
+  const directs = [];
+  for (let i = 0; i < BORROW_SAMPLES + 5; i++) {
+    const before = { ...virtualKey.counters, commits: bridge.context.ledger.stats().commits };
+    const started = performance.now();
+    const response = await fetch(`${url}/v1/borrows`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ product: license.product, client: `bench-${i}`, serial: key.serial }),
+    });
+    const borrow = await response.json();
+    const total = performance.now() - started;
+    if (response.status !== 201) throw new Error(`borrow failed: ${response.status} ${JSON.stringify(borrow)}`);
+    const after = { ...virtualKey.counters, commits: bridge.context.ledger.stats().commits };
+    const keyMs = (after.toKey - before.toKey) * virtualKey.latencyMs + (after.firmwareMs - before.firmwareMs);
+    const commits = after.commits - before.commits;
+    if (i >= 5) {
+      totals.push(total);
+      keyTimes.push(keyMs);
+      commitCounts.push(commits);
+      shares.push(total - keyMs - commits * fsync);
+    }
+    await fetch(`${url}/v1/borrows/${borrow.id}`, {
+      method: "DELETE",
+      headers: { authorization: headers.authorization },
+    });
+    // Anchor: the same borrow straight through the bridge, without HTTP.
+    const directStarted = performance.now();
+    const direct = await bridge.borrow({ product: license.product, client: `direct-${i}`, serial: key.serial });
+    if (i >= 5) directs.push(performance.now() - directStarted);
+    await bridge.returnBorrow(direct.id);
+  }
+  await server.close();
+  await bridge.close();
+  const share = median(shares);
+  console.log(
+    `borrow through the API at 1 ms/report (${BORROW_SAMPLES} borrows): total ${round(median(totals))} ms median, ` +
+      `key ${round(median(keyTimes))} ms, ${median(commitCounts)} ledger commit(s) × fsync ${round(fsync, 3)} ms; ` +
+      `own share ${round(share, 3)} ms median (${round((share / median(totals)) * 100, 1)}% of the total); ` +
+      `anchor: the same borrow through bridge.borrow ${round(median(directs))} ms, so HTTP adds ${round(median(totals) - median(directs), 3)} ms`,
+  );
+  return share;
+}
+
+function seedLedger(dir, rows) {
+  const ledger = openLedger({ dir });
+  const now = Date.now();
+  const hex = (n, bytes) => n.toString(16).padStart(bytes * 2, "0");
+  const batch = 10_000;
+  for (let start = 0; start < rows; start += batch) {
+    ledger.transaction((tx) => {
+      for (let i = start; i < Math.min(rows, start + batch); i++) {
+        tx.insertBorrow({
+          serial: "KB-HISTORY-0001",
+          id: i + 1,
+          opId: hex(i + 1, 16),
+          product: 1001 + (i % 3),
+          client: `ws-${i % 500}`,
+          issuedAt: now - 400 * 86_400_000 + i * 60_000,
+          expiresAt: now - 370 * 86_400_000 + i * 60_000,
+          binding: hex(7, 32),
+          tag: hex(i + 1, 16),
+          state: "returned",
+        });
+      }
+    });
+  }
+  ledger.close();
+}
+
+/** Spawns `keybridge serve --virtual` and times it until /v1/health answers; reads its RSS then. */
+async function readyTime(dataDir) {
+  const port = await freePort();
+  const bin = resolve("dist/src/cli/main.js");
+  const started = performance.now();
+  const child = spawn(
+    process.execPath,
+    [bin, "serve", "--virtual", "--data-dir", dataDir, "--listen", `127.0.0.1:${port}`],
+    {
+      stdio: "ignore",
+      env: { ...process.env, KEYBRIDGE_LOG_LEVEL: "error" },
+    },
+  );
+  try {
+    for (;;) {
+      const ok = await fetch(`http://127.0.0.1:${port}/v1/health`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) break;
+      if (child.exitCode !== null) throw new Error(`serve exited with ${child.exitCode}`);
+      if (performance.now() - started > 60_000) throw new Error("serve not ready within 60 s");
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const ms = performance.now() - started;
+    const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    return { ms, rssMb: rssKb / 1024 };
+  } finally {
+    child.kill("SIGTERM");
+    await new Promise((r) => (child.exitCode === null ? child.on("exit", r) : r()));
+  }
+}
+
+async function readyWithLedger() {
+  const empty = await readyTime(tempDir("kb-bench-empty-"));
+  const dir = tempDir("kb-bench-100k-");
+  const seedStarted = performance.now();
+  seedLedger(dir, LEDGER_ROWS);
+  const seedMs = performance.now() - seedStarted;
+  const full = await readyTime(dir);
+  console.log(
+    `daemon ready: ${round(full.ms, 0)} ms with ${LEDGER_ROWS} ledger rows (seeded in ${round(seedMs, 0)} ms), RSS ${round(full.rssMb, 1)} MB; ` +
+      `anchor empty data dir ${round(empty.ms, 0)} ms, RSS ${round(empty.rssMb, 1)} MB; ratio ${round(full.ms / empty.ms)}`,
+  );
+  return full;
+}
+
+try {
+  const get = await borrowsGet();
+  const share = await borrowOwnShare();
+  const ready = await readyWithLedger();
+  console.log(
+    `targets: ≥ 5000 req/s ${get.rps >= 5000 ? "met" : "MISSED"}, p99 ≤ 20 ms ${get.p99 <= 20 ? "met" : "MISSED"}, ` +
+      `own share ≤ 0.5 ms ${share <= 0.5 ? "met" : "MISSED"}, ready ≤ 1 s ${ready.ms <= 1000 ? "met" : "MISSED"}, ` +
+      `RSS ≤ 150 MB ${ready.rssMb <= 150 ? "met" : "MISSED"}`,
+  );
+  printFigures({
+    borrows_get_rps: round(get.rps, 0),
+    borrows_get_ms_p99: round(get.p99, 2),
+    borrow_own_share_ms_median: round(share, 3),
+    ready_ms_100k: round(ready.ms, 0),
+    rss_mb_100k: round(ready.rssMb, 1),
+  });
+} finally {
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+}
