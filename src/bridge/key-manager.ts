@@ -298,11 +298,12 @@ export class KeyManager {
       session.serving = false;
       const client = session.client;
       session.client = undefined;
-      await client?.close().catch(() => undefined);
+      // Announce first: the borrows on this key are at risk now, whatever closing the handle costs.
       this.options.events.emit("key.detached", `key ${session.serial} detached`, {
         serial: session.serial,
         details: { reason: "unplugged" },
       });
+      await client?.close().catch(() => undefined);
     }
   }
 }

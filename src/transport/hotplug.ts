@@ -102,17 +102,23 @@ export function watchDevices(backend: HidBackend, options: WatchOptions = {}): O
         }, debounceMs * LATE_NODE_FACTOR);
       }, debounceMs);
     };
+    // Leading edge for detach: a device that is gone needs no settling time, and borrows on it are
+    // at risk from that moment; the debounced pass still follows for a re-enumeration (mode switch).
+    const detached: Listener = () => {
+      void enumerate();
+      trigger();
+    };
 
     const usbEvents = backend.usb.usb;
     let listening = false;
     if (options.polling !== true) {
       try {
         usbEvents.on("attach", trigger);
-        usbEvents.on("detach", trigger);
+        usbEvents.on("detach", detached);
         listening = true;
       } catch (error) {
         usbEvents.off("attach", trigger);
-        usbEvents.off("detach", trigger);
+        usbEvents.off("detach", detached);
         log.info("USB hotplug is unavailable; polling for devices", { error: String(error), pollMs });
       }
     }
@@ -130,7 +136,7 @@ export function watchDevices(backend: HidBackend, options: WatchOptions = {}): O
       poll?.unsubscribe();
       if (listening) {
         usbEvents.off("attach", trigger);
-        usbEvents.off("detach", trigger);
+        usbEvents.off("detach", detached);
       }
     };
   });
