@@ -436,7 +436,7 @@ export async function run(argv: readonly string[], io: CliIo, deps: CliDeps = {}
       if (error instanceof ApiError) body.status = error.status;
       io.stderr.write(`${JSON.stringify({ error: body })}\n`);
     } else {
-      io.stderr.write(`keybridge: ${message} [${code}]\n`);
+      io.stderr.write(`error: ${message} [${code}]\n`);
     }
     if (USAGE_CODES.has(code)) return EXIT.usage;
     if (error instanceof ConfigInvalidError && String(error.details?.source ?? "").startsWith("flag"))
