@@ -79,8 +79,10 @@ export function logToStderr(): void {
 
 export function layerLogger(layer: Layer): LayerLogger {
   const child = rootLogger.child({ layer });
+  // winston runs its format pipeline before the transports filter by level, so a disabled
+  // debug line would still cost a timestamp and a JSON serialisation: check the level first.
   const at = (level: LogLevel) => (message: string, meta?: Record<string, unknown>) => {
-    child.log(level, message, meta ?? {});
+    if (rootLogger.isLevelEnabled(level)) child.log(level, message, meta ?? {});
   };
   return {
     error: at("error"),
