@@ -170,6 +170,9 @@ export class GuardRiskEngine implements RiskSource {
 
   private onEvent(event: BridgeEvent): void {
     if (event.type === "risk.raised" || event.type === "risk.cleared") return;
+    // Host and clock facts arrive on their own streams; judging on the bus's copy first would see a
+    // changed binding without its cause.
+    if (event.type === "host.changed" || event.type === "clock.jump") return;
     const serial = event.serial;
     switch (event.type) {
       case "key.counterfeit":

@@ -1,3 +1,5 @@
+import { merge, type Observable } from "rxjs";
+import type { ClockJumpEvent } from "../../host/index.js";
 import type { PreflightAction } from "../../reconcile/index.js";
 import type { LicenseInput, LicenseUpdateView, MigrationView, PreflightView } from "../api.js";
 import type { OpenedBridge } from "../open.js";
@@ -15,6 +17,8 @@ export interface GuardOptions {
   pollMs?: number;
   /** The mirror's lag (BridgeOptions.mirrorLagMs). Default 1000 ms. */
   mirrorLagMs?: number;
+  /** Jumps from another source besides the bridge's clock monitor (virtual mode cannot step the wall clock). */
+  clockJumps$?: Observable<ClockJumpEvent>;
 }
 
 /** The risk engine with its registry watch, fed from an open bridge. Started; `close()` releases both. */
@@ -29,7 +33,7 @@ export class BridgeRiskEngine extends GuardRiskEngine {
       {
         events$: bridge.events$,
         hostChanges$: hostMonitor.changes$,
-        clockJumps$: clockMonitor.jumps$,
+        clockJumps$: options.clockJumps$ ? merge(clockMonitor.jumps$, options.clockJumps$) : clockMonitor.jumps$,
         registry$: watch.health$,
         outstanding: () => context.index.rows(),
         currentBinding: () => context.binding(),
