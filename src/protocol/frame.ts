@@ -51,7 +51,7 @@ export function encodeMessage(cid: number, cmd: number, payload: Uint8Array): Ui
   all[4] = (cmd & 0x7f) | FRAME_COMMAND_FLAG;
   all[5] = (length >>> 8) & 0xff;
   all[6] = length & 0xff;
-  const first = length < INIT_DATA_SIZE ? length : INIT_DATA_SIZE;
+  const first = Math.min(length, INIT_DATA_SIZE);
   // Buffer#subarray goes through a species lookup that costs more than the copy; use a plain view.
   if (count > 1 && payload.constructor !== Uint8Array) {
     payload = new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength);
@@ -62,7 +62,7 @@ export function encodeMessage(cid: number, cmd: number, payload: Uint8Array): Ui
     const base = (seq + 1) * REPORT_SIZE;
     writeCid(all, base, cid);
     all[base + 4] = seq;
-    const chunk = length - consumed < CONT_DATA_SIZE ? length - consumed : CONT_DATA_SIZE;
+    const chunk = Math.min(length - consumed, CONT_DATA_SIZE);
     const target = base + CONT_HEADER_SIZE;
     copyBytes(payload, consumed, all, target, chunk);
     consumed += chunk;
@@ -269,7 +269,7 @@ export class MessageAssembler {
     }
     const filled = this.filled;
     const left = buffer.length - filled;
-    const chunk = left < CONT_DATA_SIZE ? left : CONT_DATA_SIZE;
+    const chunk = Math.min(left, CONT_DATA_SIZE);
     const dataStart = offset + CONT_HEADER_SIZE;
     copyBytes(source, dataStart, buffer, filled, chunk);
     this.filled = filled + chunk;
