@@ -1,4 +1,3 @@
-export { blockedProductsOf, dummyViewsOf } from "./dummies.js";
 export { LicenseGuard, LicenseUpdateBlockedError, type LicenseUpdateObserver } from "./license-guard.js";
 export { validateLicenses } from "./license-input.js";
 export { type MigrationOptions, MigrationService } from "./migrate.js";

@@ -1,5 +1,9 @@
+import { join } from "node:path";
+import { Subject } from "rxjs";
 import { describe, expect, it } from "vitest";
-import { openGuarded, riskCleared, riskKinds, riskRaised, SERIAL, world } from "./helpers.js";
+import { BridgeRiskEngine } from "../../../src/bridge/guard/index.js";
+import { type ClockJumpEvent, SIMULATED_HOST_FILE, SimulatedHostProbe } from "../../../src/host/index.js";
+import { closeGuarded, openGuarded, riskCleared, riskKinds, riskRaised, SERIAL, tempDir, world } from "./helpers.js";
 
 describe("risks on the virtual bridge", () => {
   it("a physical unplug with a borrow out raises key-unplugged; the replug clears it", async () => {
@@ -64,5 +68,40 @@ describe("risks on the virtual bridge", () => {
     const cleared = riskCleared(bridge, "license-update-pending");
     await bridge.returnBorrow(borrow.id);
     await cleared;
+  });
+});
+
+describe("risks from the clock and from a restart", () => {
+  it("a clock jump reported by the clock monitor raises clock-jump; the jump back clears it", async () => {
+    const jumps = new Subject<ClockJumpEvent>();
+    const bridge = await openGuarded(
+      {},
+      { risks: (opened) => new BridgeRiskEngine(opened, { pollMs: 50, mirrorLagMs: 20, clockJumps$: jumps }) },
+    );
+    await bridge.borrow({ product: 1001, client: "ws-1" });
+    const jump = (direction: "forward" | "backward"): ClockJumpEvent => ({
+      type: "clock.jump",
+      at: new Date(),
+      direction,
+      jumpMs: 2 * 3_600_000,
+      acrossRestart: false,
+    });
+    jumps.next(jump("backward"));
+    expect(riskKinds(bridge)).toEqual(["clock-jump"]);
+    jumps.next(jump("forward"));
+    expect(riskKinds(bridge)).toEqual([]);
+  });
+
+  it("after a restart on a changed IP, the borrows bound to the old identity raise key-moved at once", async () => {
+    const dataDir = tempDir();
+    const first = await openGuarded({ dataDir });
+    await first.borrow({ product: 1001, client: "ws-1" });
+    await closeGuarded(first);
+    const host = await SimulatedHostProbe.open({ statePath: join(dataDir, SIMULATED_HOST_FILE) });
+    await host.setIp("192.0.2.250");
+    const second = await openGuarded({ dataDir });
+    expect(riskKinds(second)).toEqual(["key-moved"]);
+    await second.migrate();
+    expect(riskKinds(second)).toEqual([]);
   });
 });
