@@ -81,6 +81,13 @@ export function risksText(risks: RiskView[]): string {
     .join("");
 }
 
+function noKeyHint(status: StatusView): string {
+  if (status.keys.some((key) => key.present && key.kind === "keybridge")) return "";
+  return status.mode === "virtual"
+    ? "No virtual key is plugged in: keybridge virtual plug SERIAL (or keybridge virtual create).\n"
+    : "No keybridge key is attached: the daemon keeps running and serves as soon as one is plugged in.\n";
+}
+
 export function statusText(status: StatusView): string {
   const present = status.keys.filter((k) => k.present).length;
   return [
@@ -88,6 +95,7 @@ export function statusText(status: StatusView): string {
       `${status.dummies.length} dummy(ies), ${status.risks.length} open risk(s)\n`,
     `Ledger: ${status.ledger.healthy ? "healthy" : "NOT HEALTHY"}${status.ledger.rebuilt ? " (rebuilt)" : ""} — ${status.ledger.path}\n`,
     `Registry: ${status.registry.kind} ${status.registry.healthy ? "healthy" : "NOT HEALTHY"} — ${status.registry.location}\n`,
+    noKeyHint(status),
     "\nKeys\n",
     keysText(status.keys),
     "\nBorrows\n",

@@ -128,6 +128,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     version,
   });
   log.info("keybridge daemon listening", { url, mode: bridge.mode, dataDir: config.dataDir, tokenFile });
+  const keys = await bridge.keys();
+  if (!keys.some((key) => key.present && key.kind === "keybridge")) {
+    log.warn("no keybridge key is attached; the daemon stays up and serves as soon as one is plugged in");
+  }
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
