@@ -41,9 +41,12 @@ export interface BorrowLike {
   expiresAt: number;
 }
 
-/** "borrow 42 of product 1001 by client "ws-17" on key K-1 (expires 2025-01-31 12:00 UTC)". */
-export function describeBorrow(serial: string, b: BorrowLike): string {
-  return `borrow ${b.id} of product ${b.product} by client "${b.client}" on key ${serial} (expires ${formatTime(b.expiresAt)})`;
+/**
+ * "borrow 42 of product 1001 by client "ws-17" on key K-1 (expires 2025-01-31 12:00 UTC)"; `first`
+ * "Borrow" starts a sentence without re-copying the text as `capitalize` would.
+ */
+export function describeBorrow(serial: string, b: BorrowLike, first: "borrow" | "Borrow" = "borrow"): string {
+  return `${first} ${b.id} of product ${b.product} by client "${b.client}" on key ${serial} (expires ${formatTime(b.expiresAt)})`;
 }
 
 export function capitalize(text: string): string {

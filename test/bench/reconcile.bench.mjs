@@ -1,15 +1,27 @@
 // Reconcile throughput: 1 000, 10 000 and 100 000 borrow records seen through key, registry and
-// ledger. Runs on the built output: `npx tsc -p tsconfig.build.json && node test/bench/reconcile.bench.mjs`.
+// ledger. Runs on the built output: `npx tsc -p tsconfig.build.json && node test/bench/reconcile.bench.mjs`
+// (an optional argument names another build of src/reconcile/index.js, to compare two versions).
+// The machine may be shared: sizes are interleaved round by round, so a burst of load from other
+// processes hits all sizes alike, and figures are medians. Wall time is the figure; CPU time of
+// this process (GC threads included) is printed beside it because it is steadier under load.
 // Prints a table, then one JSON line with `reconcile_ms_100k` and `reconcile_growth_10x` (DESIGN.md §5).
+import { resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { reconcile } from "../../dist/src/reconcile/index.js";
+import { pathToFileURL } from "node:url";
+import { median } from "./stats.mjs";
+
+const modulePath = process.argv[2] ?? new URL("../../dist/src/reconcile/index.js", import.meta.url).pathname;
+const { reconcile } = await import(pathToFileURL(resolve(modulePath)).href);
 
 const DAY = 86_400_000;
 const NOW = Date.UTC(2025, 0, 15, 12);
 const HOST = "aa".repeat(32);
 const OTHER = "bb".repeat(32);
 const SERIALS = ["K-1", "K-2", "K-3", "K-4"];
-const RUNS = 15;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 25);
+const SIZES = [1_000, 10_000, 100_000];
+/** Calls per round, so every size spends a similar time per round. */
+const CALLS = { 1000: 40, 10000: 8, 100000: 1 };
 const TARGET_MS_100K = 100;
 const TARGET_GROWTH = 12;
 
@@ -68,34 +80,39 @@ function world(n) {
   };
 }
 
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
+/** One timed call: wall and CPU milliseconds. */
+function timeOnce(input) {
+  const cpuStart = process.cpuUsage();
+  const start = performance.now();
+  const report = reconcile(input);
+  const ms = performance.now() - start;
+  const used = process.cpuUsage(cpuStart);
+  return { ms, cpuMs: (used.user + used.system) / 1000, findings: report.findings.length };
 }
 
-/** Wall time is the figure; CPU time (this process, GC threads included) is printed beside it because it is steadier on a busy machine. */
-function measure(n) {
-  const input = world(n);
-  for (let i = 0; i < 5; i++) reconcile(input); // warm-up: let the JIT settle
-  const times = [];
-  const cpu = [];
-  let findings = 0;
-  for (let i = 0; i < RUNS; i++) {
-    const cpuStart = process.cpuUsage();
-    const start = performance.now();
-    const report = reconcile(input);
-    times.push(performance.now() - start);
-    const used = process.cpuUsage(cpuStart);
-    cpu.push((used.user + used.system) / 1000);
-    findings = report.findings.length;
+const inputs = new Map(SIZES.map((n) => [n, world(n)]));
+const samples = new Map(SIZES.map((n) => [n, { ms: [], cpuMs: [], findings: 0 }]));
+for (const n of SIZES) for (let i = 0; i < 3 * CALLS[n]; i++) reconcile(inputs.get(n)); // warm-up: let the JIT settle
+for (let round = 0; round < ROUNDS; round++) {
+  // Rotate the order of sizes so none always runs right after another's garbage.
+  for (let k = 0; k < SIZES.length; k++) {
+    const n = SIZES[(round + k) % SIZES.length];
+    const into = samples.get(n);
+    for (let call = 0; call < CALLS[n]; call++) {
+      const t = timeOnce(inputs.get(n));
+      into.ms.push(t.ms);
+      into.cpuMs.push(t.cpuMs);
+      into.findings = t.findings;
+    }
   }
-  return { n, ms: median(times), cpuMs: median(cpu), findings };
 }
-
-const results = [1_000, 10_000, 100_000].map(measure);
+const results = SIZES.map((n) => {
+  const s = samples.get(n);
+  return { n, ms: median(s.ms), cpuMs: median(s.cpuMs), findings: s.findings, runs: s.ms.length };
+});
 for (const r of results) {
   console.log(
-    `reconcile ${String(r.n).padStart(7)} records: ${r.ms.toFixed(2).padStart(8)} ms median of ${RUNS} ` +
+    `reconcile ${String(r.n).padStart(7)} records: ${r.ms.toFixed(2).padStart(8)} ms median of ${r.runs} ` +
       `(${((r.ms * 1000) / r.n).toFixed(2)} µs/record; CPU ${r.cpuMs.toFixed(2)} ms; ${r.findings} findings)`,
   );
 }
