@@ -1,0 +1,452 @@
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import ts from "typescript";
+import { describe, expect, it } from "vitest";
+
+/**
+ * The layer rules of DESIGN.md section 3, checked on the import graph of `src/` and
+ * `native-mocks/`: dependencies point down only (cli → server → bridge → {key, registry,
+ * ledger, host, reconcile} → transport → protocol), the pure layers do no I/O, and logging goes
+ * through winston. Each violation names the file, the import and the rule it breaks.
+ */
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+
+type Layer =
+  | "protocol"
+  | "transport"
+  | "key"
+  | "registry"
+  | "ledger"
+  | "host"
+  | "reconcile"
+  | "bridge"
+  | "server"
+  | "cli"
+  | "config"
+  | "errors"
+  | "log"
+  | "package"
+  | "native-mocks";
+
+const SHARED_LEAVES: readonly Layer[] = ["errors", "log"];
+const BELOW_BRIDGE: readonly Layer[] = ["key", "registry", "ledger", "host", "reconcile", "transport", "protocol"];
+
+/**
+ * Which layers each layer may import (besides itself). Siblings of the middle row do not import
+ * each other. The server and the CLI may use the pure layers' vocabulary (protocol constants,
+ * the preflight action names) but reach the I/O layers only through the bridge.
+ */
+const ALLOWED: Record<Layer, readonly Layer[]> = {
+  protocol: [],
+  transport: ["protocol", ...SHARED_LEAVES],
+  key: ["transport", "protocol", ...SHARED_LEAVES],
+  registry: ["transport", "protocol", ...SHARED_LEAVES],
+  ledger: ["transport", "protocol", ...SHARED_LEAVES],
+  host: ["transport", "protocol", ...SHARED_LEAVES],
+  // Pure: the transport below it does I/O, so only the pure protocol layer is in reach.
+  reconcile: ["protocol", ...SHARED_LEAVES],
+  bridge: [...BELOW_BRIDGE, ...SHARED_LEAVES],
+  server: ["bridge", "config", "reconcile", "protocol", ...SHARED_LEAVES],
+  cli: ["server", "bridge", "config", "reconcile", "protocol", ...SHARED_LEAVES],
+  config: [...SHARED_LEAVES],
+  errors: [],
+  log: [],
+  // The library entry (`import { openBridge } from "keybridge"`) sits above everything.
+  package: ["cli", "server", "bridge", "config", ...BELOW_BRIDGE, ...SHARED_LEAVES],
+  // The virtual key firmware parses and emits bytes: the protocol is all of src/ it may see.
+  "native-mocks": ["protocol"],
+};
+
+/** The Bridge interface and `openBridge`: the only files of the bridge other layers may name. */
+const BRIDGE_FACADE = new Set(["src/bridge/api.ts", "src/bridge/index.ts"]);
+
+/** Modules that do I/O or schedule work; the pure layers import none of them. */
+const IO_MODULES = new Set([
+  "child_process",
+  "cluster",
+  "dgram",
+  "dns",
+  "dns/promises",
+  "fs",
+  "fs/promises",
+  "http",
+  "http2",
+  "https",
+  "net",
+  "os",
+  "readline",
+  "tls",
+  "timers",
+  "timers/promises",
+  "worker_threads",
+  "better-sqlite3",
+  "fastify",
+  "native-reg",
+  "node-hid",
+  "usb",
+  "winston",
+]);
+const PURE_LAYERS: readonly Layer[] = ["protocol", "reconcile"];
+const TIMER_CALL = /\b(setTimeout|setInterval|setImmediate)\s*\(/;
+
+/** Legitimate imports the rules above would refuse, each with the reason it stands. */
+const EXCEPTIONS: readonly { from: string; target: string; why: string }[] = [
+  {
+    // `serve --virtual` is a product feature: the bridge builds the virtual bus and hands its
+    // node-hid/usb stand-ins to the transport's factory, so the real transport path runs.
+    from: "src/bridge/virtual-world.ts",
+    target: "native-mocks/index.ts",
+    why: "virtual mode wires the virtual bus into the transport",
+  },
+  {
+    // `logFormat` in the daemon's configuration picks the console line shape; src/log.ts has no
+    // setter for it yet, so the daemon swaps the winston transport itself.
+    from: "src/server/daemon.ts",
+    target: "winston",
+    why: "the daemon applies the configured log format",
+  },
+];
+
+function isException(edge: ImportEdge): boolean {
+  const target = edge.target ?? packageName(edge.specifier);
+  return EXCEPTIONS.some((e) => e.from === edge.file && e.target === target);
+}
+
+interface ImportEdge {
+  file: string;
+  line: number;
+  specifier: string;
+  /** Repository-relative path of the imported file, for relative specifiers. */
+  target: string | undefined;
+  typeOnly: boolean;
+  dynamic: boolean;
+}
+
+interface ParsedFile {
+  file: string;
+  imports: ImportEdge[];
+  /** The source without comments and string contents, for text rules. */
+  code: string;
+}
+
+function parseSource(file: string, text: string): ParsedFile {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  const imports: ImportEdge[] = [];
+  const add = (node: ts.Node, specifier: string, typeOnly: boolean, dynamic: boolean) => {
+    const line = source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1;
+    imports.push({ file, line, specifier, target: resolveTarget(file, specifier), typeOnly, dynamic });
+  };
+  const visit = (node: ts.Node): void => {
+    if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier)) {
+      add(node, node.moduleSpecifier.text, isTypeOnlyImport(node.importClause), false);
+    } else if (ts.isExportDeclaration(node) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+      const named = node.exportClause && ts.isNamedExports(node.exportClause) ? node.exportClause.elements : undefined;
+      const typeOnly = node.isTypeOnly || (named !== undefined && named.length > 0 && named.every((e) => e.isTypeOnly));
+      add(node, node.moduleSpecifier.text, typeOnly, false);
+    } else if (
+      ts.isCallExpression(node) &&
+      node.expression.kind === ts.SyntaxKind.ImportKeyword &&
+      node.arguments[0] &&
+      ts.isStringLiteralLike(node.arguments[0])
+    ) {
+      add(node, node.arguments[0].text, false, true);
+    } else if (
+      ts.isImportTypeNode(node) &&
+      ts.isLiteralTypeNode(node.argument) &&
+      ts.isStringLiteral(node.argument.literal)
+    ) {
+      add(node, node.argument.literal.text, true, false);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return { file, imports, code: codeOnly(source) };
+}
+
+function isTypeOnlyImport(clause: ts.ImportClause | undefined): boolean {
+  if (!clause) return false; // `import "x"` runs the module
+  if (clause.isTypeOnly) return true;
+  const bindings = clause.namedBindings;
+  return (
+    clause.name === undefined &&
+    bindings !== undefined &&
+    ts.isNamedImports(bindings) &&
+    bindings.elements.length > 0 &&
+    bindings.elements.every((e) => e.isTypeOnly)
+  );
+}
+
+/** Replaces comments, string and template text and regular expressions with spaces, so rules match code only. */
+function codeOnly(source: ts.SourceFile): string {
+  const chars = [...source.getFullText()];
+  const blank = (start: number, end: number) => {
+    for (let i = start; i < end; i++) if (chars[i] !== "\n") chars[i] = " ";
+  };
+  const visit = (node: ts.Node): void => {
+    if (ts.isStringLiteralLike(node) || ts.isTemplateLiteralToken(node) || ts.isRegularExpressionLiteral(node)) {
+      blank(node.getStart(source), node.getEnd());
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  // With no string left, the scanner cannot mistake a quote for the start of a comment or vice versa.
+  const scanner = ts.createScanner(ts.ScriptTarget.ES2022, false, ts.LanguageVariant.Standard, chars.join(""));
+  for (let kind = scanner.scan(); kind !== ts.SyntaxKind.EndOfFileToken; kind = scanner.scan()) {
+    if (kind === ts.SyntaxKind.SingleLineCommentTrivia || kind === ts.SyntaxKind.MultiLineCommentTrivia) {
+      blank(scanner.getTokenStart(), scanner.getTokenEnd());
+    }
+  }
+  return chars.join("");
+}
+
+function resolveTarget(file: string, specifier: string): string | undefined {
+  if (!specifier.startsWith(".")) return undefined;
+  const base = join(dirname(file), specifier);
+  const candidates = [base.replace(/\.js$/, ".ts"), base, `${base}.ts`, join(base, "index.ts")];
+  const found = candidates.find((c) => existsSync(join(ROOT, c)) && statSync(join(ROOT, c)).isFile());
+  return (found ?? base).split("\\").join("/");
+}
+
+function layerOf(path: string): Layer | undefined {
+  if (path.startsWith("native-mocks/")) return "native-mocks";
+  if (path === "src/log.ts") return "log";
+  if (path === "src/errors.ts") return "errors";
+  if (path === "src/index.ts") return "package";
+  const match = /^src\/([^/]+)\//.exec(path);
+  return match?.[1] && match[1] in ALLOWED ? (match[1] as Layer) : undefined;
+}
+
+function packageName(specifier: string): string {
+  const bare = specifier.replace(/^node:/, "");
+  const parts = bare.split("/");
+  if (bare.startsWith("@")) return parts.slice(0, 2).join("/");
+  // `fs/promises` and `timers/promises` are modules of their own.
+  return IO_MODULES.has(bare) ? bare : (parts[0] ?? bare);
+}
+
+function describeEdge(edge: ImportEdge): string {
+  const kind = edge.dynamic ? "dynamic import" : edge.typeOnly ? "type import" : "import";
+  const where = edge.target && edge.target !== edge.specifier ? ` (${edge.target})` : "";
+  return `${edge.file}:${edge.line}: ${kind} "${edge.specifier}"${where}`;
+}
+
+/** Every rule applied to one import; returns the broken rules' descriptions. */
+function importViolations(edge: ImportEdge): string[] {
+  const from = layerOf(edge.file);
+  if (!from || isException(edge)) return [];
+  const problems: string[] = [];
+  const say = (rule: string) => problems.push(`${describeEdge(edge)} breaks: ${rule}`);
+
+  if (edge.target === undefined) {
+    const name = packageName(edge.specifier);
+    if (PURE_LAYERS.includes(from) && IO_MODULES.has(name)) {
+      say(`src/${from}/ is pure: no I/O or timer module ("${name}")`);
+    }
+    if ((name === "node-hid" || name === "usb") && from !== "transport" && from !== "native-mocks") {
+      say(`"${name}" is reached only through src/transport/'s backend factory`);
+    }
+    if (name === "winston" && from !== "log") {
+      say("log through layerLogger() from src/log.ts, not winston directly");
+    }
+    return problems;
+  }
+
+  if (!existsSync(join(ROOT, edge.target))) say("a relative import must resolve to a file of the repository");
+  const to = layerOf(edge.target);
+  if (to === undefined) {
+    say(`${from} may import only project files under src/ or native-mocks/`);
+    return problems;
+  }
+  if (to === from) return problems;
+
+  if (!ALLOWED[from].includes(to)) {
+    const allowed = ALLOWED[from].length > 0 ? ALLOWED[from].join(", ") : "nothing else of the project";
+    say(`layer "${from}" may import only ${allowed}; not "${to}"`);
+    return problems;
+  }
+  if (to === "bridge" && from === "server" && !BRIDGE_FACADE.has(edge.target)) {
+    say("src/server/ uses the bridge only through src/bridge/api.ts (Bridge) and src/bridge/index.ts (openBridge)");
+  }
+  if (to === "bridge" && from === "cli" && !(edge.typeOnly && edge.target === "src/bridge/api.ts")) {
+    say(
+      "src/cli/ talks to the daemon through the HTTP API; it may name the API's shapes (import type from src/bridge/api.ts) only",
+    );
+  }
+  return problems;
+}
+
+/** Files the CLI loads at start (static, non-type imports), so `keybridge status` never opens a bridge. */
+function staticClosure(start: string, byFile: ReadonlyMap<string, ParsedFile>): Map<string, string[]> {
+  const via = new Map<string, string[]>([[start, [start]]]);
+  const queue = [start];
+  for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
+    for (const edge of byFile.get(file)?.imports ?? []) {
+      if (edge.typeOnly || edge.dynamic || !edge.target || via.has(edge.target)) continue;
+      via.set(edge.target, [...(via.get(file) ?? []), edge.target]);
+      queue.push(edge.target);
+    }
+  }
+  return via;
+}
+
+function cliClosureViolations(byFile: ReadonlyMap<string, ParsedFile>): string[] {
+  const problems: string[] = [];
+  for (const file of byFile.keys()) {
+    if (layerOf(file) !== "cli") continue;
+    for (const [reached, path] of staticClosure(file, byFile)) {
+      const layer = layerOf(reached);
+      if (layer === "bridge" || (layer !== undefined && BELOW_BRIDGE.includes(layer) && !PURE_LAYERS.includes(layer))) {
+        problems.push(
+          `${file} loads ${reached} at start (${path.join(" → ")}) breaks: src/cli/ reaches the bridge only ` +
+            "through the HTTP API; `serve` loads the daemon with a dynamic import",
+        );
+      }
+    }
+  }
+  return problems;
+}
+
+function textViolations(parsed: ParsedFile): string[] {
+  const layer = layerOf(parsed.file);
+  const problems: string[] = [];
+  const lines = parsed.code.split("\n");
+  lines.forEach((line, index) => {
+    const at = `${parsed.file}:${index + 1}`;
+    if (parsed.file.startsWith("src/") && layer !== "cli" && /\bconsole\s*\.\s*log\b/.test(line)) {
+      problems.push(`${at}: console.log breaks: log through layerLogger(); only src/cli/ prints to the console`);
+    }
+    if (layer !== undefined && PURE_LAYERS.includes(layer) && TIMER_CALL.test(line)) {
+      problems.push(`${at}: ${TIMER_CALL.exec(line)?.[1]}() breaks: src/${layer}/ is pure: no timers`);
+    }
+  });
+  return problems;
+}
+
+function listTsFiles(dir: string): string[] {
+  return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory()) return listTsFiles(path);
+    return entry.name.endsWith(".ts") && !entry.name.endsWith(".d.ts") ? [path] : [];
+  });
+}
+
+function scanProject(): Map<string, ParsedFile> {
+  const files = [...listTsFiles("src"), ...listTsFiles("native-mocks")];
+  return new Map(files.map((file) => [file, parseSource(file, readFileSync(join(ROOT, file), "utf8"))]));
+}
+
+describe("the import parser", () => {
+  const sample = parseSource(
+    "src/server/sample.ts",
+    [
+      'import { a } from "../bridge/api.js";',
+      'import type { B } from "../bridge/api.js";',
+      'import { type C, type D } from "./c.js";',
+      'export { e } from "../key/index.js";',
+      'export type { F } from "../ledger/index.js";',
+      "// import { hidden } from './commented.js';",
+      'const g = await import("../cli/main.js");',
+      'type H = typeof import("../host/index.js");',
+      'import "node:fs";',
+      "console.log('x');",
+    ].join("\n"),
+  );
+
+  it("finds static, re-export, dynamic and type-position imports, and tells type-only ones apart", () => {
+    expect(sample.imports.map((e) => [e.specifier, e.typeOnly, e.dynamic, e.line])).toEqual([
+      ["../bridge/api.js", false, false, 1],
+      ["../bridge/api.js", true, false, 2],
+      ["./c.js", true, false, 3],
+      ["../key/index.js", false, false, 4],
+      ["../ledger/index.js", true, false, 5],
+      ["../cli/main.js", false, true, 7],
+      ["../host/index.js", true, false, 8],
+      ["node:fs", false, false, 9],
+    ]);
+  });
+
+  it("resolves relative specifiers to repository files", () => {
+    expect(sample.imports[0]?.target).toBe("src/bridge/api.ts");
+    expect(sample.imports[3]?.target).toBe("src/key/index.ts");
+  });
+
+  it("reports a broken rule with the file, the import and the rule", () => {
+    const problems = sample.imports.flatMap(importViolations);
+    expect(problems).toContain(
+      'src/server/sample.ts:4: import "../key/index.js" (src/key/index.ts) breaks: layer "server" may import only ' +
+        'bridge, config, reconcile, protocol, errors, log; not "key"',
+    );
+    expect(problems.some((p) => p.startsWith('src/server/sample.ts:7: dynamic import "../cli/main.js"'))).toBe(true);
+    expect(problems.filter((p) => p.includes("../bridge/api.js"))).toEqual([]);
+  });
+
+  it("flags I/O, timers and console.log in a pure layer but not in comments or strings", () => {
+    const pure = parseSource(
+      "src/protocol/sample.ts",
+      [
+        'import { readFileSync } from "node:fs";',
+        'import { setTimeout as sleep } from "node:timers/promises";',
+        "setTimeout(() => {}, 1);",
+        "// setInterval(() => {}, 1); console.log('no')",
+        'const s = "console.log(1)";',
+        "console.log(s);",
+      ].join("\n"),
+    );
+    expect(pure.imports.flatMap(importViolations)).toEqual([
+      'src/protocol/sample.ts:1: import "node:fs" breaks: src/protocol/ is pure: no I/O or timer module ("fs")',
+      'src/protocol/sample.ts:2: import "node:timers/promises" breaks: src/protocol/ is pure: no I/O or timer module ("timers/promises")',
+    ]);
+    expect(textViolations(pure)).toEqual([
+      "src/protocol/sample.ts:3: setTimeout() breaks: src/protocol/ is pure: no timers",
+      "src/protocol/sample.ts:6: console.log breaks: log through layerLogger(); only src/cli/ prints to the console",
+    ]);
+  });
+
+  it("lets the CLI name the API's shapes but not open a bridge", () => {
+    const cli = parseSource(
+      "src/cli/sample.ts",
+      ['import type { BorrowView } from "../bridge/api.js";', 'import { openBridge } from "../bridge/index.js";'].join(
+        "\n",
+      ),
+    );
+    const problems = cli.imports.flatMap(importViolations);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^src\/cli\/sample\.ts:2: import "\.\.\/bridge\/index\.js".*HTTP API/);
+  });
+});
+
+describe("the layer rules of DESIGN.md", () => {
+  const project = scanProject();
+  const parsed = [...project.values()];
+
+  it("reads the whole source tree", () => {
+    const layers = new Set(parsed.map((p) => layerOf(p.file)));
+    for (const layer of ["protocol", "transport", "key", "registry", "bridge", "server", "cli", "native-mocks"]) {
+      expect(layers, `no .ts file found for layer ${layer}`).toContain(layer);
+    }
+    expect(project.get("src/server/app.ts")?.imports.map((e) => e.target)).toContain("src/bridge/api.ts");
+  });
+
+  it("every import points down, to a layer the importing layer may use", () => {
+    expect(parsed.flatMap((p) => p.imports.flatMap(importViolations))).toEqual([]);
+  });
+
+  it("the CLI does not load the bridge or an I/O layer at start", () => {
+    expect(cliClosureViolations(project)).toEqual([]);
+  });
+
+  it("the pure layers start no timers, and only the CLI uses console.log", () => {
+    expect(parsed.flatMap(textViolations)).toEqual([]);
+  });
+
+  it("each exception still names an import that exists", () => {
+    for (const exception of EXCEPTIONS) {
+      const targets = project.get(exception.from)?.imports.map((e) => e.target ?? packageName(e.specifier)) ?? [];
+      expect(targets, `stale exception: ${exception.from} → ${exception.target} (${exception.why})`).toContain(
+        exception.target,
+      );
+    }
+  });
+});
