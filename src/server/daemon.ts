@@ -99,16 +99,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const { token, file: tokenFile, created } = readOrCreateToken(config.dataDir);
   if (created) log.info("API token created", { tokenFile });
 
-  let bridge: Bridge;
-  try {
-    bridge = await (options.openBridge ?? defaultOpenBridge)(bridgeOptionsFrom(config));
-    await bridge.ready();
-  } catch (error) {
-    if (error instanceof KeybridgeError) throw error;
-    throw new BridgeUnavailableError(`the bridge could not start: ${(error as Error).message}`, error);
-  }
+  const bridge = await openReadyBridge(options.openBridge ?? defaultOpenBridge, bridgeOptionsFrom(config));
 
-  let server: KeybridgeServer;
+  let server: KeybridgeServer | undefined;
   let url: string;
   try {
     server = await createServer({ bridge, token, version });
@@ -116,38 +109,81 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     url = await server.listen(host, port).catch((error: unknown) => {
       throw new ListenFailedError(config.listen, error);
     });
+    writeDaemonInfo(config.dataDir, {
+      pid: process.pid,
+      url,
+      started: new Date().toISOString(),
+      mode: bridge.mode,
+      version,
+    });
   } catch (error) {
-    await bridge.close();
+    // Whatever started must stop again, or the process would keep its port, USB watch and timers.
+    await closeAfterFailedStart(error, server, bridge);
     throw error;
   }
-  writeDaemonInfo(config.dataDir, {
-    pid: process.pid,
-    url,
-    started: new Date().toISOString(),
-    mode: bridge.mode,
-    version,
-  });
   log.info("keybridge daemon listening", { url, mode: bridge.mode, dataDir: config.dataDir, tokenFile });
   const keys = await bridge.keys();
   if (!keys.some((key) => key.present && key.kind === "keybridge")) {
     log.warn("no keybridge key is attached; the daemon stays up and serves as soon as one is plugged in");
   }
 
+  const running = server;
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       log.info("shutting down: finishing requests in flight");
       try {
-        await server.close();
-        await bridge.close();
+        await running.close();
       } finally {
-        removeDaemonInfo(config.dataDir, process.pid);
-        log.info("keybridge daemon stopped");
+        try {
+          await bridge.close();
+        } finally {
+          removeDaemonInfo(config.dataDir, process.pid);
+          log.info("keybridge daemon stopped");
+        }
       }
     })();
     return stopping;
   };
-  return { url, tokenFile, bridge, server, stop };
+  return { url, tokenFile, bridge, server: running, stop };
+}
+
+/** Opens the bridge and waits until it is ready; a bridge that fails to get ready is closed again. */
+async function openReadyBridge(open: OpenBridge, options: BridgeOptions): Promise<Bridge> {
+  const asUnavailable = (error: unknown) =>
+    error instanceof KeybridgeError
+      ? error
+      : new BridgeUnavailableError(`the bridge could not start: ${(error as Error).message}`, error);
+  let bridge: Bridge;
+  try {
+    bridge = await open(options);
+  } catch (error) {
+    throw asUnavailable(error);
+  }
+  try {
+    await bridge.ready();
+  } catch (error) {
+    await closeAfterFailedStart(error, undefined, bridge);
+    throw asUnavailable(error);
+  }
+  return bridge;
+}
+
+/** Closes what a failed start opened; the start's own error is the one reported, so close failures are logged. */
+async function closeAfterFailedStart(
+  startError: unknown,
+  server: KeybridgeServer | undefined,
+  bridge: Bridge,
+): Promise<void> {
+  const reason = (startError as Error).message;
+  if (server !== undefined) {
+    await server.close().catch((error: unknown) => {
+      log.error("closing the HTTP server after a failed start failed", { reason, error: (error as Error).message });
+    });
+  }
+  await bridge.close().catch((error: unknown) => {
+    log.error("closing the bridge after a failed start failed", { reason, error: (error as Error).message });
+  });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -75,6 +75,29 @@ describe("startDaemon (fake bridge)", () => {
     ).rejects.toMatchObject({ code: "LISTEN_FAILED" });
     expect(bridge.closed).toBe(true);
     blocker.close();
+  });
+
+  it("a bridge that fails to get ready is closed again and the start fails with BRIDGE_UNAVAILABLE", async () => {
+    class NeverReady extends FakeBridge {
+      override async ready(): Promise<void> {
+        throw new Error("the ledger is locked by another process");
+      }
+    }
+    const bridge = new NeverReady();
+    await expect(startDaemon({ config: configFor(dir), openBridge: async () => bridge })).rejects.toMatchObject({
+      code: "BRIDGE_UNAVAILABLE",
+      message: expect.stringContaining("the ledger is locked"),
+    });
+    expect(bridge.closed).toBe(true);
+  });
+
+  it("when daemon.json cannot be written the start fails and the bridge is closed again", async () => {
+    mkdirSync(join(dir, "daemon.json", "occupied"), { recursive: true });
+    const bridge = new FakeBridge();
+    await expect(startDaemon({ config: configFor(dir), openBridge: async () => bridge })).rejects.toMatchObject({
+      code: "DAEMON_FILE_IO",
+    });
+    expect(bridge.closed).toBe(true);
   });
 });
 
