@@ -8,6 +8,7 @@ import { acquireFileLock } from "./file-lock.js";
 import { errnoCode, mapFsError } from "./fs-errors.js";
 import { parseIniBody, serializeIni, verifyIniChecksum } from "./ini-format.js";
 import { KeyNode, TreeDraft } from "./key-tree.js";
+import { SerialQueue } from "./serial-queue.js";
 import { TreeRegistry } from "./tree-registry.js";
 import type { RegistryDescription } from "./types.js";
 
@@ -56,7 +57,7 @@ export class IniRegistry extends TreeRegistry {
   private readonly lockTimeoutMs: number;
   private readonly hooks: AtomicWriteHooks | undefined;
   private cache: CachedTree | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly writes = new SerialQueue();
 
   constructor(options: IniRegistryOptions = {}) {
     super();
@@ -93,7 +94,7 @@ export class IniRegistry extends TreeRegistry {
   }
 
   protected async release(): Promise<void> {
-    await this.queue.catch(() => undefined);
+    await this.writes.idle();
     this.cache = undefined;
   }
 
@@ -113,9 +114,7 @@ export class IniRegistry extends TreeRegistry {
         }
       }
     };
-    const result = this.queue.then(run, run);
-    this.queue = result.catch(() => undefined);
-    return result;
+    return this.writes.run(run);
   }
 
   private async ensureDirectory(): Promise<void> {

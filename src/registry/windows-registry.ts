@@ -9,6 +9,7 @@ import {
 } from "./errors.js";
 import { KeyNode, type PreparedOp, prepareOps } from "./key-tree.js";
 import { foldCase, fullPath, pathBelowRoot, REGISTRY_ROOT } from "./path.js";
+import { SerialQueue } from "./serial-queue.js";
 import type {
   RegistryAdapter,
   RegistryDescription,
@@ -67,7 +68,7 @@ function toWindows(value: RegistryValue): WindowsWritableValue {
 export class WindowsRegistry implements RegistryAdapter {
   readonly root = REGISTRY_ROOT;
   private closed = false;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly writes = new SerialQueue();
 
   constructor(private readonly backend: WindowsRegistryBackend) {}
 
@@ -151,7 +152,7 @@ export class WindowsRegistry implements RegistryAdapter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.queue.catch(() => undefined);
+    await this.writes.idle();
     this.backend.close();
   }
 
@@ -303,10 +304,7 @@ export class WindowsRegistry implements RegistryAdapter {
   }
 
   private exclusive(work: () => void): Promise<void> {
-    const run = async () => work();
-    const result = this.queue.then(run, run);
-    this.queue = result.catch(() => undefined);
-    return result;
+    return this.writes.run(work);
   }
 
   private call<T>(action: string, key: string, operation: () => T): T {
