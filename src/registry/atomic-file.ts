@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { open, readdir, rename, unlink } from "node:fs/promises";
+import { open, readdir, rename } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { errnoCode, mapFsError } from "./fs-errors.js";
+import { discardFile, removeFile } from "./remove-file.js";
 
 export interface AtomicWriteHooks {
   /** Runs after the temporary file is written and synced, before it replaces the target (crash tests). */
@@ -44,7 +45,7 @@ export async function writeFileAtomic(
     renamed = true;
     await syncDirectory(dir);
   } finally {
-    if (!renamed) await unlink(temp).catch(() => undefined);
+    if (!renamed) await discardFile(temp, "a write that did not complete");
   }
 }
 
@@ -73,10 +74,6 @@ export async function removeLeftoverTemps(target: string): Promise<string[]> {
     throw mapFsError(error, "list", dir);
   });
   const leftovers = names.filter((name) => name.startsWith(prefix) && name.endsWith(".tmp"));
-  for (const name of leftovers) {
-    await unlink(join(dir, name)).catch((error: unknown) => {
-      if (errnoCode(error) !== "ENOENT") throw mapFsError(error, "remove leftover temporary file", join(dir, name));
-    });
-  }
+  for (const name of leftovers) await removeFile(join(dir, name), "remove leftover temporary file");
   return leftovers;
 }

@@ -1,9 +1,13 @@
 import { randomBytes } from "node:crypto";
-import { link, open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { link, open, readFile, rename, stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
+import { layerLogger } from "../log.js";
 import { RegistryLockedError } from "./errors.js";
 import { errnoCode, mapFsError } from "./fs-errors.js";
+import { discardFile, removeFile } from "./remove-file.js";
+
+const log = layerLogger("registry");
 
 /**
  * Inter-process write lock: a lock file created with O_CREAT|O_EXCL holding `pid`, `host` and a
@@ -96,16 +100,18 @@ async function tryCreate(lockPath: string, content: string): Promise<boolean> {
     throw mapFsError(error, "create the lock file", temp);
   }
   try {
-    await handle.writeFile(content);
-    await handle.close();
+    try {
+      await handle.writeFile(content);
+    } finally {
+      await handle.close();
+    }
     await link(temp, lockPath);
     return true;
   } catch (error) {
-    await handle.close().catch(() => undefined);
     if (errnoCode(error) === "EEXIST") return false;
     throw mapFsError(error, "write the lock file", lockPath);
   } finally {
-    await unlink(temp).catch(() => undefined);
+    await discardFile(temp, "the lock file's temporary name");
   }
 }
 
@@ -121,7 +127,11 @@ async function readHolder(lockPath: string): Promise<LockHolder | undefined> {
 
 async function isStale(lockPath: string, holder: LockHolder, unreadableStaleMs: number): Promise<boolean> {
   if (holder.pid === undefined || holder.token === undefined) {
-    const info = await stat(lockPath).catch(() => undefined);
+    const info = await stat(lockPath).catch((error: unknown) => {
+      // Gone meanwhile: not stale, the next attempt may simply take it.
+      if (errnoCode(error) === "ENOENT") return undefined;
+      throw mapFsError(error, "inspect the lock file", lockPath);
+    });
     return info !== undefined && Date.now() - info.mtimeMs > unreadableStaleMs;
   }
   return holder.host === hostname() && !isProcessAlive(holder.pid);
@@ -139,17 +149,30 @@ async function breakStaleLock(lockPath: string, stale: LockHolder): Promise<void
     if (errnoCode(error) === "ENOENT") return;
     throw mapFsError(error, "remove the stale lock file", lockPath);
   }
-  const moved = parseLockContent(await readFile(aside, "utf8").catch(() => ""));
-  if (moved.token !== stale.token) await link(aside, lockPath).catch(() => undefined);
-  await unlink(aside).catch(() => undefined);
+  const moved = parseLockContent(
+    await readFile(aside, "utf8").catch((error: unknown) => {
+      // Unknown content counts as somebody else's fresh lock below, so it is put back.
+      log.warn("cannot read the lock file moved aside", { lockPath, aside, error: (error as Error).message });
+      return "";
+    }),
+  );
+  if (moved.token !== stale.token) {
+    await link(aside, lockPath).catch((error: unknown) => {
+      // Yet another writer holds the lock now; the one we moved learns it lost the lock on release.
+      log.warn("cannot put back a fresh lock moved aside", {
+        lockPath,
+        holder: moved,
+        error: errnoCode(error) ?? (error as Error).message,
+      });
+    });
+  }
+  await discardFile(aside, "the stale lock moved aside");
 }
 
 async function releaseLock(lockPath: string, token: string): Promise<boolean> {
   const holder = await readHolder(lockPath);
   // Never delete a lock that is no longer ours (someone judged ours stale and took over).
   if (holder?.token !== token) return false;
-  await unlink(lockPath).catch((error: unknown) => {
-    if (errnoCode(error) !== "ENOENT") throw mapFsError(error, "remove the lock file", lockPath);
-  });
+  await removeFile(lockPath, "remove the lock file");
   return true;
 }
