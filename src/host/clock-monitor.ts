@@ -3,6 +3,8 @@ import { type Observable, Subject } from "rxjs";
 import { layerLogger } from "../log.js";
 import { MonitorClosedError } from "./errors.js";
 import type { LastSeenStore } from "./last-seen-store.js";
+import { PollLoop } from "./poll-loop.js";
+import { SerialQueue } from "./serial-queue.js";
 import { backgroundTimers, type Timers } from "./timers.js";
 
 const log = layerLogger("host");
@@ -47,16 +49,14 @@ export const DEFAULT_CLOCK_JUMP_THRESHOLD_MS = 15 * 60_000;
  */
 export class ClockMonitor {
   readonly #store: LastSeenStore;
-  readonly #intervalMs: number;
   readonly #thresholdMs: number;
   readonly #clocks: ClockSources;
-  readonly #timers: Timers;
   readonly #jumps = new Subject<ClockJumpEvent>();
   readonly #errors = new Subject<Error>();
   #previous: { wall: number; monotonic: number } | undefined;
   #lastSeenMs: number | undefined;
-  #queue: Promise<unknown> = Promise.resolve();
-  #timer: unknown;
+  readonly #work = new SerialQueue();
+  readonly #polls: PollLoop;
   #closed = false;
 
   readonly jumps$: Observable<ClockJumpEvent> = this.#jumps.asObservable();
@@ -65,10 +65,17 @@ export class ClockMonitor {
 
   constructor(store: LastSeenStore, options: ClockMonitorOptions = {}) {
     this.#store = store;
-    this.#intervalMs = options.intervalMs ?? 10_000;
     this.#thresholdMs = options.thresholdMs ?? DEFAULT_CLOCK_JUMP_THRESHOLD_MS;
     this.#clocks = options.clocks ?? systemClocks;
-    this.#timers = options.timers ?? backgroundTimers;
+    this.#polls = new PollLoop({
+      timers: options.timers ?? backgroundTimers,
+      intervalMs: options.intervalMs ?? 10_000,
+      poll: () => this.tick(),
+      onError: (failure) => {
+        log.warn("clock check failed", { error: failure.message });
+        if (!this.#closed) this.#errors.next(failure);
+      },
+    });
   }
 
   /** The latest wall time seen, persisted; never decreases. */
@@ -81,7 +88,7 @@ export class ClockMonitor {
    * and starts ticking. Rejects when the store cannot be read (a corrupt file is not ignored).
    */
   start(): Promise<ClockJumpEvent | undefined> {
-    return this.#enqueue(async () => {
+    return this.#work.run(async () => {
       if (this.#previous !== undefined) return undefined;
       const stored = await this.#store.load();
       if (this.#closed) throw new MonitorClosedError("clock monitor");
@@ -94,14 +101,14 @@ export class ClockMonitor {
       if (stored !== undefined && stored - wall > this.#thresholdMs) {
         event = this.#report("backward", stored - wall, wall, true);
       }
-      this.#schedule();
+      this.#polls.start();
       return event;
     });
   }
 
   /** Checks now; resolves the jump found, if any. */
   tick(): Promise<ClockJumpEvent | undefined> {
-    return this.#enqueue(async () => {
+    return this.#work.run(async () => {
       const previous = this.#previous;
       if (previous === undefined || this.#closed) return undefined;
       const wall = this.#clocks.wallNow();
@@ -120,8 +127,7 @@ export class ClockMonitor {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#polls.stop();
     this.#jumps.complete();
     this.#errors.complete();
   }
@@ -137,28 +143,5 @@ export class ClockMonitor {
     if (this.#lastSeenMs !== undefined && wall <= this.#lastSeenMs) return;
     this.#lastSeenMs = wall;
     await this.#store.save(wall);
-  }
-
-  #enqueue<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(work);
-    this.#queue = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
-  }
-
-  #schedule(): void {
-    if (this.#closed) return;
-    this.#timer = this.#timers.setTimeout(() => {
-      this.#timer = undefined;
-      this.tick()
-        .catch((error: unknown) => {
-          const failure = error instanceof Error ? error : new Error(String(error));
-          log.warn("clock check failed", { error: failure.message });
-          if (!this.#closed) this.#errors.next(failure);
-        })
-        .finally(() => this.#schedule());
-    }, this.#intervalMs);
   }
 }

@@ -8,7 +8,9 @@ import {
   type HostComponent,
   type HostIdentity,
 } from "./identity.js";
+import { PollLoop } from "./poll-loop.js";
 import type { HostProbe } from "./probe.js";
+import { SerialQueue } from "./serial-queue.js";
 import { backgroundTimers, type Timers } from "./timers.js";
 
 const log = layerLogger("host");
@@ -38,17 +40,14 @@ export interface HostMonitorOptions {
  */
 export class HostMonitor {
   readonly #probe: HostProbe;
-  readonly #intervalMs: number;
   readonly #bindingComponents: readonly HostComponent[];
-  readonly #timers: Timers;
   readonly #now: () => Date;
   readonly #identity = new ReplaySubject<HostIdentity>(1);
   readonly #changes = new Subject<HostChangedEvent>();
   readonly #errors = new Subject<Error>();
+  readonly #probes = new SerialQueue();
+  readonly #polls: PollLoop;
   #current: HostIdentity | undefined;
-  #queue: Promise<unknown> = Promise.resolve();
-  #timer: unknown;
-  #started = false;
   #closed = false;
 
   /** The current identity: replays the latest to new subscribers, then emits each changed one. */
@@ -59,10 +58,17 @@ export class HostMonitor {
 
   constructor(probe: HostProbe, options: HostMonitorOptions = {}) {
     this.#probe = probe;
-    this.#intervalMs = options.intervalMs ?? 5000;
     this.#bindingComponents = options.bindingComponents ?? DEFAULT_BINDING_COMPONENTS;
-    this.#timers = options.timers ?? backgroundTimers;
     this.#now = options.now ?? (() => new Date());
+    this.#polls = new PollLoop({
+      timers: options.timers ?? backgroundTimers,
+      intervalMs: options.intervalMs ?? 5000,
+      poll: () => this.check(),
+      onError: (failure) => {
+        log.warn("host probe failed", { error: failure.message });
+        if (!this.#closed) this.#errors.next(failure);
+      },
+    });
   }
 
   get current(): HostIdentity | undefined {
@@ -73,29 +79,20 @@ export class HostMonitor {
   async start(): Promise<HostIdentity> {
     await this.check();
     if (this.#closed || this.#current === undefined) throw new MonitorClosedError("host monitor");
-    if (!this.#started) {
-      this.#started = true;
-      this.#schedule();
-    }
+    this.#polls.start();
     return this.#current;
   }
 
   /** Probes now; resolves the change event, or undefined when nothing changed or the monitor is closed. */
   check(): Promise<HostChangedEvent | undefined> {
-    const run = this.#queue.then(() => this.#checkNow());
-    this.#queue = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
+    return this.#probes.run(() => this.#checkNow());
   }
 
   /** Stops polling and completes the observables; a probe in flight finishes without emitting. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#polls.stop();
     this.#identity.complete();
     this.#changes.complete();
     this.#errors.complete();
@@ -122,19 +119,5 @@ export class HostMonitor {
     this.#identity.next(after);
     this.#changes.next(event);
     return event;
-  }
-
-  #schedule(): void {
-    if (this.#closed) return;
-    this.#timer = this.#timers.setTimeout(() => {
-      this.#timer = undefined;
-      this.check()
-        .catch((error: unknown) => {
-          const failure = error instanceof Error ? error : new Error(String(error));
-          log.warn("host probe failed", { error: failure.message });
-          if (!this.#closed) this.#errors.next(failure);
-        })
-        .finally(() => this.#schedule());
-    }, this.#intervalMs);
   }
 }

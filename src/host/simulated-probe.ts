@@ -3,6 +3,7 @@ import { canonicalIp } from "./addresses.js";
 import { HostStateCorruptError, InvalidHostValueError } from "./errors.js";
 import { type DriverVersions, type HostIdentity, normalizeIps } from "./identity.js";
 import type { HostProbe } from "./probe.js";
+import { SerialQueue } from "./serial-queue.js";
 import { readJsonState, writeJsonState } from "./state-file.js";
 
 /** The file name the daemon uses for the simulated host inside its data directory. */
@@ -27,7 +28,7 @@ const STATE_VERSION = 1;
 export class SimulatedHostProbe implements HostProbe {
   #identity: HostIdentity;
   readonly #statePath: string | undefined;
-  #pending: Promise<void> = Promise.resolve();
+  readonly #updates = new SerialQueue();
 
   private constructor(identity: HostIdentity, statePath: string | undefined) {
     this.#identity = identity;
@@ -105,7 +106,7 @@ export class SimulatedHostProbe implements HostProbe {
 
   /** Changes are applied one at a time, so concurrent callers cannot reorder writes to the file. */
   #update(change: (current: HostIdentity) => Partial<HostIdentity>): Promise<void> {
-    const run = this.#pending.then(async () => {
+    return this.#updates.run(async () => {
       const previous = this.#identity;
       this.#identity = { ...previous, ...change(previous) };
       try {
@@ -116,12 +117,6 @@ export class SimulatedHostProbe implements HostProbe {
         throw error;
       }
     });
-    // The chain only orders the work; each caller receives its own outcome through `run`.
-    this.#pending = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
   }
 
   async #save(): Promise<void> {
