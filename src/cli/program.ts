@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { Value } from "@sinclair/typebox/value";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import type {
@@ -71,6 +72,28 @@ function readText(file: string): string {
     return readFileSync(file, "utf8");
   } catch (error) {
     throw new CliFileError("FILE_UNREADABLE", `cannot read ${file}: ${(error as Error).message}`, file, error);
+  }
+}
+
+/**
+ * Writes a file only its owner can read, also when FILE already exists with a wider mode (a
+ * plain write would keep that mode): a fresh 0600 file beside it is renamed over it.
+ */
+function writePrivateFile(file: string, text: string): void {
+  const temporary = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
+  try {
+    writeFileSync(temporary, text, { mode: 0o600, flag: "wx" });
+    renameSync(temporary, file);
+  } catch (error) {
+    let leftover = "";
+    try {
+      rmSync(temporary, { force: true });
+    } catch (cleanupError) {
+      // The write error is the one to report; the leftover is named in its message.
+      leftover = `; ${temporary} is left behind (${(cleanupError as Error).message})`;
+    }
+    const message = `cannot write ${file}: ${(error as Error).message}${leftover}`;
+    throw new CliFileError("FILE_UNWRITABLE", message, file, error);
   }
 }
 
@@ -261,11 +284,7 @@ export function buildProgram(io: CliIo, deps: CliDeps, state: { exitCode: number
     .addHelpText("after", example("keybridge ledger export /media/usb/keybridge.export"))
     .action(async (file: string, _options: unknown, command: Command) => {
       const { text, headers } = await client(command).text("GET", "/v1/ledger/export");
-      try {
-        writeFileSync(file, text, { mode: 0o600 });
-      } catch (error) {
-        throw new CliFileError("FILE_UNWRITABLE", `cannot write ${file}: ${(error as Error).message}`, file, error);
-      }
+      writePrivateFile(file, text);
       const view: LedgerExportView = {
         file,
         borrows: Number(headers.get("x-keybridge-borrows") ?? 0),

@@ -1,4 +1,4 @@
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type CliHarness, runCli, startCli } from "./cli-harness.js";
@@ -173,6 +173,13 @@ describe("other commands", () => {
     expect(exported.json).toEqual({ file, borrows: 1, keys: 1 });
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(readFileSync(file, "utf8")).toMatch(/keybridge-ledger-export/);
+    // An existing file readable by others is replaced by a private one, not written into.
+    const existing = join(h.dataDir, "shared.export");
+    writeFileSync(existing, "old", { mode: 0o644 });
+    chmodSync(existing, 0o644);
+    expect((await h.cli("ledger", "export", existing)).code).toBe(0);
+    expect(statSync(existing).mode & 0o777).toBe(0o600);
+    expect(readFileSync(existing, "utf8")).toMatch(/keybridge-ledger-export/);
     const conflict = await h.cli("ledger", "import", file);
     expect(conflict.code).toBe(1);
     expect(conflict.stderr).toMatch(/LEDGER_IMPORT_CONFLICT/);
