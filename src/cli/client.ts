@@ -111,6 +111,7 @@ export class ApiClient {
     try {
       problem = JSON.parse(text) as Problem;
     } catch {
+      // Not a problem+json body (a proxy's error page, say): its start is the best detail there is.
       problem = { detail: text.slice(0, 200) };
     }
     const details =

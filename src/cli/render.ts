@@ -190,6 +190,7 @@ export function eventLine(type: string, data: string): string {
     const event = JSON.parse(data) as { at?: string; message?: string };
     return `${event.at ?? ""} ${type}: ${event.message ?? ""}\n`;
   } catch {
+    // Not every event carries JSON (a future event type may not); show it as it came.
     return `${type}: ${data}\n`;
   }
 }

@@ -101,6 +101,7 @@ function cached<T>(ttlMs: number, now: () => number, compute: () => Promise<T>):
     const value = compute();
     const current = { value, at: now() };
     entry = current;
+    // The caller gets the failure through `value`; this branch only drops it from the cache.
     value.catch(() => {
       if (entry === current) entry = undefined;
     });
