@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { UnknownBorrowError as KeyUnknownBorrowError } from "../key/index.js";
 import type { BorrowRow, OpRow } from "../ledger/index.js";
+import { OUTSTANDING_STATES } from "../ledger/index.js";
 import { layerLogger } from "../log.js";
 import type { BorrowRecord } from "../protocol/index.js";
 import type { BridgeContext } from "./context.js";
@@ -58,8 +59,12 @@ export class Recovery {
     const records = await keys.call(session, (client) => client.listAllBorrows());
     crashPoint("recovery.after-key");
     const onKey = new Map(records.map((record) => [record.id, record]));
-    const rows = ledger.listBorrows({ serial });
+    // Only the serial's outstanding rows: the ledger may hold 100 000 history rows of this key, and
+    // reading and verifying all of them made every start slow. A key record matching none of them
+    // (rare: the key holds at most its borrowable seats) is looked up by itself in the history.
+    const rows = ledger.listBorrows({ serial, states: [...OUTSTANDING_STATES] });
     const byOpId = new Map(rows.map((row) => [row.opId, row]));
+    const byId = new Map(rows.map((row) => [row.id, row]));
     const pending = ledger.listPendingOps().filter((op) => op.serial === serial);
     const pendingById = new Map(pending.map((op) => [op.opId, op]));
 
@@ -89,7 +94,11 @@ export class Recovery {
     let registry: Map<string, ParsedEntry> | undefined;
     for (const record of records) {
       const opId = hex(record.opId);
-      const row = byOpId.get(opId) ?? rows.find((candidate) => candidate.id === record.id);
+      const row =
+        byOpId.get(opId) ??
+        this.historyByOpId(serial, opId) ??
+        byId.get(record.id) ??
+        ledger.getBorrow(serial, record.id);
       if (row === undefined) {
         if (this.ctx.inFlight.borrowOpIds.has(opId)) continue;
         if (ledger.rebuilt) {
@@ -162,6 +171,12 @@ export class Recovery {
       report.completedSettles + report.rolledBack + report.markedSettled + report.dummies + report.adopted;
     if (changed > 0) log.info("recovery done", { ...report });
     return report;
+  }
+
+  /** A row of this key with the opId among the ledger's history (returned, settled, rolled back). */
+  private historyByOpId(serial: string, opId: string): BorrowRow | undefined {
+    const row = this.ctx.ledger.getBorrowByOpId(opId);
+    return row?.serial === serial ? row : undefined;
   }
 
   private track(row: BorrowRow): void {
