@@ -4,6 +4,7 @@ import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { BorrowRequestInput, BorrowView } from "../../../src/bridge/api.js";
 import { CONFIG_DEFAULTS, type KeybridgeConfig } from "../../../src/config/index.js";
 import { startDaemon } from "../../../src/server/daemon.js";
 import { FakeBridge } from "./fake-bridge.js";
@@ -52,7 +53,17 @@ describe("startDaemon (fake bridge)", () => {
   });
 
   it("finishes a request in flight before closing the bridge", async () => {
-    const bridge = new FakeBridge({ latencyMs: 300 });
+    let arrived!: () => void;
+    const reachedBridge = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    class SignallingBridge extends FakeBridge {
+      override async borrow(request: BorrowRequestInput): Promise<BorrowView> {
+        arrived();
+        return super.borrow(request);
+      }
+    }
+    const bridge = new SignallingBridge({ latencyMs: 300 });
     const daemon = await startDaemon({ config: configFor(dir), openBridge: async () => bridge });
     const token = readFileSync(join(dir, "api-token"), "utf8").trim();
     const pending = fetch(`${daemon.url}/v1/borrows`, {
@@ -60,7 +71,8 @@ describe("startDaemon (fake bridge)", () => {
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
       body: JSON.stringify({ product: 1001, client: "late" }),
     });
-    await new Promise((r) => setTimeout(r, 50));
+    // Stop only once the request is inside the bridge: it is then in flight, whatever the machine's load.
+    await reachedBridge;
     await daemon.stop();
     expect((await pending).status).toBe(201);
   });
