@@ -108,7 +108,8 @@ export type RiskKind =
   | "ledger-rebuilt"
   | "clock-jump"
   | "borrow-expiring-unsettled"
-  | "license-update-pending";
+  | "license-update-pending"
+  | "tag-unknown";
 
 export interface RiskView {
   kind: RiskKind;

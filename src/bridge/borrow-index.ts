@@ -25,19 +25,21 @@ export class BorrowIndex {
     for (const row of rows) this.put(row);
   }
 
-  /** Records the row's new state; rows that are no longer outstanding leave the index. */
-  put(row: BorrowRow): void {
+  /** Records the row's new state; rows that are no longer outstanding leave the index. Returns the entry kept. */
+  put(row: BorrowRow): IndexedBorrow | undefined {
     const key = borrowKey(row.serial, row.id);
     if (!OUTSTANDING_STATES.includes(row.state)) {
       this.entries.delete(key);
-      return;
+      return undefined;
     }
-    this.entries.set(key, {
+    const entry: IndexedBorrow = {
       row,
       issuedAtIso: new Date(row.issuedAt).toISOString(),
       expiresAtIso: new Date(row.expiresAt).toISOString(),
       dummyUntilIso: row.dummyUntil === null ? undefined : new Date(row.dummyUntil).toISOString(),
-    });
+    };
+    this.entries.set(key, entry);
+    return entry;
   }
 
   get(serial: string, id: number): BorrowRow | undefined {

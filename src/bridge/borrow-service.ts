@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { isCodedError } from "../errors.js";
 import {
   KeyBadRequestError,
   NoBorrowableError as KeyNoBorrowableError,
@@ -19,11 +20,13 @@ import {
   InvalidRequestError,
   NoBorrowableError,
   NoKeyError,
+  TagUnknownError,
   UnknownBorrowError,
   UnknownProductError,
 } from "./errors.js";
 import type { KeySession } from "./key-session.js";
-import { borrowViewOfRow } from "./views.js";
+import { isTagUnknown, selfDummyAt } from "./tag-unknown.js";
+import { borrowViewOf, borrowViewOfRow } from "./views.js";
 
 const log = layerLogger("bridge");
 
@@ -88,6 +91,7 @@ export class BorrowService {
     if (!Number.isSafeInteger(id) || id <= 0) throw new InvalidRequestError("id", "id must be a positive integer");
     return this.ctx.inFlight.run(async () => {
       const row = this.findForSettle(id);
+      this.refuseUnknownTag(row);
       const session = this.servingSession(row.serial);
       if (row.binding !== this.ctx.binding()) throw new BindingMismatchError(row.serial, row.id);
       const key = borrowKey(row.serial, row.id);
@@ -127,6 +131,7 @@ export class BorrowService {
    */
   async settle(session: KeySession, row: BorrowRow, kind: SettleKind, signal?: AbortSignal): Promise<BorrowRow> {
     const { ledger, index, mirror, keys, events } = this.ctx;
+    this.refuseUnknownTag(row);
     const [afterJournal, afterKey, afterLedger] = SETTLE_POINTS[kind];
     const settleOpId = randomBytes(16).toString("hex");
     const returning = await ledger.commit((tx) => {
@@ -137,6 +142,7 @@ export class BorrowService {
     index.put(returning);
     crashPoint(afterJournal);
     let outcome: { state: "returned" | "settled" | "dummy"; dummyUntil: number | null; gone: boolean };
+    const sequence = session.nextSequence();
     try {
       const result = await keys.call(session, (client) =>
         client.settle(
@@ -149,11 +155,14 @@ export class BorrowService {
           signal === undefined ? {} : { signal },
         ),
       );
+      session.noteSettled(row.product, result.outcome, sequence);
       outcome =
         result.outcome === "dummy"
           ? { state: "dummy", dummyUntil: result.dummyUntil ?? null, gone: false }
           : { state: kind === "return" ? "returned" : "settled", dummyUntil: null, gone: false };
     } catch (error) {
+      // The key did not do what the cached counts expected (or may have done it unheard): list again.
+      this.refreshLicenses(session, "settle surprise");
       if (!(error instanceof KeyUnknownBorrowError)) throw error;
       // The key no longer holds the record (settled before, or cleared): the ledger follows the key.
       outcome = { state: "settled", dummyUntil: null, gone: true };
@@ -188,7 +197,6 @@ export class BorrowService {
     crashPoint(afterLedger);
     index.put(done);
     mirror.markDirty(row.serial, row.id);
-    this.refreshLicenses(session);
     const view = borrowViewOfRow(done, session.keyNow(), this.ctx.productName);
     if (done.state === "dummy") {
       log.error("a settle produced a borrow dummy", { serial: row.serial, id: row.id });
@@ -212,10 +220,16 @@ export class BorrowService {
     return session;
   }
 
-  refreshLicenses(session: KeySession): void {
-    session.refreshLicenses().catch((error: unknown) => {
-      log.debug("license refresh failed", { serial: session.serial, error: String(error) });
-    });
+  /** Re-lists the key's licenses in the background (coalesced); a failure is logged, never thrown. */
+  refreshLicenses(session: KeySession, reason: string): void {
+    this.ctx.keys.refreshLicensesInBackground(session, reason);
+  }
+
+  /** TAG_UNKNOWN for a borrow whose tag was lost: any SETTLE of it would make a dummy (K3). */
+  refuseUnknownTag(row: BorrowRow): void {
+    if (!isTagUnknown(row)) return;
+    const session = this.ctx.keys.session(row.serial);
+    throw new TagUnknownError(row.serial, row.id, selfDummyAt(row, session?.settleWindowMs));
   }
 
   private async rollBackIfRecorded(session: KeySession, opId: Buffer, binding: string, tag: Buffer): Promise<void> {
@@ -237,12 +251,15 @@ export class BorrowService {
           details: { opId: opId.toString("hex"), outcome: result.outcome },
         }),
       );
-      this.refreshLicenses(session);
     } catch (error) {
       log.warn("could not roll back a borrow whose answer was lost; recovery does at the next attach", {
         serial: session.serial,
+        code: isCodedError(error) ? error.code : undefined,
         error: String(error),
       });
+    } finally {
+      // Whatever happened on the key, the cached counts cannot know it.
+      this.refreshLicenses(session, "lost borrow answer");
     }
   }
 
@@ -255,27 +272,28 @@ export class BorrowService {
   private pickSession(valid: ValidRequest): KeySession {
     if (valid.serial !== undefined) {
       const session = this.servingSession(valid.serial);
-      if (!session.licenses.some((license) => license.product === valid.product)) {
+      if (session.license(valid.product) === undefined) {
         throw new UnknownProductError(valid.product, valid.serial);
       }
       return session;
     }
     const serving = this.ctx.keys.servingSessions();
     if (serving.length === 0) throw new NoKeyError();
-    const holders = serving.filter((session) => session.licenses.some((l) => l.product === valid.product));
+    if (serving.length === 1) {
+      const only = serving[0] as KeySession;
+      if (only.license(valid.product) === undefined) throw new UnknownProductError(valid.product);
+      return only;
+    }
+    const holders = serving.filter((session) => session.license(valid.product) !== undefined);
     if (holders.length === 0) throw new UnknownProductError(valid.product);
     // Prefer a key with a free borrowable seat and no dummy of the product (K1).
-    const free = holders.find((session) => {
-      const license = session.licenses.find((l) => l.product === valid.product);
-      return license !== undefined && license.dummies === 0 && license.borrowed < license.borrowable;
-    });
-    return free ?? (holders[0] as KeySession);
+    return holders.find((session) => !session.looksBlocked(valid.product)) ?? (holders[0] as KeySession);
   }
 
   private async borrowNow(valid: ValidRequest, signal?: AbortSignal): Promise<BorrowView> {
     const { ledger, index, mirror, keys, events, inFlight } = this.ctx;
     const session = this.pickSession(valid);
-    const license = session.licenses.find((l) => l.product === valid.product);
+    const license = session.license(valid.product);
     if (license === undefined) throw new UnknownProductError(valid.product, session.serial);
     const days = valid.days ?? license.borrowDays;
     if (days > license.borrowDays) {
@@ -288,10 +306,12 @@ export class BorrowService {
     const opIdHex = opId.toString("hex");
     const tag = ledger.deriveTag(opId);
     const binding = this.ctx.binding();
+    const blockedBefore = session.looksBlocked(valid.product);
     inFlight.borrowOpIds.add(opIdHex);
     try {
       crashPoint("borrow.before-key");
       let record: Awaited<ReturnType<NonNullable<KeySession["client"]>["borrow"]>>;
+      const sequence = session.nextSequence();
       try {
         record = await keys.call(session, (client) =>
           client.borrow(
@@ -303,13 +323,22 @@ export class BorrowService {
         if (error instanceof TransportTimeout || error instanceof TransportAborted) {
           // The key may have done the borrow without our hearing it: undo it now, not at the next attach.
           void this.rollBackIfRecorded(session, opId, binding, tag);
+        } else if (error instanceof KeyNoBorrowableError && !session.looksBlocked(valid.product)) {
+          // The counts (with every answer before this one applied) say a seat is free: the key made a
+          // dummy by itself (K4) or the counts drifted.
+          this.refreshLicenses(session, "unexpected NO_BORROWABLE");
         }
         throw mapBorrowError(error, session.serial, valid.product);
       }
+      // Counted at once, before any later listing's answer can be applied (see KeySession).
+      session.noteBorrowed(record.product, sequence);
+      // The counts said the key would refuse (a dummy, no seat), yet it borrowed: a dummy cleared (K5).
+      if (blockedBefore) this.refreshLicenses(session, "borrow past a cached block");
       crashPoint("borrow.after-key");
-      // One group-committed transaction: the row and its journal entry are durable together.
-      const row = await ledger.commit((tx) => {
-        const inserted = tx.insertBorrow({
+      // The borrow row alone is the durable record of the completed borrow (recovery matches key
+      // records to rows by opId), so no journal entry is written: one row, one group commit.
+      const row = await ledger.commit((tx) =>
+        tx.insertBorrow({
           serial: session.serial,
           id: record.id,
           opId: opIdHex,
@@ -320,20 +349,15 @@ export class BorrowService {
           binding: Buffer.from(record.binding).toString("hex"),
           tag: tag.toString("hex"),
           state: "active",
-        });
-        tx.beginOp({ opId: opIdHex, kind: "borrow", serial: session.serial, borrowId: record.id, step: "recorded" });
-        tx.finishOp(opIdHex, "done");
-        return inserted;
-      });
+        }),
+      );
       crashPoint("borrow.after-ledger");
-      index.put(row);
+      const entry = index.put(row);
       mirror.markDirty(row.serial, row.id);
-      const cached = session.licenses.find((l) => l.product === row.product);
-      if (cached !== undefined) {
-        session.licenses = session.licenses.map((l) => (l === cached ? { ...l, borrowed: l.borrowed + 1 } : l));
-      }
-      this.refreshLicenses(session);
-      const view = borrowViewOfRow(row, session.keyNow(), this.ctx.productName);
+      const view =
+        entry === undefined
+          ? borrowViewOfRow(row, session.keyNow(), this.ctx.productName)
+          : borrowViewOf(entry, session.keyNow(), this.ctx.productName);
       events.emit("borrow.created", `product ${row.product} borrowed by ${row.client}`, {
         serial: row.serial,
         borrow: view,

@@ -99,3 +99,24 @@ export class KeyNotFoundError extends KeybridgeError {
     super("KEY_NOT_FOUND", `no key with serial ${serial} is known`, { details: { serial } });
   }
 }
+
+/**
+ * The borrow's tag was lost with both the ledger and the registry (its row holds the unknown-tag
+ * sentinel): any SETTLE or REBIND would carry a wrong tag and make a Borrow Dummy (K3), so none is sent.
+ */
+export class TagUnknownError extends KeybridgeError {
+  constructor(serial: string, id: number, dummyAt: number | undefined) {
+    const when =
+      dummyAt === undefined
+        ? "at the end of its settle window after expiry"
+        : `at ${new Date(dummyAt).toISOString()} (its expiry plus the key's settle window)`;
+    super(
+      "TAG_UNKNOWN",
+      `the tag of borrow ${id} on key ${serial} was lost with the ledger and the registry; returning, settling or ` +
+        `migrating it would send a wrong tag and create a borrow dummy, so keybridge refuses. The client keeps the ` +
+        `license until it expires; the key turns the borrow into a dummy by itself ${when}. Importing a ledger export ` +
+        "or restoring a backup of the data directory brings the tag back",
+      { details: { serial, id, ...(dummyAt === undefined ? {} : { dummyAt: new Date(dummyAt).toISOString() }) } },
+    );
+  }
+}

@@ -39,6 +39,7 @@ export class ExpiryService {
     this.closed = true;
     clearTimeout(this.timer);
     this.timer = undefined;
+    // A failed sweep was already reported to whoever started it (the timer logs it); close only waits.
     await this.running?.catch(() => undefined);
   }
 

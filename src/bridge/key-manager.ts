@@ -1,4 +1,5 @@
 import type { Subscription } from "rxjs";
+import { isCodedError } from "../errors.js";
 import { CounterfeitKeyError, connectKey, type PinStore } from "../key/index.js";
 import type { Ledger } from "../ledger/index.js";
 import { layerLogger } from "../log.js";
@@ -37,7 +38,14 @@ export interface KeyManagerOptions {
   currentBinding(): string;
   /** Runs after a key is connected and before it serves any operation (recovery). */
   beforeServe(session: KeySession): Promise<void>;
+  /**
+   * Seat counts are kept from the answers of BORROW and SETTLE; a listing older than this is
+   * renewed (the key clears dummies by itself, K4/K5). Default 60 000 ms.
+   */
+  licenseRefreshMs?: number;
 }
+
+const DEFAULT_LICENSE_REFRESH_MS = 60_000;
 
 /**
  * Follows the keys on the bus: connects each keybridge key (pinning its public key, refusing a
@@ -54,6 +62,7 @@ export class KeyManager {
   private chain: Promise<void> = Promise.resolve();
   private subscription: Subscription | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
+  private licenseTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(private readonly options: KeyManagerOptions) {
@@ -69,6 +78,28 @@ export class KeyManager {
     }).subscribe({
       next: (event) => void this.enqueue(() => this.onDeviceEvent(event)),
       error: (error: unknown) => log.error("device watch failed", { error: String(error) }),
+    });
+    const refreshMs = this.options.licenseRefreshMs ?? DEFAULT_LICENSE_REFRESH_MS;
+    this.licenseTimer = setInterval(() => this.refreshStaleLicenses(refreshMs), refreshMs);
+    this.licenseTimer.unref();
+  }
+
+  /** Lists the licenses of every serving key whose listing is older than `maxAgeMs`. */
+  refreshStaleLicenses(maxAgeMs: number, now: number = Date.now()): void {
+    for (const session of this.servingSessions()) {
+      if (now - session.licensesListedAt >= maxAgeMs) this.refreshLicensesInBackground(session, "periodic");
+    }
+  }
+
+  /** Re-lists a key's licenses without waiting; a failure is logged (the next trigger lists again). */
+  refreshLicensesInBackground(session: KeySession, reason: string): void {
+    session.refreshLicenses().catch((error: unknown) => {
+      log.warn("listing the key's licenses failed; seat counts stay as last known", {
+        serial: session.serial,
+        reason,
+        code: errorCode(error),
+        error: String(error),
+      });
     });
   }
 
@@ -139,7 +170,7 @@ export class KeyManager {
     session.serving = false;
     const client = session.client;
     session.client = undefined;
-    void client?.close().catch(() => undefined);
+    void client?.close().catch((closeError: unknown) => logCloseFailure(session.serial, closeError));
     log.warn("key disconnected", { serial: session.serial, error: String(error) });
     this.options.events.emit("key.detached", `key ${session.serial} stopped answering`, {
       serial: session.serial,
@@ -154,7 +185,9 @@ export class KeyManager {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.rescanTimer);
+    clearInterval(this.licenseTimer);
     this.subscription?.unsubscribe();
+    // enqueue's chain already logs each failure; close only waits for it.
     await this.chain.catch(() => undefined);
     for (const session of this.sessions.values()) {
       const client = session.client;
@@ -176,7 +209,14 @@ export class KeyManager {
       return;
     }
     // The event lacks ids and model: take them from a fresh enumeration (a device gone by then is skipped).
-    const listed = (await listAllDevices(this.options.backend).catch(() => [])).find((d) => d.path === event.path);
+    const devices = await listAllDevices(this.options.backend).catch((error: unknown) => {
+      log.warn("device enumeration after an attach failed; the next rescan retries", {
+        code: errorCode(error),
+        error: String(error),
+      });
+      return [];
+    });
+    const listed = devices.find((d) => d.path === event.path);
     if (listed !== undefined) await this.attach(listed);
   }
 
@@ -225,7 +265,7 @@ export class KeyManager {
         session.path = device.path;
       }
       session.setKeyTime(time.keyTimeMs);
-      session.licenses = licenses;
+      session.setLicenses(licenses);
       session.lastSeen = Date.now();
       this.knownSerials.add(serial);
       const previous = this.options.ledger.getPinnedKey(serial);
@@ -261,7 +301,7 @@ export class KeyManager {
         });
       }
     } catch (error) {
-      await transport?.close().catch(() => undefined);
+      await transport?.close().catch((closeError: unknown) => logCloseFailure(device.serial, closeError));
       if (error instanceof CounterfeitKeyError) {
         this.refused.add(device.path);
         this.options.ledger.audit({
@@ -303,7 +343,15 @@ export class KeyManager {
         serial: session.serial,
         details: { reason: "unplugged" },
       });
-      await client?.close().catch(() => undefined);
+      await client?.close().catch((closeError: unknown) => logCloseFailure(session.serial, closeError));
     }
   }
+}
+
+function errorCode(error: unknown): string | undefined {
+  return isCodedError(error) ? error.code : undefined;
+}
+
+function logCloseFailure(serial: string, error: unknown): void {
+  log.warn("closing a key's handle failed", { serial, code: errorCode(error), error: String(error) });
 }

@@ -1,9 +1,16 @@
 import type { KeyClient } from "../key/index.js";
-import type { KeyInfo, LicenseUsage } from "../protocol/index.js";
+import type { KeyInfo, LicenseUsage, SettleOutcome } from "../protocol/index.js";
 
 /**
- * One keybridge key as the bridge knows it: the client while it is attached, its licenses as
- * last listed, and the offset of its clock from ours (K4 and expiry count in key time).
+ * One keybridge key as the bridge knows it: the client while it is attached, its licenses with
+ * their seat counts, and the offset of its clock from ours (K4 and expiry count in key time).
+ *
+ * Seat counts are kept locally: each BORROW and SETTLE answer says exactly what changed on the
+ * key, so the counts follow without listing the licenses after every operation. They are listed
+ * again (LIST_LICENSES) on attach, after recovery, on a license update, when an answer surprises
+ * the cache (NO_BORROWABLE while a seat looked free, an unknown borrow), and when the listing is
+ * older than the key manager's refresh period — the key clears dummies (K5) and dummies unsettled
+ * expiries (K4) by itself, and only a listing shows that.
  */
 export class KeySession {
   client: KeyClient | undefined;
@@ -12,10 +19,20 @@ export class KeySession {
   /** Present and recovered: operations may use the key. */
   serving = false;
   licenses: LicenseUsage[] = [];
+  /** When the licenses were last listed from the key (epoch ms); 0 before the first listing. */
+  licensesListedAt = 0;
+  /** LIST_LICENSES sent through this session (the listing on attach is not counted). */
+  licenseListings = 0;
   keyTimeOffsetMs = 0;
   lastSeen: number;
   private refreshing: Promise<void> | undefined;
   private refreshAgain: Promise<void> | undefined;
+  /** Order in which commands were queued to the key; the transport runs them first in, first out. */
+  private sequence = 0;
+  /** Sequence number of the listing the counts last came from: changes queued before it are in it. */
+  private listedSequence = 0;
+  /** Changes applied while a listing is out: a listing queued before them does not hold them. */
+  private readonly unlisted: SeatChange[] = [];
 
   constructor(
     readonly serial: string,
@@ -48,28 +65,108 @@ export class KeySession {
   }
 
   /**
+   * Takes a place in the key's command order. Call it right before queuing a mutating command
+   * (queuing is synchronous, so nothing can slip in between) and hand it to `noteBorrowed` /
+   * `noteSettled` with the answer.
+   */
+  nextSequence(): number {
+    return ++this.sequence;
+  }
+
+  /** The licenses as listed by a command queued at `sequence` (the listing on attach: a fresh place). */
+  setLicenses(licenses: LicenseUsage[], sequence: number = this.nextSequence(), now: number = Date.now()): void {
+    if (sequence < this.listedSequence) return;
+    this.licenses = licenses;
+    this.licensesListedAt = now;
+    this.listedSequence = sequence;
+    // Changes queued after the listing were not in the key's answer, though some were answered first.
+    for (const change of this.unlisted) if (change.sequence > sequence) this.adjust(change);
+  }
+
+  license(product: number): LicenseUsage | undefined {
+    for (const license of this.licenses) if (license.product === product) return license;
+    return undefined;
+  }
+
+  /**
+   * Whether the cached counts say the key would refuse a borrow of `product` (K1): every
+   * borrowable seat out, or a dummy of the product. Unknown products count as blocked.
+   */
+  looksBlocked(product: number): boolean {
+    const license = this.license(product);
+    return license === undefined || license.dummies > 0 || license.borrowed + license.dummies >= license.borrowable;
+  }
+
+  /** The key answered a BORROW (fresh opId, queued at `sequence`): one more active borrow of `product`. */
+  noteBorrowed(product: number, sequence: number): void {
+    this.apply({ sequence, product, borrowed: 1, dummies: 0 });
+  }
+
+  /** The key answered a SETTLE of an active borrow (fresh opId, queued at `sequence`) with `outcome`. */
+  noteSettled(product: number, outcome: SettleOutcome, sequence: number): void {
+    this.apply({ sequence, product, borrowed: -1, dummies: outcome === "dummy" ? 1 : 0 });
+  }
+
+  /**
    * Re-lists the licenses. Calls during a listing share one follow-up listing, so a storm of
-   * borrows costs at most two LIST_LICENSES, and every caller sees a listing begun after its call.
+   * callers costs at most two LIST_LICENSES, and every caller sees a listing begun after its call.
    */
   refreshLicenses(): Promise<void> {
     if (this.refreshing === undefined) {
       this.refreshing = this.listLicensesNow().finally(() => {
         this.refreshing = undefined;
+        // A later listing is queued after every change made so far, so it holds them all.
+        this.unlisted.length = 0;
       });
       return this.refreshing;
     }
-    this.refreshAgain ??= this.refreshing
-      .catch(() => undefined)
-      .then(() => {
-        this.refreshAgain = undefined;
-        return this.refreshLicenses();
-      });
+    // The follow-up runs whatever the current listing's outcome; that outcome is its own caller's to handle.
+    this.refreshAgain ??= this.refreshing.then(
+      () => this.followUp(),
+      () => this.followUp(),
+    );
     return this.refreshAgain;
+  }
+
+  private followUp(): Promise<void> {
+    this.refreshAgain = undefined;
+    return this.refreshLicenses();
+  }
+
+  private apply(change: SeatChange): void {
+    // Queued before the listing the counts came from: the key had done it when it answered that listing.
+    if (change.sequence < this.listedSequence) return;
+    this.adjust(change);
+    if (this.refreshing !== undefined) this.unlisted.push(change);
+  }
+
+  /** Copy-on-write: a list handed out earlier (a view being built) never changes under its holder. */
+  private adjust(change: SeatChange): void {
+    const at = this.licenses.findIndex((license) => license.product === change.product);
+    if (at < 0) return;
+    const current = this.licenses[at] as LicenseUsage;
+    const next = this.licenses.slice();
+    next[at] = {
+      ...current,
+      borrowed: Math.max(0, current.borrowed + change.borrowed),
+      dummies: Math.max(0, current.dummies + change.dummies),
+    };
+    this.licenses = next;
   }
 
   private async listLicensesNow(): Promise<void> {
     const client = this.client;
     if (client === undefined || !this.present) return;
-    this.licenses = await client.listLicenses();
+    const started = Date.now();
+    this.licenseListings++;
+    const sequence = this.nextSequence();
+    this.setLicenses(await client.listLicenses(), sequence, started);
   }
+}
+
+interface SeatChange {
+  readonly sequence: number;
+  readonly product: number;
+  readonly borrowed: number;
+  readonly dummies: number;
 }

@@ -1,3 +1,4 @@
+import { isCodedError } from "../errors.js";
 import type { Ledger } from "../ledger/index.js";
 import { layerLogger } from "../log.js";
 import type { RegistryView } from "../reconcile/index.js";
@@ -80,7 +81,12 @@ export class Mirror {
     this.flushTimer = setTimeout(
       () => {
         this.flushTimer = undefined;
-        void this.flush().catch(() => undefined);
+        void this.flush().catch((error: unknown) =>
+          log.warn("registry flush failed; the entries stay dirty for the next flush or drift check", {
+            code: isCodedError(error) ? error.code : undefined,
+            error: String(error),
+          }),
+        );
       },
       Math.max(0, Math.floor(this.options.lagMs / 2)),
     );

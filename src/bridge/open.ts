@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Observable, Subscription } from "rxjs";
+import { isCodedError } from "../errors.js";
 import {
   bindingHex,
   CLOCK_STATE_FILE,
@@ -561,7 +562,14 @@ class BridgeImpl implements OpenedBridge {
         for (const session of keys.servingSessions()) {
           const time = await keys.call(session, (client) => client.getTime());
           session.setKeyTime(time.keyTimeMs);
-          await session.refreshLicenses().catch(() => undefined);
+          // The key may have made or cleared dummies by itself (K4/K5) at the new time.
+          await session.refreshLicenses().catch((error: unknown) => {
+            log.warn("listing the key's licenses after a clock advance failed; seat counts stay as last known", {
+              serial: session.serial,
+              code: isCodedError(error) ? error.code : undefined,
+              error: String(error),
+            });
+          });
         }
         await this.expiry.sweep();
         const first = world.bus.keys()[0];

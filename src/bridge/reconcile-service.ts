@@ -17,7 +17,9 @@ import {
 import type { FindingView, PreflightView, ReconcileView, RepairResultView } from "./api.js";
 import type { BorrowService } from "./borrow-service.js";
 import type { BridgeContext } from "./context.js";
+import { TagUnknownError } from "./errors.js";
 import type { ParsedEntry } from "./registry-codec.js";
+import { isTagUnknown } from "./tag-unknown.js";
 
 const log = layerLogger("bridge");
 
@@ -97,7 +99,37 @@ export class ReconcileService {
 
   async reconcile(): Promise<ReconcileView> {
     const { input } = await this.gather();
-    return toReconcileView(reconcile(input));
+    const view = toReconcileView(reconcile(input));
+    view.findings.push(...this.unknownTagFindings());
+    return view;
+  }
+
+  /** Borrows whose tag was lost with the ledger and the registry: no repair exists, only the expiry. */
+  private unknownTagFindings(): FindingView[] {
+    const findings: FindingView[] = [];
+    for (const row of this.ctx.index.rows()) {
+      if (!isTagUnknown(row) || row.state === "dummy") continue;
+      const session = this.ctx.keys.session(row.serial);
+      const refusal = new TagUnknownError(row.serial, row.id, session && row.expiresAt + session.settleWindowMs);
+      findings.push({
+        kind: "tag-unknown",
+        severity: "critical",
+        message: `Borrow ${row.id} on key ${row.serial} (product ${row.product}, client "${row.client}"): ${refusal.message}.`,
+        repair: {
+          action: "none",
+          safe: false,
+          description:
+            "Import the old ledger's export (keybridge ledger import FILE) or restore a backup of the data " +
+            "directory; otherwise leave the borrow alone and expect the product to be blocked for one borrow " +
+            "period after it expires.",
+        },
+        borrowId: row.id,
+        serial: row.serial,
+        product: row.product,
+        client: row.client,
+      });
+    }
+    return findings;
   }
 
   async preflight(action: PreflightAction): Promise<PreflightView> {

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { isCodedError } from "../errors.js";
 import { UnknownBorrowError as KeyUnknownBorrowError } from "../key/index.js";
 import type { BorrowRow, OpRow } from "../ledger/index.js";
 import { OUTSTANDING_STATES } from "../ledger/index.js";
@@ -8,6 +9,7 @@ import type { BridgeContext } from "./context.js";
 import { crashPoint } from "./crash-points.js";
 import type { KeySession } from "./key-session.js";
 import type { ParsedEntry } from "./registry-codec.js";
+import { UNKNOWN_TAG } from "./tag-unknown.js";
 
 const log = layerLogger("bridge");
 
@@ -18,6 +20,8 @@ export interface RecoveryReport {
   markedSettled: number;
   dummies: number;
   adopted: number;
+  /** Adopted borrows whose tag could not be recovered: marked with the unknown-tag sentinel. */
+  tagsUnknown: number;
   finishedOps: number;
 }
 
@@ -44,6 +48,9 @@ export class Recovery {
     private readonly freshLedger = false,
   ) {}
 
+  /** From the quarantine's audit entry: did the rebuilt ledger keep the old server secret? */
+  private salvagedSecret: boolean | undefined;
+
   async recoverKey(session: KeySession): Promise<RecoveryReport> {
     const { ledger, keys } = this.ctx;
     const serial = session.serial;
@@ -54,6 +61,7 @@ export class Recovery {
       markedSettled: 0,
       dummies: 0,
       adopted: 0,
+      tagsUnknown: 0,
       finishedOps: 0,
     };
     const records = await keys.call(session, (client) => client.listAllBorrows());
@@ -103,12 +111,12 @@ export class Recovery {
         if (this.ctx.inFlight.borrowOpIds.has(opId)) continue;
         if (ledger.rebuilt) {
           registry ??= await this.registryEntries();
-          await this.adopt(serial, record, registry.get(`${serial}/${record.id}`));
+          if (!(await this.adopt(serial, record, registry.get(`${serial}/${record.id}`)))) report.tagsUnknown++;
           report.adopted++;
         } else if (record.state === "active" && hex(record.binding) === binding) {
           if (this.freshLedger) {
             registry ??= await this.registryEntries();
-            await this.adopt(serial, record, registry.get(`${serial}/${record.id}`));
+            if (!(await this.adopt(serial, record, registry.get(`${serial}/${record.id}`)))) report.tagsUnknown++;
             report.adopted++;
           } else {
             await this.rollBack(session, record);
@@ -163,14 +171,47 @@ export class Recovery {
     }
 
     if (report.adopted > 0) {
-      const message = `ledger rebuilt: ${report.adopted} borrow(s) of key ${serial} adopted from the key and the registry`;
+      const lost =
+        report.tagsUnknown === 0
+          ? ""
+          : `; the tags of ${report.tagsUnknown} were lost with the ledger and the registry (returning them would make dummies)`;
+      const message = `ledger rebuilt: ${report.adopted} borrow(s) of key ${serial} adopted from the key and the registry${lost}`;
       ledger.audit({ kind: "ledger-rebuilt", serial, message, details: { ...report } });
       this.ctx.events.emit("ledger.rebuilt", message, { serial, details: { ...report } });
+      if (report.tagsUnknown > 0) log.error("borrow tags lost with the ledger and the registry", { ...report });
     }
     const changed =
-      report.completedSettles + report.rolledBack + report.markedSettled + report.dummies + report.adopted;
-    if (changed > 0) log.info("recovery done", { ...report });
+      report.completedSettles +
+      report.rolledBack +
+      report.markedSettled +
+      report.dummies +
+      report.adopted +
+      report.finishedOps;
+    if (changed > 0) {
+      log.info("recovery done", { ...report });
+      // Settles and rollbacks were sent by recovery (some as replays the counts cannot tell apart): list again.
+      await session.refreshLicenses().catch((error: unknown) => {
+        log.warn("listing the key's licenses after recovery failed; seat counts stay as last known", {
+          serial,
+          code: isCodedError(error) ? error.code : undefined,
+          error: String(error),
+        });
+      });
+    }
     return report;
+  }
+
+  /**
+   * Whether a tag derived now from an opId equals the one the borrow was made with: not when the
+   * ledger file was missing (a new secret), nor when a rebuilt ledger could not salvage its secret.
+   */
+  private secretIsOriginal(): boolean {
+    if (this.freshLedger) return false;
+    if (!this.ctx.ledger.rebuilt) return true;
+    this.salvagedSecret ??= this.ctx.ledger
+      .listAudit({ kind: "ledger-rebuilt", limit: 50 })
+      .some((entry) => entry.details.salvagedSecret === true);
+    return this.salvagedSecret;
   }
 
   /** A row of this key with the opId among the ledger's history (returned, settled, rolled back). */
@@ -270,14 +311,18 @@ export class Recovery {
         details: { opId, outcome: result.outcome },
       });
     });
-    session.refreshLicenses().catch(() => undefined);
   }
 
-  /** Takes a key record into a rebuilt ledger: the tag from the registry when it has one, else derived. */
-  private async adopt(serial: string, record: BorrowRecord, entry: ParsedEntry | undefined): Promise<void> {
+  /**
+   * Takes a key record into a rebuilt or new ledger: the tag from the registry when it has one,
+   * else derived from the opId when the secret is the original one, else the unknown-tag
+   * sentinel (returns false then), which makes every later SETTLE or REBIND of it refuse with
+   * TAG_UNKNOWN instead of making a dummy.
+   */
+  private async adopt(serial: string, record: BorrowRecord, entry: ParsedEntry | undefined): Promise<boolean> {
     const { ledger } = this.ctx;
     const opId = hex(record.opId);
-    const tag = entry?.borrow.tag ?? ledger.deriveTag(opId).toString("hex");
+    const tag = entry?.borrow.tag ?? (this.secretIsOriginal() ? ledger.deriveTag(opId).toString("hex") : UNKNOWN_TAG);
     const row = await ledger.commit((tx) =>
       tx.upsertBorrow({
         serial,
@@ -297,6 +342,7 @@ export class Recovery {
       }),
     );
     this.track(row);
+    return tag !== UNKNOWN_TAG;
   }
 }
 

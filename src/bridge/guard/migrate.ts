@@ -7,7 +7,9 @@ import type { MigrationItemView, MigrationView } from "../api.js";
 import { borrowKey } from "../borrow-index.js";
 import type { BridgeContext } from "../context.js";
 import { crashPoint } from "../crash-points.js";
+import { TagUnknownError } from "../errors.js";
 import type { KeySession } from "../key-session.js";
+import { isTagUnknown } from "../tag-unknown.js";
 
 const log = layerLogger("bridge");
 
@@ -86,6 +88,11 @@ export class MigrationService {
     }
     if (row.state === "returning") return item("skipped", `a return of borrow ${row.id} is in progress`);
     const session = this.ctx.keys.session(row.serial);
+    if (isTagUnknown(row)) {
+      // REBIND needs the tag (K7); a wrong one proves nothing, so it is not sent.
+      const refusal = new TagUnknownError(row.serial, row.id, session && row.expiresAt + session.settleWindowMs);
+      return item("refused", `${refusal.code}: ${refusal.message}`);
+    }
     if (session === undefined || !session.present || !session.serving) {
       return item("skipped", `key ${row.serial} is not attached; plug it in and run keybridge migrate again`);
     }

@@ -4,6 +4,7 @@ import type { BorrowRow } from "../../ledger/index.js";
 import { formatTime } from "../../reconcile/index.js";
 import type { BridgeEvent, BridgeEventType, RiskKind, RiskView, Severity } from "../api.js";
 import type { RiskSource } from "../risk-engine.js";
+import { isTagUnknown } from "../tag-unknown.js";
 import { describeBorrows, firstExpiry, lastExpiry, plural } from "./describe.js";
 
 /** The registry mirror's view of the OS registry. */
@@ -58,6 +59,7 @@ const SEVERITY: Record<RiskKind, Severity> = {
   "clock-jump": "warning",
   "borrow-expiring-unsettled": "critical",
   "license-update-pending": "warning",
+  "tag-unknown": "critical",
 };
 
 const HOST_KIND: Partial<Record<HostComponent, RiskKind>> = {
@@ -404,6 +406,17 @@ export class GuardRiskEngine implements RiskSource {
           advice: `${hostUndoText(kind)}, or ${MIGRATE}.`,
         });
       }
+    }
+
+    const tagless = held.filter(isTagUnknown);
+    if (tagless.length > 0) {
+      desired.push({
+        kind: "tag-unknown",
+        rows: tagless,
+        message: `The tags of ${plural(tagless.length, "borrow")} were lost with the ledger and the registry: ${describeBorrows(tagless)}. Returning, settling or migrating them would create borrow dummies, so keybridge refuses; the key turns each into a dummy by itself after its expiry.`,
+        advice:
+          "Import the old ledger's export (keybridge ledger import FILE) or restore a backup of the data directory; otherwise let these borrows run out and expect the product to be blocked for one borrow period.",
+      });
     }
 
     const lastOut = formatTime(lastExpiry(held));

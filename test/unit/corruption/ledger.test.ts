@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSyn
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { OpenedBridge } from "../../../src/bridge/open.js";
-import { openAt, returnAll, SERIAL, seriousFindings, snapshot, withBorrowsOut } from "./helpers.js";
+import { closeBridge, openAt, returnAll, SERIAL, seriousFindings, snapshot, withBorrowsOut } from "./helpers.js";
 
 const LEDGER = "ledger.db";
 
@@ -95,17 +95,44 @@ describe("ledger damaged while borrows are out", () => {
     expect((await bridge.status()).dummies).toEqual([]);
   });
 
-  // The tags were derived from a secret that is gone, so no copy can prove them to the key (K3).
-  // What keybridge should do: say so (a finding above info) and refuse the return with a typed
-  // error rather than send a tag it cannot vouch for. Today it sends a derived tag of its new
-  // secret and the key makes a dummy. Expected to fail until that is fixed.
-  it.fails("ledger and registry both destroyed: a return is refused rather than turned into a dummy", async () => {
+  // The tags were derived from a secret that is gone, so no copy can prove them to the key (K3):
+  // keybridge says so and refuses every SETTLE or REBIND rather than send a tag it cannot vouch for.
+  it("ledger and registry both destroyed: a return is refused rather than turned into a dummy", async () => {
     const { dataDir } = await withBorrowsOut();
     removeLedger(dataDir);
     rmSync(join(dataDir, "registry.ini"));
     const { bridge } = await openAt(dataDir);
-    expect(await seriousFindings(bridge)).not.toEqual([]);
-    await expect(bridge.returnBorrow(1)).rejects.toMatchObject({ code: expect.any(String) });
+    const serious = await seriousFindings(bridge);
+    expect(serious.filter((line) => line.startsWith("critical tag-unknown")).length).toBe(3);
+    await expect(bridge.returnBorrow(1)).rejects.toMatchObject({
+      code: "TAG_UNKNOWN",
+      message: expect.stringMatching(/lost with the ledger and the registry.*dummy by itself at \d{4}-/s),
+    });
+    expect(keyStates(bridge)).toEqual(["1:active", "2:active", "3:active"]);
+    expect(bridge.risks().map((risk) => `${risk.kind} ${risk.severity}`)).toContain("tag-unknown critical");
+  });
+
+  it("ledger and registry both destroyed: expiry and migrate leave the tagless borrows alone, and a restart keeps them marked", async () => {
+    const { dataDir } = await withBorrowsOut();
+    removeLedger(dataDir);
+    rmSync(join(dataDir, "registry.ini"));
+    let { bridge } = await openAt(dataDir);
+    // Borrow 2 (10 days) is past its expiry, inside the key's settle window: a healthy one would be settled now.
+    await bridge.virtual?.advanceClock(10 * 86_400_000 + 3_600_000);
+    expect(keyStates(bridge)).toEqual(["1:active", "2:active", "3:active"]);
+    const repair = await bridge.repair();
+    expect(keyStates(bridge)).toEqual(["1:active", "2:active", "3:active"]);
+    expect(repair.after.findings.some((f) => f.kind === "tag-unknown")).toBe(true);
+    // The registry now holds the sentinel too, so a second loss of the ledger keeps the borrows marked.
+    await bridge.context.mirror.flush();
+    await closeBridge(bridge);
+    removeLedger(dataDir);
+    ({ bridge } = await openAt(dataDir));
+    await expect(bridge.returnBorrow(2)).rejects.toMatchObject({ code: "TAG_UNKNOWN" });
+    await bridge.virtual?.setHost({ ip: "10.9.8.7" });
+    const migration = await bridge.migrate();
+    expect(migration.items.map((item) => item.outcome)).toEqual(["refused", "refused", "refused"]);
+    expect(migration.items[0]?.message).toContain("TAG_UNKNOWN");
     expect(keyStates(bridge)).toEqual(["1:active", "2:active", "3:active"]);
   });
 });
