@@ -39,18 +39,22 @@ const redact = winston.format((info) => {
   return info;
 });
 
-function defaultFormat(): winston.Logform.Format {
-  const json = process.env.KEYBRIDGE_LOG_FORMAT === "json" || !process.stdout.isTTY;
-  return json
+export type LogFormat = "json" | "text";
+
+const readableLine = winston.format.printf(({ timestamp, level, message, layer, ...rest }) => {
+  const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : "";
+  return `${String(timestamp)} ${level.padEnd(5)} [${String(layer ?? "-")}] ${String(message)}${extra}`;
+});
+
+function formatOf(kind: LogFormat): winston.Logform.Format {
+  return kind === "json"
     ? winston.format.combine(redact(), winston.format.timestamp(), winston.format.json())
-    : winston.format.combine(
-        redact(),
-        winston.format.timestamp({ format: "HH:mm:ss.SSS" }),
-        winston.format.printf(({ timestamp, level, message, layer, ...rest }) => {
-          const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : "";
-          return `${String(timestamp)} ${level.padEnd(5)} [${String(layer ?? "-")}] ${String(message)}${extra}`;
-        }),
-      );
+    : winston.format.combine(redact(), winston.format.timestamp({ format: "HH:mm:ss.SSS" }), readableLine);
+}
+
+/** JSON when stdout is not a terminal (journald, pipes), readable lines on a terminal. */
+function defaultFormat(): winston.Logform.Format {
+  return formatOf(process.env.KEYBRIDGE_LOG_FORMAT === "json" || !process.stdout.isTTY ? "json" : "text");
 }
 
 function initialLevel(): LogLevel {
@@ -69,6 +73,11 @@ export const rootLogger = winston.createLogger({
 
 export function setLogLevel(level: LogLevel): void {
   rootLogger.level = level;
+}
+
+/** Forces one line shape, whatever stdout is (the daemon's `logFormat` setting). */
+export function setLogFormat(kind: LogFormat): void {
+  rootLogger.format = formatOf(kind);
 }
 
 /** Send logs to stderr instead of stdout (the CLI keeps stdout for its own output). */

@@ -1,9 +1,8 @@
-import winston from "winston";
 import type { Bridge, BridgeOptions } from "../bridge/api.js";
 import { openBridge } from "../bridge/index.js";
 import { type KeybridgeConfig, parseListen } from "../config/index.js";
 import { KeybridgeError } from "../errors.js";
-import { type LogLevel, layerLogger, rootLogger, setLogLevel } from "../log.js";
+import { type LogLevel, layerLogger, setLogFormat, setLogLevel } from "../log.js";
 import { createServer, type KeybridgeServer } from "./app.js";
 import { ensureDataDir, readOrCreateToken, removeDaemonInfo, writeDaemonInfo } from "./daemon-files.js";
 import { BridgeUnavailableError } from "./errors.js";
@@ -70,17 +69,7 @@ async function defaultOpenBridge(options: BridgeOptions): Promise<Bridge> {
 /** JSON on stdout when it is not a terminal (journald), readable lines on a terminal; `json` forces JSON. */
 export function applyLogSettings(level: LogLevel, format: KeybridgeConfig["logFormat"]): void {
   setLogLevel(level);
-  if (format === "auto") return;
-  // Redaction runs in the logger's own format first; the transport only chooses the line shape.
-  const line =
-    format === "json"
-      ? winston.format.json()
-      : winston.format.printf(({ timestamp, level: lvl, message, layer, ...rest }) => {
-          const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : "";
-          return `${String(timestamp)} ${lvl.padEnd(5)} [${String(layer ?? "-")}] ${String(message)}${extra}`;
-        });
-  rootLogger.clear();
-  rootLogger.add(new winston.transports.Console({ stderrLevels: [], format: line }));
+  if (format !== "auto") setLogFormat(format);
 }
 
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {

@@ -100,13 +100,6 @@ const EXCEPTIONS: readonly { from: string; target: string; why: string }[] = [
     target: "native-mocks/index.ts",
     why: "virtual mode wires the virtual bus into the transport",
   },
-  {
-    // `logFormat` in the daemon's configuration picks the console line shape; src/log.ts has no
-    // setter for it yet, so the daemon swaps the winston transport itself.
-    from: "src/server/daemon.ts",
-    target: "winston",
-    why: "the daemon applies the configured log format",
-  },
 ];
 
 function isException(edge: ImportEdge): boolean {
