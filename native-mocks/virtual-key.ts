@@ -97,11 +97,24 @@ export class VirtualKey {
   /** Emits true on plug and false on unplug (including an unplug fault). */
   readonly plugged$: Observable<boolean> = this.pluggedSubject.asObservable();
   /**
-   * Reports that crossed the wire since creation, and the time the key spent: `firmwareMs` is CPU
-   * time inside the firmware for host reports (signing included, store writes included),
-   * `storeMs` the part of it spent saving state. Benchmarks subtract these to get their own share.
+   * Reports that crossed the wire since creation, and the time the key spent, all measured with
+   * `performance.now()` as it happened (timers under load fire late; nominal report × latency
+   * figures understate the real time):
+   * - `firmwareMs`: CPU time inside the firmware for host reports (signing and store writes included);
+   * - `storeMs`: the part of it spent saving state (the state file's write and fsync);
+   * - `answerMs`: from a request's last report in to its answer's first report out, summed;
+   * - `wireMs`: time reports spent on the wire, each way, as the timers actually fired;
+   * - `busyMs`: wall time during which the key held anything of the host's — a report on the wire
+   *   either way, or a report in the firmware. For one caller at a time this is the key's share of
+   *   the caller's wall time; benchmarks subtract it to get their own share.
    */
-  readonly counters = { toKey: 0, toHost: 0, firmwareMs: 0, storeMs: 0 };
+  readonly counters = { toKey: 0, toHost: 0, firmwareMs: 0, storeMs: 0, answerMs: 0, wireMs: 0, busyMs: 0 };
+  private busyDepth = 0;
+  private busySince = 0;
+  /** When the last report of the host arrived and no report has gone out since. */
+  private lastInAt: number | undefined;
+  /** When the report now first in the outbound queue was handed to the wire. */
+  private outboundSince = 0;
 
   constructor(options: VirtualKeyOptions) {
     validateSerial(options.serial);
@@ -203,6 +216,9 @@ export class VirtualKey {
   /** Stops the firmware and the wire. Writes in flight fail with `error`, or count as sent but lost without one. */
   private powerDown(error?: Error): void {
     this.firmware.shutdown();
+    if (this.busyDepth > 0) this.counters.busyMs += performance.now() - this.busySince;
+    this.busyDepth = 0;
+    this.lastInAt = undefined;
     this.outbound.length = 0;
     if (this.outboundTimer !== undefined) clearTimeout(this.outboundTimer);
     this.outboundTimer = undefined;
@@ -248,6 +264,15 @@ export class VirtualKey {
     return port;
   }
 
+  private busyBegin(): void {
+    if (this.busyDepth++ === 0) this.busySince = performance.now();
+  }
+
+  private busyEnd(): void {
+    if (this.busyDepth === 0) return;
+    if (--this.busyDepth === 0) this.counters.busyMs += performance.now() - this.busySince;
+  }
+
   /** Decides what the wire does to one report: deliver it (maybe altered), lose it, or lose the key. */
   private applyFaults(direction: ReportDirection, report: Uint8Array): Uint8Array | typeof DROP | typeof UNPLUG {
     this.counters[direction]++;
@@ -280,19 +305,29 @@ export class VirtualKey {
       throw new VirtualKeyError(VirtualKeyErrorCode.DEVICE_UNPLUGGED, `key ${this.serial} was unplugged`);
     }
     if (this.latency === 0) {
-      this.deliverToKey(report);
+      this.busyBegin();
+      try {
+        this.deliverToKey(report);
+      } finally {
+        this.busyEnd();
+      }
       return undefined;
     }
     // Copy: the caller may reuse its buffer while the report is on the wire.
     const inFlight = Uint8Array.from(report);
+    this.busyBegin();
+    const sent = performance.now();
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.inbound.delete(timer);
+        this.counters.wireMs += performance.now() - sent;
         try {
           this.deliverToKey(inFlight);
           resolve();
         } catch (error) {
           reject(error);
+        } finally {
+          this.busyEnd();
         }
       }, this.latency);
       this.inbound.set(timer, (error) => (error === undefined ? resolve() : reject(error)));
@@ -310,12 +345,17 @@ export class VirtualKey {
     }
     if (verdict === DROP) return;
     const started = performance.now();
+    this.lastInAt = started;
     this.firmware.receive(verdict);
     this.counters.firmwareMs += performance.now() - started;
   }
 
   private fromKey(report: Uint8Array): void {
     if (!this.isPlugged) return;
+    if (this.lastInAt !== undefined) {
+      this.counters.answerMs += performance.now() - this.lastInAt;
+      this.lastInAt = undefined;
+    }
     const verdict = this.applyFaults("toHost", report);
     if (verdict === UNPLUG) {
       this.unplug();
@@ -327,17 +367,27 @@ export class VirtualKey {
       return;
     }
     this.outbound.push(verdict);
-    if (this.outboundTimer === undefined) this.scheduleOutbound();
+    if (this.outboundTimer === undefined) {
+      // An idle outbound wire: the key is busy until the queue drains.
+      this.busyBegin();
+      this.scheduleOutbound();
+    }
   }
 
   /** One report becomes readable every `latency` ms, in order, like interrupt IN transfers. */
   private scheduleOutbound(): void {
+    this.outboundSince = performance.now();
     this.outboundTimer = setTimeout(() => {
       this.outboundTimer = undefined;
+      this.counters.wireMs += performance.now() - this.outboundSince;
       const report = this.outbound.shift();
-      if (report === undefined || !this.isPlugged) return;
+      if (report === undefined || !this.isPlugged) {
+        this.busyEnd();
+        return;
+      }
       for (const port of this.ports) port.deliver(report);
       if (this.outbound.length > 0) this.scheduleOutbound();
+      else this.busyEnd();
     }, this.latency);
   }
 }
