@@ -62,7 +62,7 @@ import { ReconcileService } from "./reconcile-service.js";
 import { Recovery } from "./recovery.js";
 import { NoRisks, type RiskSource } from "./risk-engine.js";
 import { borrowViewOf, keyViewOf, stickViewOf } from "./views.js";
-import { VirtualWorld } from "./virtual-world.js";
+import type { VirtualWorld } from "./virtual-world.js";
 
 const log = layerLogger("bridge");
 
@@ -190,6 +190,8 @@ async function assemble(
   let probe: HostProbe;
   let backend: HidBackend;
   if (virtual) {
+    // Loaded only in virtual mode: a real-mode daemon never loads the virtual bus and firmware.
+    const { VirtualWorld } = await import("./virtual-world.js");
     world = await VirtualWorld.open(dataDir, options.virtualLatencyMs ?? 0);
     const opened = world;
     cleanups.push(() => opened.close());
