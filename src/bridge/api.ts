@@ -251,9 +251,10 @@ export interface Bridge {
   status(): Promise<StatusView>;
   keys(): Promise<KeyView[]>;
   borrows(filter?: { serial?: string; state?: BorrowStateView }): Promise<BorrowView[]>;
-  getBorrow(id: number): Promise<BorrowView>;
+  /** `serial` names the key when the same id is outstanding on two keys (ids are per key). */
+  getBorrow(id: number, options?: { serial?: string }): Promise<BorrowView>;
   borrow(request: BorrowRequestInput, options?: { signal?: AbortSignal }): Promise<BorrowView>;
-  returnBorrow(id: number, options?: { signal?: AbortSignal }): Promise<ReturnResultView>;
+  returnBorrow(id: number, options?: { signal?: AbortSignal; serial?: string }): Promise<ReturnResultView>;
   reconcile(): Promise<ReconcileView>;
   repair(): Promise<RepairResultView>;
   preflight(action: PreflightAction): Promise<PreflightView>;

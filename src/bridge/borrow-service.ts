@@ -87,10 +87,10 @@ export class BorrowService {
     return this.ctx.inFlight.run(() => this.borrowNow(valid, signal));
   }
 
-  async returnBorrow(id: number, signal?: AbortSignal): Promise<ReturnResultView> {
+  async returnBorrow(id: number, signal?: AbortSignal, serial?: string): Promise<ReturnResultView> {
     if (!Number.isSafeInteger(id) || id <= 0) throw new InvalidRequestError("id", "id must be a positive integer");
     return this.ctx.inFlight.run(async () => {
-      const row = this.findForSettle(id);
+      const row = this.findForSettle(id, serial);
       this.refuseUnknownTag(row);
       const session = this.servingSession(row.serial);
       if (row.binding !== this.ctx.binding()) throw new BindingMismatchError(row.serial, row.id);
@@ -107,17 +107,18 @@ export class BorrowService {
   }
 
   /** The outstanding borrow with this id, or the typed error saying why there is none. */
-  findOutstanding(id: number): BorrowRow {
-    const found = this.ctx.index.byId(id);
+  findOutstanding(id: number, serial?: string): BorrowRow {
+    const found = this.ctx.index.byId(id).filter((row) => serial === undefined || row.serial === serial);
     if (found.length === 1) return found[0] as BorrowRow;
     if (found.length > 1) {
       const active = found.filter((row) => row.state !== "dummy");
       if (active.length === 1) return active[0] as BorrowRow;
-      throw new InvalidRequestError("id", `borrow id ${id} exists on more than one key; name the key`, {
+      throw new InvalidRequestError("id", `borrow id ${id} exists on more than one key; name the key (serial)`, {
         details: { serials: found.map((row) => row.serial) },
       });
     }
     for (const key of this.ctx.ledger.listKeys()) {
+      if (serial !== undefined && key.serial !== serial) continue;
       const row = this.ctx.ledger.getBorrow(key.serial, id);
       if (row !== undefined) throw new AlreadyReturnedError(id, row.state);
     }
@@ -263,8 +264,8 @@ export class BorrowService {
     }
   }
 
-  private findForSettle(id: number): BorrowRow {
-    const row = this.findOutstanding(id);
+  private findForSettle(id: number, serial?: string): BorrowRow {
+    const row = this.findOutstanding(id, serial);
     if (row.state !== "active") throw new AlreadyReturnedError(id, row.state);
     return row;
   }

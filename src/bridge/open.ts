@@ -411,9 +411,9 @@ class BridgeImpl implements OpenedBridge {
     );
   }
 
-  async getBorrow(id: number): Promise<BorrowView> {
+  async getBorrow(id: number, options: { serial?: string } = {}): Promise<BorrowView> {
     if (!Number.isSafeInteger(id) || id <= 0) throw new InvalidRequestError("id", "id must be a positive integer");
-    const row = this.borrowService.findOutstanding(id);
+    const row = this.borrowService.findOutstanding(id, options.serial);
     const view = this.borrowViews().find((candidate) => candidate.serial === row.serial && candidate.id === row.id);
     if (view === undefined) throw new Error(`borrow ${id} vanished from the index`);
     return view;
@@ -423,8 +423,8 @@ class BridgeImpl implements OpenedBridge {
     return this.borrowService.borrow(request, options.signal);
   }
 
-  returnBorrow(id: number, options: { signal?: AbortSignal } = {}): Promise<ReturnResultView> {
-    return this.borrowService.returnBorrow(id, options.signal);
+  returnBorrow(id: number, options: { signal?: AbortSignal; serial?: string } = {}): Promise<ReturnResultView> {
+    return this.borrowService.returnBorrow(id, options.signal, options.serial);
   }
 
   reconcile(): Promise<ReconcileView> {

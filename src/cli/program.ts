@@ -218,9 +218,11 @@ export function buildProgram(io: CliIo, deps: CliDeps, state: { exitCode: number
     .command("return")
     .description("return a borrow early")
     .argument("<id>", "borrow id", integer("ID"))
+    .option("--serial <serial>", "the key holding the borrow, when two keys use the same id")
     .addHelpText("after", example("keybridge return 42"))
-    .action(async (id: number, _options: unknown, command: Command) => {
-      const result = await client(command).json<ReturnResultView>("DELETE", `/v1/borrows/${id}`);
+    .action(async (id: number, options: { serial?: string }, command: Command) => {
+      const query = options.serial === undefined ? "" : `?serial=${encodeURIComponent(options.serial)}`;
+      const result = await client(command).json<ReturnResultView>("DELETE", `/v1/borrows/${id}${query}`);
       show(
         command,
         result,

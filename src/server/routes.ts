@@ -59,6 +59,8 @@ const json = (description: string, schema?: TSchema): RouteResponse =>
   schema ? { description, schema } : { description };
 const idOf = (request: FastifyRequest) => Number((request.params as { id: string }).id);
 const serialOf = (request: FastifyRequest) => (request.params as { serial: string }).serial;
+/** `?serial=` of the borrow routes: names the key when two keys hold the same borrow id. */
+const keyOf = (request: FastifyRequest) => ({ serial: (request.query as { serial?: string }).serial });
 
 function virtualControls(ctx: RouteContext) {
   // Registered only in virtual mode, so this holds; the check keeps the types honest.
@@ -121,8 +123,9 @@ export const ROUTES: readonly RouteSpec[] = [
     summary: "One borrow",
     auth: "token",
     params: S.IdParamsSchema,
+    querystring: S.BorrowKeyQuerySchema,
     responses: { 200: json("The borrow", S.BorrowViewSchema), 404: json("No such borrow") },
-    handler: (ctx, request) => ctx.bridge.getBorrow(idOf(request)),
+    handler: (ctx, request) => ctx.bridge.getBorrow(idOf(request), keyOf(request)),
   },
   {
     method: "POST",
@@ -153,11 +156,12 @@ export const ROUTES: readonly RouteSpec[] = [
     op: "return",
     keyOp: true,
     params: S.IdParamsSchema,
+    querystring: S.BorrowKeyQuerySchema,
     responses: {
       200: json("Returned", Type.Object({ borrow: S.BorrowViewSchema, outcome: Type.Literal("returned") })),
       404: json("No such borrow"),
     },
-    handler: (ctx, request) => ctx.bridge.returnBorrow(idOf(request)),
+    handler: (ctx, request) => ctx.bridge.returnBorrow(idOf(request), keyOf(request)),
   },
   {
     method: "GET",

@@ -39,6 +39,9 @@ export const LicenseUpdateSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** Borrow ids are numbered per key: `serial` names the key when two keys hold the same id. */
+export const BorrowKeyQuerySchema = Type.Object({ serial: Type.Optional(Serial) }, { additionalProperties: false });
+
 export const BorrowsQuerySchema = Type.Object(
   {
     serial: Type.Optional(Serial),
