@@ -1,4 +1,12 @@
-import { changedFields, dummyFinding, finding, registryMissing, tagMismatch } from "./findings.js";
+import {
+  changedFields,
+  dummyFinding,
+  finding,
+  MIGRATE_WHEN_KEY_BACK,
+  RESTORE_FROM_LEDGER,
+  registryMissing,
+  tagMismatch,
+} from "./findings.js";
 import { describeBorrow, formatTime } from "./format.js";
 import type { ClassifyContext, Slot } from "./slot.js";
 import type { KeyView } from "./types.js";
@@ -52,7 +60,7 @@ export function classifyAbsent(slot: Slot, view: KeyView | undefined, ctx: Class
               "registry-changed",
               "warning",
               `The registry entry of ${describeBorrow(slot.serial, l)} differs from the ledger in ${changed}.`,
-              { action: "restore-registry", safe: true, description: "Rewrite the registry entry from the ledger." },
+              RESTORE_FROM_LEDGER,
               slot,
               l.product,
               l.client,
@@ -69,7 +77,7 @@ export function classifyAbsent(slot: Slot, view: KeyView | undefined, ctx: Class
           "critical",
           `${describeBorrow(slot.serial, l, "Borrow")} is bound to another host identity; once key ${slot.serial} is back, ` +
             `run keybridge migrate before returning it.`,
-          { action: "migrate", safe: false, description: "Rebind the borrow to this host once the key is back." },
+          MIGRATE_WHEN_KEY_BACK,
           slot,
           l.product,
           l.client,

@@ -1,4 +1,19 @@
-import { changedFields, dummyFinding, finding, registryMissing, tagMismatch } from "./findings.js";
+import {
+  changedFields,
+  dummyFinding,
+  finding,
+  MARK_LEDGER_SETTLED,
+  MIGRATE_AFTER_REBUILD,
+  MIGRATE_WITH_PROOF,
+  REBUILD_LEDGER_FROM_KEY,
+  REMOVE_CONFIRMED_ENTRY,
+  RESTORE_FROM_KEY,
+  registryMissing,
+  SETTLE_AFTER_MIGRATE,
+  SETTLE_AFTER_REBUILD,
+  SETTLE_NOW,
+  tagMismatch,
+} from "./findings.js";
 import { describeBorrow, formatTime } from "./format.js";
 import type { ClassifyContext, Slot } from "./slot.js";
 import type { KeyView } from "./types.js";
@@ -22,7 +37,7 @@ export function classifyPresent(slot: Slot, view: KeyView, ctx: ClassifyContext)
           expected ? "info" : "warning",
           `${describeBorrow(slot.serial, l, "Borrow")} is outstanding in the ledger but the key no longer holds it: ` +
             `the key has settled it${expected ? "" : " before its expiry, although keybridge did not return it"}.`,
-          { action: "mark-ledger-settled", safe: true, description: "Mark the ledger row settled, as the key did." },
+          MARK_LEDGER_SETTLED,
           slot,
           l.product,
           l.client,
@@ -36,11 +51,7 @@ export function classifyPresent(slot: Slot, view: KeyView, ctx: ClassifyContext)
           "info",
           `The registry lists ${describeBorrow(slot.serial, r)}, which the key does not hold` +
             (l === undefined && slot.hist === undefined ? " and the ledger does not know." : " any more."),
-          {
-            action: "remove-registry-entry",
-            safe: true,
-            description: "Remove the stale registry entry; the key confirms it has no such borrow.",
-          },
+          REMOVE_CONFIRMED_ENTRY,
           slot,
           r.product,
           r.client,
@@ -103,12 +114,7 @@ export function classifyPresent(slot: Slot, view: KeyView, ctx: ClassifyContext)
           "ledger-changed",
           "warning",
           `The ledger row of ${describeBorrow(slot.serial, k)} differs from the key in ${changed}; the key is right.`,
-          {
-            action: "rebuild-ledger",
-            safe: true,
-            description: "Rewrite the ledger row from the key, keeping the ledger's tag.",
-            tagSource: "ledger",
-          },
+          REBUILD_LEDGER_FROM_KEY,
           slot,
           k.product,
           k.client,
@@ -130,11 +136,7 @@ export function classifyPresent(slot: Slot, view: KeyView, ctx: ClassifyContext)
             "registry-changed",
             "warning",
             `The registry entry of ${describeBorrow(slot.serial, k)} differs from the key in ${changed}.`,
-            {
-              action: "restore-registry",
-              safe: true,
-              description: "Rewrite the registry entry from the key and the ledger.",
-            },
+            RESTORE_FROM_KEY,
             slot,
             k.product,
             k.client,
@@ -156,13 +158,7 @@ export function classifyPresent(slot: Slot, view: KeyView, ctx: ClassifyContext)
             ? "because the key was moved here from another computer"
             : "because this computer's IP address, hostname or machine id changed") +
           `; returning it now would create a borrow dummy.`,
-        {
-          action: "migrate",
-          safe: ledgerHoldsTag,
-          description: ledgerHoldsTag
-            ? "Rebind the borrow to this host with the proof held in the ledger (keybridge migrate)."
-            : "Rebind the borrow to this host once the ledger holds its tag (rebuild the ledger row first).",
-        },
+        ledgerHoldsTag ? MIGRATE_WITH_PROOF : MIGRATE_AFTER_REBUILD,
         slot,
         k.product,
         k.client,
@@ -181,15 +177,7 @@ export function classifyPresent(slot: Slot, view: KeyView, ctx: ClassifyContext)
         close || !safe ? "critical" : "warning",
         `${describeBorrow(slot.serial, k, "Borrow")} has expired and is not settled; the key turns it into a borrow ` +
           `dummy if it is not settled by ${formatTime(deadline)} (key time).`,
-        {
-          action: "settle-now",
-          safe,
-          description: safe
-            ? "Settle the borrow now with the ledger's binding and tag."
-            : bindingMatches
-              ? "Settle the borrow once the ledger holds its tag (rebuild the ledger row first)."
-              : "Run keybridge migrate first; settling with another host's binding would create a dummy.",
-        },
+        safe ? SETTLE_NOW : bindingMatches ? SETTLE_AFTER_REBUILD : SETTLE_AFTER_MIGRATE,
         slot,
         k.product,
         k.client,

@@ -6,7 +6,7 @@ import type { Finding, FindingKind, Repair, Severity } from "./types.js";
 
 /** Repairs without per-borrow text are shared: frozen, so one report cannot change another's. */
 const HEALTHY_REPAIR: Repair = Object.freeze({ action: "none", safe: true, description: "Nothing to do." });
-const RESTORE_FROM_LEDGER: Repair = Object.freeze({
+export const RESTORE_FROM_LEDGER: Repair = Object.freeze({
   action: "restore-registry",
   safe: true,
   description: "Rewrite the registry entry from the ledger.",
@@ -15,6 +15,59 @@ const RESTORE_LEDGER_TAG: Repair = Object.freeze({
   action: "restore-registry",
   safe: true,
   description: "Rewrite the registry entry with the ledger's tag.",
+});
+
+/** The constant repairs of the classifiers, shared for the same reason. */
+export const MARK_LEDGER_SETTLED: Repair = Object.freeze({
+  action: "mark-ledger-settled",
+  safe: true,
+  description: "Mark the ledger row settled, as the key did.",
+});
+export const REMOVE_CONFIRMED_ENTRY: Repair = Object.freeze({
+  action: "remove-registry-entry",
+  safe: true,
+  description: "Remove the stale registry entry; the key confirms it has no such borrow.",
+});
+export const REBUILD_LEDGER_FROM_KEY: Repair = Object.freeze({
+  action: "rebuild-ledger",
+  safe: true,
+  description: "Rewrite the ledger row from the key, keeping the ledger's tag.",
+  tagSource: "ledger",
+});
+export const RESTORE_FROM_KEY: Repair = Object.freeze({
+  action: "restore-registry",
+  safe: true,
+  description: "Rewrite the registry entry from the key and the ledger.",
+});
+export const MIGRATE_WITH_PROOF: Repair = Object.freeze({
+  action: "migrate",
+  safe: true,
+  description: "Rebind the borrow to this host with the proof held in the ledger (keybridge migrate).",
+});
+export const MIGRATE_AFTER_REBUILD: Repair = Object.freeze({
+  action: "migrate",
+  safe: false,
+  description: "Rebind the borrow to this host once the ledger holds its tag (rebuild the ledger row first).",
+});
+export const MIGRATE_WHEN_KEY_BACK: Repair = Object.freeze({
+  action: "migrate",
+  safe: false,
+  description: "Rebind the borrow to this host once the key is back.",
+});
+export const SETTLE_NOW: Repair = Object.freeze({
+  action: "settle-now",
+  safe: true,
+  description: "Settle the borrow now with the ledger's binding and tag.",
+});
+export const SETTLE_AFTER_REBUILD: Repair = Object.freeze({
+  action: "settle-now",
+  safe: false,
+  description: "Settle the borrow once the ledger holds its tag (rebuild the ledger row first).",
+});
+export const SETTLE_AFTER_MIGRATE: Repair = Object.freeze({
+  action: "settle-now",
+  safe: false,
+  description: "Run keybridge migrate first; settling with another host's binding would create a dummy.",
 });
 
 export function finding(
