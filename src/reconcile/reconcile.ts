@@ -80,7 +80,8 @@ export function reconcile(input: ReconcileInput): ReconcileReport {
       }
       problems++;
       emitSlot(ctx.out, findings);
-      ctx.out.length = 0;
+      // Not `length = 0`: V8 then drops the backing store and the next slot's push allocates a new one.
+      while (ctx.out.length > 0) ctx.out.pop();
     }
     if (!readable && problems > 0) anyKeyUnreadable = true;
     if (healthyCount > 0) {
