@@ -38,6 +38,7 @@ import type {
 import { defaultRandomBytes, type RandomBytes, type Transport } from "../transport/transport.js";
 import { CounterfeitKeyError, statusError } from "./errors.js";
 import type { PinStore } from "./pin-store.js";
+import { verifyResponseAsync } from "./verify-async.js";
 
 const log = layerLogger("key");
 
@@ -64,6 +65,8 @@ export interface RawResponse {
  */
 export class KeyClient {
   private readonly randomBytes: RandomBytes;
+  /** Calls between request and verified answer: more than one means others wait for the key. */
+  private inFlight = 0;
 
   constructor(
     readonly transport: Transport,
@@ -166,16 +169,36 @@ export class KeyClient {
     body: Uint8Array,
     options?: CallOptions,
   ): Promise<{ envelope: ResponseEnvelope; nonce: Uint8Array }> {
-    const sent = await exchange(this.transport, this.randomBytes, command, body, options);
-    verifyResponse(
-      this.publicKey,
-      sent.nonce,
-      sent.envelope.command,
-      sent.envelope.status,
-      sent.envelope.body,
-      sent.envelope.signature,
-    );
-    return sent;
+    this.inFlight++;
+    try {
+      const sent = await exchange(this.transport, this.randomBytes, command, body, options);
+      const { envelope } = sent;
+      // With other calls waiting for the key, verifying on the threadpool lets the next exchange
+      // and the ledger work run meanwhile; alone, the thread hop would only add latency. Either
+      // way nothing of the answer is used before it verifies.
+      if (this.inFlight > 1) {
+        await verifyResponseAsync(
+          this.publicKey,
+          sent.nonce,
+          envelope.command,
+          envelope.status,
+          envelope.body,
+          envelope.signature,
+        );
+      } else {
+        verifyResponse(
+          this.publicKey,
+          sent.nonce,
+          envelope.command,
+          envelope.status,
+          envelope.body,
+          envelope.signature,
+        );
+      }
+      return sent;
+    } finally {
+      this.inFlight--;
+    }
   }
 }
 
@@ -221,7 +244,7 @@ export async function connectKey(
     throw new CounterfeitKeyError(info.serial);
   }
   const publicKey = pinned ?? info.publicKey;
-  verifyResponse(publicKey, nonce, envelope.command, envelope.status, envelope.body, envelope.signature);
+  await verifyResponseAsync(publicKey, nonce, envelope.command, envelope.status, envelope.body, envelope.signature);
   if (pinned === undefined) {
     await pins.pin(info.serial, info.publicKey);
     log.info("pinned the public key of a new key", { serial: info.serial });

@@ -91,6 +91,19 @@ describe("KeyClient on the virtual key", () => {
     setup.bus.close();
   });
 
+  it("with calls queued, a corrupted answer fails only its own call and no answer skips verification", async () => {
+    const setup = virtualSetup();
+    const { client } = await connectVirtual(setup);
+    setup.key.injectFault({ kind: "corrupt", direction: "toHost", nth: 1, byteIndex: 20 });
+    const results = await Promise.allSettled([client.getTime(), client.getTime(), client.getTime()]);
+    const rejected = results.filter((r) => r.status === "rejected");
+    expect(rejected).toHaveLength(1);
+    expect((rejected[0] as PromiseRejectedResult).reason).toMatchObject({ code: "PROTOCOL_BAD_SIGNATURE" });
+    for (const r of results) if (r.status === "fulfilled") expect(r.value.keyTimeMs).toBeGreaterThan(0);
+    await client.close();
+    setup.bus.close();
+  });
+
   it("connectKey verifies GET_INFO with the pinned key, not the claimed one", async () => {
     const setup = virtualSetup();
     const { client, transport } = await connectVirtual(setup);
