@@ -20,6 +20,11 @@ export interface RiskEngineInputs {
   readonly registry$?: Observable<{ health: RegistryHealth; detail?: string }>;
   /** Outstanding borrows now (active, returning and dummy rows). */
   outstanding(): readonly BorrowRow[];
+  /**
+   * One outstanding borrow by serial and id. With it, a borrow event that cannot change any risk
+   * is judged from its own row instead of every outstanding one.
+   */
+  borrow?(serial: string, id: number): BorrowRow | undefined;
   /** The binding (hex) of the host identity now. */
   currentBinding(): string;
   /** Is the keybridge key with this serial attached now? */
@@ -108,6 +113,13 @@ export class GuardRiskEngine implements RiskSource {
   private readonly clockThresholdMs: number;
   private readonly now: () => number;
   private closed = false;
+  /**
+   * The last evaluation found every held borrow safe (its key present, bound to this host, its tag
+   * known) and no fact that endangers borrows in general; only key-counterfeit, which no borrow
+   * affects, may be open. While quiet, a borrow leaving cannot raise or clear a risk, and a new
+   * borrow can only if its own row is endangered.
+   */
+  private quiet = false;
 
   constructor(
     private readonly inputs: RiskEngineInputs,
@@ -200,10 +212,46 @@ export class GuardRiskEngine implements RiskSource {
       case "license.updated":
         if (serial) this.pendingUpdates.delete(serial);
         break;
+      case "borrow.returned":
+      case "borrow.settled":
+      case "borrow.dummy":
+        if (this.quiet) return;
+        break;
+      case "borrow.created":
+        if (this.quiet && serial !== undefined && event.borrow !== undefined && this.isSafe(serial, event.borrow.id)) {
+          return;
+        }
+        break;
       default:
         break;
     }
     this.evaluate();
+  }
+
+  /** A new borrow that endangers nothing: on a present key, bound to this host, with a known tag, not expired. */
+  private isSafe(serial: string, id: number): boolean {
+    const row = this.inputs.borrow?.(serial, id);
+    return (
+      row !== undefined &&
+      row.state === "active" &&
+      !isTagUnknown(row) &&
+      this.inputs.isPresent(serial) &&
+      row.binding === this.inputs.currentBinding() &&
+      this.inputs.keyNow(serial) < row.expiresAt
+    );
+  }
+
+  private hasBorrowFacts(): boolean {
+    return (
+      this.hostChanged.size > 0 ||
+      this.movedKeys.size > 0 ||
+      this.driverRemoved.size > 0 ||
+      this.pendingUpdates.size > 0 ||
+      this.driverChangedAt !== undefined ||
+      this.clockSince !== undefined ||
+      this.registry !== undefined ||
+      this.ledgerRebuiltAt !== undefined
+    );
   }
 
   private onHostChanged(event: HostChangedEvent): void {
@@ -241,6 +289,7 @@ export class GuardRiskEngine implements RiskSource {
   evaluate(): void {
     if (this.closed) return;
     const desired = this.derive();
+    this.quiet = !this.hasBorrowFacts() && desired.every((risk) => risk.kind === "key-counterfeit");
     const wanted = new Map<string, Desired>();
     for (const risk of desired) wanted.set(riskKey(risk.kind, risk.serial), risk);
 

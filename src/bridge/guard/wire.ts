@@ -36,6 +36,7 @@ export class BridgeRiskEngine extends GuardRiskEngine {
         clockJumps$: options.clockJumps$ ? merge(clockMonitor.jumps$, options.clockJumps$) : clockMonitor.jumps$,
         registry$: watch.health$,
         outstanding: () => context.index.rows(),
+        borrow: (serial, id) => context.index.get(serial, id),
         currentBinding: () => context.binding(),
         isPresent: (serial) => context.keys.session(serial)?.present === true,
         keyNow: (serial) => context.keys.session(serial)?.keyNow() ?? Date.now(),
