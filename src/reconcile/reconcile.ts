@@ -1,6 +1,7 @@
 import { classifyAbsent } from "./classify-absent.js";
 import { classifyPresent } from "./classify-present.js";
 import { emitSlot, healthyFinding, unreadableRegistryFinding } from "./findings.js";
+import { type Scratch, withScratch } from "./scratch.js";
 import type { ClassifyContext, Slot } from "./slot.js";
 import { blockedBy, tally } from "./summary.js";
 import type {
@@ -24,7 +25,11 @@ function isReadable(view: KeyView | undefined): view is KeyView & { borrows: Key
  * products. Pure and synchronous; linear in the number of records for input in any order.
  */
 export function reconcile(input: ReconcileInput): ReconcileReport {
-  const index = indexViews(input);
+  return withScratch((scratch) => reconcileWith(input, scratch));
+}
+
+function reconcileWith(input: ReconcileInput, scratch: Scratch): ReconcileReport {
+  const index = indexViews(input, scratch);
   const keyLastBinding = input.host.keyLastBinding;
   const ctx: ClassifyContext = {
     hostBinding: input.host.binding,
@@ -55,7 +60,7 @@ export function reconcile(input: ReconcileInput): ReconcileReport {
     const number = index.groupNumbers[g]!;
     const view = group.view;
     const readable = isReadable(view);
-    keys.reset(readable ? keyBuckets(view.borrows) : emptyBuckets(), 0);
+    keys.reset(readable ? keyBuckets(view.borrows, scratch) : emptyBuckets(), 0);
     regs.reset(index.registry, number);
     leds.reset(index.ledger, number * 2);
     hists.reset(index.ledger, number * 2 + 1);

@@ -1,3 +1,4 @@
+import { type Scratch, ScratchSlot } from "./scratch.js";
 import type { KeyBorrow, KeyView, LedgerBorrow, ReconcileInput, RegistryBorrow } from "./types.js";
 
 /**
@@ -7,7 +8,9 @@ import type { KeyBorrow, KeyView, LedgerBorrow, ReconcileInput, RegistryBorrow }
  * record object costs a cache miss per record. Each record is therefore read once here (its
  * serial, id and, for the ledger, state), into typed arrays; grouping and ordering then work on
  * those arrays alone, and the classifier reads each record object once more. Typed arrays also
- * keep the index out of the garbage collector's way: nothing in them is traced or copied.
+ * keep the index out of the garbage collector's way: nothing in them is traced or copied, and
+ * their buffers are reused from call to call (`scratch.ts`), so the index lives only as long as
+ * the call that built it.
  */
 
 /** One serial; `view` is the most informative key view given for it. */
@@ -81,10 +84,10 @@ function scan<T extends { serial: string; id: number }>(
   table: GroupTable,
   records: readonly T[],
   history: ((record: T) => boolean) | undefined,
-): { buckets: Int32Array; ids: Float64Array } {
+  buckets: Int32Array,
+  ids: Float64Array,
+): void {
   const n = records.length;
-  const buckets = new Int32Array(n);
-  const ids = new Float64Array(n);
   let lastSerial: string | undefined;
   let group = 0;
   for (let i = 0; i < n; i++) {
@@ -96,17 +99,21 @@ function scan<T extends { serial: string; id: number }>(
     ids[i] = record.id;
     buckets[i] = history === undefined ? group : group * 2 + (history(record) ? 1 : 0);
   }
-  return { buckets, ids };
 }
 
 /** Counting sort of positions by bucket, then each bucket by id (TimSort is linear on sorted runs). */
-export function bucketize<T>(records: readonly T[], buckets: Int32Array, ids: Float64Array, count: number): Buckets<T> {
+export function bucketize<T>(
+  records: readonly T[],
+  buckets: Int32Array,
+  ids: Float64Array,
+  count: number,
+  order: Int32Array,
+): Buckets<T> {
   const n = records.length;
   const start = new Int32Array(count + 1);
   for (let i = 0; i < n; i++) start[buckets[i]! + 1]!++;
   for (let b = 0; b < count; b++) start[b + 1]! += start[b]!;
   const next = start.slice(0, count);
-  const order = new Int32Array(n);
   for (let i = 0; i < n; i++) order[next[buckets[i]!]!++] = i;
   for (let b = 0; b < count; b++) sortBucket(order, ids, start[b]!, start[b + 1]!);
   return { records, ids, order, start };
@@ -121,27 +128,38 @@ function sortBucket(order: Int32Array, ids: Float64Array, from: number, to: numb
   }
 }
 
-/** A key's own borrow list as one bucket. */
-export function keyBuckets(borrows: readonly KeyBorrow[]): Buckets<KeyBorrow> {
+/** A key's own borrow list as one bucket. Valid until the next call with the same scratch. */
+export function keyBuckets(borrows: readonly KeyBorrow[], scratch: Scratch): Buckets<KeyBorrow> {
   const n = borrows.length;
   if (n === 0) return NO_RECORDS;
-  const ids = new Float64Array(n);
-  for (let i = 0; i < n; i++) ids[i] = borrows[i]!.id;
-  return bucketize(borrows, new Int32Array(n), ids, 1);
+  const ids = scratch.float64(ScratchSlot.KeyIds, n);
+  const order = scratch.int32(ScratchSlot.KeyOrder, n);
+  for (let i = 0; i < n; i++) {
+    ids[i] = borrows[i]!.id;
+    order[i] = i;
+  }
+  sortBucket(order, ids, 0, n);
+  return { records: borrows, ids, order, start: Int32Array.of(0, n) };
 }
 
 export function emptyBuckets<T>(): Buckets<T> {
   return NO_RECORDS;
 }
 
-export function indexViews(input: ReconcileInput): ViewIndex {
+/** The index of the input's views; its arrays are `scratch`'s, valid while the caller holds it. */
+export function indexViews(input: ReconcileInput, scratch: Scratch): ViewIndex {
   const table = new GroupTable();
   for (const view of input.keys) {
     const group = table.groups[table.numberOf(view.serial)]!;
     if (group.view === undefined || viewRank(view) > viewRank(group.view)) group.view = view;
   }
-  const registry = input.registry.readable ? scan(table, input.registry.borrows, undefined) : undefined;
-  const ledger = scan(table, input.ledger, (row) => !isOutstanding(row));
+  const registryCount = input.registry.readable ? input.registry.borrows.length : 0;
+  const registryBuckets = scratch.int32(ScratchSlot.RegistryBuckets, registryCount);
+  const registryIds = scratch.float64(ScratchSlot.RegistryIds, registryCount);
+  if (input.registry.readable) scan(table, input.registry.borrows, undefined, registryBuckets, registryIds);
+  const ledgerBuckets = scratch.int32(ScratchSlot.LedgerBuckets, input.ledger.length);
+  const ledgerIds = scratch.float64(ScratchSlot.LedgerIds, input.ledger.length);
+  scan(table, input.ledger, (row) => !isOutstanding(row), ledgerBuckets, ledgerIds);
   const count = table.groups.length;
   const groupNumbers = Array.from(table.groups.keys()).sort((a, b) => {
     const x = table.groups[a]!.serial;
@@ -152,9 +170,21 @@ export function indexViews(input: ReconcileInput): ViewIndex {
     groups: groupNumbers.map((number) => table.groups[number]!),
     groupNumbers,
     registry: input.registry.readable
-      ? bucketize(input.registry.borrows, registry!.buckets, registry!.ids, count)
+      ? bucketize(
+          input.registry.borrows,
+          registryBuckets,
+          registryIds,
+          count,
+          scratch.int32(ScratchSlot.RegistryOrder, registryCount),
+        )
       : { ...NO_RECORDS, start: new Int32Array(count + 1) },
-    ledger: bucketize(input.ledger, ledger.buckets, ledger.ids, count * 2),
+    ledger: bucketize(
+      input.ledger,
+      ledgerBuckets,
+      ledgerIds,
+      count * 2,
+      scratch.int32(ScratchSlot.LedgerOrder, input.ledger.length),
+    ),
   };
 }
 
