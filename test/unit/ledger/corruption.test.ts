@@ -15,7 +15,13 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isCodedError } from "../../../src/errors.js";
-import { type Ledger, LedgerCorruptError, openLedger, quarantineAndCreate } from "../../../src/ledger/index.js";
+import {
+  type Ledger,
+  LedgerCorruptError,
+  openLedger,
+  quarantineAndCreate,
+  SCHEMA_VERSION,
+} from "../../../src/ledger/index.js";
 import { hex, sampleBorrow, tempDir, track } from "./helpers.js";
 
 const MARKER = "marker-client-7Q";
@@ -122,7 +128,7 @@ describe("corruption detection", () => {
 
   it("detects a flipped schema version instead of re-running migrations", () => {
     const { dir, file } = populate();
-    flipByte(file, 63, 0x01); // user_version 1 → 0
+    flipByte(file, 63, SCHEMA_VERSION); // user_version → 0
     expectCorrupt(() => openAndRead(dir), file);
   });
 
