@@ -143,10 +143,10 @@ export function listBorrows(store: LedgerStore, query: BorrowQuery = {}): Borrow
         .rawStmt(`SELECT ${BORROW_COLUMNS} FROM borrows ${filter} ORDER BY serial, id LIMIT ? OFFSET ?`)
         .iterate(...params, limit, offset) as IterableIterator<RawBorrow>,
     );
-    // A state filter may be served by the state index; a damaged entry must not smuggle in another state.
+    // A damaged page or index (the serial index may serve this query) must not smuggle in another state.
     const stray = states === undefined ? undefined : rows.find((row) => !states.includes(row.state));
     if (stray !== undefined) {
-      throw store.rowCorrupt(`the state index returned ${stray.serial}/${stray.id} in state ${stray.state}`, {
+      throw store.rowCorrupt(`a state-filtered listing returned ${stray.serial}/${stray.id} in state ${stray.state}`, {
         serial: stray.serial,
         id: stray.id,
       });
