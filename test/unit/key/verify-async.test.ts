@@ -33,12 +33,13 @@ describe("verifyResponseAsync (rule K9 on the threadpool)", () => {
 
   it("rejects an answer moved to another command, status or nonce", async () => {
     const otherNonce = new Uint8Array(16).fill(8);
+    // Each check starts only when it is awaited: a rejection with no handler yet would be unhandled.
     for (const attempt of [
-      verifyResponseAsync(publicKey, nonce, 0x11, 0, body, signature),
-      verifyResponseAsync(publicKey, nonce, 0x10, 1, body, signature),
-      verifyResponseAsync(publicKey, otherNonce, 0x10, 0, body, signature),
+      () => verifyResponseAsync(publicKey, nonce, 0x11, 0, body, signature),
+      () => verifyResponseAsync(publicKey, nonce, 0x10, 1, body, signature),
+      () => verifyResponseAsync(publicKey, otherNonce, 0x10, 0, body, signature),
     ]) {
-      await expect(attempt).rejects.toMatchObject({ code: "PROTOCOL_BAD_SIGNATURE" });
+      await expect(attempt()).rejects.toMatchObject({ code: "PROTOCOL_BAD_SIGNATURE" });
     }
   });
 
