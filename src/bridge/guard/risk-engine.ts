@@ -2,10 +2,20 @@ import { BehaviorSubject, type Observable, type Subscription } from "rxjs";
 import type { ClockJumpEvent, HostChangedEvent, HostComponent } from "../../host/index.js";
 import type { BorrowRow } from "../../ledger/index.js";
 import { formatTime } from "../../reconcile/index.js";
-import type { BridgeEvent, BridgeEventType, RiskKind, RiskView, Severity } from "../api.js";
+import type { BridgeEvent, BridgeEventType, RiskKind, RiskView } from "../api.js";
 import type { RiskSource } from "../risk-engine.js";
 import { isTagUnknown } from "../tag-unknown.js";
 import { describeBorrows, firstExpiry, lastExpiry, plural } from "./describe.js";
+import {
+  capitalizeFirst,
+  groupBySerial,
+  HOST_KIND,
+  hostChangeText,
+  hostUndoText,
+  MIGRATE,
+  riskKey,
+  SEVERITY,
+} from "./risk-texts.js";
 
 /** The registry mirror's view of the OS registry. */
 export type RegistryHealth = "healthy" | "lost" | "corrupt";
@@ -47,34 +57,6 @@ export interface RiskEngineOptions {
   ledgerRebuilt?: boolean;
   now?: () => number;
 }
-
-const SEVERITY: Record<RiskKind, Severity> = {
-  "key-unplugged": "critical",
-  "key-moved": "critical",
-  "key-counterfeit": "critical",
-  "host-ip-changed": "critical",
-  "host-hostname-changed": "critical",
-  "host-machine-id-changed": "critical",
-  "os-reinstalled": "critical",
-  "driver-removed": "warning",
-  "driver-changed": "warning",
-  "registry-lost": "critical",
-  "registry-corrupt": "warning",
-  "ledger-rebuilt": "warning",
-  "clock-jump": "warning",
-  "borrow-expiring-unsettled": "critical",
-  "license-update-pending": "warning",
-  "tag-unknown": "critical",
-};
-
-const HOST_KIND: Partial<Record<HostComponent, RiskKind>> = {
-  ips: "host-ip-changed",
-  hostname: "host-hostname-changed",
-  machineId: "host-machine-id-changed",
-  osInstallId: "os-reinstalled",
-};
-
-const MIGRATE = "run `keybridge migrate` (the ledger proves each borrow and rebinds it to this identity)";
 
 interface Desired {
   kind: RiskKind;
@@ -531,46 +513,4 @@ export class GuardRiskEngine implements RiskSource {
   private hostExplains(): boolean {
     return this.hostChanged.size > 0;
   }
-}
-
-function riskKey(kind: RiskKind, serial: string | undefined): string {
-  return `${kind}|${serial ?? ""}`;
-}
-
-function groupBySerial(rows: readonly BorrowRow[]): Map<string, BorrowRow[]> {
-  const groups = new Map<string, BorrowRow[]>();
-  for (const row of rows) {
-    const group = groups.get(row.serial);
-    if (group === undefined) groups.set(row.serial, [row]);
-    else group.push(row);
-  }
-  return groups;
-}
-
-function hostChangeText(kind: RiskKind): string {
-  switch (kind) {
-    case "host-ip-changed":
-      return "This server's IP address changed";
-    case "host-hostname-changed":
-      return "This server's hostname changed";
-    case "host-machine-id-changed":
-      return "This server's machine id changed";
-    default:
-      return "The operating system was reinstalled (new install id)";
-  }
-}
-
-function hostUndoText(kind: RiskKind): string {
-  switch (kind) {
-    case "host-ip-changed":
-      return "Change the IP address back";
-    case "host-hostname-changed":
-      return "Change the hostname back";
-    default:
-      return "Import the ledger export from before the reinstall (keybridge ledger import FILE) if this ledger is new";
-  }
-}
-
-function capitalizeFirst(text: string): string {
-  return text.length === 0 ? text : text[0]!.toUpperCase() + text.slice(1);
 }
