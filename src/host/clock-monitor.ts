@@ -1,10 +1,10 @@
 import { performance } from "node:perf_hooks";
 import { type Observable, Subject } from "rxjs";
 import { layerLogger } from "../log.js";
+import { SerialQueue } from "../serial-queue.js";
 import { MonitorClosedError } from "./errors.js";
 import type { LastSeenStore } from "./last-seen-store.js";
 import { PollLoop } from "./poll-loop.js";
-import { SerialQueue } from "./serial-queue.js";
 import { backgroundTimers, type Timers } from "./timers.js";
 
 const log = layerLogger("host");

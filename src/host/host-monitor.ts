@@ -1,5 +1,6 @@
 import { type Observable, ReplaySubject, Subject } from "rxjs";
 import { layerLogger } from "../log.js";
+import { SerialQueue } from "../serial-queue.js";
 import { MonitorClosedError } from "./errors.js";
 import {
   DEFAULT_BINDING_COMPONENTS,
@@ -10,7 +11,6 @@ import {
 } from "./identity.js";
 import { PollLoop } from "./poll-loop.js";
 import type { HostProbe } from "./probe.js";
-import { SerialQueue } from "./serial-queue.js";
 import { backgroundTimers, type Timers } from "./timers.js";
 
 const log = layerLogger("host");

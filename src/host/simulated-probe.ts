@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
+import { SerialQueue } from "../serial-queue.js";
 import { canonicalIp } from "./addresses.js";
 import { HostStateCorruptError, InvalidHostValueError } from "./errors.js";
 import { type DriverVersions, type HostIdentity, normalizeIps } from "./identity.js";
 import type { HostProbe } from "./probe.js";
-import { SerialQueue } from "./serial-queue.js";
 import { readJsonState, writeJsonState } from "./state-file.js";
 
 /** The file name the daemon uses for the simulated host inside its data directory. */

@@ -3,12 +3,12 @@ import { mkdir, readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { layerLogger } from "../log.js";
+import { SerialQueue } from "../serial-queue.js";
 import { type AtomicWriteHooks, removeLeftoverTemps, writeFileAtomic } from "./atomic-file.js";
 import { acquireFileLock } from "./file-lock.js";
 import { errnoCode, mapFsError } from "./fs-errors.js";
 import { parseIniBody, serializeIni, verifyIniChecksum } from "./ini-format.js";
 import { KeyNode, TreeDraft } from "./key-tree.js";
-import { SerialQueue } from "./serial-queue.js";
 import { TreeRegistry } from "./tree-registry.js";
 import type { RegistryDescription } from "./types.js";
 

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { KeybridgeError } from "../errors.js";
+import { SerialQueue } from "../serial-queue.js";
 import {
   RegistryAccessDeniedError,
   RegistryClosedError,
@@ -9,7 +10,6 @@ import {
 } from "./errors.js";
 import { KeyNode, type PreparedOp, prepareOps } from "./key-tree.js";
 import { foldCase, fullPath, pathBelowRoot, REGISTRY_ROOT } from "./path.js";
-import { SerialQueue } from "./serial-queue.js";
 import type {
   RegistryAdapter,
   RegistryDescription,

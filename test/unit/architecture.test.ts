@@ -27,10 +27,11 @@ type Layer =
   | "config"
   | "errors"
   | "log"
+  | "serial-queue"
   | "package"
   | "native-mocks";
 
-const SHARED_LEAVES: readonly Layer[] = ["errors", "log"];
+const SHARED_LEAVES: readonly Layer[] = ["errors", "log", "serial-queue"];
 const BELOW_BRIDGE: readonly Layer[] = ["key", "registry", "ledger", "host", "reconcile", "transport", "protocol"];
 
 /**
@@ -53,6 +54,7 @@ const ALLOWED: Record<Layer, readonly Layer[]> = {
   config: [...SHARED_LEAVES],
   errors: [],
   log: [],
+  "serial-queue": [],
   // The library entry (`import { openBridge } from "keybridge"`) sits above everything.
   package: ["cli", "server", "bridge", "config", ...BELOW_BRIDGE, ...SHARED_LEAVES],
   // The virtual key firmware parses and emits bytes: the protocol is all of src/ it may see.
@@ -206,6 +208,7 @@ function layerOf(path: string): Layer | undefined {
   if (path.startsWith("native-mocks/")) return "native-mocks";
   if (path === "src/log.ts") return "log";
   if (path === "src/errors.ts") return "errors";
+  if (path === "src/serial-queue.ts") return "serial-queue";
   if (path === "src/index.ts") return "package";
   const match = /^src\/([^/]+)\//.exec(path);
   return match?.[1] && match[1] in ALLOWED ? (match[1] as Layer) : undefined;
@@ -369,7 +372,7 @@ describe("the import parser", () => {
     const problems = sample.imports.flatMap(importViolations);
     expect(problems).toContain(
       'src/server/sample.ts:4: import "../key/index.js" (src/key/index.ts) breaks: layer "server" may import only ' +
-        'bridge, config, reconcile, protocol, errors, log; not "key"',
+        'bridge, config, reconcile, protocol, errors, log, serial-queue; not "key"',
     );
     expect(problems.some((p) => p.startsWith('src/server/sample.ts:7: dynamic import "../cli/main.js"'))).toBe(true);
     expect(problems.filter((p) => p.includes("../bridge/api.js"))).toEqual([]);

@@ -60,6 +60,7 @@ describe("monitors release the process", () => {
     const sources = [
       "src/errors.ts",
       "src/log.ts",
+      "src/serial-queue.ts",
       ...(await readdir(join(ROOT, "src/host"))).filter((f) => f.endsWith(".ts")).map((f) => `src/host/${f}`),
     ];
     for (const source of sources) await transpile(source, join(workDir, source.replace(/\.ts$/, ".js")));

@@ -14,6 +14,7 @@ export async function buildRegistryForChild(): Promise<{ dir: string; cleanup():
   const sources = [
     "src/errors.ts",
     "src/log.ts",
+    "src/serial-queue.ts",
     ...(await readdir(join(repo, "src/registry"))).filter((f) => f.endsWith(".ts")).map((f) => `src/registry/${f}`),
   ];
   for (const source of sources) {

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { acquireFileLock } from "../../../src/registry/file-lock.js";
-import { SerialQueue } from "../../../src/registry/serial-queue.js";
+import { SerialQueue } from "../../../src/serial-queue.js";
 
 describe("SerialQueue", () => {
   it("runs tasks one at a time in call order", async () => {

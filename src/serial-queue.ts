@@ -1,6 +1,6 @@
 /**
  * Runs tasks one at a time, in call order. A task's failure reaches its own caller only: the
- * queue's tail never rejects, so one failed write does not fail every write queued behind it.
+ * queue's tail never rejects, so one failed task does not fail every task queued behind it.
  */
 export class SerialQueue {
   private tail: Promise<void> = Promise.resolve();
