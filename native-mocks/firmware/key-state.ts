@@ -141,25 +141,59 @@ export interface JournalDocumentEntry extends JournalEntry {
   readonly opId: string;
 }
 
+/**
+ * Documents of records and journal entries already converted, so a save converts only what
+ * changed since the last one: the firmware saves on every mutating command, and rebuilding the
+ * hex of every record each time made a save O(records) in allocations as well as in time.
+ */
+const borrowDocuments = new WeakMap<StoredBorrow, StoredBorrowDocument>();
+const journalDocuments = new WeakMap<JournalEntry, JournalDocumentEntry>();
+
+function borrowDocument(b: StoredBorrow): StoredBorrowDocument {
+  const cached = borrowDocuments.get(b);
+  // Only binding (REBIND), state and dummyUntil change on a stored record; binding is replaced, never mutated.
+  if (
+    cached !== undefined &&
+    cached.state === b.state &&
+    cached.dummyUntil === b.dummyUntil &&
+    boundTo.get(cached) === b.binding
+  ) {
+    return cached;
+  }
+  const document: StoredBorrowDocument = {
+    id: b.id,
+    opId: toHex(b.opId),
+    product: b.product,
+    client: b.client,
+    issuedAt: b.issuedAt,
+    expiresAt: b.expiresAt,
+    binding: toHex(b.binding),
+    tag: toHex(b.tag),
+    borrowDays: b.borrowDays,
+    state: b.state,
+    ...(b.dummyUntil === undefined ? {} : { dummyUntil: b.dummyUntil }),
+  };
+  borrowDocuments.set(b, document);
+  boundTo.set(document, b.binding);
+  return document;
+}
+
+/** The binding bytes a cached document was made from. */
+const boundTo = new WeakMap<StoredBorrowDocument, Uint8Array>();
+
+function journalDocument(opId: string, entry: JournalEntry): JournalDocumentEntry {
+  const cached = journalDocuments.get(entry);
+  if (cached !== undefined && cached.opId === opId) return cached;
+  const document = { opId, ...entry };
+  journalDocuments.set(entry, document);
+  return document;
+}
+
 export function toDocument(state: KeyState): KeyStateDocument {
   const borrows: StoredBorrowDocument[] = [];
-  for (const b of state.borrows.values()) {
-    borrows.push({
-      id: b.id,
-      opId: toHex(b.opId),
-      product: b.product,
-      client: b.client,
-      issuedAt: b.issuedAt,
-      expiresAt: b.expiresAt,
-      binding: toHex(b.binding),
-      tag: toHex(b.tag),
-      borrowDays: b.borrowDays,
-      state: b.state,
-      ...(b.dummyUntil === undefined ? {} : { dummyUntil: b.dummyUntil }),
-    });
-  }
+  for (const b of state.borrows.values()) borrows.push(borrowDocument(b));
   const journal: JournalDocumentEntry[] = [];
-  for (const [opId, entry] of state.journal) journal.push({ opId, ...entry });
+  for (const [opId, entry] of state.journal) journal.push(journalDocument(opId, entry));
   return {
     format: 1,
     serial: state.serial,
