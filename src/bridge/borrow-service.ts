@@ -5,9 +5,11 @@ import {
   NoBorrowableError as KeyNoBorrowableError,
   UnknownBorrowError as KeyUnknownBorrowError,
   UnknownProductError as KeyUnknownProductError,
+  type PendingProof,
 } from "../key/index.js";
 import type { BorrowRow } from "../ledger/index.js";
 import { layerLogger } from "../log.js";
+import type { BorrowRecord } from "../protocol/index.js";
 import { MAX_BORROW_DAYS, MAX_CLIENT_BYTES } from "../protocol/index.js";
 import { TransportAborted, TransportTimeout } from "../transport/index.js";
 import type { BorrowRequestInput, BorrowView, ReturnResultView } from "./api.js";
@@ -264,6 +266,43 @@ export class BorrowService {
     }
   }
 
+  /**
+   * The answer to a BORROW failed its signature check after its row was written: the row is
+   * marked rolled back (kept, with an audit entry, as evidence), and the key is asked, with
+   * answers that do verify, whether it made a borrow under this opId; if it did, that borrow is
+   * settled with our binding and tag, exactly as for an answer that was lost.
+   */
+  private async voidUnprovenBorrow(
+    session: KeySession,
+    committed: Promise<BorrowRow>,
+    opId: Buffer,
+    binding: string,
+    tag: Buffer,
+  ): Promise<void> {
+    void this.rollBackIfRecorded(session, opId, binding, tag);
+    let row: BorrowRow;
+    try {
+      row = await committed;
+    } catch (error) {
+      // Nothing was written (a forged id may collide with a real row): the signature error is the answer.
+      log.warn("the row of an unproven borrow answer was not written", {
+        serial: session.serial,
+        error: String(error),
+      });
+      return;
+    }
+    await this.ctx.ledger.commit((tx) => {
+      tx.updateBorrowState(row.serial, row.id, { state: "rolled-back" });
+      tx.audit({
+        kind: "rollback",
+        serial: row.serial,
+        borrowId: row.id,
+        message: `borrow ${row.id} on key ${row.serial} was voided: the key's answer failed its signature check`,
+        details: { opId: opId.toString("hex") },
+      });
+    });
+  }
+
   private findForSettle(id: number, serial?: string): BorrowRow {
     const row = this.findOutstanding(id, serial);
     if (row.state !== "active") throw new AlreadyReturnedError(id, row.state);
@@ -311,11 +350,11 @@ export class BorrowService {
     inFlight.borrowOpIds.add(opIdHex);
     try {
       crashPoint("borrow.before-key");
-      let record: Awaited<ReturnType<NonNullable<KeySession["client"]>["borrow"]>>;
+      let answer: PendingProof<BorrowRecord>;
       const sequence = session.nextSequence();
       try {
-        record = await keys.call(session, (client) =>
-          client.borrow(
+        answer = await keys.call(session, (client) =>
+          client.borrowWithPendingProof(
             { opId, product: valid.product, days, binding: Buffer.from(binding, "hex"), tag, client: valid.client },
             signal === undefined ? {} : { signal },
           ),
@@ -331,6 +370,7 @@ export class BorrowService {
         }
         throw mapBorrowError(error, session.serial, valid.product);
       }
+      const record = answer.value;
       // Counted at once, before any later listing's answer can be applied (see KeySession).
       session.noteBorrowed(record.product, sequence);
       // The counts said the key would refuse (a dummy, no seat), yet it borrowed: a dummy cleared (K5).
@@ -338,7 +378,9 @@ export class BorrowService {
       crashPoint("borrow.after-key");
       // The borrow row alone is the durable record of the completed borrow (recovery matches key
       // records to rows by opId), so no journal entry is written: one row, one group commit.
-      const row = await ledger.commit((tx) =>
+      // The commit runs while the answer's signature is checked on the threadpool; nobody hears of
+      // the borrow (caller, index, mirror, events) before both are done.
+      const committed = ledger.commit((tx) =>
         tx.insertBorrow({
           serial: session.serial,
           id: record.id,
@@ -352,6 +394,13 @@ export class BorrowService {
           state: "active",
         }),
       );
+      try {
+        await answer.verified;
+      } catch (error) {
+        await this.voidUnprovenBorrow(session, committed, opId, binding, tag);
+        throw error;
+      }
+      const row = await committed;
       crashPoint("borrow.after-ledger");
       const entry = index.put(row);
       mirror.markDirty(row.serial, row.id);

@@ -52,6 +52,16 @@ export interface KeyClientOptions {
   readonly randomBytes?: RandomBytes;
 }
 
+/**
+ * A decoded OK answer whose signature (K9) is still being checked on the threadpool. `verified`
+ * rejects with PROTOCOL_BAD_SIGNATURE for a forged or damaged answer; nothing built from `value`
+ * may be reported to anyone before it resolved.
+ */
+export interface PendingProof<T> {
+  readonly value: T;
+  readonly verified: Promise<void>;
+}
+
 /** A verified answer whose body is not decoded: for tests that send deliberately malformed requests. */
 export interface RawResponse {
   readonly status: number;
@@ -88,6 +98,15 @@ export class KeyClient {
 
   listLicenses(options?: CallOptions): Promise<LicenseUsage[]> {
     return this.call(ListLicenses, {}, options);
+  }
+
+  /**
+   * BORROW whose answer is handed over while its signature is still checked, so the caller can
+   * start its durable write in the same moment (see PendingProof). A refusal (non-OK status) is
+   * verified before its typed error is thrown, as in every other call.
+   */
+  borrowWithPendingProof(request: BorrowRequest, options?: CallOptions): Promise<PendingProof<BorrowRecord>> {
+    return this.callWithPendingProof(Borrow, request, options);
   }
 
   borrow(request: BorrowRequest, options?: CallOptions): Promise<BorrowRecord> {
@@ -162,6 +181,44 @@ export class KeyClient {
       throw statusError(envelope.status, envelope.command, decodeErrorBody(envelope.body));
     }
     return codec.decodeResponse(envelope.body);
+  }
+
+  private async callWithPendingProof<Req, Res>(
+    codec: CommandCodec<Req, Res>,
+    request: Req,
+    options?: CallOptions,
+  ): Promise<PendingProof<Res>> {
+    this.inFlight++;
+    let sent: { envelope: ResponseEnvelope; nonce: Uint8Array };
+    try {
+      sent = await exchange(this.transport, this.randomBytes, codec.command, codec.encodeRequest(request), options);
+    } finally {
+      this.inFlight--;
+    }
+    const { envelope, nonce } = sent;
+    const verified = verifyResponseAsync(
+      this.publicKey,
+      nonce,
+      envelope.command,
+      envelope.status,
+      envelope.body,
+      envelope.signature,
+    );
+    if (envelope.status !== Status.OK) {
+      await verified;
+      throw statusError(envelope.status, envelope.command, decodeErrorBody(envelope.body));
+    }
+    let value: Res;
+    try {
+      value = codec.decodeResponse(envelope.body);
+    } catch (error) {
+      // A body that does not decode may be a forgery: the signature decides which error is true.
+      await verified;
+      throw error;
+    }
+    // Marked handled here: a caller that fails before awaiting it must not crash the process.
+    verified.catch(() => undefined);
+    return { value, verified };
   }
 
   private async send(

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { BORROWS_PATH } from "../../../src/registry/index.js";
 import { demoKey, openVirtual } from "./helpers.js";
 
@@ -64,6 +64,38 @@ describe("borrow and return", () => {
     await bridge.virtual?.advanceClock(DAY + 60_000);
     expect((await bridge.getBorrow(borrow.id)).state).toBe("expired");
     expect(demoKey(bridge).state.borrows.map((b) => b.state)).toEqual(["active"]);
+  });
+});
+
+describe("an answer that fails its signature check", () => {
+  it("is never acknowledged: the row written meanwhile is voided and the key's borrow is undone", async () => {
+    const bridge = await openVirtual();
+    // Byte 40 of the answer's first report lies inside the record's binding: it still decodes.
+    demoKey(bridge).injectFault({ kind: "corrupt", direction: "toHost", nth: 1, byteIndex: 40 });
+    const created: string[] = [];
+    bridge.events$.subscribe((event) => {
+      if (event.type === "borrow.created") created.push(String(event.borrow?.id));
+    });
+
+    await expect(bridge.borrow({ product: 1001, client: "ws-forged" })).rejects.toMatchObject({
+      code: "PROTOCOL_BAD_SIGNATURE",
+    });
+
+    expect(await bridge.borrows()).toEqual([]);
+    expect(created).toEqual([]);
+    await vi.waitFor(() => expect(demoKey(bridge).state.borrows).toEqual([]));
+    const rows = bridge.context.ledger.listBorrows();
+    expect(rows.map((row) => row.state)).toEqual(["rolled-back"]);
+    const audit = bridge.context.ledger.listAudit({ kind: "rollback", limit: 10 });
+    expect(audit.some((entry) => entry.message.includes("failed its signature check"))).toBe(true);
+    await bridge.context.mirror.flush();
+    expect(await bridge.registry.readTree(BORROWS_PATH)).toBeUndefined();
+    // The key keeps working, and its seat counts are right.
+    const next = await bridge.borrow({ product: 1001, client: "ws-next" });
+    expect(next.state).toBe("active");
+    await vi.waitFor(async () =>
+      expect((await bridge.keys())[0]?.licenses.find((l) => l.product === 1001)?.borrowed).toBe(1),
+    );
   });
 });
 

@@ -104,6 +104,41 @@ describe("KeyClient on the virtual key", () => {
     setup.bus.close();
   });
 
+  it("hands over a borrow before its proof, and the proof fails for an answer altered on the wire", async () => {
+    const setup = virtualSetup();
+    const { client } = await connectVirtual(setup);
+    const product = setup.key.state.licenses[0]?.product as number;
+    const request = {
+      opId: new Uint8Array(16).fill(3),
+      product,
+      days: 1,
+      binding: new Uint8Array(32).fill(1),
+      tag: new Uint8Array(16).fill(2),
+      client: "ws",
+    };
+    const genuine = await client.borrowWithPendingProof(request);
+    await expect(genuine.verified).resolves.toBeUndefined();
+    expect(genuine.value.client).toBe("ws");
+
+    // Byte 40 of the first report lies inside the record's binding: the body decodes, the proof fails.
+    setup.key.injectFault({ kind: "corrupt", direction: "toHost", nth: 1, byteIndex: 40 });
+    const altered = await client.borrowWithPendingProof({ ...request, opId: new Uint8Array(16).fill(4) });
+    expect(altered.value.binding).not.toEqual(request.binding);
+    await expect(altered.verified).rejects.toMatchObject({ code: "PROTOCOL_BAD_SIGNATURE" });
+
+    // A refusal is still proven before its typed error is thrown.
+    setup.key.injectFault({ kind: "corrupt", direction: "toHost", nth: 1, byteIndex: 20 });
+    const unknownProduct = { ...request, product: 4242, opId: new Uint8Array(16).fill(5) };
+    await expect(client.borrowWithPendingProof(unknownProduct)).rejects.toMatchObject({
+      code: "PROTOCOL_BAD_SIGNATURE",
+    });
+    await expect(client.borrowWithPendingProof(unknownProduct)).rejects.toMatchObject({
+      code: "KEY_UNKNOWN_PRODUCT",
+    });
+    await client.close();
+    setup.bus.close();
+  });
+
   it("connectKey verifies GET_INFO with the pinned key, not the claimed one", async () => {
     const setup = virtualSetup();
     const { client, transport } = await connectVirtual(setup);
