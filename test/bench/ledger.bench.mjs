@@ -18,6 +18,7 @@ import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import Database from "better-sqlite3";
 import { MemoryKeyStore } from "../../dist/native-mocks/index.js";
 import { openBridge } from "../../dist/src/bridge/index.js";
 import { median, printFigures, round } from "./stats.mjs";
@@ -51,6 +52,50 @@ function fsyncMedianMs(append = false) {
     rmSync(file, { force: true });
   }
   return median(samples);
+}
+
+/**
+ * The floor under any durable borrow on this disk: mean ms of one bare better-sqlite3 INSERT of a
+ * borrow-sized row into a table shaped like the ledger's, committed alone, with the ledger's own
+ * pragmas (WAL, synchronous=FULL) — no keybridge code at all. A mean, like the per-borrow figures,
+ * so the WAL checkpoints it pays every ~1 000 pages count as they do for keybridge.
+ */
+function bareCommitMeanMs() {
+  const db = new Database(join(dataDir, "floor-probe.db"));
+  try {
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = FULL");
+    db.exec(`CREATE TABLE borrows (serial TEXT NOT NULL, id INTEGER NOT NULL, op_id TEXT NOT NULL UNIQUE,
+      product INTEGER NOT NULL, client TEXT NOT NULL, issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+      binding TEXT NOT NULL, tag TEXT NOT NULL, state TEXT NOT NULL, dummy_until INTEGER, settle_op_id TEXT,
+      created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, checksum TEXT NOT NULL,
+      PRIMARY KEY (serial, id)) WITHOUT ROWID`);
+    const insert = db.prepare("INSERT INTO borrows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?)");
+    const hex = (i, bytes) => i.toString(16).padStart(bytes * 2, "0");
+    const started = performance.now();
+    for (let i = 1; i <= SEQUENTIAL_BORROWS; i++) {
+      const now = Date.now();
+      insert.run(
+        SERIAL,
+        i,
+        hex(i, 16),
+        PRODUCT,
+        `c${i}`,
+        now,
+        now + 1e9,
+        hex(i, 32),
+        hex(i, 16),
+        "active",
+        now,
+        now,
+        hex(i, 32),
+      );
+    }
+    return (performance.now() - started) / SEQUENTIAL_BORROWS;
+  } finally {
+    db.close();
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(join(dataDir, `floor-probe.db${suffix}`), { force: true });
+  }
 }
 
 const bridge = await openBridge(
@@ -97,6 +142,7 @@ async function returnAll() {
 try {
   const fsyncMs = fsyncMedianMs();
   const appendFsyncMs = fsyncMedianMs(true);
+  const floorMs = median([bareCommitMeanMs(), bareCommitMeanMs(), bareCommitMeanMs()]);
   await measure(50, 1); // warm-up: JIT, statement cache, first WAL growth
   await measure(256, CLIENTS);
   await returnAll();
@@ -121,6 +167,7 @@ try {
     borrow_cost_in_fsyncs: round(own1 / fsyncMs, 2),
     concurrency_speedup: round(own1 / own64, 2),
     fsync_ms_median: round(fsyncMs, 3),
+    bare_commit_in_fsyncs: round(floorMs / fsyncMs, 2),
     borrows_per_s_1: round(1000 / own1, 0),
     borrows_per_s_64: round(1000 / own64, 0),
   };
@@ -133,6 +180,9 @@ try {
   );
   console.log(`fsync (64 B write + fsync), median of ${FSYNC_SAMPLES}: ${figures.fsync_ms_median} ms`);
   console.log(`for context, 4 KiB append + fsync (one WAL frame), median: ${round(appendFsyncMs, 3)} ms`);
+  console.log(
+    `floor: one bare SQLite insert committed alone (WAL, synchronous=FULL, no keybridge code), mean: ${round(floorMs, 3)} ms = ${figures.bare_commit_in_fsyncs} fsyncs`,
+  );
   console.log(
     `1 client:   ${round(own1, 3)} ms own time per borrow = ${figures.borrow_cost_in_fsyncs} fsyncs (target <= 1.5); ${figures.borrows_per_s_1} borrows/s`,
   );
