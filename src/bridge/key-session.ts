@@ -1,5 +1,6 @@
 import type { KeyClient } from "../key/index.js";
 import type { KeyInfo, LicenseUsage, SettleOutcome } from "../protocol/index.js";
+import { NoKeyError } from "./errors.js";
 
 /**
  * One keybridge key as the bridge knows it: the client while it is attached, its licenses with
@@ -60,7 +61,10 @@ export class KeySession {
   }
 
   requireClient(): KeyClient {
-    if (this.client === undefined || !this.present) throw new Error(`key ${this.serial} is not attached`);
+    if (this.client === undefined || !this.present)
+      throw new NoKeyError(`key ${this.serial} is not attached; plug it in and try again`, {
+        details: { serial: this.serial },
+      });
     return this.client;
   }
 

@@ -24,7 +24,7 @@ import {
 import { layerLogger } from "../log.js";
 import type { PreflightAction } from "../reconcile/index.js";
 import { defaultRegistryKind, openRegistry, type RegistryAdapter } from "../registry/index.js";
-import { type HidBackend, loadHidBackend } from "../transport/index.js";
+import { type HidBackend, HidBackendUnavailable, loadHidBackend } from "../transport/index.js";
 import type {
   BorrowRequestInput,
   BorrowStateView,
@@ -95,7 +95,7 @@ const emptyBackend = (): HidBackend => ({
     devicesAsync: async () => [],
     HIDAsync: {
       open: async () => {
-        throw new Error("cannot open device: node-hid is unavailable");
+        throw new HidBackendUnavailable();
       },
     },
   },

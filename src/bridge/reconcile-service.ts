@@ -17,7 +17,7 @@ import {
 import type { FindingView, PreflightView, ReconcileView, RepairResultView } from "./api.js";
 import type { BorrowService } from "./borrow-service.js";
 import type { BridgeContext } from "./context.js";
-import { TagUnknownError } from "./errors.js";
+import { BindingMismatchError, TagUnknownError } from "./errors.js";
 import type { ParsedEntry } from "./registry-codec.js";
 import { isTagUnknown } from "./tag-unknown.js";
 
@@ -247,7 +247,7 @@ export class ReconcileService {
         if (serial === undefined || id === undefined) return "nothing to settle";
         const row = index.get(serial, id);
         if (row === undefined || row.state !== "active") return `borrow ${serial}/${id} is no longer active`;
-        if (row.binding !== this.ctx.binding()) throw new Error(`borrow ${serial}/${id} is bound to another host`);
+        if (row.binding !== this.ctx.binding()) throw new BindingMismatchError(serial, id);
         const session = this.borrows.servingSession(serial);
         const done = await this.ctx.inFlight.run(() => this.borrows.settle(session, row, "settle-expired"));
         return `borrow ${serial}/${id} settled (${done.state})`;
