@@ -5,6 +5,7 @@ import { bearerToken, tokenChecker } from "./auth.js";
 import { BorrowListCache } from "./borrow-cache.js";
 import { DASHBOARD_HTML } from "./dashboard/page.js";
 import { RouteNotFoundError, UnauthorizedError } from "./errors.js";
+import { LazyCompilers } from "./lazy-compilers.js";
 import { ServerMetrics } from "./metrics.js";
 import { buildOpenApi } from "./openapi.js";
 import { toProblem } from "./problem.js";
@@ -17,6 +18,11 @@ const log = layerLogger("server");
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 /** How long requests in flight may take to finish once the server closes. */
 const CLOSE_GRACE_MS = 30_000;
+/**
+ * Validators not used yet are compiled this long after the server listens, one per event-loop turn,
+ * so start-up is not slowed by them and a route's first request usually finds its validator ready.
+ */
+const WARM_VALIDATORS_AFTER_MS = 500;
 
 export interface ServerOptions {
   bridge: Bridge;
@@ -48,11 +54,13 @@ declare module "fastify" {
 export async function createServer(options: ServerOptions): Promise<KeybridgeServer> {
   const { bridge, token } = options;
   const version = options.version ?? "0.1.0";
+  const compilers = new LazyCompilers();
   const app = Fastify({
     logger: false,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false, useDefaults: true } },
     return503OnClosing: true,
+    schemaController: { compilersFactory: compilers.factory },
   });
   const streams = new EventStreams(bridge, options.heartbeatMs ?? 15_000);
   const metrics = new ServerMetrics(bridge, () => streams.size);
@@ -140,6 +148,8 @@ export async function createServer(options: ServerOptions): Promise<KeybridgeSer
     borrowCache.close();
     metrics.close();
   });
+  const warmer = new ValidatorWarmer(compilers);
+  app.addHook("onClose", async () => warmer.stop());
   await app.ready();
 
   return {
@@ -147,6 +157,7 @@ export async function createServer(options: ServerOptions): Promise<KeybridgeSer
     metrics,
     async listen(host, port) {
       await app.listen({ host, port });
+      warmer.start(WARM_VALIDATORS_AFTER_MS);
       const address = app.server.address();
       const boundPort = typeof address === "object" && address !== null ? address.port : port;
       const shownHost = host.includes(":") ? `[${host}]` : host;
@@ -165,6 +176,39 @@ export async function createServer(options: ServerOptions): Promise<KeybridgeSer
       }
     },
   };
+}
+
+/** Compiles the validators no request has needed yet in the background, one per event-loop turn. */
+class ValidatorWarmer {
+  private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private stopped = false;
+
+  constructor(private readonly compilers: LazyCompilers) {}
+
+  start(delayMs: number): void {
+    if (this.stopped || this.timer !== undefined) return;
+    this.timer = setTimeout(() => this.step(), delayMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    if (this.immediate !== undefined) clearImmediate(this.immediate);
+  }
+
+  private step(): void {
+    if (this.stopped) return;
+    try {
+      if (!this.compilers.compileNext()) return;
+    } catch (error) {
+      // The route's requests will fail with the same error when they compile it themselves.
+      log.error("compiling a route's request schema failed", { error: (error as Error).message });
+    }
+    this.immediate = setImmediate(() => this.step());
+    this.immediate.unref();
+  }
 }
 
 function register(app: FastifyInstance, route: RouteSpec, ctx: RouteContext): void {
