@@ -291,7 +291,7 @@ async function assemble(
 
   // Keys first: recovery may need the registry's tags (rebuilt ledger) before drift repair rewrites it.
   cleanups.push(() => keys.close());
-  await keys.start();
+  await recovery.duringStart(() => keys.start());
   cleanups.push(() => mirror.close());
   await mirror.start().catch((error: unknown) => {
     log.error("the registry could not be checked; the mirror retries at the next drift check", {
@@ -383,7 +383,11 @@ class BridgeImpl implements OpenedBridge {
       borrows: all.filter((borrow) => borrow.state !== "dummy"),
       dummies: this.dummyViews(),
       risks: this.risks(),
-      ledger: { path: this.context.ledger.file, healthy: true, rebuilt: this.context.ledger.rebuilt },
+      ledger: {
+        path: this.context.ledger.file,
+        healthy: this.context.ledger.healthy,
+        rebuilt: this.context.ledger.rebuilt,
+      },
       registry: {
         kind: description.kind,
         location: description.location,

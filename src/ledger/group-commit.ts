@@ -13,6 +13,10 @@ export interface GroupCommitHooks {
   mapError(error: unknown, action: string): Error;
   /** Called once per committed SQLite transaction with how many closures it carried. */
   onCommit(closures: number, failedClosures: number): void;
+  /** Called for each closure that threw (and was rolled back alone). */
+  onClosureFailed(error: unknown): void;
+  /** Called when a whole transaction failed (BEGIN or COMMIT refused, or SQLite aborted it: disk full, I/O). */
+  onTransactionFailed(error: Error): void;
 }
 
 /**
@@ -76,6 +80,7 @@ export class GroupCommitter<Tx> {
       this.begin.run();
     } catch (error) {
       const mapped = this.hooks.mapError(error, "begin group commit");
+      this.hooks.onTransactionFailed(mapped);
       for (const item of batch) item.reject(mapped);
       return [];
     }
@@ -94,6 +99,7 @@ export class GroupCommitter<Tx> {
       this.end.run();
     } catch (error) {
       const mapped = this.hooks.mapError(error, "commit group");
+      this.hooks.onTransactionFailed(mapped);
       this.abandon();
       this.settleAborted(batch, outcomes, mapped);
       return [];
@@ -121,6 +127,7 @@ export class GroupCommitter<Tx> {
         this.rollbackTo.run();
         this.release.run();
       }
+      this.hooks.onClosureFailed(error);
       return { ok: false, error };
     }
   }
@@ -131,6 +138,7 @@ export class GroupCommitter<Tx> {
 
   private settleAborted(items: Queued<Tx>[], outcomes: Outcome[], cause: unknown): void {
     const error = this.hooks.mapError(cause, "group commit aborted");
+    this.hooks.onTransactionFailed(error);
     items.forEach((item, index) => {
       const outcome = outcomes[index];
       item.reject(outcome && !outcome.ok ? outcome.error : error);

@@ -2,7 +2,7 @@ import type Database from "better-sqlite3";
 import { layerLogger } from "../log.js";
 import { appendAudit, listAudit } from "./audit.js";
 import * as borrows from "./borrows.js";
-import { LedgerInvalidInputError } from "./errors.js";
+import { LedgerDiskFullError, LedgerInvalidInputError, LedgerIoError } from "./errors.js";
 import { GroupCommitter } from "./group-commit.js";
 import * as journal from "./journal.js";
 import * as keys from "./keys.js";
@@ -56,6 +56,7 @@ export class Ledger {
   private readonly committer: GroupCommitter<Ledger>;
   private secret: Buffer = Buffer.alloc(0);
   private instance = "";
+  private failure: Error | undefined;
 
   constructor(context: LedgerContext) {
     this.file = context.file;
@@ -66,11 +67,32 @@ export class Ledger {
     this.committer = new GroupCommitter<Ledger>(context.db, this, {
       mapError: (error, action) => mapLedgerError(error, this.file, action),
       onCommit: (closures, failed) => {
+        if (failed === 0) this.failure = undefined;
         store.counters.commits += 1;
         store.counters.groupedWrites += closures;
         store.counters.failedWrites += failed;
       },
+      onClosureFailed: (error) => {
+        // A refused row (duplicate, bad input) says nothing about the ledger; a full disk or I/O does.
+        if (error instanceof LedgerDiskFullError || error instanceof LedgerIoError) this.failure = error;
+      },
+      onTransactionFailed: (error) => {
+        this.failure = error;
+      },
     });
+  }
+
+  /**
+   * False from a group commit (or one write in it) that the disk refused — disk full, I/O error —
+   * until a later group commit succeeds whole: writes are being lost to the caller as errors, and an operator must look.
+   */
+  get healthy(): boolean {
+    return this.failure === undefined;
+  }
+
+  /** The error of the last failed group commit while unhealthy. */
+  get lastFailure(): Error | undefined {
+    return this.failure;
   }
 
   /** Loads (or, on a writable fresh ledger, creates) the secret and instance id; verifies their checksums. */

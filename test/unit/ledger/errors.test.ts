@@ -79,6 +79,28 @@ describe("typed errors from a real ledger", () => {
     expect(ledger.listBorrows({ serial: "KB-FULL" })).toEqual([first]);
   });
 
+  it("reports itself unhealthy while the disk refuses group commits, and healthy again after one succeeds", async () => {
+    const ledger = openTracked({ dir: tempDir(), maxSizeBytes: 128 * 1024 });
+    await ledger.commit((tx) => tx.insertBorrow(sampleBorrow({ serial: "KB-FULL", id: 1 })));
+    expect(ledger.healthy).toBe(true);
+    // A refused row is the caller's problem, not the ledger's.
+    await expect(
+      ledger.commit((tx) => tx.insertBorrow(sampleBorrow({ serial: "KB-FULL", id: 1 }))),
+    ).rejects.toMatchObject({ code: "LEDGER_DUPLICATE" });
+    expect(ledger.healthy).toBe(true);
+
+    const tooMuch = ledger.commit((tx) => {
+      for (let id = 2; id < 5000; id++) tx.insertBorrow(sampleBorrow({ serial: "KB-FULL", id }));
+    });
+    await expect(tooMuch).rejects.toBeInstanceOf(LedgerDiskFullError);
+    expect(ledger.healthy).toBe(false);
+    expect(ledger.lastFailure).toBeInstanceOf(LedgerDiskFullError);
+
+    await ledger.commit((tx) => tx.updateBorrowState("KB-FULL", 1, { state: "returned" }));
+    expect(ledger.healthy).toBe(true);
+    expect(ledger.lastFailure).toBeUndefined();
+  });
+
   it("reports a data directory that is a file as LEDGER_IO", () => {
     const dir = tempDir();
     mkdirSync(dirname(dir), { recursive: true });
