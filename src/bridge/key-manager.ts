@@ -34,6 +34,8 @@ export interface KeyManagerOptions {
   queueLimit: number;
   debounceMs?: number;
   pollMs?: number;
+  /** First delay before enumerating again after an enumeration failed; doubles up to 30 s. Default 1 000 ms. */
+  enumerationRetryMs?: number;
   /** Host binding now (hex), recorded as the key's last binding on attach. */
   currentBinding(): string;
   /** Runs after a key is connected and before it serves any operation (recovery). */
@@ -46,6 +48,7 @@ export interface KeyManagerOptions {
 }
 
 const DEFAULT_LICENSE_REFRESH_MS = 60_000;
+const MAX_ENUMERATION_RETRY_MS = 30_000;
 
 /**
  * Follows the keys on the bus: connects each keybridge key (pinning its public key, refusing a
@@ -63,6 +66,8 @@ export class KeyManager {
   private subscription: Subscription | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
   private licenseTimer: NodeJS.Timeout | undefined;
+  private enumerationRetryTimer: NodeJS.Timeout | undefined;
+  private enumerationFailures = 0;
   private closed = false;
 
   constructor(private readonly options: KeyManagerOptions) {
@@ -110,9 +115,10 @@ export class KeyManager {
       try {
         devices = await listAllDevices(this.options.backend);
       } catch (error) {
-        log.warn("device enumeration failed", { error: String(error) });
+        this.retryEnumerationLater(error);
         return;
       }
+      this.enumerationFailures = 0;
       const paths = new Set(devices.map((device) => device.path));
       for (const session of this.sessions.values()) {
         if (session.present && !paths.has(session.path)) await this.detach(session.path);
@@ -121,6 +127,28 @@ export class KeyManager {
       for (const path of this.refused) if (!paths.has(path)) this.refused.delete(path);
       for (const device of devices) await this.attach(device);
     });
+  }
+
+  /**
+   * A failed enumeration (udev busy, a USB hub resetting) would otherwise leave a present key
+   * unseen until some later USB event: enumerate again after a delay that doubles per failure.
+   */
+  private retryEnumerationLater(error: unknown): void {
+    this.enumerationFailures++;
+    const base = this.options.enumerationRetryMs ?? 1000;
+    const delayMs = Math.min(MAX_ENUMERATION_RETRY_MS, base * 2 ** Math.min(this.enumerationFailures - 1, 16));
+    log.warn("device enumeration failed; enumerating again later", {
+      code: errorCode(error),
+      error: String(error),
+      failures: this.enumerationFailures,
+      retryInMs: delayMs,
+    });
+    if (this.closed || this.enumerationRetryTimer !== undefined) return;
+    this.enumerationRetryTimer = setTimeout(() => {
+      this.enumerationRetryTimer = undefined;
+      void this.rescan();
+    }, delayMs);
+    this.enumerationRetryTimer.unref();
   }
 
   session(serial: string): KeySession | undefined {
@@ -185,6 +213,7 @@ export class KeyManager {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.rescanTimer);
+    clearTimeout(this.enumerationRetryTimer);
     clearInterval(this.licenseTimer);
     this.subscription?.unsubscribe();
     // enqueue's chain already logs each failure; close only waits for it.
@@ -210,10 +239,7 @@ export class KeyManager {
     }
     // The event lacks ids and model: take them from a fresh enumeration (a device gone by then is skipped).
     const devices = await listAllDevices(this.options.backend).catch((error: unknown) => {
-      log.warn("device enumeration after an attach failed; the next rescan retries", {
-        code: errorCode(error),
-        error: String(error),
-      });
+      this.retryEnumerationLater(error);
       return [];
     });
     const listed = devices.find((d) => d.path === event.path);

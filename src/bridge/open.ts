@@ -76,6 +76,10 @@ export interface BridgeInternals {
   expiryCheckMs?: number;
   /** Hotplug debounce. Default 250 ms (50 ms in virtual mode). */
   hotplugDebounceMs?: number;
+  /** Wraps the HID backend (tests inject enumeration failures). */
+  wrapBackend?: (backend: HidBackend) => HidBackend;
+  /** First retry delay after a failed device enumeration. Default 1 000 ms. */
+  enumerationRetryMs?: number;
 }
 
 /** The parts of an open bridge other layers (the guard) compose with. */
@@ -205,6 +209,8 @@ async function assemble(
     });
   }
 
+  if (internals.wrapBackend !== undefined) backend = internals.wrapBackend(backend);
+
   const components = options.bindingComponents ?? ["ips", "hostname", "machineId"];
   const hostMonitor = new HostMonitor(probe, { intervalMs: options.hostPollMs ?? 5000, bindingComponents: components });
   cleanups.push(() => hostMonitor.close());
@@ -261,6 +267,7 @@ async function assemble(
     exchangeTimeoutMs: options.exchangeTimeoutMs ?? 5000,
     queueLimit: options.queueLimit ?? 64,
     debounceMs: internals.hotplugDebounceMs ?? (virtual ? 50 : 250),
+    ...(internals.enumerationRetryMs === undefined ? {} : { enumerationRetryMs: internals.enumerationRetryMs }),
     currentBinding: () => binding,
     beforeServe: async (session) => {
       await recovery?.recoverKey(session);
