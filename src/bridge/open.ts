@@ -80,6 +80,11 @@ export interface BridgeInternals {
   wrapBackend?: (backend: HidBackend) => HidBackend;
   /** First retry delay after a failed device enumeration. Default 1 000 ms. */
   enumerationRetryMs?: number;
+  /**
+   * A quick_check of `<dataDir>/ledger.db` started earlier (`startLedgerCheck`); when it passed, the
+   * ledger's open does not run it again. The daemon starts it before loading its modules.
+   */
+  ledgerCheck?: Promise<boolean>;
 }
 
 /** The parts of an open bridge other layers (the guard) compose with. */
@@ -117,10 +122,15 @@ interface OpenedLedger {
   fresh: boolean;
 }
 
-function openOrRebuildLedger(dataDir: string, events: EventBus): OpenedLedger {
+async function openOrRebuildLedger(
+  dataDir: string,
+  events: EventBus,
+  check: Promise<boolean> | undefined,
+): Promise<OpenedLedger> {
   const existed = existsSync(join(dataDir, DEFAULT_FILE_NAME));
+  const quickCheckPassed = check === undefined ? false : await check;
   try {
-    const ledger = openLedger({ dir: dataDir });
+    const ledger = openLedger({ dir: dataDir, quickCheckPassed });
     try {
       return { ledger, outstanding: ledger.listOutstanding(), fresh: !existed };
     } catch (error) {
@@ -178,7 +188,7 @@ async function assemble(
 ): Promise<OpenedBridge> {
   const dataDir = options.dataDir;
   const virtual = options.mode === "virtual";
-  const { ledger, outstanding, fresh } = openOrRebuildLedger(dataDir, events);
+  const { ledger, outstanding, fresh } = await openOrRebuildLedger(dataDir, events, internals.ledgerCheck);
   cleanups.push(() => ledger.close());
 
   const registryKind = options.registry?.kind ?? defaultRegistryKind();

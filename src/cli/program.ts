@@ -17,6 +17,7 @@ import type {
   StatusView,
   VirtualKeyView,
 } from "../bridge/api.js";
+import { startLedgerCheck } from "../bridge/ledger-check.js";
 import { parseDuration } from "../config/duration.js";
 import { ConfigInvalidError } from "../config/errors.js";
 import { type ConfigField, loadConfig } from "../config/index.js";
@@ -166,8 +167,14 @@ export function buildProgram(io: CliIo, deps: CliDeps, state: { exitCode: number
           allowRemote: options.allowRemote ? true : undefined,
         };
         const loaded = loadConfig({ flags, env: io.env, ...(g.config ? { configFile: g.config } : {}) });
-        const serve = deps.serve ?? (await import("../server/daemon.js")).runDaemonUntilSignal;
-        state.exitCode = await serve({ config: loaded.config, warnings: loaded.warnings });
+        if (deps.serve !== undefined) {
+          state.exitCode = await deps.serve({ config: loaded.config, warnings: loaded.warnings });
+          return;
+        }
+        // Started first: on a second core the ledger's quick_check runs while the daemon's modules load.
+        const ledgerCheck = startLedgerCheck(loaded.config.dataDir);
+        const { runDaemonUntilSignal } = await import("../server/daemon.js");
+        state.exitCode = await runDaemonUntilSignal({ config: loaded.config, warnings: loaded.warnings, ledgerCheck });
       },
     );
 

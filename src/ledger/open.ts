@@ -2,6 +2,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { layerLogger } from "../log.js";
 import { LedgerReadOnlyError } from "./errors.js";
+import { DEFAULT_FILE_NAME } from "./file-name.js";
 import { ensureDir, ensureFile, quarantineFiles, tightenModes } from "./files.js";
 import { checkHeader, checkStructure, type IntegrityMode } from "./integrity.js";
 import { Ledger } from "./ledger.js";
@@ -11,7 +12,7 @@ import { migrate, SCHEMA_VERSION, schemaVersionOf, verifySchema } from "./schema
 
 const log = layerLogger("ledger");
 
-export const DEFAULT_FILE_NAME = "ledger.db";
+export { DEFAULT_FILE_NAME };
 
 export interface OpenLedgerOptions {
   dir: string;
@@ -25,6 +26,11 @@ export interface OpenLedgerOptions {
    * index contents; about 3x slower). Default "quick"; row checksums cover what both miss.
    */
   integrityCheck?: IntegrityMode;
+  /**
+   * `PRAGMA quick_check` already passed on this file moments before, on another connection (the
+   * daemon runs it on a worker thread while its modules load), so the "quick" check is not repeated.
+   */
+  quickCheckPassed?: boolean;
   /** Caps the file size; a write past it fails with LEDGER_DISK_FULL. Default: no cap. */
   maxSizeBytes?: number;
   /** Epoch-ms clock for created/updated/audit times. Default Date.now. */
@@ -58,7 +64,8 @@ function openAt(options: OpenLedgerOptions, rebuilt: boolean): Ledger {
   }
   try {
     configure(db, file, options);
-    checkStructure(db, file, options.integrityCheck ?? "quick");
+    const integrityCheck = options.integrityCheck ?? "quick";
+    if (!(integrityCheck === "quick" && options.quickCheckPassed === true)) checkStructure(db, file, integrityCheck);
     prepareSchema(db, file, readOnly, clock());
     verifySchema(db, file);
     const ledger = new Ledger({ db, file, dir: options.dir, clock, rebuilt });

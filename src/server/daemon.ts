@@ -18,6 +18,8 @@ export interface DaemonOptions {
   version?: string;
   /** Configuration warnings to log once the logger is set up. */
   warnings?: string[];
+  /** The ledger's quick_check, started before the daemon's modules loaded (`startLedgerCheck`). */
+  ledgerCheck?: Promise<boolean>;
 }
 
 export interface RunningDaemon {
@@ -62,10 +64,6 @@ export function bridgeOptionsFrom(config: KeybridgeConfig): BridgeOptions {
   };
 }
 
-async function defaultOpenBridge(options: BridgeOptions): Promise<Bridge> {
-  return openBridge(options);
-}
-
 /** JSON on stdout when it is not a terminal (journald), readable lines on a terminal; `json` forces JSON. */
 export function applyLogSettings(level: LogLevel, format: KeybridgeConfig["logFormat"]): void {
   setLogLevel(level);
@@ -88,7 +86,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const { token, file: tokenFile, created } = readOrCreateToken(config.dataDir);
   if (created) log.info("API token created", { tokenFile });
 
-  const bridge = await openReadyBridge(options.openBridge ?? defaultOpenBridge, bridgeOptionsFrom(config));
+  const { ledgerCheck } = options;
+  const open = options.openBridge ?? ((bridgeOptions) => openBridge(bridgeOptions, { ledgerCheck }));
+  const bridge = await openReadyBridge(open, bridgeOptionsFrom(config));
 
   let server: KeybridgeServer | undefined;
   let url: string;

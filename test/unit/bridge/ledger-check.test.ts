@@ -1,0 +1,102 @@
+import { closeSync, existsSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { describe, expect, it } from "vitest";
+import { openLedger } from "../../../src/ledger/index.js";
+import { closeBridge, openVirtual, tempDataDir } from "./helpers.js";
+
+// The worker runs compiled JavaScript, so these tests use the build (`npm run build`).
+const built = resolve("dist/src/bridge/ledger-check.js");
+const hasBuild = existsSync(built);
+if (!hasBuild) process.stderr.write("ledger-check tests skipped: run `npm run build` first\n");
+
+async function startLedgerCheck(dataDir: string): Promise<boolean> {
+  const module = (await import(pathToFileURL(built).href)) as { startLedgerCheck(dir: string): Promise<boolean> };
+  return module.startLedgerCheck(dataDir);
+}
+
+/** A closed ledger with a few hundred rows, so it spans many b-tree pages. */
+function populatedLedger(): string {
+  const dir = tempDataDir();
+  const ledger = openLedger({ dir });
+  ledger.transaction((tx) => {
+    for (let id = 1; id <= 400; id++) {
+      tx.insertBorrow({
+        serial: "KB-CHECK-0001",
+        id,
+        opId: id.toString(16).padStart(32, "0"),
+        product: 1001,
+        client: `client-${id}`,
+        issuedAt: 1_000,
+        expiresAt: 2_000,
+        binding: "ab".repeat(32),
+        tag: id.toString(16).padStart(32, "0"),
+        state: "returned",
+      });
+    }
+  });
+  ledger.close();
+  return dir;
+}
+
+/** Overwrites one b-tree page in the middle of the file: the header stays valid, quick_check fails. */
+function damageAPage(dir: string): void {
+  const file = join(dir, "ledger.db");
+  const pageSize = readFileSync(file).readUInt16BE(16);
+  const pages = statSync(file).size / pageSize;
+  const fd = openSync(file, "r+");
+  try {
+    writeSync(fd, Buffer.alloc(pageSize, 0x5a), 0, pageSize, Math.floor(pages / 2) * pageSize);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+describe.skipIf(!hasBuild)("the ledger's quick_check on a worker thread", () => {
+  it("passes for a healthy ledger", async () => {
+    expect(await startLedgerCheck(populatedLedger())).toBe(true);
+  });
+
+  it("does not pass for a missing ledger or one with a damaged page", async () => {
+    expect(await startLedgerCheck(tempDataDir())).toBe(false);
+    const dir = populatedLedger();
+    damageAPage(dir);
+    expect(await startLedgerCheck(dir)).toBe(false);
+  });
+
+  it("a ledger whose check did not pass is still found corrupt at open, quarantined and rebuilt", async () => {
+    const dataDir = tempDataDir();
+    const first = await openVirtual({ dataDir });
+    const borrow = await first.borrow({ product: 1001, client: "a" });
+    await closeBridge(first);
+    const file = join(dataDir, "ledger.db");
+    // Enough history for a page in the middle to hold rows, not the schema.
+    const ledger = openLedger({ dir: dataDir });
+    ledger.transaction((tx) => {
+      for (let id = 1000; id < 1400; id++) {
+        tx.insertBorrow({
+          serial: "KB-OTHER-0001",
+          id,
+          opId: id.toString(16).padStart(32, "0"),
+          product: 1001,
+          client: `client-${id}`,
+          issuedAt: 1_000,
+          expiresAt: 2_000,
+          binding: "ab".repeat(32),
+          tag: id.toString(16).padStart(32, "0"),
+          state: "returned",
+        });
+      }
+    });
+    ledger.close();
+    expect(existsSync(`${file}-wal`)).toBe(false);
+    damageAPage(dataDir);
+
+    const check = startLedgerCheck(dataDir);
+    expect(await check).toBe(false);
+    const bridge = await openVirtual({ dataDir }, { ledgerCheck: check });
+    const status = await bridge.status();
+    expect(status.ledger.rebuilt).toBe(true);
+    expect(status.borrows.map((view) => view.id)).toEqual([borrow.id]);
+  });
+});
