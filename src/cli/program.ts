@@ -1,6 +1,5 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { Value } from "@sinclair/typebox/value";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import type {
   BorrowView,
@@ -20,10 +19,9 @@ import type {
 import { startLedgerCheck } from "../bridge/ledger-check.js";
 import { parseDuration } from "../config/duration.js";
 import { ConfigInvalidError } from "../config/errors.js";
-import { type ConfigField, loadConfig } from "../config/index.js";
+import type { ConfigField } from "../config/schema.js";
 import { isCodedError, KeybridgeError } from "../errors.js";
 import { PREFLIGHT_ACTIONS } from "../reconcile/actions.js";
-import { LicenseUpdateSchema } from "../server/schemas.js";
 import { ApiClient, resolveEndpoint } from "./client.js";
 import { ApiError, CliFileError } from "./errors.js";
 import { type CliIo, EXIT } from "./io.js";
@@ -98,7 +96,12 @@ function writePrivateFile(file: string, text: string): void {
   }
 }
 
-function readLicenseFile(file: string): LicenseInput[] {
+/** The configuration loader pulls in TypeBox: loaded by the commands that need it, so the others start faster. */
+async function loadConfig(...args: Parameters<typeof import("../config/load.js").loadConfig>) {
+  return (await import("../config/load.js")).loadConfig(...args);
+}
+
+async function readLicenseFile(file: string): Promise<LicenseInput[]> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(readText(file));
@@ -106,6 +109,10 @@ function readLicenseFile(file: string): LicenseInput[] {
     if (error instanceof KeybridgeError) throw error;
     throw new CliFileError("FILE_INVALID", `${file} is not valid JSON: ${(error as Error).message}`, file, error);
   }
+  const [{ Value }, { LicenseUpdateSchema }] = await Promise.all([
+    import("@sinclair/typebox/value"),
+    import("../server/schemas.js"),
+  ]);
   if (!Value.Check(LicenseUpdateSchema, parsed)) {
     const first = [...Value.Errors(LicenseUpdateSchema, parsed)][0];
     const where =
@@ -166,7 +173,7 @@ export function buildProgram(io: CliIo, deps: CliDeps, state: { exitCode: number
           mode: options.virtual ? "virtual" : undefined,
           allowRemote: options.allowRemote ? true : undefined,
         };
-        const loaded = loadConfig({ flags, env: io.env, ...(g.config ? { configFile: g.config } : {}) });
+        const loaded = await loadConfig({ flags, env: io.env, ...(g.config ? { configFile: g.config } : {}) });
         if (deps.serve !== undefined) {
           state.exitCode = await deps.serve({ config: loaded.config, warnings: loaded.warnings });
           return;
@@ -279,7 +286,7 @@ export function buildProgram(io: CliIo, deps: CliDeps, state: { exitCode: number
     .option("--force", "update even with borrows out (they become Borrow Dummies)")
     .addHelpText("after", example("keybridge license-update KB-0001 licenses.json"))
     .action(async (serial: string, file: string, options: { force?: boolean }, command: Command) => {
-      const licenses = readLicenseFile(file);
+      const licenses = await readLicenseFile(file);
       const path = `/v1/keys/${encodeURIComponent(serial)}/license-update`;
       const body = { licenses, force: options.force === true };
       show(command, await client(command).json<LicenseUpdateView>("POST", path, body), render.licenseUpdateText);
@@ -342,7 +349,7 @@ export function buildProgram(io: CliIo, deps: CliDeps, state: { exitCode: number
     .addHelpText("after", example("keybridge config", "KEYBRIDGE_LISTEN=127.0.0.1:9000 keybridge config --json"))
     .action(async (_options: unknown, command: Command) => {
       const g = globals(command);
-      const loaded = loadConfig({
+      const loaded = await loadConfig({
         flags: { dataDir: g.dataDir },
         env: io.env,
         ...(g.config ? { configFile: g.config } : {}),
