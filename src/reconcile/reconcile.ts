@@ -1,49 +1,29 @@
 import { classifyAbsent } from "./classify-absent.js";
 import { classifyPresent } from "./classify-present.js";
-import { emitSlot, healthyFinding, unreadableRegistryFinding } from "./findings.js";
+import { emitSlot, healthyFinding } from "./findings.js";
+import { reconcileInOrder } from "./in-order.js";
+import { classifyContext, finishReport, isReadable } from "./report.js";
 import { type Scratch, withScratch } from "./scratch.js";
-import type { ClassifyContext, Slot } from "./slot.js";
-import { blockedBy, tally } from "./summary.js";
-import type {
-  DummyInfo,
-  Finding,
-  KeyBorrow,
-  KeyView,
-  LedgerBorrow,
-  ReconcileInput,
-  ReconcileReport,
-  RegistryBorrow,
-} from "./types.js";
+import type { Slot } from "./slot.js";
+import type { Finding, KeyBorrow, LedgerBorrow, ReconcileInput, ReconcileReport, RegistryBorrow } from "./types.js";
 import { Cursor, emptyBuckets, indexViews, keyBuckets } from "./view-index.js";
-
-function isReadable(view: KeyView | undefined): view is KeyView & { borrows: KeyBorrow[] } {
-  return view?.present === true && view.borrows !== undefined;
-}
 
 /**
  * Key view × registry view × ledger view × host identity → findings, dummies and blocked
  * products. Pure and synchronous; linear in the number of records for input in any order.
  */
 export function reconcile(input: ReconcileInput): ReconcileReport {
+  return reconcileInOrder(input) ?? reconcileIndexed(input);
+}
+
+/** The general path, for input in any order: index the views, then merge and classify per serial. */
+export function reconcileIndexed(input: ReconcileInput): ReconcileReport {
   return withScratch((scratch) => reconcileWith(input, scratch));
 }
 
 function reconcileWith(input: ReconcileInput, scratch: Scratch): ReconcileReport {
   const index = indexViews(input, scratch);
-  const keyLastBinding = input.host.keyLastBinding;
-  const ctx: ClassifyContext = {
-    hostBinding: input.host.binding,
-    keyMoved: (serial) => {
-      const last = keyLastBinding?.[serial];
-      return last !== undefined && last !== input.host.binding;
-    },
-    registryReadable: input.registry.readable,
-    now: input.now,
-    tagDerivable: input.tagDerivable === true,
-    derivedTags: input.derivedTags,
-    out: [],
-    dummies: [] as DummyInfo[],
-  };
+  const ctx = classifyContext(input, []);
 
   const findings: Finding[] = [];
   let anyKeyUnreadable = false;
@@ -96,19 +76,5 @@ function reconcileWith(input: ReconcileInput, scratch: Scratch): ReconcileReport
     }
   }
 
-  if (!input.registry.readable) {
-    let ledgerMissing = 0;
-    for (const f of findings) if (f.kind === "ledger-missing") ledgerMissing++;
-    findings.unshift(unreadableRegistryFinding(input.registry.reason, !anyKeyUnreadable && ledgerMissing === 0));
-  }
-  const { counts, worst } = tally(findings);
-  return {
-    now: input.now,
-    findings,
-    counts,
-    healthyBorrows,
-    worst,
-    dummies: ctx.dummies,
-    blockedProducts: blockedBy(ctx.dummies),
-  };
+  return finishReport(input, findings, healthyBorrows, anyKeyUnreadable, ctx.dummies);
 }

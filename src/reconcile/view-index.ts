@@ -1,3 +1,4 @@
+import { viewRank } from "./report.js";
 import { type Scratch, ScratchSlot } from "./scratch.js";
 import type { KeyBorrow, KeyView, LedgerBorrow, ReconcileInput, RegistryBorrow } from "./types.js";
 
@@ -49,15 +50,7 @@ const NO_RECORDS: Buckets<never> = {
   start: new Int32Array(1),
 };
 
-function isReadable(view: KeyView | undefined): boolean {
-  return view?.present === true && view.borrows !== undefined;
-}
-
-function viewRank(view: KeyView): number {
-  return isReadable(view) ? 2 : view.present ? 1 : 0;
-}
-
-function isOutstanding(row: LedgerBorrow): boolean {
+export function isOutstanding(row: LedgerBorrow): boolean {
   return row.state === "active" || row.state === "returning" || row.state === "dummy";
 }
 
@@ -212,7 +205,7 @@ export class Cursor<T extends { id: number }> {
   /** The record with `id` (duplicates resolved stably), moving past all records with that id. */
   take(id: number): T | undefined {
     let found: T | undefined;
-    while (this.at < this.end && this.ids[this.order[this.at]!] === id) {
+    while (this.at < this.end && sameId(this.ids[this.order[this.at]!]!, id)) {
       const candidate = this.records[this.order[this.at++]!]!;
       found = found === undefined ? candidate : pickStable(found, candidate);
     }
@@ -223,4 +216,9 @@ export class Cursor<T extends { id: number }> {
 /** Deterministic choice between duplicates, so the report does not depend on input order. */
 function pickStable<T>(current: T, candidate: T): T {
   return JSON.stringify(candidate) < JSON.stringify(current) ? candidate : current;
+}
+
+/** Id equality in which NaN equals NaN: an id that equals nothing would never be taken, and the merge would not end. */
+function sameId(a: number, b: number): boolean {
+  return a === b || (Number.isNaN(a) && Number.isNaN(b));
 }

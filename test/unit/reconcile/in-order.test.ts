@@ -1,0 +1,85 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { reconcileInOrder } from "../../../src/reconcile/in-order.js";
+import type { ReconcileInput } from "../../../src/reconcile/index.js";
+import { reconcile } from "../../../src/reconcile/index.js";
+import { reconcileIndexed } from "../../../src/reconcile/reconcile.js";
+import { consistent, DAY, keyBorrow, NOW, OTHER_HOST } from "./fixtures.js";
+import { inputOf, worldArb } from "./world.js";
+
+const RUNS = { numRuns: 300 };
+
+type Keyed = { serial: string; id: number };
+const bySerialThenId = (a: Keyed, b: Keyed) => (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : a.id - b.id);
+const byIdThenSerial = (a: Keyed, b: Keyed) => a.id - b.id || (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : 0);
+
+/** The same input with every view sorted: keys by id, registry and ledger by `order`. */
+function sorted(input: ReconcileInput, order: (a: Keyed, b: Keyed) => number): ReconcileInput {
+  return {
+    ...input,
+    keys: input.keys.map((k) =>
+      k.borrows === undefined ? k : { ...k, borrows: [...k.borrows].sort((a, b) => a.id - b.id) },
+    ),
+    registry: input.registry.readable
+      ? { readable: true, borrows: [...input.registry.borrows].sort(order) }
+      : input.registry,
+    ledger: [...input.ledger].sort(order),
+  };
+}
+
+/** True when some view lists one borrow twice: the one-pass merge leaves those to the general path. */
+function hasDuplicates(input: ReconcileInput): boolean {
+  const lists: Keyed[][] = [input.ledger, input.registry.readable ? input.registry.borrows : []];
+  for (const k of input.keys) if (k.borrows) lists.push(k.borrows.map((b) => ({ serial: k.serial, id: b.id })));
+  return lists.some((list) => new Set(list.map((r) => `${r.serial}/${r.id}`)).size !== list.length);
+}
+
+describe("reconcile of views already in order", () => {
+  it("gives the general path's report for views sorted by serial then id, or by id then serial", () => {
+    fc.assert(
+      fc.property(worldArb, fc.boolean(), (w, serialFirst) => {
+        const input = sorted(inputOf(w), serialFirst ? bySerialThenId : byIdThenSerial);
+        const fast = reconcileInOrder(input);
+        if (!hasDuplicates(input)) expect(fast).toBeDefined();
+        if (fast !== undefined) expect(fast).toEqual(reconcileIndexed(input));
+      }),
+      RUNS,
+    );
+  });
+
+  it("gives the general path's report, or leaves the input to it, whatever the order", () => {
+    fc.assert(
+      fc.property(worldArb, (w) => {
+        const input = inputOf(w);
+        const fast = reconcileInOrder(input);
+        if (fast !== undefined) expect(fast).toEqual(reconcileIndexed(input));
+        expect(reconcile(input)).toEqual(reconcileIndexed(input));
+      }),
+      RUNS,
+    );
+  });
+
+  it("notices a record out of order past the records it samples, and reports as for any order", () => {
+    const borrows = Array.from({ length: 200 }, (_, i) =>
+      keyBorrow(i + 1, i % 17 === 0 ? { binding: OTHER_HOST } : i % 23 === 0 ? { expiresAt: NOW - DAY / 2 } : {}),
+    );
+    const input = consistent(borrows);
+    const ledger = [...input.ledger];
+    [ledger[150], ledger[151]] = [ledger[151]!, ledger[150]!];
+    const swapped = { ...input, ledger };
+    expect(reconcileInOrder(swapped)).toBeUndefined();
+    const report = reconcile(swapped);
+    expect(report).toEqual(reconcileIndexed(input));
+    expect(report.counts["binding-mismatch"]).toBe(12);
+    expect(report.healthyBorrows).toBeGreaterThan(150);
+  });
+
+  it("ends on ids that equal nothing (NaN), in either path", () => {
+    const input = consistent([keyBorrow(1), keyBorrow(2)]);
+    input.ledger = [{ ...input.ledger[0]!, id: Number.NaN }, input.ledger[1]!];
+    expect(reconcileInOrder(input)).toBeUndefined();
+    const report = reconcile(input);
+    expect(report.counts["ledger-missing"]).toBe(1);
+    expect(report.healthyBorrows).toBe(1);
+  });
+});
