@@ -68,10 +68,21 @@ export class Mirror {
     private readonly options: MirrorOptions,
   ) {}
 
-  /** Repairs drift once, then keeps checking every `driftCheckMs`. */
-  async start(): Promise<void> {
-    await this.checkDrift();
-    this.scheduleDriftCheck();
+  /** Resolved once the first drift check has ended; reads wait for it (see `start`). */
+  private firstCheck: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Repairs drift once (the returned promise settles when that is done), then keeps checking every
+   * `driftCheckMs`, also when the first check failed. Reads through the mirror wait for the first
+   * check, so a caller that does not wait for it (the daemon) never shows a registry not yet repaired.
+   */
+  start(): Promise<void> {
+    const first = this.checkDrift();
+    this.firstCheck = first.then(
+      () => this.scheduleDriftCheck(),
+      () => this.scheduleDriftCheck(),
+    );
+    return first.then(() => undefined);
   }
 
   markDirty(serial: string, id: number): void {
@@ -105,6 +116,7 @@ export class Mirror {
 
   /** What the registry holds now, for reconcile. */
   async read(): Promise<{ view: RegistryView; entries: ParsedEntry[] }> {
+    await this.firstCheck;
     try {
       const { entries } = parseBorrowsTree(await this.registry.readTree(BORROWS_PATH));
       return { view: { readable: true, borrows: entries.map((entry) => entry.borrow) }, entries };

@@ -85,6 +85,11 @@ export interface BridgeInternals {
    * ledger's open does not run it again. The daemon starts it before loading its modules.
    */
   ledgerCheck?: Promise<boolean>;
+  /**
+   * Do not wait for the registry mirror's first drift check (it starts all the same): the daemon
+   * answers while it runs. Reads through the mirror (reconcile, preflight, recovery) wait for it.
+   */
+  driftCheckInBackground?: boolean;
 }
 
 /** The parts of an open bridge other layers (the guard) compose with. */
@@ -310,11 +315,12 @@ async function assemble(
   cleanups.push(() => keys.close());
   await recovery.duringStart(() => keys.start());
   cleanups.push(() => mirror.close());
-  await mirror.start().catch((error: unknown) => {
+  const firstDriftCheck = mirror.start().catch((error: unknown) => {
     log.error("the registry could not be checked; the mirror retries at the next drift check", {
       error: String(error),
     });
   });
+  if (internals.driftCheckInBackground !== true) await firstDriftCheck;
   cleanups.push(() => expiry.close());
   expiry.start();
 

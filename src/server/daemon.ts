@@ -87,7 +87,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   if (created) log.info("API token created", { tokenFile });
 
   const { ledgerCheck } = options;
-  const open = options.openBridge ?? ((bridgeOptions) => openBridge(bridgeOptions, { ledgerCheck }));
+  const open =
+    options.openBridge ?? ((bridgeOptions) => openBridge(bridgeOptions, { ledgerCheck, driftCheckInBackground: true }));
   const bridge = await openReadyBridge(open, bridgeOptionsFrom(config));
 
   let server: KeybridgeServer | undefined;
