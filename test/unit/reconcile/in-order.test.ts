@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { reconcileInOrder } from "../../../src/reconcile/in-order.js";
+import { looksInOrder, reconcileInOrder, bySerialThenId as serialThenId } from "../../../src/reconcile/in-order.js";
 import type { ReconcileInput } from "../../../src/reconcile/index.js";
 import { reconcile } from "../../../src/reconcile/index.js";
 import { reconcileIndexed } from "../../../src/reconcile/reconcile.js";
@@ -72,6 +72,15 @@ describe("reconcile of views already in order", () => {
     expect(report).toEqual(reconcileIndexed(input));
     expect(report.counts["binding-mismatch"]).toBe(12);
     expect(report.healthyBorrows).toBeGreaterThan(150);
+  });
+
+  it("rejects, before merging, a list whose serial blocks come in another order", () => {
+    const block = (serial: string) => Array.from({ length: 500 }, (_, i) => ({ serial, id: i + 1 }));
+    expect(looksInOrder([...block("K-1"), ...block("K-2")], serialThenId)).toBe(true);
+    expect(looksInOrder([...block("K-2"), ...block("K-1")], serialThenId)).toBe(false);
+    const lastTwoSwapped = [...block("K-1"), ...block("K-2")];
+    lastTwoSwapped.push(lastTwoSwapped.splice(-2, 1)[0]!);
+    expect(looksInOrder(lastTwoSwapped, serialThenId)).toBe(false);
   });
 
   it("ends on ids that equal nothing (NaN), in either path", () => {
