@@ -21,10 +21,10 @@ import { isOutstanding } from "./view-index.js";
  *
  * The general path (`reconcile.ts`) first reads every record's serial and id into an index,
  * then reads every record again to classify it. Below 10 000 records the views stay in the
- * caches between the two reads; at 100 000 (some 50 MB of objects) each read misses them, so
+ * caches between the two reads; at 100 000 (some 30 MB of objects) each read misses them, so
  * the index costs as much again as the classification. The usual inputs are ordered already:
  * the ledger lists its rows by serial then id, a key lists its borrows by id, and a registry
- * read back lists entries in the order they were written. Here the views are merged as they
+ * read back lists each key's entries by id. Here the views are merged as they
  * come, as long as each one is strictly ascending in one of two orders (serial then id, or id
  * then serial); the first record out of order ends the attempt (nothing has been returned, and
  * nothing is shared with the caller but the input, which is only read) and the general path
@@ -62,6 +62,8 @@ export function looksInOrder(records: readonly { serial: string; id: number }[],
   for (let i = step; i < n; i += step) if (!ascending(i - step, i)) return false;
   return ascending(n - 2, n - 1);
 }
+
+const FEW_SERIALS = 8;
 
 /** Each step compares the head of every key's list; beyond this many keys the general path is cheaper. */
 const MAX_KEY_VIEWS = 16;
@@ -108,31 +110,37 @@ function newGroup(serial: string, view: KeyView | undefined): Group {
   };
 }
 
-/** The groups of the input's serials; looked up by a scan, since a server has few keys. */
+/** The groups of the input's serials. */
 class Groups {
   readonly all: Group[] = [];
+  private readonly bySerial = new Map<string, Group>();
 
   constructor(views: readonly KeyView[]) {
     for (const view of views) {
       const group = this.find(view.serial);
-      if (group === undefined) this.all.push(newGroup(view.serial, view));
+      if (group === undefined) this.add(newGroup(view.serial, view));
       else if (group.view === undefined || viewRank(view) > viewRank(group.view)) {
-        this.all[this.all.indexOf(group)] = newGroup(view.serial, view);
+        const better = newGroup(view.serial, view);
+        this.all[this.all.indexOf(group)] = better;
+        this.bySerial.set(view.serial, better);
       }
     }
   }
 
+  /** A scan while there are few serials (the usual server, where records of a few keys interleave), a map beyond. */
   find(serial: string): Group | undefined {
+    if (this.all.length > FEW_SERIALS) return this.bySerial.get(serial);
     for (const group of this.all) if (group.serial === serial) return group;
     return undefined;
   }
 
   of(serial: string): Group {
-    let group = this.find(serial);
-    if (group === undefined) {
-      group = newGroup(serial, undefined);
-      this.all.push(group);
-    }
+    return this.find(serial) ?? this.add(newGroup(serial, undefined));
+  }
+
+  private add(group: Group): Group {
+    this.all.push(group);
+    this.bySerial.set(group.serial, group);
     return group;
   }
 }

@@ -74,6 +74,33 @@ describe("reconcile of views already in order", () => {
     expect(report.healthyBorrows).toBeGreaterThan(150);
   });
 
+  it("finds the right key for records of many keys interleaved by id", () => {
+    const serials = Array.from({ length: 12 }, (_, k) => `S-${String(k).padStart(2, "0")}`);
+    const inputs = serials.map((serial, k) => {
+      const borrows = Array.from({ length: 20 }, (_, i) =>
+        keyBorrow(i * 12 + k + 1, i % 7 === k % 7 ? { binding: OTHER_HOST } : {}),
+      );
+      const input = consistent(borrows);
+      input.keys[0]!.serial = serial;
+      for (const row of input.ledger) row.serial = serial;
+      if (input.registry.readable) for (const entry of input.registry.borrows) entry.serial = serial;
+      return input;
+    });
+    // Every fourth key is not plugged in: its ledger rows and registry entries have no key view.
+    const input: ReconcileInput = {
+      ...inputs[0]!,
+      keys: inputs.map((i) => i.keys[0]!).filter((_, k) => k % 4 !== 3),
+      registry: { readable: true, borrows: inputs.flatMap((i) => (i.registry.readable ? i.registry.borrows : [])) },
+      ledger: inputs.flatMap((i) => i.ledger),
+    };
+    const interleaved = sorted(input, byIdThenSerial);
+    const fast = reconcileInOrder(interleaved);
+    expect(fast).toBeDefined();
+    expect(fast).toEqual(reconcileIndexed(interleaved));
+    expect(fast!.counts["key-absent"]).toBe(60);
+    expect(fast!.healthyBorrows).toBeGreaterThan(100);
+  });
+
   it("rejects, before merging, a list whose serial blocks come in another order", () => {
     const block = (serial: string) => Array.from({ length: 500 }, (_, i) => ({ serial, id: i + 1 }));
     expect(looksInOrder([...block("K-1"), ...block("K-2")], serialThenId)).toBe(true);
