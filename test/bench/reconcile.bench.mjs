@@ -27,7 +27,11 @@ const TARGET_GROWTH = 12;
 
 const hex = (n, bytes) => n.toString(16).padStart(bytes * 2, "0");
 
-/** A realistic mix: 98 % healthy; the rest spread over drift, expiry, dummies and stale rows. */
+/**
+ * A realistic mix: 98 % healthy; the rest spread over drift, expiry, dummies and stale rows. The
+ * four keys' records interleave in registry and ledger, each view listed by borrow id, so
+ * reconcile takes its one-pass path in id-then-serial order (docs/reconcile.md).
+ */
 function world(n) {
   const borrowsBySerial = new Map(SERIALS.map((s) => [s, []]));
   const registry = [];
