@@ -80,7 +80,12 @@ export class ReconcileService {
     for (const serial of keys.absentKnownSerials()) {
       views.push({ serial, present: false, settleWindowMs: DEFAULT_SETTLE_WINDOW_MS });
     }
-    const registry = await mirror.read();
+    const read = await mirror.read();
+    // The registry lists keys in the order they were first written; in serial order, reconcile
+    // merges the three views in one pass instead of indexing them (docs/reconcile.md).
+    const registry = read.view.readable
+      ? { ...read, view: { ...read.view, borrows: inSerialOrder(read.view.borrows) } }
+      : read;
     const ledgerRows: LedgerBorrow[] = ledger.listBorrows().map(toLedgerBorrow);
     const keyLastBinding: Record<string, string> = {};
     for (const key of ledger.listKeys()) if (key.lastBinding !== null) keyLastBinding[key.serial] = key.lastBinding;
@@ -317,4 +322,13 @@ export function toReconcileView(report: ReconcileReport): ReconcileView {
 /** A fresh 16-byte opId as hex. */
 export function newOpId(): string {
   return randomBytes(16).toString("hex");
+}
+
+/** The same records ordered by serial, then id; the array itself when it already is (the usual case). */
+function inSerialOrder<T extends { serial: string; id: number }>(records: T[]): T[] {
+  const before = (a: T, b: T) => (a.serial === b.serial ? a.id - b.id : a.serial < b.serial ? -1 : 1);
+  for (let i = 1; i < records.length; i++) {
+    if (before(records[i - 1] as T, records[i] as T) > 0) return [...records].sort(before);
+  }
+  return records;
 }
