@@ -1,5 +1,6 @@
 import type { BorrowRow } from "../ledger/index.js";
 import { OUTSTANDING_STATES } from "../ledger/index.js";
+import { isoTime } from "./iso-time.js";
 
 /** An outstanding borrow with the parts of its view that never change, formatted once. */
 export interface IndexedBorrow {
@@ -34,9 +35,9 @@ export class BorrowIndex {
     }
     const entry: IndexedBorrow = {
       row,
-      issuedAtIso: new Date(row.issuedAt).toISOString(),
-      expiresAtIso: new Date(row.expiresAt).toISOString(),
-      dummyUntilIso: row.dummyUntil === null ? undefined : new Date(row.dummyUntil).toISOString(),
+      issuedAtIso: isoTime(row.issuedAt),
+      expiresAtIso: isoTime(row.expiresAt),
+      dummyUntilIso: row.dummyUntil === null ? undefined : isoTime(row.dummyUntil),
     };
     this.entries.set(key, entry);
     return entry;

@@ -1,6 +1,7 @@
 import type { BorrowRow } from "../ledger/index.js";
 import type { RegistryBorrow } from "../reconcile/index.js";
 import { BORROWS_PATH, type RegistryOp, type RegistryTree, type RegistryValue } from "../registry/index.js";
+import { isoTime } from "./iso-time.js";
 
 /**
  * One registry key per outstanding borrow: `SOFTWARE\keybridge\Borrows\<serial>\<id>` with
@@ -24,8 +25,8 @@ export function entryValues(row: BorrowRow): Record<string, RegistryValue> {
   return {
     Product: { type: "u32", value: row.product },
     Client: { type: "string", value: row.client },
-    Issued: { type: "string", value: new Date(row.issuedAt).toISOString() },
-    Expires: { type: "string", value: new Date(row.expiresAt).toISOString() },
+    Issued: { type: "string", value: isoTime(row.issuedAt) },
+    Expires: { type: "string", value: isoTime(row.expiresAt) },
     Binding: { type: "binary", value: Buffer.from(row.binding, "hex") },
     Tag: { type: "binary", value: Buffer.from(row.tag, "hex") },
     OpId: { type: "binary", value: Buffer.from(row.opId, "hex") },
