@@ -36,11 +36,14 @@ async function exercise(server: FastifyInstance) {
   const missing = await server.inject({ method: "POST", url: "/things/7", payload: {} });
   const unknown = await server.inject({ method: "POST", url: "/things/7", payload: { product: 1, colour: "red" } });
   const badParam = await server.inject({ method: "POST", url: "/things/x7", payload: { product: 1 } });
+  // The server's ajv options reach the compiler: coerceTypes is off, so a numeric string is refused.
+  const stringProduct = await server.inject({ method: "POST", url: "/things/7", payload: { product: "1001" } });
   return {
     ok: { status: ok.statusCode, body: ok.json() },
     missing: { status: missing.statusCode, message: missing.json().message },
     unknown: { status: unknown.statusCode, message: unknown.json().message },
     badParam: { status: badParam.statusCode, message: badParam.json().message },
+    stringProduct: { status: stringProduct.statusCode, message: stringProduct.json().message },
   };
 }
 
@@ -60,6 +63,8 @@ describe("deferred request-schema compilers", () => {
     expect(result.unknown.message).toMatch(/must NOT have additional properties/);
     expect(result.badParam.status).toBe(400);
     expect(result.badParam.message).toMatch(/params\/id must match pattern/);
+    expect(result.stringProduct.status).toBe(400);
+    expect(result.stringProduct.message).toMatch(/body\/product must be integer/);
   });
 
   it("answer the same after the background warm-up compiled every validator", async () => {
