@@ -371,10 +371,6 @@ export class BorrowService {
         throw mapBorrowError(error, session.serial, valid.product);
       }
       const record = answer.value;
-      // Counted at once, before any later listing's answer can be applied (see KeySession).
-      session.noteBorrowed(record.product, sequence);
-      // The counts said the key would refuse (a dummy, no seat), yet it borrowed: a dummy cleared (K5).
-      if (blockedBefore) this.refreshLicenses(session, "borrow past a cached block");
       crashPoint("borrow.after-key");
       // The borrow row alone is the durable record of the completed borrow (recovery matches key
       // records to rows by opId), so no journal entry is written: one row, one group commit.
@@ -400,6 +396,12 @@ export class BorrowService {
         await this.voidUnprovenBorrow(session, committed, opId, binding, tag);
         throw error;
       }
+      // Counted once proven, as a settle's answer is: the key's seat changes then reach the counts
+      // in the order the key made them. Counted earlier, a borrow into a seat that a settle just
+      // freed would show more borrowed than borrowable until that settle's proof came in.
+      session.noteBorrowed(record.product, sequence);
+      // The counts said the key would refuse (a dummy, no seat), yet it borrowed: a dummy cleared (K5).
+      if (blockedBefore) this.refreshLicenses(session, "borrow past a cached block");
       const row = await committed;
       crashPoint("borrow.after-ledger");
       const entry = index.put(row);
