@@ -16,7 +16,6 @@ import type {
   StatusView,
   VirtualKeyView,
 } from "../bridge/api.js";
-import { startLedgerCheck } from "../bridge/ledger-check.js";
 import { parseDuration } from "../config/duration.js";
 import { ConfigInvalidError } from "../config/errors.js";
 import type { ConfigField } from "../config/schema.js";
@@ -179,6 +178,7 @@ export function buildProgram(io: CliIo, deps: CliDeps, state: { exitCode: number
           return;
         }
         // Started first: on a second core the ledger's quick_check runs while the daemon's modules load.
+        const { startLedgerCheck } = await import("../server/daemon-boot.js");
         const ledgerCheck = startLedgerCheck(loaded.config.dataDir);
         const { runDaemonUntilSignal } = await import("../server/daemon.js");
         state.exitCode = await runDaemonUntilSignal({ config: loaded.config, warnings: loaded.warnings, ledgerCheck });
