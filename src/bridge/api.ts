@@ -139,7 +139,11 @@ export interface StatusView {
   dummies: DummyView[];
   risks: RiskView[];
   ledger: { path: string; healthy: boolean; rebuilt: boolean };
-  registry: { kind: string; location: string; lagMs: number; healthy: boolean };
+  /**
+   * `lastDriftCheck`: when the mirror last compared the registry with the ledger (ISO time);
+   * null until the first check at start has finished, while `healthy` is not yet known.
+   */
+  registry: { kind: string; location: string; lagMs: number; healthy: boolean; lastDriftCheck: string | null };
 }
 
 export interface BorrowRequestInput {

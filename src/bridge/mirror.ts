@@ -59,6 +59,8 @@ export class Mirror {
   writes = 0;
   healthy = true;
   lastError: string | undefined;
+  /** Epoch ms when a drift check last finished (repairing what it found); undefined before the first. */
+  lastDriftCheckAt: number | undefined;
 
   constructor(
     private readonly registry: RegistryAdapter,
@@ -195,6 +197,7 @@ export class Mirror {
         throw error;
       }
       await this.replaceFromLedger(`the registry could not be read: ${error.message}`);
+      this.lastDriftCheckAt = Date.now();
       return { missing: 0, extra: 0, changed: 0, replaced: true };
     }
     const { entries, unparsable } = parseBorrowsTree(tree);
@@ -235,6 +238,7 @@ export class Mirror {
     }
     this.healthy = true;
     this.lastError = undefined;
+    this.lastDriftCheckAt = Date.now();
     if (report.missing + report.extra + report.changed > 0) {
       const message = `registry drift repaired from the ledger: ${report.missing} missing, ${report.extra} extra, ${report.changed} changed`;
       log.warn(message);

@@ -416,6 +416,10 @@ class BridgeImpl implements OpenedBridge {
         location: description.location,
         lagMs: this.options.mirrorLagMs ?? 1000,
         healthy: this.context.mirror.healthy,
+        lastDriftCheck:
+          this.context.mirror.lastDriftCheckAt === undefined
+            ? null
+            : new Date(this.context.mirror.lastDriftCheckAt).toISOString(),
       },
     };
   }

@@ -88,13 +88,18 @@ function noKeyHint(status: StatusView): string {
     : "No keybridge key is attached: the daemon keeps running and serves as soon as one is plugged in.\n";
 }
 
+function registryHealth(registry: StatusView["registry"]): string {
+  if (!registry.healthy) return "NOT HEALTHY";
+  return registry.lastDriftCheck === null ? "being checked (start-up drift check running)" : "healthy";
+}
+
 export function statusText(status: StatusView): string {
   const present = status.keys.filter((k) => k.present).length;
   return [
     `keybridge (${status.mode} mode): ${present} of ${status.keys.length} key(s) present, ${status.borrows.length} borrow(s) out, ` +
       `${status.dummies.length} dummy(ies), ${status.risks.length} open risk(s)\n`,
     `Ledger: ${status.ledger.healthy ? "healthy" : "NOT HEALTHY"}${status.ledger.rebuilt ? " (rebuilt)" : ""} — ${status.ledger.path}\n`,
-    `Registry: ${status.registry.kind} ${status.registry.healthy ? "healthy" : "NOT HEALTHY"} — ${status.registry.location}\n`,
+    `Registry: ${status.registry.kind} ${registryHealth(status.registry)} — ${status.registry.location}\n`,
     noKeyHint(status),
     "\nKeys\n",
     keysText(status.keys),

@@ -168,6 +168,7 @@ export const StatusViewSchema = Type.Object({
     location: Type.String(),
     lagMs: Type.Number(),
     healthy: Type.Boolean(),
+    lastDriftCheck: Type.Union([Type.String(), Type.Null()]),
   }),
 });
 

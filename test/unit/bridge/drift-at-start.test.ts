@@ -58,7 +58,10 @@ describe("the registry's first drift check at start", () => {
     const bridge = await openVirtual({ dataDir }, { driftCheckInBackground: true, wrapRegistry: registry.wrap });
     // The check has started (it is reading the registry) but has not finished: the bridge already serves.
     expect(registry.reads.count).toBe(1);
-    expect((await bridge.status()).borrows.map((view) => view.id).sort((x, y) => x - y)).toEqual(ids);
+    const early = await bridge.status();
+    expect(early.borrows.map((view) => view.id).sort((x, y) => x - y)).toEqual(ids);
+    // Status says the registry's health is not known yet rather than calling it healthy.
+    expect(early.registry.lastDriftCheck).toBeNull();
 
     const reading = bridge.context.mirror.read();
     const reconciling = bridge.reconcile();
@@ -68,6 +71,9 @@ describe("the registry's first drift check at start", () => {
     // Both read the registry only after the check had restored the two entries.
     expect((await reading).entries.map((entry) => entry.borrow.id).sort((x, y) => x - y)).toEqual(ids);
     expect((await reconciling).counts["registry-missing"] ?? 0).toBe(0);
+    const checked = (await bridge.status()).registry;
+    expect(checked.healthy).toBe(true);
+    expect(Date.parse(checked.lastDriftCheck ?? "")).toBeGreaterThan(Date.now() - 60_000);
     expect(await registryIds(bridge.registry)).toEqual(ids);
   });
 });

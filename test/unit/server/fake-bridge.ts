@@ -121,7 +121,7 @@ export class FakeBridge implements Bridge {
       dummies: this.dummyViews(),
       risks: this.risks(),
       ledger: { path: "/fake/ledger.sqlite", healthy: true, rebuilt: false },
-      registry: { kind: "memory", location: "memory", lagMs: 0, healthy: true },
+      registry: { kind: "memory", location: "memory", lagMs: 0, healthy: true, lastDriftCheck: null },
     };
   }
 
