@@ -27,7 +27,7 @@ const FSYNC_SAMPLES = 200;
 const SEQUENTIAL_BORROWS = 300;
 const CONCURRENT_BORROWS = 1_280;
 const CLIENTS = 64;
-const ROUNDS = 3;
+const ROUNDS = 5;
 const SERIAL = "KB-BENCH-1";
 const PRODUCT = 7;
 
@@ -143,8 +143,9 @@ try {
   const fsyncMs = fsyncMedianMs();
   const appendFsyncMs = fsyncMedianMs(true);
   const floorMs = median([bareCommitMeanMs(), bareCommitMeanMs(), bareCommitMeanMs()]);
-  await measure(50, 1); // warm-up: JIT, statement cache, first WAL growth
-  await measure(256, CLIENTS);
+  // Warm-up as long as one timed round of each kind: JIT tiers, statement cache, WAL growth to its working size.
+  await measure(SEQUENTIAL_BORROWS, 1);
+  await measure(CONCURRENT_BORROWS, CLIENTS);
   await returnAll();
 
   const perBorrow1 = [];
