@@ -15,14 +15,13 @@ async function startLedgerCheck(dataDir: string): Promise<boolean> {
   return module.startLedgerCheck(dataDir);
 }
 
-/** A closed ledger with a few hundred rows, so it spans many b-tree pages. */
-function populatedLedger(): string {
-  const dir = tempDataDir();
+/** Adds 400 returned rows of `serial` from `firstId` on, so the ledger spans many b-tree pages; closes it. */
+function addHistory(dir: string, serial: string, firstId: number): void {
   const ledger = openLedger({ dir });
   ledger.transaction((tx) => {
-    for (let id = 1; id <= 400; id++) {
+    for (let id = firstId; id < firstId + 400; id++) {
       tx.insertBorrow({
-        serial: "KB-CHECK-0001",
+        serial,
         id,
         opId: id.toString(16).padStart(32, "0"),
         product: 1001,
@@ -36,6 +35,12 @@ function populatedLedger(): string {
     }
   });
   ledger.close();
+}
+
+/** A closed ledger with a few hundred rows. */
+function populatedLedger(): string {
+  const dir = tempDataDir();
+  addHistory(dir, "KB-CHECK-0001", 1);
   return dir;
 }
 
@@ -71,24 +76,7 @@ describe.skipIf(!hasBuild)("the ledger's quick_check on a worker thread", () => 
     await closeBridge(first);
     const file = join(dataDir, "ledger.db");
     // Enough history for a page in the middle to hold rows, not the schema.
-    const ledger = openLedger({ dir: dataDir });
-    ledger.transaction((tx) => {
-      for (let id = 1000; id < 1400; id++) {
-        tx.insertBorrow({
-          serial: "KB-OTHER-0001",
-          id,
-          opId: id.toString(16).padStart(32, "0"),
-          product: 1001,
-          client: `client-${id}`,
-          issuedAt: 1_000,
-          expiresAt: 2_000,
-          binding: "ab".repeat(32),
-          tag: id.toString(16).padStart(32, "0"),
-          state: "returned",
-        });
-      }
-    });
-    ledger.close();
+    addHistory(dataDir, "KB-OTHER-0001", 1000);
     expect(existsSync(`${file}-wal`)).toBe(false);
     damageAPage(dataDir);
 
