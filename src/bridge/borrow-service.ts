@@ -147,8 +147,8 @@ export class BorrowService {
     let outcome: { state: "returned" | "settled" | "dummy"; dummyUntil: number | null; gone: boolean };
     const sequence = session.nextSequence();
     try {
-      const result = await keys.call(session, (client) =>
-        client.settle(
+      const answer = await keys.call(session, (client) =>
+        client.settleWithPendingProof(
           {
             opId: Buffer.from(settleOpId, "hex"),
             id: row.id,
@@ -158,7 +158,13 @@ export class BorrowService {
           signal === undefined ? {} : { signal },
         ),
       );
-      session.noteSettled(row.product, result.outcome, sequence);
+      // A freed seat is counted as soon as the answer is read, a taken one only once proven (see
+      // borrowNow): the key answers in order, so the counts can lag a borrow but never show one
+      // before the settle that made room for it, whatever order the proofs finish in. A failed
+      // proof lists the licenses again (below).
+      session.noteSettled(row.product, answer.value.outcome, sequence);
+      await answer.verified;
+      const result = answer.value;
       outcome =
         result.outcome === "dummy"
           ? { state: "dummy", dummyUntil: result.dummyUntil ?? null, gone: false }
@@ -396,9 +402,8 @@ export class BorrowService {
         await this.voidUnprovenBorrow(session, committed, opId, binding, tag);
         throw error;
       }
-      // Counted once proven, as a settle's answer is: the key's seat changes then reach the counts
-      // in the order the key made them. Counted earlier, a borrow into a seat that a settle just
-      // freed would show more borrowed than borrowable until that settle's proof came in.
+      // Counted once proven, while a settle's freed seat is counted as soon as it is read: a borrow
+      // into a seat that a settle just freed then never shows more borrowed than borrowable.
       session.noteBorrowed(record.product, sequence);
       // The counts said the key would refuse (a dummy, no seat), yet it borrowed: a dummy cleared (K5).
       if (blockedBefore) this.refreshLicenses(session, "borrow past a cached block");

@@ -113,6 +113,11 @@ export class KeyClient {
     return this.call(Borrow, request, options);
   }
 
+  /** SETTLE whose answer is handed over while its signature is still checked (see PendingProof). */
+  settleWithPendingProof(request: SettleRequest, options?: CallOptions): Promise<PendingProof<SettleResult>> {
+    return this.callWithPendingProof(Settle, request, options);
+  }
+
   settle(request: SettleRequest, options?: CallOptions): Promise<SettleResult> {
     return this.call(Settle, request, options);
   }

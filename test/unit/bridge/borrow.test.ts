@@ -99,6 +99,24 @@ describe("an answer that fails its signature check", () => {
   });
 });
 
+describe("a return whose answer fails its signature check", () => {
+  it("is not reported as done, and the seat counts are listed again from the key", async () => {
+    const bridge = await openVirtual();
+    const borrow = await bridge.borrow({ product: 1001, client: "ws-settle" });
+    // The SETTLE answer is short: byte 40 of its first report lies inside the signature.
+    demoKey(bridge).injectFault({ kind: "corrupt", direction: "toHost", nth: 1, byteIndex: 40 });
+
+    await expect(bridge.returnBorrow(borrow.id)).rejects.toMatchObject({ code: "PROTOCOL_BAD_SIGNATURE" });
+
+    // The key did settle (only its answer was damaged); keybridge keeps the journaled row for recovery.
+    expect(demoKey(bridge).state.borrows).toEqual([]);
+    expect(bridge.context.ledger.getBorrow("KB-DEMO-0001", borrow.id)?.state).toBe("returning");
+    await vi.waitFor(async () =>
+      expect((await bridge.keys())[0]?.licenses.find((l) => l.product === 1001)?.borrowed).toBe(0),
+    );
+  });
+});
+
 describe("bad input changes nothing", () => {
   it.each([
     ["an unknown product", { product: 4242, client: "ws" }, "UNKNOWN_PRODUCT"],
