@@ -217,12 +217,28 @@ export type BridgeEventType =
 
 export interface BridgeEvent {
   type: BridgeEventType;
+  /**
+   * Position in this run's event history, from 1; with `EventHistoryView.runId` it names the event
+   * (the SSE `id`). Absent only on the snapshot of open risks a new SSE stream starts with.
+   */
+  seq?: number;
   at: string;
   serial?: string;
   borrow?: BorrowView;
   risk?: RiskView;
   message: string;
   details?: Record<string, unknown>;
+}
+
+/** What `Bridge.recentEvents` returns: the kept events after a sequence number, oldest first. */
+export interface EventHistoryView {
+  /** Changes at every daemon start; sequence numbers of another run mean nothing in this one. */
+  runId: string;
+  /** The sequence number of the newest event of this run (0 before the first). */
+  lastSeq: number;
+  /** True when events after the asked-for one are no longer kept or were cut by the limit. */
+  truncated: boolean;
+  events: BridgeEvent[];
 }
 
 export interface VirtualKeyView {
@@ -271,6 +287,11 @@ export interface Bridge {
   exportLedgerText(): Promise<{ text: string; summary: LedgerExportView }>;
   importLedgerText(text: string, options?: { force?: boolean }): Promise<LedgerExportView>;
   risks(): RiskView[];
+  /**
+   * The last events of this run (1 000 are kept), after sequence number `after` (default: all
+   * kept), at most the newest `limit`. For readers who were away; live readers use `events$`.
+   */
+  recentEvents(options?: { after?: number; limit?: number }): EventHistoryView;
   readonly events$: Observable<BridgeEvent>;
   /** The open risks, replayed to each subscriber, then every change. */
   readonly risks$: Observable<RiskView[]>;

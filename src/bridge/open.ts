@@ -31,6 +31,7 @@ import type {
   BorrowView,
   Bridge,
   BridgeEvent,
+  EventHistoryView,
   BridgeOptions,
   DummyView,
   KeyView,
@@ -391,6 +392,10 @@ class BridgeImpl implements OpenedBridge {
 
   risks(): RiskView[] {
     return this.riskSource.risks();
+  }
+
+  recentEvents(options: { after?: number; limit?: number } = {}): EventHistoryView {
+    return this.context.events.history(options);
   }
 
   async ready(): Promise<void> {

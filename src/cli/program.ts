@@ -3,6 +3,7 @@ import { basename, dirname, join } from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import type {
   BorrowView,
+  EventHistoryView,
   KeyView,
   LedgerExportView,
   LicenseInput,
@@ -12,7 +13,6 @@ import type {
   ReconcileView,
   RepairResultView,
   ReturnResultView,
-  RiskView,
   StatusView,
   VirtualKeyView,
 } from "../bridge/api.js";
@@ -327,16 +327,31 @@ export function buildProgram(io: CliIo, deps: CliDeps, state: { exitCode: number
 
   program
     .command("events")
-    .description("the event stream; without --follow, the open risks as events")
+    .description(
+      "what happened since the daemon started (the last 1 000 events are kept); with --follow, " +
+        "the open risks and then every new event until interrupted",
+    )
     .option("--follow", "keep following until interrupted")
-    .addHelpText("after", example("keybridge events --follow --json"))
-    .action(async (options: { follow?: boolean }, command: Command) => {
+    .option("--limit <n>", "without --follow: at most the newest n events (1–1000)", integer("--limit", 1), 100)
+    .option("--after <seq>", "without --follow: only events after this sequence number", integer("--after"), 0)
+    .addHelpText(
+      "after",
+      example("keybridge events --limit 20", "keybridge events --follow --json") +
+        "\nWith --json, one event object a line; its `seq` numbers the events of this daemon run.\n",
+    )
+    .action(async (options: { follow?: boolean; limit: number; after: number }, command: Command) => {
       const json = globals(command).json === true;
       const print = (type: string, data: string) => out(json ? `${data}\n` : render.eventLine(type, data));
       const api = client(command);
       if (!options.follow) {
-        for (const risk of await api.json<RiskView[]>("GET", "/v1/risks")) {
-          print("risk.raised", JSON.stringify({ type: "risk.raised", at: risk.since, risk, message: risk.message }));
+        const limit = Math.min(options.limit, 1000);
+        const history = await api.json<EventHistoryView>(
+          "GET",
+          `/v1/events/history?after=${options.after}&limit=${limit}`,
+        );
+        for (const event of history.events) print(event.type, JSON.stringify(event));
+        if (history.truncated && !json) {
+          io.stderr.write(`(older events are not shown: raise --limit, or they are no longer kept)\n`);
         }
         return;
       }

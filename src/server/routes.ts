@@ -219,15 +219,32 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   {
     method: "GET",
+    url: "/v1/events/history",
+    operationId: "eventHistory",
+    summary: "The last events of this daemon run (1 000 kept), oldest first; `after` a seq, at most `limit`",
+    auth: "token",
+    querystring: S.EventHistoryQuerySchema,
+    responses: { 200: json("Kept events", S.EventHistoryViewSchema) },
+    handler: async (ctx, request) => {
+      const query = request.query as { after?: string; limit?: string };
+      return ctx.bridge.recentEvents({
+        after: query.after === undefined ? 0 : Number(query.after),
+        limit: Math.min(1000, query.limit === undefined ? 100 : Number(query.limit)),
+      });
+    },
+  },
+  {
+    method: "GET",
     url: "/v1/events",
     operationId: "events",
     summary: "Server-sent events: open risks first, then every bridge event; heartbeat comments",
     auth: "query-token",
     querystring: S.EventsQuerySchema,
     responses: { 200: { description: "An event stream", contentType: "text/event-stream" } },
-    handler: async (ctx, _request, reply) => {
+    handler: async (ctx, request, reply) => {
       reply.hijack();
-      ctx.streams.open(reply.raw);
+      const lastEventId = request.headers["last-event-id"];
+      ctx.streams.open(reply.raw, typeof lastEventId === "string" ? lastEventId : undefined);
     },
   },
   {

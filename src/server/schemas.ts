@@ -60,6 +60,18 @@ export const EventsQuerySchema = Type.Object(
   { additionalProperties: false },
 );
 
+export const EventHistoryQuerySchema = Type.Object(
+  {
+    after: Type.Optional(
+      Type.String({ pattern: "^[0-9]{1,15}$", description: "only events with a larger seq (default 0: all kept)" }),
+    ),
+    limit: Type.Optional(
+      Type.String({ pattern: "^[0-9]{1,4}$", description: "at most this many of the newest (default 100, max 1000)" }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const IdParamsSchema = Type.Object({ id: Type.String({ pattern: "^[0-9]{1,16}$", description: "borrow id" }) });
 export const SerialParamsSchema = Type.Object({ serial: Serial });
 export const ActionParamsSchema = Type.Object({
@@ -130,6 +142,27 @@ export const RiskViewSchema = Type.Object({
   since: Iso,
   serial: Type.Optional(Serial),
   borrowIds: Type.Optional(Type.Array(Type.Integer())),
+});
+
+export const BridgeEventSchema = Type.Object(
+  {
+    type: Type.String(),
+    seq: Type.Optional(Type.Integer({ minimum: 1 })),
+    at: Iso,
+    message: Type.String(),
+    serial: Type.Optional(Serial),
+    borrow: Type.Optional(BorrowViewSchema),
+    risk: Type.Optional(RiskViewSchema),
+    details: Type.Optional(Type.Object({}, { additionalProperties: true })),
+  },
+  { additionalProperties: false },
+);
+
+export const EventHistoryViewSchema = Type.Object({
+  runId: Type.String({ description: "changes at every daemon start" }),
+  lastSeq: Type.Integer({ minimum: 0 }),
+  truncated: Type.Boolean({ description: "some events after `after` are no longer kept or were cut by `limit`" }),
+  events: Type.Array(BridgeEventSchema),
 });
 
 export const DummyViewSchema = Type.Object({

@@ -1,18 +1,32 @@
 import type { ServerResponse } from "node:http";
 import type { Subscription } from "rxjs";
-import type { Bridge, BridgeEvent } from "../bridge/api.js";
+import type { Bridge, BridgeEvent, EventHistoryView } from "../bridge/api.js";
 
 /** A slow reader is dropped (it reconnects) rather than buffering without bound. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 
-export function formatEvent(event: BridgeEvent): string {
-  return `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+/** An event of the bus carries its SSE id (`<runId>-<seq>`), which the browser sends back on reconnect. */
+export function formatEvent(event: BridgeEvent, runId?: string): string {
+  const id = runId !== undefined && event.seq !== undefined ? `id: ${runId}-${event.seq}\n` : "";
+  return `${id}event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+}
+
+/** The events a reconnecting reader missed, from its `Last-Event-ID`; none for a new reader. */
+function missedEvents(bridge: Bridge, lastEventId: string | undefined): EventHistoryView | undefined {
+  if (lastEventId === undefined || lastEventId === "") return undefined;
+  const match = /^([0-9a-f]+)-([0-9]{1,15})$/.exec(lastEventId);
+  const current = bridge.recentEvents({ limit: 0 });
+  // An id of another run (the daemon restarted) or one we never issued: everything kept is news.
+  const after = match?.[1] === current.runId ? Number(match[2]) : 0;
+  return bridge.recentEvents({ after });
 }
 
 /**
- * The open server-sent event streams. Each gets the open risks first (as `risk.raised` events with
- * `details.open: true`), then every bridge event, and a comment line as heartbeat. Everything is
- * released when the client goes away or the server closes.
+ * The open server-sent event streams. A reader that reconnects with `Last-Event-ID` first gets the
+ * kept events it missed (oldest first). Every stream then gets the open risks (as `risk.raised`
+ * events with `details.open: true`: the state now, after whatever was replayed), then every bridge
+ * event, and a comment line as heartbeat. Everything is released when the client goes away or the
+ * server closes.
  */
 export class EventStreams {
   private readonly streams = new Set<() => void>();
@@ -26,7 +40,7 @@ export class EventStreams {
     return this.streams.size;
   }
 
-  open(response: ServerResponse): void {
+  open(response: ServerResponse, lastEventId?: string): void {
     response.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache, no-transform",
@@ -54,6 +68,13 @@ export class EventStreams {
       if (response.writableLength > MAX_BUFFERED_BYTES) release();
     };
     write(": keybridge events\nretry: 2000\n\n");
+    // Replay, snapshot and subscription happen in this one synchronous block: no event can fall between.
+    const missed = missedEvents(this.bridge, lastEventId);
+    if (missed !== undefined) {
+      if (missed.truncated) write(": some missed events are no longer kept; re-read the state (GET /v1/status)\n\n");
+      for (const event of missed.events) write(formatEvent(event, missed.runId));
+    }
+    const runId = missed?.runId ?? this.bridge.recentEvents({ limit: 0 }).runId;
     for (const risk of this.bridge.risks()) {
       write(
         formatEvent({
@@ -67,7 +88,7 @@ export class EventStreams {
       );
     }
     subscription = this.bridge.events$.subscribe({
-      next: (event) => write(formatEvent(event)),
+      next: (event) => write(formatEvent(event, runId)),
       complete: release,
       error: release,
     });

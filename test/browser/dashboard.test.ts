@@ -94,12 +94,30 @@ describe.skipIf(!haveChromium)("dashboard in headless Chromium (virtual bridge)"
     await expect.poll(() => risk.count(), { timeout: 10_000 }).toBeGreaterThan(0);
     expect(await risk.first().textContent()).toMatch(/What to do/);
 
+    // The events list follows live, newest first.
+    const eventTypes = () => page.locator("#events tbody tr td:nth-child(3)").allTextContents();
+    await expect.poll(eventTypes, { timeout: 10_000 }).toContain("key.detached");
+    const types = await eventTypes();
+    expect(types.indexOf("key.detached")).toBeLessThan(types.indexOf("borrow.created"));
+
     await page.getByRole("button", { name: "unplug key" }).click();
     await expect.poll(() => page.locator("#verdict .verdict").getAttribute("class")).toContain("unsafe");
 
     mkdirSync("test-artifacts", { recursive: true });
     await page.screenshot({ path: "test-artifacts/dashboard.png", fullPage: true });
     await api(`/v1/virtual/keys/${encodeURIComponent(key!.serial)}/plug`, { method: "POST" });
+    await page.close();
+  });
+
+  it("a page opened later lists what happened before it, from the daemon's event history", async () => {
+    const history = (await api("/v1/events/history?limit=50")) as { events: { seq: number; type: string }[] };
+    const attached = history.events.filter((e) => e.type === "key.attached").at(-1);
+    expect(attached).toBeDefined();
+    const page = await browser.newPage();
+    await page.goto(`${url}/#token=${encodeURIComponent(TOKEN)}`);
+    const row = page.locator("#events tbody tr", { hasText: "key.attached" }).first();
+    await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(1);
+    expect(await row.locator("td").first().textContent()).toBe(String(attached!.seq));
     await page.close();
   });
 });

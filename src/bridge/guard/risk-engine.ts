@@ -45,7 +45,7 @@ export interface RiskEngineInputs {
   /** When the ledger was last exported (epoch ms), if ever. */
   ledgerExportedAt(): number | null;
   /** Publishes risk.raised / risk.cleared on the bridge's bus. */
-  emit(type: BridgeEventType, message: string, extra: Omit<BridgeEvent, "type" | "at" | "message">): void;
+  emit(type: BridgeEventType, message: string, extra: Omit<BridgeEvent, "type" | "at" | "message" | "seq">): void;
 }
 
 export interface RiskEngineOptions {

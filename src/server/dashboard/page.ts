@@ -82,6 +82,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     <section aria-labelledby="h-licenses"><h2 id="h-licenses">Licenses</h2><div id="licenses"></div></section>
     <section aria-labelledby="h-borrows"><h2 id="h-borrows">Borrows</h2><div id="borrows"></div></section>
     <section aria-labelledby="h-dummies"><h2 id="h-dummies">Borrow Dummies</h2><div id="dummies"></div></section>
+    <section aria-labelledby="h-events"><h2 id="h-events">Recent events</h2><div id="events"></div></section>
     <section aria-labelledby="h-preflight">
       <h2 id="h-preflight">Is it safe to…?</h2>
       <div class="preflight" id="preflight-buttons" role="group" aria-label="Preflight checks"></div>
@@ -97,6 +98,8 @@ export const DASHBOARD_HTML = `<!doctype html>
   var token = null;
   var source = null;
   var refreshTimer = null;
+  var EVENTS_SHOWN = 50;
+  var recent = [];
   var $ = function (id) { return document.getElementById(id); };
 
   function el(tag, attrs, children) {
@@ -203,6 +206,29 @@ export const DASHBOARD_HTML = `<!doctype html>
       [2]));
   }
 
+  function renderEvents() {
+    put("events", table("Newest first; the daemon keeps the last 1 000 of this run", ["#", "Time", "Event", "Key", "What happened"],
+      recent.map(function (e) {
+        var alarming = e.type === "risk.raised" || e.type === "borrow.dummy" || e.type === "key.counterfeit";
+        return [e.seq, localTime(e.at), alarming ? { text: e.type, cls: "sev-critical" } : e.type, e.serial || "–", e.message];
+      }), [0]));
+  }
+  /** Adds events (live or from the history) to the list once each, newest first. */
+  function noteEvents(events) {
+    events.forEach(function (e) {
+      if (typeof e.seq !== "number") return;
+      if (recent.some(function (r) { return r.seq === e.seq; })) return;
+      recent.push(e);
+    });
+    recent.sort(function (a, b) { return b.seq - a.seq; });
+    if (recent.length > EVENTS_SHOWN) recent.length = EVENTS_SHOWN;
+    renderEvents();
+  }
+  function loadEvents() {
+    return api("/v1/events/history?limit=" + EVENTS_SHOWN).then(function (h) { noteEvents(h.events); })
+      .catch(function (e) { if (e.message !== "unauthorized") $("error").textContent = "Could not load the events: " + e.message; });
+  }
+
   function refresh() {
     return api("/v1/status").then(function (s) { $("error").textContent = ""; render(s); })
       .catch(function (e) { if (e.message !== "unauthorized") $("error").textContent = "Could not load the status: " + e.message; });
@@ -220,7 +246,10 @@ export const DASHBOARD_HTML = `<!doctype html>
     ["borrow.created", "borrow.returned", "borrow.settled", "borrow.dummy", "key.attached", "key.detached", "key.moved",
      "key.counterfeit", "host.changed", "clock.jump", "risk.raised", "risk.cleared", "registry.repaired", "ledger.rebuilt",
      "migration.done", "license.updated", "reconcile.repaired"].forEach(function (type) {
-      source.addEventListener(type, refreshSoon);
+      source.addEventListener(type, function (message) {
+        refreshSoon();
+        noteEvents([JSON.parse(message.data)]);
+      });
     });
   }
 
@@ -241,6 +270,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     $("login").hidden = true;
     $("app").hidden = false;
     refresh();
+    loadEvents();
     connect();
     setInterval(refresh, 60000);
   }

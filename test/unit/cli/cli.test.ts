@@ -200,15 +200,24 @@ describe("other commands", () => {
     expect((await h.cli("virtual", "wipe-registry")).stdout).toBe("Registry wiped.\n");
   });
 
-  it("events without --follow prints open risks; with --follow streams events as JSON lines", async () => {
+  it("events without --follow prints what happened, oldest first; with --follow streams events as JSON lines", async () => {
     await borrowOne();
     await h.cli("virtual", "unplug", "KB-0001");
     const now = await h.cli("events", "--json");
     expect(now.code).toBe(0);
-    expect(JSON.parse(now.stdout.trim().split("\n")[0]!)).toMatchObject({
-      type: "risk.raised",
-      risk: { kind: "key-unplugged" },
-    });
+    const past = now.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { type: string; seq: number });
+    expect(past.map((event) => event.type)).toEqual(expect.arrayContaining(["borrow.created", "key.detached"]));
+    expect(past.map((event) => event.seq)).toEqual([...past.map((event) => event.seq)].sort((a, b) => a - b));
+    const newest = await h.cli("events", "--limit", "1");
+    expect(newest.stdout.trim().split("\n")).toHaveLength(1);
+    expect(newest.stdout).toMatch(/^\S+ risk\.raised: /);
+    expect(newest.stderr).toContain("older events are not shown");
+    const later = await h.cli("events", "--after", String(past.at(-1)!.seq), "--json");
+    expect(later.stdout).toBe("");
+    expect((await h.cli("events", "--limit", "0")).code).not.toBe(0);
     const following = h.cli("events", "--follow", "--json");
     await new Promise((resolve) => setTimeout(resolve, 100));
     await h.api("/v1/virtual/keys/KB-0001/plug", { method: "POST" });

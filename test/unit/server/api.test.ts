@@ -327,3 +327,35 @@ it("the fake bridge itself conserves seats", async () => {
   expect((await bridge.borrows()).length).toBe(2);
   await bridge.close();
 });
+
+describe("event history", () => {
+  it("lists this run's events oldest first, after a seq and at most `limit`, with the run id", async () => {
+    await h.api("/v1/borrows", { method: "POST", json: { product: 1001, client: "ws-1" } });
+    await h.api("/v1/virtual/keys/KB-0001/unplug", { method: "POST" });
+    await h.api("/v1/virtual/keys/KB-0001/plug", { method: "POST" });
+    const all = (await (await h.api("/v1/events/history")).json()) as {
+      runId: string;
+      lastSeq: number;
+      truncated: boolean;
+      events: { seq: number; type: string }[];
+    };
+    expect(all.truncated).toBe(false);
+    expect(all.events.map((event) => event.seq)).toEqual(all.events.map((_, i) => i + 1));
+    expect(all.events.map((event) => event.type)).toEqual(
+      expect.arrayContaining(["borrow.created", "key.detached", "key.attached"]),
+    );
+    expect(all.lastSeq).toBe(all.events.length);
+    const tail = (await (await h.api(`/v1/events/history?after=1&limit=1`)).json()) as typeof all;
+    expect(tail.events.map((event) => event.seq)).toEqual([all.lastSeq]);
+    expect(tail.truncated).toBe(all.lastSeq > 2);
+    expect(tail.runId).toBe(all.runId);
+  });
+
+  it("refuses a malformed after or limit with 400 problem+json naming the field", async () => {
+    for (const query of ["after=-1", "limit=abc", "limit=99999", "since=3"]) {
+      const response = await h.api(`/v1/events/history?${query}`);
+      expect(response.status, query).toBe(400);
+      expect((await problem(response)).code, query).toBe("VALIDATION");
+    }
+  });
+});

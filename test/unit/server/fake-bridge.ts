@@ -12,6 +12,7 @@ import type {
   Bridge,
   BridgeEvent,
   DummyView,
+  EventHistoryView,
   KeyView,
   LedgerExportView,
   LicenseInput,
@@ -27,6 +28,7 @@ import type {
   VirtualControls,
   VirtualKeyView,
 } from "../../../src/bridge/api.js";
+import { EventBus } from "../../../src/bridge/event-bus.js";
 import { KeybridgeError } from "../../../src/errors.js";
 import { isPreflightAction, UnknownPreflightActionError } from "../../../src/reconcile/index.js";
 
@@ -79,6 +81,7 @@ export class FakeBridge implements Bridge {
   /** Most borrows outstanding ever seen at one instant, per serial/product. */
   readonly maxBorrowed = new Map<string, number>();
 
+  private readonly bus = new EventBus();
   private readonly keyMap = new Map<string, FakeKey>();
   private readonly records = new Map<number, FakeBorrow>();
   private readonly openRisks = new Map<string, RiskView>();
@@ -95,6 +98,7 @@ export class FakeBridge implements Bridge {
     this.latencyMs = options.latencyMs ?? 0;
     this.queueLimit = options.queueLimit ?? 64;
     this.events$ = new Subject<BridgeEvent>();
+    this.bus.events$.subscribe(this.events$);
     this.risks$ = new BehaviorSubject<RiskView[]>([]);
     for (const key of options.keys ?? [{ serial: "KB-0001", licenses: DEMO_LICENSES }]) {
       this.keyMap.set(key.serial, {
@@ -350,7 +354,7 @@ export class FakeBridge implements Bridge {
   async close(): Promise<void> {
     this.closed = true;
     await this.keyLock;
-    this.events$.complete();
+    this.bus.complete();
     this.risks$.complete();
   }
 
@@ -530,7 +534,13 @@ export class FakeBridge implements Bridge {
     this.emit({ type: "risk.cleared", serial: risk.serial, risk, message: `${risk.kind} cleared` });
   }
 
-  private emit(event: Omit<BridgeEvent, "at">): void {
-    this.events$.next({ ...event, at: new Date(this.now()).toISOString() });
+  /** Through the bridge's own bus, so sequence numbers and the kept history behave as in the daemon. */
+  private emit(event: Omit<BridgeEvent, "at" | "seq">): void {
+    const { type, message, ...extra } = event;
+    this.bus.emit(type, message, extra);
+  }
+
+  recentEvents(options: { after?: number; limit?: number } = {}): EventHistoryView {
+    return this.bus.history(options);
   }
 }

@@ -82,3 +82,62 @@ it("closing the server ends open streams instead of hanging", async () => {
   const rest = await readUntil(reader, () => false);
   expect(typeof rest).toBe("string");
 });
+
+/** Splits an SSE text into its frames (those with data), with their id and type. */
+function frames(text: string): { id?: string; type: string; data: { seq?: number; type: string } }[] {
+  return text
+    .split("\n\n")
+    .map((block) => {
+      const id = /^id: (.*)$/m.exec(block)?.[1];
+      const type = /^event: (.*)$/m.exec(block)?.[1];
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      return type === undefined || data === undefined
+        ? undefined
+        : { ...(id === undefined ? {} : { id }), type, data: JSON.parse(data) as { seq?: number; type: string } };
+    })
+    .filter((frame) => frame !== undefined);
+}
+
+it("numbers each event; a reader reconnecting with Last-Event-ID first gets what it missed, then the state", async () => {
+  const controller = new AbortController();
+  const first = await h.api("/v1/events", { signal: controller.signal });
+  const reader = first.body!.getReader();
+  await h.api("/v1/borrows", { method: "POST", json: { product: 1001, client: "ws-1" } });
+  const seen = frames(await readUntil(reader, (t) => t.includes("event: borrow.created")));
+  const lastId = seen.at(-1)!.id!;
+  expect(lastId).toMatch(/^[0-9a-f]+-[0-9]+$/);
+  expect(Number(lastId.split("-")[1])).toBe(seen.at(-1)!.data.seq);
+  controller.abort();
+
+  // Away: these happen while nobody listens.
+  await h.api("/v1/borrows", { method: "POST", json: { product: 1001, client: "ws-2" } });
+  await h.api("/v1/virtual/keys/KB-0001/unplug", { method: "POST" });
+
+  const again = new AbortController();
+  const response = await fetch(`${h.url}/v1/events?token=${encodeURIComponent(TOKEN)}`, {
+    signal: again.signal,
+    headers: { "last-event-id": lastId },
+  });
+  const text = await readUntil(response.body!.getReader(), (t) => /details":\{"open":true\}\}\n\n/.test(t));
+  again.abort();
+  const replay = frames(text);
+  const replayed = replay.filter((frame) => frame.id !== undefined);
+  expect(replayed[0]!.data).toMatchObject({ type: "borrow.created", seq: seen.at(-1)!.data.seq! + 1 });
+  expect(replayed.map((frame) => frame.type)).toContain("key.detached");
+  // The replay comes before the snapshot of open risks (the state now), which carries no id.
+  const snapshotAt = replay.findIndex((frame) => frame.id === undefined);
+  expect(snapshotAt).toBe(replayed.length);
+  expect(replay[snapshotAt]!.type).toBe("risk.raised");
+});
+
+it("a Last-Event-ID of an earlier daemon run replays everything this run kept", async () => {
+  await h.api("/v1/borrows", { method: "POST", json: { product: 1001, client: "ws-1" } });
+  const controller = new AbortController();
+  const response = await fetch(`${h.url}/v1/events?token=${encodeURIComponent(TOKEN)}`, {
+    signal: controller.signal,
+    headers: { "last-event-id": "00000000-99" },
+  });
+  const text = await readUntil(response.body!.getReader(), (t) => t.includes("event: borrow.created"));
+  controller.abort();
+  expect(frames(text).find((frame) => frame.type === "borrow.created")?.data.seq).toBe(1);
+});
