@@ -31,6 +31,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   th { background: var(--panel); font-weight: 600; font-size: .85rem; }
   td.num, th.num { text-align: right; }
   .empty { color: var(--muted); font-style: italic; }
+  #events td:nth-child(-n+4) { white-space: nowrap; }
   .sev { font-weight: 600; text-transform: uppercase; font-size: .8rem; }
   .sev-critical { color: var(--crit); } .sev-warning { color: var(--warn); } .sev-info { color: var(--accent); }
   .state-dummy { color: var(--crit); font-weight: 600; } .state-expired { color: var(--warn); }
@@ -210,7 +211,8 @@ export const DASHBOARD_HTML = `<!doctype html>
     put("events", table("Newest first; the daemon keeps the last 1 000 of this run", ["#", "Time", "Event", "Key", "What happened"],
       recent.map(function (e) {
         var alarming = e.type === "risk.raised" || e.type === "borrow.dummy" || e.type === "key.counterfeit";
-        return [e.seq, localTime(e.at), alarming ? { text: e.type, cls: "sev-critical" } : e.type, e.serial || "–", e.message];
+        var seconds = isNaN(Date.parse(e.at)) ? "" : ":" + pad(new Date(e.at).getSeconds());
+        return [e.seq, localTime(e.at) + seconds, alarming ? { text: e.type, cls: "sev-critical" } : e.type, e.serial || "–", e.message];
       }), [0]));
   }
   /** Adds events (live or from the history) to the list once each, newest first. */
