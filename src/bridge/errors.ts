@@ -93,6 +93,16 @@ export class NotVirtualError extends KeybridgeError {
   }
 }
 
+/** Virtual mode could not record which virtual keys are unplugged (disk full, permissions). */
+export class VirtualStateUnwritableError extends KeybridgeError {
+  constructor(file: string, cause: unknown) {
+    super("VIRTUAL_STATE_UNWRITABLE", `could not record the virtual bus state in ${file}: ${String(cause)}`, {
+      cause,
+      details: { file },
+    });
+  }
+}
+
 /** A key with this serial is absent or unknown. */
 export class KeyNotFoundError extends KeybridgeError {
   constructor(serial: string) {

@@ -583,14 +583,12 @@ class BridgeImpl implements OpenedBridge {
         return view;
       },
       plug: async (serial) => {
-        world.key(serial);
-        world.bus.plug(serial);
+        world.plug(serial);
         await keys.rescan();
         return world.keyViews().find((view) => view.serial === serial) ?? world.keyViews()[0]!;
       },
       unplug: async (serial) => {
-        world.key(serial);
-        world.bus.unplug(serial);
+        world.unplug(serial);
         await keys.rescan();
         return world.keyViews().find((view) => view.serial === serial) ?? world.keyViews()[0]!;
       },

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   createDemoKey,
@@ -10,17 +10,23 @@ import {
   type VirtualKey,
 } from "../../native-mocks/index.js";
 import { SIMULATED_HOST_FILE, SimulatedHostProbe } from "../host/index.js";
+import { layerLogger } from "../log.js";
 import { type HidBackend, virtualHidBackend } from "../transport/index.js";
 import type { LicenseInput, VirtualKeyView } from "./api.js";
-import { InvalidRequestError, KeyNotFoundError } from "./errors.js";
+import { InvalidRequestError, KeyNotFoundError, VirtualStateUnwritableError } from "./errors.js";
+
+const log = layerLogger("bridge");
 
 const KEY_FILE_SUFFIX = ".key.json";
+/** Which virtual keys are unplugged: bus state, not key state, so not in the keys' own files. */
+const UNPLUGGED_FILE = "unplugged.json";
 
 /**
  * Virtual mode's world: a virtual USB bus whose keys live in `<dataDir>/virtual/<serial>.key.json`
  * (the first start creates the demo key, later starts reload every key), reached through the
  * node-hid and usb stand-ins so the real transport path runs unchanged, and a simulated host
- * kept in the data directory.
+ * kept in the data directory. A key unplugged stays unplugged across restarts, as a real one would,
+ * so "restart the service while the key is out" can be played.
  */
 export class VirtualWorld {
   readonly bus: VirtualBus;
@@ -40,10 +46,63 @@ export class VirtualWorld {
     if (files.length === 0) {
       createDemoKey({ bus: this.bus, stateFile: this.keyFile("KB-DEMO-0001"), latencyMs });
     } else {
+      const unplugged = this.readUnplugged();
       for (const file of files.sort()) {
         const serial = file.slice(0, -KEY_FILE_SUFFIX.length);
-        this.bus.createKey({ serial, stateFile: join(this.dir, file), latencyMs });
+        this.bus.createKey({ serial, stateFile: join(this.dir, file), latencyMs, plugged: !unplugged.has(serial) });
       }
+    }
+  }
+
+  /** Plugs a key in and remembers it; the record is written first, so a failed write changes nothing. */
+  plug(serial: string): void {
+    this.key(serial);
+    this.writeUnplugged(this.unpluggedSerials().filter((other) => other !== serial));
+    this.bus.plug(serial);
+  }
+
+  unplug(serial: string): void {
+    this.key(serial);
+    this.writeUnplugged([...new Set([...this.unpluggedSerials(), serial])]);
+    this.bus.unplug(serial);
+  }
+
+  private unpluggedSerials(): string[] {
+    return this.bus
+      .keys()
+      .filter((key) => !key.plugged)
+      .map((key) => key.serial);
+  }
+
+  private readUnplugged(): Set<string> {
+    const file = join(this.dir, UNPLUGGED_FILE);
+    if (!existsSync(file)) return new Set();
+    try {
+      const parsed: unknown = JSON.parse(readFileSync(file, "utf8"));
+      if (Array.isArray(parsed) && parsed.every((serial) => typeof serial === "string")) return new Set(parsed);
+      throw new Error("not a list of serials");
+    } catch (error) {
+      // Demo state only: starting with every key plugged in is the safe reading, and it is said.
+      log.warn("the record of unplugged virtual keys is unreadable; every virtual key starts plugged in", {
+        file,
+        error: String(error),
+      });
+      return new Set();
+    }
+  }
+
+  private writeUnplugged(serials: string[]): void {
+    const file = join(this.dir, UNPLUGGED_FILE);
+    const temporary = `${file}.tmp`;
+    try {
+      if (serials.length === 0) {
+        rmSync(file, { force: true });
+        return;
+      }
+      writeFileSync(temporary, `${JSON.stringify(serials.sort())}\n`, { mode: 0o600 });
+      renameSync(temporary, file);
+    } catch (error) {
+      throw new VirtualStateUnwritableError(file, error);
     }
   }
 
