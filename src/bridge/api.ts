@@ -230,6 +230,22 @@ export interface BridgeEvent {
   details?: Record<string, unknown>;
 }
 
+/** One request/answer with a key, timed: what `Bridge.keyExchanges$` emits. */
+export interface KeyExchangeView {
+  /** Absent for the first exchange with a key, which asks it for its serial. */
+  serial?: string;
+  /** The command's protocol name: BORROW, SETTLE, LIST_BORROWS, GET_INFO, ... */
+  command: string;
+  /** From the request leaving the queue to the whole answer read, BUSY retries included. */
+  seconds: number;
+  /** Time the request waited behind other calls to the same key before that. */
+  waitedSeconds: number;
+  /** `answered`: the key answered (OK or a refusal); `failed`: no usable answer (timeout, unplug, framing). */
+  outcome: "answered" | "failed";
+  /** The refusal status (e.g. NO_BORROWABLE) or the transport error code, when not OK. */
+  code?: string;
+}
+
 /** What `Bridge.recentEvents` returns: the kept events after a sequence number, oldest first. */
 export interface EventHistoryView {
   /** Changes at every daemon start; sequence numbers of another run mean nothing in this one. */
@@ -293,6 +309,8 @@ export interface Bridge {
    */
   recentEvents(options?: { after?: number; limit?: number }): EventHistoryView;
   readonly events$: Observable<BridgeEvent>;
+  /** Every exchange with a key as it ends, timed; for latency metrics, not replayed. */
+  readonly keyExchanges$: Observable<KeyExchangeView>;
   /** The open risks, replayed to each subscriber, then every change. */
   readonly risks$: Observable<RiskView[]>;
   readonly virtual: VirtualControls | undefined;

@@ -1,4 +1,4 @@
-import type { Subscription } from "rxjs";
+import { type Observable, Subject, type Subscription } from "rxjs";
 import { isCodedError } from "../errors.js";
 import { CounterfeitKeyError, connectKey, type PinStore } from "../key/index.js";
 import type { Ledger } from "../ledger/index.js";
@@ -13,6 +13,7 @@ import {
   Transport,
   watchDevices,
 } from "../transport/index.js";
+import type { KeyExchangeView } from "./api.js";
 import type { EventBus } from "./event-bus.js";
 import { KeySession } from "./key-session.js";
 
@@ -69,6 +70,9 @@ export class KeyManager {
   private enumerationRetryTimer: NodeJS.Timeout | undefined;
   private enumerationFailures = 0;
   private closed = false;
+  private readonly exchangeSubject = new Subject<KeyExchangeView>();
+  /** Every exchange with any keybridge key as it ends, timed (for latency metrics). */
+  readonly exchanges$: Observable<KeyExchangeView> = this.exchangeSubject.asObservable();
 
   constructor(private readonly options: KeyManagerOptions) {
     for (const key of options.ledger.listKeys()) this.knownSerials.add(key.serial);
@@ -224,6 +228,7 @@ export class KeyManager {
       session.present = false;
       await client?.close().catch((error: unknown) => log.debug("closing a key failed", { error: String(error) }));
     }
+    this.exchangeSubject.complete();
   }
 
   private enqueue(work: () => Promise<void>): Promise<void> {
@@ -271,7 +276,12 @@ export class KeyManager {
         }),
         { timeoutMs: this.options.exchangeTimeoutMs, queueLimit: this.options.queueLimit },
       );
-      const client = await connectKey(transport, this.options.pins);
+      const timed = { serial: undefined as string | undefined };
+      const client = await connectKey(transport, this.options.pins, {
+        onExchange: (sample) =>
+          this.exchangeSubject.next({ ...sample, ...(timed.serial === undefined ? {} : { serial: timed.serial }) }),
+      });
+      timed.serial = client.serial;
       const serial = client.serial;
       let session = this.sessions.get(serial);
       if (session?.present) {

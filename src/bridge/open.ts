@@ -34,6 +34,7 @@ import type {
   BridgeOptions,
   DummyView,
   EventHistoryView,
+  KeyExchangeView,
   KeyView,
   LedgerExportView,
   LicenseInput,
@@ -353,6 +354,7 @@ async function assemble(
 class BridgeImpl implements OpenedBridge {
   readonly mode: "real" | "virtual";
   readonly events$: Observable<BridgeEvent>;
+  readonly keyExchanges$: Observable<KeyExchangeView>;
   readonly virtual: VirtualControls | undefined;
   private riskSource: RiskSource = new NoRisks();
   private closing: Promise<void> | undefined;
@@ -372,6 +374,7 @@ class BridgeImpl implements OpenedBridge {
   ) {
     this.mode = options.mode;
     this.events$ = context.events.events$;
+    this.keyExchanges$ = context.keys.exchanges$;
     this.virtual = world === undefined ? undefined : this.virtualControls(world);
   }
 

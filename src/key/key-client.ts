@@ -1,5 +1,6 @@
+import { isCodedError } from "../errors.js";
 import { layerLogger } from "../log.js";
-import { AppCommand, MAX_BORROWS_PER_PAGE, NONCE_SIZE, Status } from "../protocol/constants.js";
+import { AppCommand, MAX_BORROWS_PER_PAGE, NONCE_SIZE, STATUS_NAMES, Status } from "../protocol/constants.js";
 import { ProtocolError, ProtocolErrorCode } from "../protocol/errors.js";
 import {
   Borrow,
@@ -50,6 +51,22 @@ export interface CallOptions {
 export interface KeyClientOptions {
   /** Source of request nonces; a replay passes the recorded ones (see ReplayPort). */
   readonly randomBytes?: RandomBytes;
+  /** Told of every exchange with the key as it ends (for latency metrics); must not throw. */
+  readonly onExchange?: (sample: ExchangeSample) => void;
+}
+
+/** One request/answer with the key, as it was timed. */
+export interface ExchangeSample {
+  /** The command's protocol name (BORROW, SETTLE, LIST_BORROWS, ...). */
+  readonly command: string;
+  /** From the request leaving the transport's queue to the whole answer read (BUSY retries included). */
+  readonly seconds: number;
+  /** Time spent in the transport's queue behind other calls before that. */
+  readonly waitedSeconds: number;
+  /** `answered`: the key answered (OK or a refusal status); `failed`: no usable answer (timeout, unplug, framing). */
+  readonly outcome: "answered" | "failed";
+  /** The refusal status name or the transport error code, when not OK. */
+  readonly code?: string;
 }
 
 /**
@@ -75,6 +92,7 @@ export interface RawResponse {
  */
 export class KeyClient {
   private readonly randomBytes: RandomBytes;
+  private readonly onExchange: ((sample: ExchangeSample) => void) | undefined;
   /** Calls between request and verified answer: more than one means others wait for the key. */
   private inFlight = 0;
 
@@ -86,6 +104,7 @@ export class KeyClient {
     options: KeyClientOptions = {},
   ) {
     this.randomBytes = options.randomBytes ?? defaultRandomBytes;
+    this.onExchange = options.onExchange;
   }
 
   get serial(): string {
@@ -196,7 +215,14 @@ export class KeyClient {
     this.inFlight++;
     let sent: { envelope: ResponseEnvelope; nonce: Uint8Array };
     try {
-      sent = await exchange(this.transport, this.randomBytes, codec.command, codec.encodeRequest(request), options);
+      sent = await exchange(
+        this.transport,
+        this.randomBytes,
+        codec.command,
+        codec.encodeRequest(request),
+        options,
+        this.onExchange,
+      );
     } finally {
       this.inFlight--;
     }
@@ -233,7 +259,7 @@ export class KeyClient {
   ): Promise<{ envelope: ResponseEnvelope; nonce: Uint8Array }> {
     this.inFlight++;
     try {
-      const sent = await exchange(this.transport, this.randomBytes, command, body, options);
+      const sent = await exchange(this.transport, this.randomBytes, command, body, options, this.onExchange);
       const { envelope } = sent;
       // With other calls waiting for the key, verifying on the threadpool lets the next exchange
       // and the ledger work run meanwhile; alone, the thread hop would only add latency. Either
@@ -270,10 +296,14 @@ async function exchange(
   command: number,
   body: Uint8Array,
   options?: CallOptions,
+  onExchange?: (sample: ExchangeSample) => void,
 ): Promise<{ envelope: ResponseEnvelope; nonce: Uint8Array }> {
   const nonce = randomBytes(NONCE_SIZE);
-  const payload = await transport.exchange(encodeRequestEnvelope({ nonce, command, body }), options);
-  const envelope = decodeResponseEnvelope(payload);
+  const request = encodeRequestEnvelope({ nonce, command, body });
+  const envelope =
+    onExchange === undefined
+      ? decodeResponseEnvelope(await transport.exchange(request, options))
+      : await timedExchange(transport, request, command, options, onExchange);
   if (envelope.command !== command) {
     throw new ProtocolError(
       ProtocolErrorCode.MISMATCHED_RESPONSE,
@@ -282,6 +312,37 @@ async function exchange(
     );
   }
   return { envelope, nonce };
+}
+
+async function timedExchange(
+  transport: Transport,
+  request: Uint8Array,
+  command: number,
+  options: CallOptions | undefined,
+  onExchange: (sample: ExchangeSample) => void,
+): Promise<ResponseEnvelope> {
+  const queuedAt = performance.now();
+  let startedAt = queuedAt;
+  const sample = (outcome: ExchangeSample["outcome"], code?: string): ExchangeSample => ({
+    command: COMMAND_NAMES[command as AppCommand] ?? String(command),
+    seconds: (performance.now() - startedAt) / 1000,
+    waitedSeconds: (startedAt - queuedAt) / 1000,
+    outcome,
+    ...(code === undefined ? {} : { code }),
+  });
+  let envelope: ResponseEnvelope;
+  try {
+    const onStart = () => {
+      startedAt = performance.now();
+    };
+    envelope = decodeResponseEnvelope(await transport.exchange(request, { ...options, onStart }));
+  } catch (error) {
+    onExchange(sample("failed", isCodedError(error) ? error.code : "INTERNAL"));
+    throw error;
+  }
+  const status = envelope.status as Status;
+  onExchange(sample("answered", status === Status.OK ? undefined : (STATUS_NAMES[status] ?? String(status))));
+  return envelope;
 }
 
 /**
@@ -295,7 +356,14 @@ export async function connectKey(
   options: KeyClientOptions & CallOptions = {},
 ): Promise<KeyClient> {
   const randomBytes = options.randomBytes ?? defaultRandomBytes;
-  const { envelope, nonce } = await exchange(transport, randomBytes, AppCommand.GET_INFO, new Uint8Array(0), options);
+  const { envelope, nonce } = await exchange(
+    transport,
+    randomBytes,
+    AppCommand.GET_INFO,
+    new Uint8Array(0),
+    options,
+    options.onExchange,
+  );
   if (envelope.status !== Status.OK) {
     throw statusError(envelope.status, envelope.command, decodeErrorBody(envelope.body));
   }
@@ -311,7 +379,10 @@ export async function connectKey(
     await pins.pin(info.serial, info.publicKey);
     log.info("pinned the public key of a new key", { serial: info.serial });
   }
-  return new KeyClient(transport, publicKey, info, { randomBytes });
+  return new KeyClient(transport, publicKey, info, {
+    randomBytes,
+    ...(options.onExchange === undefined ? {} : { onExchange: options.onExchange }),
+  });
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

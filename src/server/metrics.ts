@@ -6,10 +6,10 @@ import { mappingFor } from "./problem.js";
 
 /**
  * Prometheus metrics on a registry of our own (never the global one, so an embedding service's
- * metrics are untouched). Gauges are refreshed from `bridge.status()` on each scrape. The bridge
- * exposes no per-exchange latency stream, so `keybridge_key_exchange_seconds` is measured around
- * the bridge calls that reach the key (borrow, return, license update, migrate, repair): it
- * includes the ledger commit of that operation.
+ * metrics are untouched). Gauges are refreshed from `bridge.status()` on each scrape. Exchange
+ * latency comes from the bridge's `keyExchanges$` (one sample per request/answer with a key, timed
+ * from the transport's queue); operation latency (key, ledger and everything between) is timed
+ * around the API's calls that reach the key.
  */
 export class ServerMetrics {
   readonly registry = new Registry();
@@ -23,9 +23,12 @@ export class ServerMetrics {
   private readonly dummyClear: Gauge;
   private readonly risksOpen: Gauge;
   private readonly exchangeSeconds: Histogram;
+  private readonly exchangeWaitSeconds: Histogram;
+  private readonly operationSeconds: Histogram;
   private readonly operations: Counter;
   private readonly events: Counter;
   private readonly subscription: Subscription;
+  private readonly exchangeSubscription: Subscription;
 
   constructor(
     private readonly bridge: Bridge,
@@ -57,11 +60,25 @@ export class ServerMetrics {
         this.set(sseClients());
       },
     });
+    const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
     this.exchangeSeconds = new Histogram({
       name: "keybridge_key_exchange_seconds",
-      help: "Time of operations that reach the key, measured around the bridge call (ledger commit included)",
+      help: "One request/answer with a key, from leaving the queue to the whole answer read (BUSY retries included)",
+      labelNames: ["command", "outcome"],
+      buckets,
+      registers,
+    });
+    this.exchangeWaitSeconds = new Histogram({
+      name: "keybridge_key_exchange_wait_seconds",
+      help: "Time a request to a key waited behind other requests to the same key",
+      buckets: [0, ...buckets],
+      registers,
+    });
+    this.operationSeconds = new Histogram({
+      name: "keybridge_operation_seconds",
+      help: "API operations that reach the key, end to end in the bridge (key exchanges, signature checks, ledger commit)",
       labelNames: ["op"],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      buckets,
       registers,
     });
     this.operations = new Counter({
@@ -77,11 +94,17 @@ export class ServerMetrics {
       registers,
     });
     this.subscription = bridge.events$.subscribe({ next: (event) => this.events.inc({ type: event.type }) });
+    this.exchangeSubscription = bridge.keyExchanges$.subscribe({
+      next: (exchange) => {
+        this.exchangeSeconds.observe({ command: exchange.command, outcome: exchange.outcome }, exchange.seconds);
+        this.exchangeWaitSeconds.observe(exchange.waitedSeconds);
+      },
+    });
   }
 
   /** Counts and times one operation; `keyOp` marks those that reach the key. */
   async observe<T>(op: string, keyOp: boolean, run: () => Promise<T>): Promise<T> {
-    const stop = keyOp ? this.exchangeSeconds.startTimer({ op }) : undefined;
+    const stop = keyOp ? this.operationSeconds.startTimer({ op }) : undefined;
     try {
       const result = await run();
       this.operations.inc({ op, outcome: "ok" });
@@ -107,6 +130,7 @@ export class ServerMetrics {
 
   close(): void {
     this.subscription.unsubscribe();
+    this.exchangeSubscription.unsubscribe();
     this.registry.clear();
   }
 

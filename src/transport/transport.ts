@@ -57,6 +57,8 @@ export interface TransportOptions {
 export interface ExchangeOptions {
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
+  /** Called when the request leaves the queue for the key: exchange time is measured from here. */
+  readonly onStart?: () => void;
 }
 
 /** What the key told us when the channel was allocated. */
@@ -91,6 +93,7 @@ interface Job {
   readonly timeoutMs: number;
   readonly deadline: number;
   readonly signal: AbortSignal | undefined;
+  readonly onStart: (() => void) | undefined;
   readonly resolve: (payload: Uint8Array) => void;
   readonly reject: (error: unknown) => void;
   onAbort: (() => void) | undefined;
@@ -217,6 +220,7 @@ export class Transport {
         timeoutMs,
         deadline: now() + timeoutMs,
         signal,
+        onStart: options.onStart,
         resolve,
         reject,
         onAbort: undefined,
@@ -295,6 +299,7 @@ export class Transport {
           clearTimeout(job.expiry);
           job.expiry = undefined;
         }
+        job.onStart?.();
         try {
           this.settle(job, undefined, await this.run(job));
         } catch (error) {

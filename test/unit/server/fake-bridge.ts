@@ -13,6 +13,7 @@ import type {
   BridgeEvent,
   DummyView,
   EventHistoryView,
+  KeyExchangeView,
   KeyView,
   LedgerExportView,
   LicenseInput,
@@ -73,6 +74,8 @@ function fail(code: string, message: string, details?: Record<string, unknown>):
 export class FakeBridge implements Bridge {
   readonly mode: "real" | "virtual";
   readonly events$: Subject<BridgeEvent>;
+  /** Tests push samples here as the key manager would. */
+  readonly keyExchanges$ = new Subject<KeyExchangeView>();
   readonly risks$: BehaviorSubject<RiskView[]>;
   readonly virtual: VirtualControls | undefined;
   closed = false;
@@ -355,6 +358,7 @@ export class FakeBridge implements Bridge {
     this.closed = true;
     await this.keyLock;
     this.bus.complete();
+    this.keyExchanges$.complete();
     this.risks$.complete();
   }
 

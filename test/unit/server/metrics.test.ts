@@ -30,7 +30,7 @@ it("exposes seats, borrows, dummies with clear dates, risks, operations and defa
   expect(text).toMatch(/^keybridge_borrows_outstanding\{state="active"\} 3$/m);
   expect(text).toMatch(/^keybridge_operations_total\{op="borrow",outcome="ok"\} 3$/m);
   expect(text).toMatch(/^keybridge_operations_total\{op="borrow",outcome="refused"\} 1$/m);
-  expect(text).toMatch(/^keybridge_key_exchange_seconds_count\{op="borrow"\} 4$/m);
+  expect(text).toMatch(/^keybridge_operation_seconds_count\{op="borrow"\} 4$/m);
   expect(text).toMatch(/^keybridge_process_cpu_seconds_total /m);
   expect(text).toMatch(/^keybridge_events_total\{type="borrow.created"\} 3$/m);
   expect(
@@ -59,4 +59,35 @@ it("counts risks by kind", async () => {
   await h.api("/v1/borrows", { method: "POST", json: { product: 1001, client: "a" } });
   await h.api("/v1/virtual/keys/KB-0001/unplug", { method: "POST" });
   expect(await scrape()).toMatch(/^keybridge_risks_open\{kind="key-unplugged",severity="critical"\} 1$/m);
+});
+
+it("times each key exchange by command and outcome, and the wait behind other requests", async () => {
+  h.bridge.keyExchanges$.next({
+    serial: "KB-0001",
+    command: "BORROW",
+    seconds: 0.004,
+    waitedSeconds: 0,
+    outcome: "answered",
+  });
+  h.bridge.keyExchanges$.next({
+    serial: "KB-0001",
+    command: "BORROW",
+    seconds: 0.003,
+    waitedSeconds: 0.02,
+    outcome: "answered",
+    code: "NO_BORROWABLE",
+  });
+  h.bridge.keyExchanges$.next({
+    command: "GET_INFO",
+    seconds: 5,
+    waitedSeconds: 0,
+    outcome: "failed",
+    code: "TRANSPORT_TIMEOUT",
+  });
+  const text = await scrape();
+  expect(text).toMatch(/^keybridge_key_exchange_seconds_count\{command="BORROW",outcome="answered"\} 2$/m);
+  expect(text).toMatch(/^keybridge_key_exchange_seconds_bucket\{le="0.005",command="BORROW",outcome="answered"\} 2$/m);
+  expect(text).toMatch(/^keybridge_key_exchange_seconds_count\{command="GET_INFO",outcome="failed"\} 1$/m);
+  expect(text).toMatch(/^keybridge_key_exchange_wait_seconds_bucket\{le="0"\} 2$/m);
+  expect(text).toMatch(/^keybridge_key_exchange_wait_seconds_count 3$/m);
 });

@@ -131,6 +131,42 @@ describe("Transport exchanges", () => {
   });
 });
 
+describe("Transport exchange timing", () => {
+  it("tells a queued caller when its request leaves the queue, not when it was queued", async () => {
+    const answers: ((() => void) | undefined)[] = [];
+    const port = fakeKey({
+      answer: (message, p) => answers.push(() => p.sendMessage(message.cid, FrameCommand.MSG, message.payload)),
+    });
+    const transport = await Transport.open(port);
+    const started: number[] = [];
+    const first = transport.exchange(bytes(1), { onStart: () => started.push(1) });
+    const second = transport.exchange(bytes(2), { onStart: () => started.push(2) });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(started).toEqual([1]);
+    answers.shift()?.();
+    expect(await first).toEqual(bytes(1));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(started).toEqual([1, 2]);
+    answers.shift()?.();
+    expect(await second).toEqual(bytes(2));
+    await transport.close();
+  });
+
+  it("never starts a request that expired or was aborted while queued", async () => {
+    const port = fakeKey({ answer: () => {} });
+    const transport = await Transport.open(port, { timeoutMs: 100 });
+    const started: number[] = [];
+    const running = codeOf(transport.exchange(bytes(1), { onStart: () => started.push(1) }));
+    const controller = new AbortController();
+    const aborted = codeOf(transport.exchange(bytes(2), { signal: controller.signal, onStart: () => started.push(2) }));
+    controller.abort();
+    expect(await aborted).toBe("TRANSPORT_ABORTED");
+    expect(await running).toBe("TRANSPORT_TIMEOUT");
+    expect(started).toEqual([1]);
+    await transport.close();
+  });
+});
+
 describe("Transport abort", () => {
   it("removes an aborted queued call without sending it", async () => {
     const port = fakeKey({
