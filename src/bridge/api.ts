@@ -230,6 +230,30 @@ export interface BridgeEvent {
   details?: Record<string, unknown>;
 }
 
+/** One entry of the ledger's audit trail: what keybridge did or refused, and why. Durable. */
+export interface AuditEntryView {
+  /** Increasing; pass the last one seen as `before` for the next (older) page. */
+  id: number;
+  at: string;
+  /** e.g. counterfeit-key, license-update-forced, rollback, repair, rebind, migrate, ledger-rebuilt. */
+  kind: string;
+  serial?: string;
+  borrowId?: number;
+  message: string;
+  details: Record<string, unknown>;
+}
+
+export interface AuditQueryInput {
+  kind?: string;
+  serial?: string;
+  /** ISO 8601 time: only entries at or after it. */
+  since?: string;
+  /** Only entries older than this entry id (paging). */
+  before?: number;
+  /** Default 50, at most 1 000. */
+  limit?: number;
+}
+
 /** One request/answer with a key, timed: what `Bridge.keyExchanges$` emits. */
 export interface KeyExchangeView {
   /** Absent for the first exchange with a key, which asks it for its serial. */
@@ -303,6 +327,8 @@ export interface Bridge {
   exportLedgerText(): Promise<{ text: string; summary: LedgerExportView }>;
   importLedgerText(text: string, options?: { force?: boolean }): Promise<LedgerExportView>;
   risks(): RiskView[];
+  /** The ledger's audit trail, newest first: survives restarts, unlike `recentEvents`. */
+  audit(query?: AuditQueryInput): Promise<AuditEntryView[]>;
   /**
    * The last events of this run (1 000 are kept), after sequence number `after` (default: all
    * kept), at most the newest `limit`. For readers who were away; live readers use `events$`.

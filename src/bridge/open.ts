@@ -26,6 +26,8 @@ import type { PreflightAction } from "../reconcile/index.js";
 import { defaultRegistryKind, openRegistry, type RegistryAdapter } from "../registry/index.js";
 import { type HidBackend, HidBackendUnavailable, loadHidBackend } from "../transport/index.js";
 import type {
+  AuditEntryView,
+  AuditQueryInput,
   BorrowRequestInput,
   BorrowStateView,
   BorrowView,
@@ -48,6 +50,7 @@ import type {
   StatusView,
   VirtualControls,
 } from "./api.js";
+import { listAuditEntries } from "./audit-view.js";
 import { BorrowIndex } from "./borrow-index.js";
 import { BorrowService } from "./borrow-service.js";
 import type { BridgeContext } from "./context.js";
@@ -395,6 +398,10 @@ class BridgeImpl implements OpenedBridge {
 
   risks(): RiskView[] {
     return this.riskSource.risks();
+  }
+
+  async audit(query: AuditQueryInput = {}): Promise<AuditEntryView[]> {
+    return listAuditEntries(this.context.ledger, query);
   }
 
   recentEvents(options: { after?: number; limit?: number } = {}): EventHistoryView {

@@ -2,6 +2,7 @@ import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import type {
+  AuditEntryView,
   BorrowView,
   EventHistoryView,
   KeyView,
@@ -60,6 +61,15 @@ const preflightAction = (value: string) => {
   }
   return value;
 };
+
+/** `7d` means "since seven days ago"; anything else must be an ISO time. */
+function sinceTime(value: string): string {
+  if (/^\d+(\.\d+)?\s*[a-z]+$/i.test(value.trim())) return new Date(Date.now() - duration(value)).toISOString();
+  if (Number.isNaN(Date.parse(value))) {
+    throw new InvalidArgumentError(`--since must be a duration such as 7d or an ISO time, got '${value}'`);
+  }
+  return value;
+}
 
 function example(...lines: string[]): string {
   return `\nExample${lines.length > 1 ? "s" : ""}:\n${lines.map((line) => `  $ ${line}`).join("\n")}\n`;
@@ -324,6 +334,36 @@ export function buildProgram(io: CliIo, deps: CliDeps, state: { exitCode: number
       const view = JSON.parse(answer) as LedgerExportView;
       show(command, view, (v) => render.ledgerText("Imported", v, file));
     });
+
+  program
+    .command("audit")
+    .description(
+      "the ledger's audit trail, newest first: refused counterfeit keys, forced license updates, rollbacks, " +
+        "repairs, rebinds, migrations; kept across restarts",
+    )
+    .option("--kind <kind>", "only entries of this kind (e.g. counterfeit-key, license-update-forced, repair)")
+    .option("--serial <serial>", "only entries about this key")
+    .option(
+      "--since <when>",
+      "only entries this recent (a duration such as 7d or 12h) or from this ISO time on",
+      sinceTime,
+    )
+    .option("--before <id>", "only entries older than this entry id (the next page)", integer("--before", 1))
+    .option("--limit <n>", "at most n entries (1–1000)", integer("--limit", 1), 50)
+    .addHelpText("after", example("keybridge audit --since 7d", "keybridge audit --kind counterfeit-key --json"))
+    .action(
+      async (
+        options: { kind?: string; serial?: string; since?: string; before?: number; limit: number },
+        command: Command,
+      ) => {
+        const query = new URLSearchParams({ limit: String(options.limit) });
+        if (options.kind) query.set("kind", options.kind);
+        if (options.serial) query.set("serial", options.serial);
+        if (options.since) query.set("since", options.since);
+        if (options.before !== undefined) query.set("before", String(options.before));
+        show(command, await client(command).json<AuditEntryView[]>("GET", `/v1/audit?${query}`), render.auditText);
+      },
+    );
 
   program
     .command("events")

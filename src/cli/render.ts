@@ -1,4 +1,5 @@
 import type {
+  AuditEntryView,
   BorrowView,
   DummyView,
   FindingView,
@@ -49,6 +50,21 @@ export function borrowsText(borrows: BorrowView[]): string {
       b.state,
       when(b.issuedAt).replace(/ \(.*\)$/, ""),
       b.state === "dummy" ? `clears ${when(b.dummyUntil)}` : when(b.expiresAt),
+    ]),
+  );
+}
+
+export function auditText(entries: AuditEntryView[]): string {
+  if (entries.length === 0) return "No audit entries.\n";
+  return table(
+    ["ID", "AT", "KIND", "SERIAL", "BORROW", "WHAT HAPPENED"],
+    entries.map((e) => [
+      e.id,
+      when(e.at).replace(/ \(.*\)$/, ""),
+      e.kind,
+      e.serial ?? "-",
+      e.borrowId ?? "-",
+      e.message,
     ]),
   );
 }

@@ -27,9 +27,17 @@ export function listAudit(store: LedgerStore, query: AuditQuery): AuditEntry[] {
     const rows = store
       .stmt(
         `SELECT id, at, kind, serial, borrow_id AS borrowId, message, details FROM audit
-         WHERE (@since IS NULL OR at >= @since) AND (@kind IS NULL OR kind = @kind) ORDER BY id DESC LIMIT @limit`,
+         WHERE (@since IS NULL OR at >= @since) AND (@kind IS NULL OR kind = @kind)
+           AND (@serial IS NULL OR serial = @serial) AND (@before IS NULL OR id < @before)
+         ORDER BY id DESC LIMIT @limit`,
       )
-      .all({ since: query.since ?? null, kind: query.kind ?? null, limit }) as (Omit<AuditEntry, "details"> & {
+      .all({
+        since: query.since ?? null,
+        kind: query.kind ?? null,
+        serial: query.serial ?? null,
+        before: query.before === undefined ? null : requireInteger("before", query.before),
+        limit,
+      }) as (Omit<AuditEntry, "details"> & {
       details: string;
     })[];
     return rows.map((row) => ({ ...row, details: JSON.parse(row.details) as Record<string, unknown> }));

@@ -136,6 +136,10 @@ export interface AuditQuery {
   /** Only entries at or after this epoch-ms time. */
   since?: number;
   kind?: AuditKind;
+  /** Only entries about this key. */
+  serial?: string;
+  /** Only entries older than the entry with this id: the next page after a page ending there. */
+  before?: number;
   limit: number;
 }
 

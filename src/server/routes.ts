@@ -219,6 +219,31 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   {
     method: "GET",
+    url: "/v1/audit",
+    operationId: "audit",
+    summary: "The ledger's audit trail, newest first: refusals, forced updates, repairs, rollbacks, migrations",
+    auth: "token",
+    querystring: S.AuditQuerySchema,
+    responses: { 200: json("Audit entries, newest first", Type.Array(S.AuditEntryViewSchema)) },
+    handler: async (ctx, request) => {
+      const query = request.query as {
+        kind?: string;
+        serial?: string;
+        since?: string;
+        before?: string;
+        limit?: string;
+      };
+      return ctx.bridge.audit({
+        ...(query.kind === undefined ? {} : { kind: query.kind }),
+        ...(query.serial === undefined ? {} : { serial: query.serial }),
+        ...(query.since === undefined ? {} : { since: query.since }),
+        ...(query.before === undefined ? {} : { before: Number(query.before) }),
+        ...(query.limit === undefined ? {} : { limit: Number(query.limit) }),
+      });
+    },
+  },
+  {
+    method: "GET",
     url: "/v1/events/history",
     operationId: "eventHistory",
     summary: "The last events of this daemon run (1 000 kept), oldest first; `after` a seq, at most `limit`",

@@ -72,6 +72,17 @@ export const EventHistoryQuerySchema = Type.Object(
   { additionalProperties: false },
 );
 
+export const AuditQuerySchema = Type.Object(
+  {
+    kind: Type.Optional(Type.String({ pattern: "^[a-z][a-z-]{0,39}$", description: "e.g. counterfeit-key, repair" })),
+    serial: Type.Optional(Serial),
+    since: Type.Optional(Type.String({ minLength: 10, maxLength: 40, description: "ISO 8601 time" })),
+    before: Type.Optional(Type.String({ pattern: "^[0-9]{1,15}$", description: "an entry id: older entries only" })),
+    limit: Type.Optional(Type.String({ pattern: "^[0-9]{1,4}$", description: "default 50, at most 1000" })),
+  },
+  { additionalProperties: false },
+);
+
 export const IdParamsSchema = Type.Object({ id: Type.String({ pattern: "^[0-9]{1,16}$", description: "borrow id" }) });
 export const SerialParamsSchema = Type.Object({ serial: Serial });
 export const ActionParamsSchema = Type.Object({
@@ -157,6 +168,16 @@ export const BridgeEventSchema = Type.Object(
   },
   { additionalProperties: false },
 );
+
+export const AuditEntryViewSchema = Type.Object({
+  id: Type.Integer({ minimum: 1 }),
+  at: Iso,
+  kind: Type.String(),
+  serial: Type.Optional(Serial),
+  borrowId: Type.Optional(Type.Integer()),
+  message: Type.String(),
+  details: Type.Object({}, { additionalProperties: true }),
+});
 
 export const EventHistoryViewSchema = Type.Object({
   runId: Type.String({ description: "changes at every daemon start" }),

@@ -230,6 +230,24 @@ describe("other commands", () => {
     expect(types).toEqual(["risk.raised", "key.attached", "risk.cleared"]);
   });
 
+  it("audit lists the durable trail newest first; --since takes a duration or an ISO time", async () => {
+    await borrowOne();
+    const file = join(h.dataDir, "licenses.json");
+    writeFileSync(file, JSON.stringify({ licenses: [{ product: 1001, seats: 10, borrowable: 4, borrowDays: 30 }] }));
+    expect((await h.cli("license-update", "KB-0001", file, "--force")).code).toBe(0);
+    const text = await h.cli("audit", "--since", "1d");
+    expect(text.code, text.stderr).toBe(0);
+    const lines = text.stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^ID\s+AT\s+KIND\s+SERIAL\s+BORROW\s+WHAT HAPPENED$/);
+    expect(lines[1]).toMatch(/^1\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+license-update-forced\s+KB-0001\s+-\s+license update forced/);
+    const json = await h.cli("audit", "--kind", "license-update-forced", "--json");
+    expect(json.json).toMatchObject([{ id: 1, kind: "license-update-forced", serial: "KB-0001" }]);
+    expect((await h.cli("audit", "--since", "2999-01-01T00:00:00Z")).stdout).toBe("No audit entries.\n");
+    const bad = await h.cli("audit", "--since", "last tuesday");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--since must be a duration such as 7d or an ISO time");
+  });
+
   it("--help on every command shows an example", async () => {
     for (const args of [
       [],
@@ -238,6 +256,8 @@ describe("other commands", () => {
       ["borrow"],
       ["preflight"],
       ["ledger", "export"],
+      ["audit"],
+      ["events"],
       ["virtual", "clock"],
       ["config"],
     ]) {

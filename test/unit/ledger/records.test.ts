@@ -212,6 +212,24 @@ describe("audit", () => {
     expect(ledger.listAudit({ since: 20, limit: 10 }).map((entry) => entry.at)).toEqual([30, 20]);
     expect(ledger.listAudit({ limit: 1 })[0]?.message).toBe("borrowed again");
   });
+
+  it("filters by key and pages backwards from an entry id without skipping or repeating one", () => {
+    const ledger = openTracked({ dir: tempDir(), clock: manualClock(0).now });
+    for (let i = 1; i <= 7; i++) {
+      ledger.audit({ kind: "repair", at: i, serial: i % 2 === 0 ? "KB-EVEN" : "KB-ODD", message: `repair ${i}` });
+    }
+    expect(ledger.listAudit({ serial: "KB-EVEN", limit: 10 }).map((entry) => entry.at)).toEqual([6, 4, 2]);
+    const pages: number[][] = [];
+    let before: number | undefined;
+    for (;;) {
+      const page = ledger.listAudit({ kind: "repair", limit: 3, ...(before === undefined ? {} : { before }) });
+      if (page.length === 0) break;
+      pages.push(page.map((entry) => entry.at));
+      before = page.at(-1)?.id;
+    }
+    expect(pages).toEqual([[7, 6, 5], [4, 3, 2], [1]]);
+    expect(() => ledger.listAudit({ before: 1.5, limit: 3 })).toThrow();
+  });
 });
 
 describe("tags", () => {

@@ -359,3 +359,33 @@ describe("event history", () => {
     }
   });
 });
+
+describe("audit trail", () => {
+  it("lists entries newest first, filtered by kind, key and time, paged with before", async () => {
+    await h.api("/v1/borrows", { method: "POST", json: { product: 1001, client: "ws-1" } });
+    const licenses = [
+      { product: 1001, seats: 10, borrowable: 4, borrowDays: 30 },
+      { product: 1003, seats: 10, borrowable: 4, borrowDays: 30 },
+    ];
+    await h.api("/v1/keys/KB-0001/license-update", { method: "POST", json: { licenses, force: true } });
+    expect((await h.api("/v1/borrows", { method: "POST", json: { product: 1003, client: "ws-2" } })).status).toBe(201);
+    await h.api("/v1/keys/KB-0001/license-update", { method: "POST", json: { licenses, force: true } });
+    const all = (await (await h.api("/v1/audit")).json()) as { id: number; kind: string; serial: string }[];
+    expect(all.map((entry) => entry.id)).toEqual([2, 1]);
+    expect(all[0]).toMatchObject({ kind: "license-update-forced", serial: "KB-0001" });
+    const page = (await (await h.api(`/v1/audit?before=${all[0]!.id}&limit=1`)).json()) as { id: number }[];
+    expect(page.map((entry) => entry.id)).toEqual([1]);
+    expect(await (await h.api("/v1/audit?serial=KB-9999")).json()).toEqual([]);
+    expect(await (await h.api("/v1/audit?kind=repair")).json()).toEqual([]);
+    const future = encodeURIComponent(new Date(Date.now() + 3_600_000).toISOString());
+    expect(await (await h.api(`/v1/audit?since=${future}`)).json()).toEqual([]);
+  });
+
+  it("refuses a malformed query with 400 problem+json", async () => {
+    for (const query of ["limit=0", "limit=x", "before=-3", "kind=DROP%20TABLE", "what=1"]) {
+      const response = await h.api(`/v1/audit?${query}`);
+      expect(response.status, query).toBe(400);
+      expect((await problem(response)).code, query).toBe("VALIDATION");
+    }
+  });
+});

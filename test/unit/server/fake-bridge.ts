@@ -6,6 +6,8 @@
  */
 import { BehaviorSubject, Subject } from "rxjs";
 import type {
+  AuditEntryView,
+  AuditQueryInput,
   BorrowRequestInput,
   BorrowStateView,
   BorrowView,
@@ -85,6 +87,8 @@ export class FakeBridge implements Bridge {
   readonly maxBorrowed = new Map<string, number>();
 
   private readonly bus = new EventBus();
+  /** Newest last; `audit()` answers newest first, as the ledger does. */
+  readonly auditTrail: AuditEntryView[] = [];
   private readonly keyMap = new Map<string, FakeKey>();
   private readonly records = new Map<number, FakeBorrow>();
   private readonly openRisks = new Map<string, RiskView>();
@@ -311,6 +315,16 @@ export class FakeBridge implements Bridge {
       key.licenses = [...licenses];
       key.licenseSetVersion += 1;
       this.emit({ type: "license.updated", serial, message: `licenses of ${serial} updated` });
+      if (options.force === true && dummiesCreated.length > 0) {
+        this.auditTrail.push({
+          id: this.auditTrail.length + 1,
+          at: new Date(this.now()).toISOString(),
+          kind: "license-update-forced",
+          serial,
+          message: `license update forced on ${serial}: ${dummiesCreated.length} borrow(s) became dummies`,
+          details: { dummies: dummiesCreated.map((view) => view.id) },
+        });
+      }
       return { serial, licenseSetVersion: key.licenseSetVersion, forced: options.force === true, dummiesCreated };
     });
   }
@@ -542,6 +556,24 @@ export class FakeBridge implements Bridge {
   private emit(event: Omit<BridgeEvent, "at" | "seq">): void {
     const { type, message, ...extra } = event;
     this.bus.emit(type, message, extra);
+  }
+
+  async audit(query: AuditQueryInput = {}): Promise<AuditEntryView[]> {
+    const limit = query.limit ?? 50;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      fail("VALIDATION", `limit must be an integer from 1 to 1000, got ${limit}`, { field: "limit" });
+    }
+    const since = query.since === undefined ? undefined : Date.parse(query.since);
+    return this.auditTrail
+      .filter(
+        (entry) =>
+          (query.kind === undefined || entry.kind === query.kind) &&
+          (query.serial === undefined || entry.serial === query.serial) &&
+          (query.before === undefined || entry.id < query.before) &&
+          (since === undefined || Date.parse(entry.at) >= since),
+      )
+      .reverse()
+      .slice(0, limit);
   }
 
   recentEvents(options: { after?: number; limit?: number } = {}): EventHistoryView {
