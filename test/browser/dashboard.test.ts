@@ -118,6 +118,24 @@ describe.skipIf(!haveChromium)("dashboard in headless Chromium (virtual bridge)"
     const row = page.locator("#events tbody tr", { hasText: "key.attached" }).first();
     await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(1);
     expect(await row.locator("td").first().textContent()).toBe(String(attached!.seq));
+
+    // A forced license update (a borrow is out) is audited, and the audit trail shows it.
+    const [key] = (await api("/v1/keys")) as KeyView[];
+    await api(`/v1/keys/${encodeURIComponent(key!.serial)}/license-update`, {
+      method: "POST",
+      json: {
+        licenses: key!.licenses.map(({ product, seats, borrowable, borrowDays }) => ({
+          product,
+          seats,
+          borrowable,
+          borrowDays,
+        })),
+        force: true,
+      },
+    });
+    await expect
+      .poll(() => page.locator("#audit tbody tr td:nth-child(3)").allTextContents(), { timeout: 10_000 })
+      .toContain("license-update-forced");
     await page.close();
   });
 });

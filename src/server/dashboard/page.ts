@@ -31,7 +31,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   th { background: var(--panel); font-weight: 600; font-size: .85rem; }
   td.num, th.num { text-align: right; }
   .empty { color: var(--muted); font-style: italic; }
-  #events td:nth-child(-n+4) { white-space: nowrap; }
+  #events td:nth-child(-n+4), #audit td:nth-child(-n+4) { white-space: nowrap; }
   .sev { font-weight: 600; text-transform: uppercase; font-size: .8rem; }
   .sev-critical { color: var(--crit); } .sev-warning { color: var(--warn); } .sev-info { color: var(--accent); }
   .state-dummy { color: var(--crit); font-weight: 600; } .state-expired { color: var(--warn); }
@@ -84,6 +84,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     <section aria-labelledby="h-borrows"><h2 id="h-borrows">Borrows</h2><div id="borrows"></div></section>
     <section aria-labelledby="h-dummies"><h2 id="h-dummies">Borrow Dummies</h2><div id="dummies"></div></section>
     <section aria-labelledby="h-events"><h2 id="h-events">Recent events</h2><div id="events"></div></section>
+    <section aria-labelledby="h-audit"><h2 id="h-audit">Audit trail</h2><div id="audit"></div></section>
     <section aria-labelledby="h-preflight">
       <h2 id="h-preflight">Is it safe to…?</h2>
       <div class="preflight" id="preflight-buttons" role="group" aria-label="Preflight checks"></div>
@@ -231,7 +232,18 @@ export const DASHBOARD_HTML = `<!doctype html>
       .catch(function (e) { if (e.message !== "unauthorized") $("error").textContent = "Could not load the events: " + e.message; });
   }
 
+  function renderAudit(entries) {
+    put("audit", table("What keybridge refused or did on its own, newest first; kept in the ledger across restarts",
+      ["#", "Time", "Kind", "Key", "What happened"],
+      entries.map(function (a) {
+        var alarming = a.kind === "counterfeit-key" || a.kind === "license-update-forced" || a.kind === "rollback";
+        return [a.id, localTime(a.at), alarming ? { text: a.kind, cls: "sev-critical" } : a.kind, a.serial || "–", a.message];
+      }), [0]));
+  }
+
   function refresh() {
+    api("/v1/audit?limit=20").then(renderAudit)
+      .catch(function (e) { if (e.message !== "unauthorized") $("error").textContent = "Could not load the audit trail: " + e.message; });
     return api("/v1/status").then(function (s) { $("error").textContent = ""; render(s); })
       .catch(function (e) { if (e.message !== "unauthorized") $("error").textContent = "Could not load the status: " + e.message; });
   }
