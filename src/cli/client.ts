@@ -1,21 +1,41 @@
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_LISTEN, defaultDataDir, TOKEN_FILE_NAME } from "../config/paths.js";
 import { readDaemonInfo, readToken } from "../server/daemon-files.js";
-import { ApiError, DaemonNotRunningError, TokenMissingError } from "./errors.js";
+import {
+  ApiError,
+  DaemonNotRunningError,
+  TlsCaUnreadableError,
+  TlsUntrustedError,
+  TokenMissingError,
+} from "./errors.js";
+import { httpsFetch, isCertificateError } from "./https-fetch.js";
 
 export interface Endpoint {
   url: string;
   /** Undefined until needed: `config` and `--help` work without one. */
   token: () => string;
+  /** PEM of the certificate to trust for an HTTPS `url` beyond the system's (KEYBRIDGE_TLS_CA, else daemon.json's). */
+  ca: () => string | undefined;
 }
 
 /** The daemon's URL (`--url`, else daemon.json, else the default) and its token (KEYBRIDGE_TOKEN, else the token file). */
 export function resolveEndpoint(options: { dataDir?: string; url?: string }, env: NodeJS.ProcessEnv): Endpoint {
   const dataDir = options.dataDir ?? (env.KEYBRIDGE_DATA_DIR || undefined) ?? defaultDataDir(env);
   const listen = env.KEYBRIDGE_LISTEN || DEFAULT_LISTEN;
-  const url = (options.url ?? readDaemonInfo(dataDir)?.url ?? `http://${listen}`).replace(/\/+$/, "");
+  const daemon = readDaemonInfo(dataDir);
+  const url = (options.url ?? daemon?.url ?? `http://${listen}`).replace(/\/+$/, "");
+  const caFile = env.KEYBRIDGE_TLS_CA || (options.url === undefined ? daemon?.tlsCert : undefined);
   return {
     url,
+    ca: () => {
+      if (caFile === undefined || !url.startsWith("https:")) return undefined;
+      try {
+        return readFileSync(caFile, "utf8");
+      } catch (error) {
+        throw new TlsCaUnreadableError(caFile, error);
+      }
+    },
     token: () => {
       const token = env.KEYBRIDGE_TOKEN || readToken(dataDir);
       if (token === undefined) throw new TokenMissingError(join(dataDir, TOKEN_FILE_NAME));
@@ -99,10 +119,14 @@ export class ApiClient {
       accept: "application/json",
     };
     if (body !== undefined && contentType !== undefined) headers["content-type"] = contentType;
+    const init = { method, headers, body, ...(signal ? { signal } : {}) };
+    const ca = this.endpoint.ca();
     let response: Response;
     try {
-      response = await fetch(`${this.endpoint.url}${path}`, { method, headers, body, ...(signal ? { signal } : {}) });
+      const url = `${this.endpoint.url}${path}`;
+      response = await (ca === undefined ? fetch(url, init) : httpsFetch(url, init, ca));
     } catch (error) {
+      if (isCertificateError(error)) throw new TlsUntrustedError(this.endpoint.url, error);
       throw new DaemonNotRunningError(this.endpoint.url, error);
     }
     if (response.ok) return response;

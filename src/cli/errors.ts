@@ -21,6 +21,28 @@ export class ApiError extends KeybridgeError {
 }
 
 /** No API token: neither KEYBRIDGE_TOKEN nor `<dataDir>/api-token`. */
+/** The daemon serves HTTPS with a certificate this client does not trust. */
+export class TlsUntrustedError extends KeybridgeError {
+  constructor(url: string, cause: unknown) {
+    super(
+      "TLS_UNTRUSTED",
+      `the certificate of ${url} is not trusted (${(cause as Error).message}); point KEYBRIDGE_TLS_CA at the ` +
+        "daemon's certificate (on the daemon's host the CLI finds it in daemon.json by itself)",
+      { cause, details: { url } },
+    );
+  }
+}
+
+/** A file named by KEYBRIDGE_TLS_CA or daemon.json's tlsCert cannot be read. */
+export class TlsCaUnreadableError extends KeybridgeError {
+  constructor(file: string, cause: unknown) {
+    super("TLS_CA_UNREADABLE", `cannot read the certificate to trust, ${file}: ${(cause as Error).message}`, {
+      cause,
+      details: { file },
+    });
+  }
+}
+
 export class TokenMissingError extends KeybridgeError {
   constructor(file: string) {
     super(

@@ -72,8 +72,12 @@ export function loadConfig(inputs: ConfigInputs = {}): LoadedConfig {
   for (const spec of envLayer) set(spec.field, env[spec.env], `env ${spec.env}`);
   for (const spec of flagLayer) set(spec.field, flags[spec.field], `flag ${spec.flag ?? `--${spec.field}`}`);
 
-  if (typeof values.dataDir === "string" && !isAbsolute(values.dataDir)) values.dataDir = resolve(values.dataDir);
+  for (const field of ["dataDir", "tlsCert", "tlsKey"] as const) {
+    const value = values[field];
+    if (typeof value === "string" && !isAbsolute(value)) values[field] = resolve(value);
+  }
   const config = values as KeybridgeConfig;
+  checkTls(config, sources);
   return { config, sources, file: fileRead, warnings: checkListen(config, sources.listen) };
 }
 
@@ -162,6 +166,17 @@ export function isLoopbackHost(host: string): boolean {
   return bare === "localhost" || bare === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
 }
 
+/** A certificate without its key (or the reverse) would silently serve plain HTTP: refused. */
+function checkTls(config: KeybridgeConfig, sources: Record<ConfigField, ConfigSource>): void {
+  if ((config.tlsCert === undefined) === (config.tlsKey === undefined)) return;
+  const [given, missing] =
+    config.tlsCert === undefined ? (["tlsKey", "tlsCert"] as const) : (["tlsCert", "tlsKey"] as const);
+  throw new ConfigInvalidError(
+    `${missing}: required with ${given} (from ${sources[given]}); HTTPS needs both the certificate and its private key`,
+    { field: missing, source: sources[given] },
+  );
+}
+
 function checkListen(config: KeybridgeConfig, source: ConfigSource): string[] {
   const { host } = parseListen(config.listen);
   if (isLoopbackHost(host)) return [];
@@ -172,5 +187,11 @@ function checkListen(config: KeybridgeConfig, source: ConfigSource): string[] {
       { field: "listen", source },
     );
   }
-  return [`listening on ${config.listen}, reachable from other machines (allowRemote is set); protect the API token`];
+  if (config.tlsCert === undefined) {
+    return [
+      `listening on ${config.listen}, reachable from other machines (allowRemote is set) over plain HTTP: ` +
+        "the API token crosses the network readable; set tlsCert and tlsKey to serve HTTPS",
+    ];
+  }
+  return [`listening on ${config.listen} over HTTPS, reachable from other machines (allowRemote is set)`];
 }

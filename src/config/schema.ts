@@ -35,6 +35,8 @@ export const ConfigSchema = Type.Object(
     logLevel: LOG_LEVEL,
     logFormat: Type.Union([Type.Literal("auto"), Type.Literal("json"), Type.Literal("text")]),
     allowRemote: Type.Boolean(),
+    tlsCert: Type.Optional(Type.String({ minLength: 1, description: "PEM certificate (chain): serve HTTPS" })),
+    tlsKey: Type.Optional(Type.String({ minLength: 1, description: "PEM private key of tlsCert" })),
   },
   { additionalProperties: false },
 );
@@ -104,9 +106,11 @@ export const FIELD_SPECS: readonly FieldSpec[] = [
     kind: "boolean",
     expected: "true or false",
   },
+  { field: "tlsCert", env: "KEYBRIDGE_TLS_CERT", flag: "--tls-cert", kind: "string", expected: "a PEM file path" },
+  { field: "tlsKey", env: "KEYBRIDGE_TLS_KEY", flag: "--tls-key", kind: "string", expected: "a PEM file path" },
 ];
 
-export const CONFIG_DEFAULTS: Omit<KeybridgeConfig, "dataDir" | "registryPath"> = {
+export const CONFIG_DEFAULTS: Omit<KeybridgeConfig, "dataDir" | "registryPath" | "tlsCert" | "tlsKey"> = {
   listen: "127.0.0.1:22380",
   mode: "real",
   registryKind: "auto",

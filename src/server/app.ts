@@ -33,6 +33,8 @@ export interface ServerOptions {
   /** JSON body limit. Default 64 KiB. */
   bodyLimit?: number;
   version?: string;
+  /** PEM certificate (chain) and private key: the API is served over HTTPS. */
+  tls?: { cert: string; key: string };
 }
 
 export interface KeybridgeServer {
@@ -55,13 +57,19 @@ export async function createServer(options: ServerOptions): Promise<KeybridgeSer
   const { bridge, token } = options;
   const version = options.version ?? "0.1.0";
   const compilers = new LazyCompilers();
-  const app = Fastify({
+  const common = {
     logger: false,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false, useDefaults: true } },
     return503OnClosing: true,
     schemaController: { compilersFactory: compilers.factory },
-  });
+  };
+  // An https.Server has every http.Server method the rest of this file uses (closeIdleConnections too).
+  const app =
+    options.tls === undefined
+      ? Fastify(common)
+      : (Fastify({ ...common, https: { cert: options.tls.cert, key: options.tls.key } }) as unknown as FastifyInstance);
+  const scheme = options.tls === undefined ? "http" : "https";
   const streams = new EventStreams(bridge, options.heartbeatMs ?? 15_000);
   const metrics = new ServerMetrics(bridge, () => streams.size);
   const borrowCache = new BorrowListCache(bridge);
@@ -161,7 +169,7 @@ export async function createServer(options: ServerOptions): Promise<KeybridgeSer
       const address = app.server.address();
       const boundPort = typeof address === "object" && address !== null ? address.port : port;
       const shownHost = host.includes(":") ? `[${host}]` : host;
-      return `http://${shownHost}:${boundPort}`;
+      return `${scheme}://${shownHost}:${boundPort}`;
     },
     async close() {
       // Keep-alive connections that were busy when closing began turn idle later; sweep them as they

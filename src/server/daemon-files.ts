@@ -10,6 +10,8 @@ export interface DaemonInfo {
   started: string;
   mode: "real" | "virtual";
   version: string;
+  /** The certificate the daemon serves HTTPS with: clients on this host trust it for `url`. */
+  tlsCert?: string;
 }
 
 function ioError(action: string, file: string, error: unknown): DaemonFileError {

@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { createSecureContext } from "node:tls";
 import type { Bridge, BridgeOptions } from "../bridge/api.js";
 import { openBridge } from "../bridge/index.js";
 import { type KeybridgeConfig, parseListen } from "../config/index.js";
@@ -29,6 +31,36 @@ export interface RunningDaemon {
   readonly server: KeybridgeServer;
   /** Graceful stop: no new connections, in-flight requests finish, bridge closed, daemon.json removed. */
   stop(): Promise<void>;
+}
+
+/** The TLS certificate or key named in the configuration cannot be read, or they do not form a pair. */
+export class TlsSetupError extends KeybridgeError {
+  constructor(message: string, file: string | undefined, cause: unknown) {
+    super("TLS_SETUP_FAILED", message, { cause, details: file === undefined ? {} : { file } });
+  }
+}
+
+function readTls(config: KeybridgeConfig): { cert: string; key: string } | undefined {
+  if (config.tlsCert === undefined || config.tlsKey === undefined) return undefined;
+  const read = (file: string, what: string) => {
+    try {
+      return readFileSync(file, "utf8");
+    } catch (error) {
+      throw new TlsSetupError(`cannot read the TLS ${what} ${file}: ${(error as Error).message}`, file, error);
+    }
+  };
+  const tls = { cert: read(config.tlsCert, "certificate"), key: read(config.tlsKey, "private key") };
+  try {
+    // Checked here so a wrong pair is one clear message at start, not a failure deep in the server.
+    createSecureContext(tls);
+  } catch (error) {
+    throw new TlsSetupError(
+      `the TLS certificate ${config.tlsCert} and key ${config.tlsKey} are not usable together: ${(error as Error).message}`,
+      undefined,
+      error,
+    );
+  }
+  return tls;
 }
 
 /** The listen address was taken or not allowed. */
@@ -84,6 +116,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     });
   }
   const { token, file: tokenFile, created } = readOrCreateToken(config.dataDir);
+  const tls = readTls(config);
   if (created) log.info("API token created", { tokenFile });
 
   const { ledgerCheck } = options;
@@ -94,7 +127,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   let server: KeybridgeServer | undefined;
   let url: string;
   try {
-    server = await createServer({ bridge, token, version });
+    server = await createServer({ bridge, token, version, ...(tls === undefined ? {} : { tls }) });
     const { host, port } = parseListen(config.listen);
     url = await server.listen(host, port).catch((error: unknown) => {
       throw new ListenFailedError(config.listen, error);
@@ -105,6 +138,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       started: new Date().toISOString(),
       mode: bridge.mode,
       version,
+      ...(config.tlsCert === undefined ? {} : { tlsCert: config.tlsCert }),
     });
   } catch (error) {
     // Whatever started must stop again, or the process would keep its port, USB watch and timers.
