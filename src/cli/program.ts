@@ -416,6 +416,23 @@ export function buildProgram(io: CliIo, deps: CliDeps, state: { exitCode: number
       );
     });
 
+  program
+    .command("doctor")
+    .description("check this machine: Node.js, native modules, udev rules, device access, data directory, daemon")
+    .addHelpText(
+      "after",
+      example("keybridge doctor", "sudo keybridge doctor --json") +
+        "\nExit code 0 when no check fails (warnings allowed), 1 when one does.\n",
+    )
+    .action(async (_options: unknown, command: Command) => {
+      // Loaded on demand: the checks load the native modules, which the other commands must not need.
+      const { doctorText, runDoctor } = await import("./doctor/index.js");
+      const g = globals(command);
+      const report = await runDoctor({ dataDir: g.dataDir, url: g.url, config: g.config, env: io.env });
+      show(command, report, doctorText);
+      if (!report.ok) state.exitCode = EXIT.error;
+    });
+
   const virtual = program.command("virtual").description("control virtual keys (daemon in virtual mode only)");
   virtual
     .command("keys")

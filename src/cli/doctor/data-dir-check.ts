@@ -1,0 +1,171 @@
+import { constants, type Stats } from "node:fs";
+import { access, readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { isCodedError } from "../../errors.js";
+import { DEFAULT_FILE_NAME } from "../../ledger/file-name.js";
+import type { Ledger } from "../../ledger/ledger.js";
+import { IniRegistry } from "../../registry/ini-registry.js";
+import { defaultRegistryKind } from "../../registry/open-registry.js";
+import { REGISTRY_ROOT } from "../../registry/path.js";
+import { combine } from "./findings.js";
+import { type CheckOutcome, type DoctorCheck, fail, ok, skip, warn } from "./types.js";
+
+/** The system user the service runs as (systemd/keybridge.sysusers.conf). */
+export const SERVICE_USER = "keybridge";
+
+export interface DataDirCheckInputs {
+  dataDir: string;
+  /** From the configuration: "auto" picks the platform's default. */
+  registryKind?: string;
+  registryPath?: string;
+  platform?: NodeJS.Platform;
+  uid?: number;
+  /** The service account's uid, when it exists: root sees a directory owned by it as right. */
+  serviceUid?: () => Promise<number | undefined>;
+  /** Rejects when this process may not list the directory (an admin without sudo). */
+  canRead?: (path: string) => Promise<void>;
+}
+
+export async function lookupUid(user: string, passwdFile = "/etc/passwd"): Promise<number | undefined> {
+  let text: string;
+  try {
+    text = await readFile(passwdFile, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+  for (const line of text.split("\n")) {
+    const [name, , uid] = line.split(":");
+    if (name === user && uid !== undefined && /^\d+$/.test(uid)) return Number(uid);
+  }
+  return undefined;
+}
+
+const errnoOf = (error: unknown) => (error as NodeJS.ErrnoException | undefined)?.code;
+
+async function statIfPresent(path: string): Promise<Stats | undefined> {
+  try {
+    return await stat(path);
+  } catch (error) {
+    if (errnoOf(error) === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+async function checkOwnership(dir: string, stats: Stats, inputs: DataDirCheckInputs): Promise<CheckOutcome[]> {
+  const findings: CheckOutcome[] = [];
+  const mode = stats.mode & 0o777;
+  if (mode !== 0o700) {
+    findings.push(
+      warn(
+        `mode 0${mode.toString(8)}, expected 0700 (the API token and the ledger's server secret must stay private)`,
+        `sudo chmod 700 ${dir}`,
+      ),
+    );
+  }
+  const uid = inputs.uid ?? process.getuid?.();
+  if (uid === undefined || stats.uid === uid) return findings;
+  const serviceUid = await (inputs.serviceUid ?? (() => lookupUid(SERVICE_USER)))();
+  if (uid === 0 && serviceUid !== undefined && stats.uid === serviceUid) return findings;
+  const expected = uid === 0 ? `the ${SERVICE_USER} service` : `you (uid ${uid})`;
+  findings.push(
+    warn(
+      `owned by uid ${stats.uid}, not by ${expected}: a daemon running as another user cannot write its ledger`,
+      uid === 0 ? `sudo chown -R ${SERVICE_USER}:${SERVICE_USER} ${dir}` : `sudo chown -R $USER ${dir}`,
+    ),
+  );
+  return findings;
+}
+
+const RESTART_FIX =
+  "keybridge preflight restart-service, then sudo systemctl restart keybridge: at start the daemon quarantines the damaged ledger and rebuilds it from the registry and the key; then keybridge reconcile";
+
+/** Read-only: never creates, migrates or repairs the ledger. */
+async function checkLedger(dir: string): Promise<CheckOutcome> {
+  const file = join(dir, DEFAULT_FILE_NAME);
+  let ledger: Ledger;
+  try {
+    // Loaded here: when better-sqlite3 does not load, this finding says so and the other checks still run.
+    const { openLedger } = await import("../../ledger/open.js");
+    ledger = openLedger({ dir, readOnly: true });
+  } catch (error) {
+    const code = isCodedError(error) ? error.code : "";
+    const message = (error as Error).message;
+    if (code === "LEDGER_CORRUPT") return fail(`ledger: ${message}`, RESTART_FIX);
+    if (code === "LEDGER_TOO_NEW")
+      return fail(`ledger: ${message}`, "install the keybridge version that wrote it, or newer");
+    const details = isCodedError(error) ? (error as { details?: Record<string, unknown> }).details : undefined;
+    if (code === "LEDGER_READ_ONLY" && details?.version !== undefined) {
+      return warn(`ledger: ${message}`, "the daemon migrates it at its next start: sudo systemctl restart keybridge");
+    }
+    return fail(`ledger ${file} cannot be opened: ${message}`, "run `sudo keybridge doctor`, or as the daemon's user");
+  }
+  try {
+    const outstanding = ledger.listOutstanding().length;
+    return ok(`ledger passes its integrity check (${outstanding} outstanding borrow${outstanding === 1 ? "" : "s"})`);
+  } catch (error) {
+    return fail(`ledger: ${(error as Error).message}`, RESTART_FIX);
+  } finally {
+    ledger.close();
+  }
+}
+
+/** Read-only: the adapter's read path verifies the file's checksum and parses it. */
+async function checkRegistry(inputs: DataDirCheckInputs, platform: NodeJS.Platform): Promise<CheckOutcome> {
+  const kind =
+    inputs.registryKind === undefined || inputs.registryKind === "auto"
+      ? defaultRegistryKind(platform)
+      : inputs.registryKind;
+  if (kind !== "ini") return ok(`registry: ${kind}, checked by the daemon (keybridge status)`);
+  const file = inputs.registryPath ?? join(inputs.dataDir, "registry.ini");
+  if ((await statIfPresent(file)) === undefined) return ok(`no registry file yet (${file})`);
+  const registry = new IniRegistry({ path: file });
+  try {
+    const keys = await registry.listSubkeys(REGISTRY_ROOT);
+    return ok(`registry ${file} is intact (${keys.length} key${keys.length === 1 ? "" : "s"} under ${REGISTRY_ROOT})`);
+  } catch (error) {
+    const code = isCodedError(error) ? error.code : "";
+    const fix =
+      code === "REGISTRY_CORRUPT"
+        ? "keybridge reconcile shows what differs; keybridge reconcile --repair rewrites the registry from the ledger"
+        : `check the permissions of ${file} (the daemon's user must read and write it)`;
+    return fail(`registry: ${(error as Error).message}`, fix);
+  } finally {
+    await registry.close();
+  }
+}
+
+export async function checkDataDir(inputs: DataDirCheckInputs): Promise<CheckOutcome> {
+  const dir = inputs.dataDir;
+  const platform = inputs.platform ?? process.platform;
+  const stats = await statIfPresent(dir);
+  if (stats === undefined) {
+    return warn(
+      `${dir} does not exist yet; it is created at the first \`keybridge serve\``,
+      "sudo systemctl start keybridge (or keybridge serve)",
+    );
+  }
+  if (!stats.isDirectory()) {
+    return fail(
+      `${dir} is not a directory`,
+      `move it away (sudo mv ${dir} ${dir}.bak); keybridge serve creates the directory`,
+    );
+  }
+  try {
+    await (inputs.canRead ?? ((path: string) => access(path, constants.R_OK | constants.X_OK)))(dir);
+  } catch (error) {
+    return skip(
+      `cannot read ${dir} (${errnoOf(error) ?? (error as Error).message}): run \`sudo keybridge doctor\` to check it`,
+    );
+  }
+  const findings: CheckOutcome[] = [ok(dir)];
+  if (platform !== "win32") findings.push(...(await checkOwnership(dir, stats, inputs)));
+  const ledgerFile = join(dir, DEFAULT_FILE_NAME);
+  findings.push((await statIfPresent(ledgerFile)) === undefined ? ok("no ledger yet") : await checkLedger(dir));
+  findings.push(await checkRegistry(inputs, platform));
+  return combine(findings);
+}
+
+export function dataDirCheck(inputs: DataDirCheckInputs): DoctorCheck {
+  return { id: "data-dir", title: "data directory", run: () => checkDataDir(inputs) };
+}

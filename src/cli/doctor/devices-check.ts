@@ -1,0 +1,76 @@
+import { constants } from "node:fs";
+import { access } from "node:fs/promises";
+import type { HidBackend } from "../../transport/backend.js";
+import { loadHidBackend } from "../../transport/backend.js";
+import { type DiscoveredDevice, listAllDevices } from "../../transport/discovery.js";
+import { DEVICE_GROUP } from "./group-check.js";
+import { type CheckOutcome, type DoctorCheck, fail, ok, warn } from "./types.js";
+import { installRulesFix, SHIPPED_RULES_FILE } from "./udev-check.js";
+
+export interface DevicesCheckInputs {
+  platform?: NodeJS.Platform;
+  loadBackend?: () => Promise<HidBackend>;
+  /**
+   * Rejects when this process may not read and write the device node. Checked instead of opening
+   * the key, which could disturb a running daemon's exchange (and root passes any real check).
+   */
+  canReadWrite?: (path: string) => Promise<void>;
+  shippedRulesFile?: string;
+}
+
+const readWrite = (path: string) => access(path, constants.R_OK | constants.W_OK);
+
+function describe(device: DiscoveredDevice): string {
+  const serial = device.serial === "" ? "" : ` ${device.serial}`;
+  return `${device.model}${serial} (${device.path})`;
+}
+
+function count(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? "" : "s"}`;
+}
+
+export async function checkDevices(inputs: DevicesCheckInputs = {}): Promise<CheckOutcome> {
+  const platform = inputs.platform ?? process.platform;
+  let backend: HidBackend;
+  try {
+    backend = await (inputs.loadBackend ?? loadHidBackend)();
+  } catch (error) {
+    return fail(
+      `USB HID is unavailable: ${(error as Error).message}`,
+      "fix the native-modules check first (node-hid and usb must load)",
+    );
+  }
+  const devices = await listAllDevices(backend);
+  const keys = devices.filter((device) => device.kind === "keybridge");
+  const sticks = devices.filter((device) => device.kind === "codemeter");
+  if (devices.length === 0) {
+    return warn("no keybridge key and no CodeMeter stick found", "plug in the key (and check `lsusb` lists it)");
+  }
+
+  const denied: string[] = [];
+  let checked = 0;
+  for (const key of keys) {
+    // hidraw nodes are files; other backends' paths (libusb, IOKit, Windows) cannot be checked without opening.
+    if (platform !== "linux" || !key.path.startsWith("/dev/")) continue;
+    checked += 1;
+    try {
+      await (inputs.canReadWrite ?? readWrite)(key.path);
+    } catch (error) {
+      denied.push(`${describe(key)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  }
+  const found = `found ${count(keys.length, "keybridge key")}${keys.length > 0 ? `: ${keys.map(describe).join(", ")}` : ""}; ${count(sticks.length, "CodeMeter stick")}${sticks.length > 0 ? `: ${sticks.map(describe).join(", ")}` : ""}`;
+  if (denied.length > 0) {
+    return fail(
+      `cannot open ${denied.join(", ")} — a permissions problem, not a broken key; ${found}`,
+      `${installRulesFix(inputs.shippedRulesFile ?? SHIPPED_RULES_FILE)}\n` +
+        `and run keybridge as the keybridge service or as a member of the group ${DEVICE_GROUP}: sudo usermod -aG ${DEVICE_GROUP} $USER, then log in again`,
+    );
+  }
+  const accessNote = checked > 0 ? " (read/write access ok)" : "";
+  return ok(`${found}${accessNote}`);
+}
+
+export function devicesCheck(inputs?: DevicesCheckInputs): DoctorCheck {
+  return { id: "devices", title: "USB devices", run: () => checkDevices(inputs) };
+}

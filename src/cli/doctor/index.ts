@@ -1,0 +1,75 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { DAEMON_FILE_NAME, defaultDataDir } from "../../config/paths.js";
+import { resolveEndpoint } from "../client.js";
+import { type ConfigLoad, configCheck } from "./config-check.js";
+import { daemonCheck } from "./daemon-check.js";
+import { dataDirCheck } from "./data-dir-check.js";
+import { devicesCheck } from "./devices-check.js";
+import { groupCheck } from "./group-check.js";
+import { nativeModulesCheck } from "./native-check.js";
+import { nodeCheck } from "./node-check.js";
+import { runChecks } from "./run-checks.js";
+import type { DoctorCheck, DoctorReport } from "./types.js";
+import { udevRulesCheck } from "./udev-check.js";
+
+export { doctorText } from "./render.js";
+export type { CheckResult, CheckStatus, DoctorReport } from "./types.js";
+
+export interface DoctorOptions {
+  dataDir?: string;
+  url?: string;
+  config?: string;
+  env: NodeJS.ProcessEnv;
+}
+
+async function loadConfiguration(options: DoctorOptions): Promise<ConfigLoad> {
+  try {
+    const { loadConfig } = await import("../../config/load.js");
+    return {
+      loaded: loadConfig({
+        flags: { dataDir: options.dataDir },
+        env: options.env,
+        ...(options.config ? { configFile: options.config } : {}),
+      }),
+    };
+  } catch (error) {
+    return { error: error instanceof Error ? error : new Error(String(error)) };
+  }
+}
+
+/** The checks of `keybridge doctor` with this machine's real inputs, in the order they are shown. */
+export async function doctorChecks(options: DoctorOptions): Promise<DoctorCheck[]> {
+  const load = await loadConfiguration(options);
+  const config = "loaded" in load ? load.loaded.config : undefined;
+  // A broken configuration must not hide the other checks: fall back to the CLI's own resolution.
+  const dataDir =
+    config?.dataDir ?? options.dataDir ?? (options.env.KEYBRIDGE_DATA_DIR || undefined) ?? defaultDataDir(options.env);
+  const daemonFile = join(dataDir, DAEMON_FILE_NAME);
+  return [
+    nodeCheck(),
+    nativeModulesCheck(),
+    configCheck(load),
+    udevRulesCheck(),
+    groupCheck(),
+    devicesCheck(),
+    dataDirCheck({
+      dataDir,
+      ...(config?.registryKind === undefined ? {} : { registryKind: config.registryKind }),
+      ...(config?.registryPath === undefined ? {} : { registryPath: config.registryPath }),
+    }),
+    {
+      id: "daemon",
+      title: "daemon",
+      // Resolved inside the check: a daemon.json that cannot be read is this check's finding.
+      run: async (signal) => {
+        const endpoint = resolveEndpoint({ dataDir, ...(options.url ? { url: options.url } : {}) }, options.env);
+        return daemonCheck({ endpoint, daemonFile: { path: daemonFile, found: existsSync(daemonFile) } }).run(signal);
+      },
+    },
+  ];
+}
+
+export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
+  return runChecks(await doctorChecks(options));
+}
