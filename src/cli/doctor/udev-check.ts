@@ -83,7 +83,10 @@ export async function checkUdevRules(inputs: UdevCheckInputs = {}): Promise<Chec
         `sudo rm ${others.join(" ")}\n${fix}`,
       );
     }
-    return fail(`${RULES_FILE_NAME} is not installed in ${dirs.join(", ")}: keys cannot be opened without root`, fix);
+    return fail(
+      `${RULES_FILE_NAME} is not installed in ${dirs.join(", ")}: only root can open keys, not the keybridge service`,
+      fix,
+    );
   }
 
   const shipped = await readIfPresent(shippedFile);

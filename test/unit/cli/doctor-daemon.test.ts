@@ -1,0 +1,91 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { resolveEndpoint } from "../../../src/cli/client.js";
+import { checkDaemon, daemonCheck } from "../../../src/cli/doctor/daemon-check.js";
+import { runCheck } from "../../../src/cli/doctor/run-checks.js";
+import { type Harness, startHarness, TOKEN } from "../server/helpers.js";
+
+let h: Harness;
+beforeEach(async () => {
+  h = await startHarness();
+});
+afterEach(async () => {
+  await h.close();
+});
+
+const daemonFile = { path: "/var/lib/keybridge/daemon.json", found: true };
+const endpoint = (url: string, token: string | null = TOKEN) =>
+  resolveEndpoint({ url, dataDir: "/nonexistent" }, token === null ? {} : { KEYBRIDGE_TOKEN: token });
+const signal = () => new AbortController().signal;
+
+describe("daemon check", () => {
+  it("is ok when the daemon answers, and reports mode, keys and health from its status", async () => {
+    const result = await checkDaemon({ endpoint: endpoint(h.url), daemonFile }, signal());
+    expect(result.status, result.detail).toBe("ok");
+    expect(result.detail).toContain(`answers at ${h.url} (from ${daemonFile.path})`);
+    expect(result.detail).toMatch(/virtual mode, 1 of 1 key present, 0 borrows out; ledger healthy/);
+    expect(result.detail).toMatch(/no open risks/);
+  });
+
+  it("warns about open risks and points at keybridge status", async () => {
+    const borrowed = await h.api("/v1/borrows", { method: "POST", json: { product: 1001, client: "ws-07" } });
+    expect(borrowed.status).toBe(201);
+    await h.bridge.virtual?.unplug("KB-0001");
+    const result = await checkDaemon({ endpoint: endpoint(h.url), daemonFile }, signal());
+    expect(result.status).toBe("warn");
+    expect(result.detail).toMatch(/1 open risk: key-unplugged/);
+    expect(result.detail).toMatch(/0 of 1 key present, 1 borrow out/);
+    expect(result.fix).toBe("see keybridge status");
+  });
+
+  it("fails when the daemon refuses the token", async () => {
+    const result = await checkDaemon({ endpoint: endpoint(h.url, "wrong-token"), daemonFile }, signal());
+    expect(result.status).toBe("fail");
+    expect(result.detail).toMatch(/refuses the API token \(401\)/);
+  });
+
+  it("warns when the daemon answers but no token is readable", async () => {
+    const result = await checkDaemon({ endpoint: endpoint(h.url, null), daemonFile }, signal());
+    expect(result.status).toBe("warn");
+    expect(result.fix).toMatch(/KEYBRIDGE_TOKEN/);
+  });
+
+  it("warns that the daemon is not running, naming a daemon.json left behind, with how to start it", async () => {
+    const url = h.url;
+    await h.server.close();
+    const result = await checkDaemon({ endpoint: endpoint(url), daemonFile }, signal());
+    expect(result.status).toBe("warn");
+    expect(result.detail).toMatch(/not running/);
+    expect(result.detail).toContain("is left from an earlier run");
+    expect(result.fix).toBe("sudo systemctl start keybridge (or keybridge serve)");
+  });
+
+  it("fails, without hanging, on a daemon that accepts and never answers", async () => {
+    const hung = createServer(() => {});
+    await new Promise<void>((resolve) => hung.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(hung.address() as AddressInfo).port}`;
+    try {
+      const result = await runCheck(daemonCheck({ endpoint: endpoint(url), daemonFile }), 100);
+      expect(result.status).toBe("fail");
+      expect(result.detail).toMatch(/no answer within/);
+    } finally {
+      hung.closeAllConnections();
+      await new Promise((resolve) => hung.close(resolve));
+    }
+  });
+
+  it("fails when something else answers at the daemon's address", async () => {
+    const other = createServer((_req, res) => res.writeHead(404).end("not here"));
+    await new Promise<void>((resolve) => other.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    try {
+      const result = await checkDaemon({ endpoint: endpoint(url), daemonFile }, signal());
+      expect(result.status).toBe("fail");
+      expect(result.detail).toMatch(/answered 404/);
+    } finally {
+      other.closeAllConnections();
+      await new Promise((resolve) => other.close(resolve));
+    }
+  });
+});

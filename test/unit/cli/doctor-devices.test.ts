@@ -1,0 +1,103 @@
+import { EventEmitter } from "node:events";
+import { describe, expect, it } from "vitest";
+import { checkDevices } from "../../../src/cli/doctor/devices-check.js";
+import { CODEMETER_VENDOR_ID, HID_USAGE_PAGE, USB_PRODUCT_ID, USB_VENDOR_ID } from "../../../src/protocol/constants.js";
+import type { HidBackend, HidDeviceEntry } from "../../../src/transport/backend.js";
+
+const key = (path: string, serial: string): HidDeviceEntry => ({
+  vendorId: USB_VENDOR_ID,
+  productId: USB_PRODUCT_ID,
+  usagePage: HID_USAGE_PAGE,
+  path,
+  serialNumber: serial,
+  product: "keybridge key",
+});
+
+/** A backend that lists devices; opening one fails the test, since doctor must never open a key. */
+function fakeBackend(entries: HidDeviceEntry[], usbIds: [number, number][] = []): HidBackend {
+  return {
+    kind: "real",
+    hid: {
+      devicesAsync: async () => entries,
+      HIDAsync: {
+        open: async () => {
+          throw new Error("doctor opened a device");
+        },
+      },
+    },
+    usb: {
+      usb: new EventEmitter(),
+      getDeviceList: () =>
+        usbIds.map(([idVendor, idProduct]) => ({
+          busNumber: 1,
+          portNumbers: [2],
+          deviceDescriptor: { idVendor, idProduct },
+        })),
+    },
+  };
+}
+
+describe("devices check", () => {
+  it("warns to plug in the key when nothing is found", async () => {
+    const result = await checkDevices({ platform: "linux", loadBackend: async () => fakeBackend([]) });
+    expect(result.status).toBe("warn");
+    expect(result.fix).toMatch(/plug in the key/);
+  });
+
+  it("fails with the udev and group fix when a key's node cannot be read and written", async () => {
+    const checked: string[] = [];
+    const result = await checkDevices({
+      platform: "linux",
+      loadBackend: async () => fakeBackend([key("/dev/hidraw3", "KB-0042")]),
+      canReadWrite: async (path) => {
+        checked.push(path);
+        throw Object.assign(new Error("permission denied"), { code: "EACCES" });
+      },
+      shippedRulesFile: "/opt/keybridge/udev/70-keybridge.rules",
+    });
+    expect(checked).toEqual(["/dev/hidraw3"]);
+    expect(result.status).toBe("fail");
+    expect(result.detail).toMatch(/cannot open keybridge key KB-0042 \(\/dev\/hidraw3\): EACCES/);
+    expect(result.detail).toMatch(/permissions problem/);
+    expect(result.fix).toContain("udevadm control --reload-rules && sudo udevadm trigger");
+    expect(result.fix).toContain("usermod -aG keybridge");
+  });
+
+  it("reports keys and CodeMeter sticks found and accessible", async () => {
+    const result = await checkDevices({
+      platform: "linux",
+      loadBackend: async () => fakeBackend([key("/dev/hidraw0", "KB-0001")], [[CODEMETER_VENDOR_ID, 0x03e9]]),
+      canReadWrite: async () => {},
+    });
+    expect(result.status).toBe("ok");
+    expect(result.detail).toMatch(/1 keybridge key: keybridge key KB-0001 \(\/dev\/hidraw0\)/);
+    expect(result.detail).toMatch(/1 CodeMeter stick: CmStick/);
+    expect(result.detail).toMatch(/read\/write access ok/);
+  });
+
+  it("does not test access where the path is not a device node (macOS, Windows)", async () => {
+    let asked = false;
+    const result = await checkDevices({
+      platform: "darwin",
+      loadBackend: async () => fakeBackend([key("IOService:/AppleARMPE/usb/keybridge", "KB-0001")]),
+      canReadWrite: async () => {
+        asked = true;
+        throw new Error("unexpected");
+      },
+    });
+    expect(asked).toBe(false);
+    expect(result.status).toBe("ok");
+  });
+
+  it("fails, pointing at the native modules, when USB HID does not load", async () => {
+    const result = await checkDevices({
+      platform: "linux",
+      loadBackend: async () => {
+        throw new Error("libusb-1.0.so.0: cannot open shared object file");
+      },
+    });
+    expect(result.status).toBe("fail");
+    expect(result.detail).toContain("libusb-1.0.so.0");
+    expect(result.fix).toMatch(/native-modules/);
+  });
+});

@@ -1,0 +1,67 @@
+import { existsSync } from "node:fs";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type CliHarness, startCli } from "./cli-harness.js";
+
+let h: CliHarness;
+beforeEach(async () => {
+  h = await startCli();
+});
+afterEach(async () => {
+  await h.close();
+});
+
+interface Report {
+  ok: boolean;
+  checks: { id: string; title: string; status: string; detail: string; fix?: string }[];
+}
+
+const IDS = ["node", "native-modules", "config", "udev-rules", "group", "devices", "data-dir", "daemon"];
+const statusOf = (report: Report, id: string) => report.checks.find((check) => check.id === id)?.status;
+// What this machine really has: udev rules are installed on a provisioned license server, not in CI.
+const rulesInstalled = ["/etc/udev/rules.d", "/usr/lib/udev/rules.d", "/lib/udev/rules.d"].some((dir) =>
+  existsSync(`${dir}/70-keybridge.rules`),
+);
+
+describe("keybridge doctor against a running daemon", () => {
+  it("--json lists every check; exit code 1 exactly when one fails", async () => {
+    const result = await h.cli("doctor", "--json");
+    const report = result.json as Report;
+    expect(report.checks.map((check) => check.id)).toEqual(IDS);
+    for (const check of report.checks) {
+      expect(["ok", "warn", "fail", "skip"]).toContain(check.status);
+      expect(check.title).not.toBe("");
+      expect(check.detail).not.toBe("");
+      if (check.status === "warn" || check.status === "fail") expect(check.fix, check.id).toBeTruthy();
+    }
+    const anyFailed = report.checks.some((check) => check.status === "fail");
+    expect(report.ok).toBe(!anyFailed);
+    expect(result.code).toBe(anyFailed ? 1 : 0);
+
+    expect(statusOf(report, "node")).toBe("ok");
+    expect(statusOf(report, "daemon")).toBe("ok");
+    expect(report.checks.find((check) => check.id === "daemon")?.detail).toContain(h.url);
+    expect(statusOf(report, "data-dir")).toBe("ok");
+    // No USB here: a key that is not plugged in must never read as fine.
+    expect(statusOf(report, "devices")).not.toBe("ok");
+    if (process.platform === "linux" && !rulesInstalled) expect(statusOf(report, "udev-rules")).toBe("fail");
+  });
+
+  it("prints one aligned line per check and a summary", async () => {
+    const result = await h.cli("doctor");
+    const lines = result.stdout.trimEnd().split("\n");
+    const checkLines = lines.filter((line) => /^(ok|WARN|FAIL|skip)\s/.test(line));
+    expect(checkLines).toHaveLength(IDS.length);
+    const detailColumn = checkLines.map((line) => line.search(/(?<=^\S+\s+\S+\s+)\S/));
+    expect(new Set(detailColumn).size).toBe(1);
+    expect(lines.at(-1)).toMatch(/^(\d+ of 8 checks failed|No check failed)/);
+    expect(result.code === 1).toBe(checkLines.some((line) => line.startsWith("FAIL")));
+  });
+
+  it("warns, not fails, when the daemon is not running", async () => {
+    await h.server.close();
+    const result = await h.cli("doctor", "--json");
+    const daemon = (result.json as Report).checks.find((check) => check.id === "daemon");
+    expect(daemon?.status).toBe("warn");
+    expect(daemon?.fix).toMatch(/systemctl start keybridge/);
+  });
+});
