@@ -13,6 +13,9 @@ import { type CheckOutcome, type DoctorCheck, fail, ok, skip, warn } from "./typ
 /** The system user the service runs as (systemd/keybridge.sysusers.conf). */
 export const SERVICE_USER = "keybridge";
 
+/** The system service's data directory (systemd/keybridge.service, StateDirectory=keybridge). */
+export const SERVICE_DATA_DIR = "/var/lib/keybridge";
+
 export interface DataDirCheckInputs {
   dataDir: string;
   /** From the configuration: "auto" picks the platform's default. */
@@ -22,6 +25,8 @@ export interface DataDirCheckInputs {
   uid?: number;
   /** The service account's uid, when it exists: root sees a directory owned by it as right. */
   serviceUid?: () => Promise<number | undefined>;
+  /** Where the system service keeps its data; default SERVICE_DATA_DIR. */
+  serviceDataDir?: string;
   /** Rejects when this process may not list the directory (an admin without sudo). */
   canRead?: (path: string) => Promise<void>;
 }
@@ -49,6 +54,15 @@ async function statIfPresent(path: string): Promise<Stats | undefined> {
   } catch (error) {
     if (errnoOf(error) === "ENOENT") return undefined;
     throw error;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    return (await statIfPresent(path)) !== undefined;
+  } catch {
+    // It exists but cannot be looked at (EACCES on a parent): as good as present for the hint.
+    return true;
   }
 }
 
@@ -138,8 +152,22 @@ async function checkRegistry(inputs: DataDirCheckInputs, platform: NodeJS.Platfo
 export async function checkDataDir(inputs: DataDirCheckInputs): Promise<CheckOutcome> {
   const dir = inputs.dataDir;
   const platform = inputs.platform ?? process.platform;
-  const stats = await statIfPresent(dir);
+  let stats: Stats | undefined;
+  try {
+    stats = await statIfPresent(dir);
+  } catch (error) {
+    return skip(
+      `cannot look at ${dir} (${errnoOf(error) ?? (error as Error).message}): run \`sudo keybridge doctor\` to check it`,
+    );
+  }
   if (stats === undefined) {
+    const serviceDir = inputs.serviceDataDir ?? SERVICE_DATA_DIR;
+    if (dir !== serviceDir && (await exists(serviceDir))) {
+      return warn(
+        `${dir} does not exist, but the keybridge service keeps its data in ${serviceDir}`,
+        `check the service's directory: sudo keybridge doctor (or keybridge doctor --data-dir ${serviceDir})`,
+      );
+    }
     return warn(
       `${dir} does not exist yet; it is created at the first \`keybridge serve\``,
       "sudo systemctl start keybridge (or keybridge serve)",

@@ -40,7 +40,15 @@ export async function checkDevices(inputs: DevicesCheckInputs = {}): Promise<Che
       "fix the native-modules check first (node-hid and usb must load)",
     );
   }
-  const devices = await listAllDevices(backend);
+  let devices: DiscoveredDevice[];
+  try {
+    devices = await listAllDevices(backend);
+  } catch (error) {
+    return fail(
+      `cannot list USB devices: ${(error as Error).message}`,
+      "check that /sys/bus/usb and /dev/bus/usb are present (in a container or VM: pass the USB device through)",
+    );
+  }
   const keys = devices.filter((device) => device.kind === "keybridge");
   const sticks = devices.filter((device) => device.kind === "codemeter");
   if (devices.length === 0) {

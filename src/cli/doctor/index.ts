@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { DAEMON_FILE_NAME, defaultDataDir } from "../../config/paths.js";
-import { resolveEndpoint } from "../client.js";
+import { type Endpoint, resolveEndpoint } from "../client.js";
 import { type ConfigLoad, configCheck } from "./config-check.js";
 import { daemonCheck } from "./daemon-check.js";
 import { dataDirCheck } from "./data-dir-check.js";
@@ -10,7 +10,7 @@ import { groupCheck } from "./group-check.js";
 import { nativeModulesCheck } from "./native-check.js";
 import { nodeCheck } from "./node-check.js";
 import { runChecks } from "./run-checks.js";
-import type { DoctorCheck, DoctorReport } from "./types.js";
+import { type DoctorCheck, type DoctorReport, skip } from "./types.js";
 import { udevRulesCheck } from "./udev-check.js";
 
 export { doctorText } from "./render.js";
@@ -63,7 +63,12 @@ export async function doctorChecks(options: DoctorOptions): Promise<DoctorCheck[
       title: "daemon",
       // Resolved inside the check: a daemon.json that cannot be read is this check's finding.
       run: async (signal) => {
-        const endpoint = resolveEndpoint({ dataDir, ...(options.url ? { url: options.url } : {}) }, options.env);
+        let endpoint: Endpoint;
+        try {
+          endpoint = resolveEndpoint({ dataDir, ...(options.url ? { url: options.url } : {}) }, options.env);
+        } catch (error) {
+          return skip(`cannot read ${daemonFile}: ${(error as Error).message}; run \`sudo keybridge doctor\``);
+        }
         return daemonCheck({ endpoint, daemonFile: { path: daemonFile, found: existsSync(daemonFile) } }).run(signal);
       },
     },

@@ -25,6 +25,7 @@ const inputs = (extra: Partial<Parameters<typeof checkDataDir>[0]> = {}) => ({
   platform: "linux" as const,
   uid,
   serviceUid: async () => undefined,
+  serviceDataDir: join(root, "no-service-here"),
   ...extra,
 });
 
@@ -41,6 +42,15 @@ describe("data-dir check", () => {
     const result = await checkDataDir(inputs({ dataDir: join(root, "absent") }));
     expect(result.status).toBe("warn");
     expect(result.detail).toMatch(/created at the first `keybridge serve`/);
+  });
+
+  it("points a user without a data directory at the system service's", async () => {
+    const serviceDataDir = join(root, "var-lib-keybridge");
+    mkdirSync(serviceDataDir);
+    const result = await checkDataDir(inputs({ dataDir: join(root, "absent"), serviceDataDir }));
+    expect(result.status).toBe("warn");
+    expect(result.detail).toContain(`the keybridge service keeps its data in ${serviceDataDir}`);
+    expect(result.fix).toContain(`--data-dir ${serviceDataDir}`);
   });
 
   it("fails when the path is a file", async () => {

@@ -89,6 +89,22 @@ describe("devices check", () => {
     expect(result.status).toBe("ok");
   });
 
+  it("fails with a finding, not a crash, when USB enumeration fails", async () => {
+    const backend = fakeBackend([]);
+    const broken: HidBackend = {
+      ...backend,
+      usb: {
+        ...backend.usb,
+        getDeviceList: () => {
+          throw new Error("LIBUSB_ERROR_OTHER");
+        },
+      },
+    };
+    const result = await checkDevices({ platform: "linux", loadBackend: async () => broken });
+    expect(result.status).toBe("fail");
+    expect(result.detail).toMatch(/cannot list USB devices: .*LIBUSB_ERROR_OTHER/);
+  });
+
   it("fails, pointing at the native modules, when USB HID does not load", async () => {
     const result = await checkDevices({
       platform: "linux",
