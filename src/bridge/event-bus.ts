@@ -28,7 +28,7 @@ export class EventBus {
   emit(type: BridgeEventType, message: string, extra: Omit<BridgeEvent, "type" | "at" | "message" | "seq"> = {}): void {
     if (this.subject.closed) return;
     const seq = ++this.lastSeq;
-    const event: BridgeEvent = { type, at: new Date().toISOString(), message, ...extra, seq };
+    const event: BridgeEvent = { type, seq, at: new Date().toISOString(), message, ...extra };
     this.ring[seq % this.historySize] = event;
     this.subject.next(event);
   }
