@@ -1,8 +1,7 @@
-import { constants } from "node:fs";
-import { access } from "node:fs/promises";
 import type { HidBackend } from "../../transport/backend.js";
 import { loadHidBackend } from "../../transport/backend.js";
 import { type DiscoveredDevice, listAllDevices } from "../../transport/discovery.js";
+import { type AccessProblem, ownAccessProblem, serviceAccessProblem } from "./device-access.js";
 import { DEVICE_GROUP } from "./group-check.js";
 import { type CheckOutcome, type DoctorCheck, fail, ok, warn } from "./types.js";
 import { installRulesFix, SHIPPED_RULES_FILE } from "./udev-check.js";
@@ -11,14 +10,12 @@ export interface DevicesCheckInputs {
   platform?: NodeJS.Platform;
   loadBackend?: () => Promise<HidBackend>;
   /**
-   * Rejects when this process may not read and write the device node. Checked instead of opening
-   * the key, which could disturb a running daemon's exchange (and root passes any real check).
+   * Checked instead of opening the key, which could disturb a running daemon's exchange. Default:
+   * this user's access, or for root (who may open anything) the keybridge service's.
    */
-  canReadWrite?: (path: string) => Promise<void>;
+  accessProblem?: AccessProblem;
   shippedRulesFile?: string;
 }
-
-const readWrite = (path: string) => access(path, constants.R_OK | constants.W_OK);
 
 function describe(device: DiscoveredDevice): string {
   const serial = device.serial === "" ? "" : ` ${device.serial}`;
@@ -55,24 +52,25 @@ export async function checkDevices(inputs: DevicesCheckInputs = {}): Promise<Che
     return warn("no keybridge key and no CodeMeter stick found", "plug in the key (and check `lsusb` lists it)");
   }
 
+  const accessProblem = inputs.accessProblem ?? (process.getuid?.() === 0 ? serviceAccessProblem() : ownAccessProblem);
   const denied: string[] = [];
   let checked = 0;
   for (const key of keys) {
     // hidraw nodes are files; other backends' paths (libusb, IOKit, Windows) cannot be checked without opening.
     if (platform !== "linux" || !key.path.startsWith("/dev/")) continue;
     checked += 1;
-    try {
-      await (inputs.canReadWrite ?? readWrite)(key.path);
-    } catch (error) {
-      denied.push(`${describe(key)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-    }
+    const problem = await accessProblem(key.path);
+    if (problem !== undefined) denied.push(`${describe(key)}: ${problem}`);
   }
-  const found = `found ${count(keys.length, "keybridge key")}${keys.length > 0 ? `: ${keys.map(describe).join(", ")}` : ""}; ${count(sticks.length, "CodeMeter stick")}${sticks.length > 0 ? `: ${sticks.map(describe).join(", ")}` : ""}`;
+  const listed = (devices: DiscoveredDevice[]) => (devices.length > 0 ? `: ${devices.map(describe).join(", ")}` : "");
+  const found =
+    `found ${count(keys.length, "keybridge key")}${listed(keys)}; ` +
+    `${count(sticks.length, "CodeMeter stick")}${listed(sticks)}`;
   if (denied.length > 0) {
     return fail(
       `cannot open ${denied.join(", ")} — a permissions problem, not a broken key; ${found}`,
       `${installRulesFix(inputs.shippedRulesFile ?? SHIPPED_RULES_FILE)}\n` +
-        `and run keybridge as the keybridge service or as a member of the group ${DEVICE_GROUP}: sudo usermod -aG ${DEVICE_GROUP} $USER, then log in again`,
+        `to open keys from your own account too: sudo usermod -aG ${DEVICE_GROUP} $USER, then log in again`,
     );
   }
   const accessNote = checked > 0 ? " (read/write access ok)" : "";

@@ -1,5 +1,9 @@
 import { EventEmitter } from "node:events";
-import { describe, expect, it } from "vitest";
+import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ownAccessProblem, serviceAccessProblem } from "../../../src/cli/doctor/device-access.js";
 import { checkDevices } from "../../../src/cli/doctor/devices-check.js";
 import { CODEMETER_VENDOR_ID, HID_USAGE_PAGE, USB_PRODUCT_ID, USB_VENDOR_ID } from "../../../src/protocol/constants.js";
 import type { HidBackend, HidDeviceEntry } from "../../../src/transport/backend.js";
@@ -49,9 +53,9 @@ describe("devices check", () => {
     const result = await checkDevices({
       platform: "linux",
       loadBackend: async () => fakeBackend([key("/dev/hidraw3", "KB-0042")]),
-      canReadWrite: async (path) => {
+      accessProblem: async (path) => {
         checked.push(path);
-        throw Object.assign(new Error("permission denied"), { code: "EACCES" });
+        return "EACCES";
       },
       shippedRulesFile: "/opt/keybridge/udev/70-keybridge.rules",
     });
@@ -67,7 +71,7 @@ describe("devices check", () => {
     const result = await checkDevices({
       platform: "linux",
       loadBackend: async () => fakeBackend([key("/dev/hidraw0", "KB-0001")], [[CODEMETER_VENDOR_ID, 0x03e9]]),
-      canReadWrite: async () => {},
+      accessProblem: async () => undefined,
     });
     expect(result.status).toBe("ok");
     expect(result.detail).toMatch(/1 keybridge key: keybridge key KB-0001 \(\/dev\/hidraw0\)/);
@@ -80,9 +84,9 @@ describe("devices check", () => {
     const result = await checkDevices({
       platform: "darwin",
       loadBackend: async () => fakeBackend([key("IOService:/AppleARMPE/usb/keybridge", "KB-0001")]),
-      canReadWrite: async () => {
+      accessProblem: async () => {
         asked = true;
-        throw new Error("unexpected");
+        return "unexpected";
       },
     });
     expect(asked).toBe(false);
@@ -115,5 +119,37 @@ describe("devices check", () => {
     expect(result.status).toBe("fail");
     expect(result.detail).toContain("libusb-1.0.so.0");
     expect(result.fix).toMatch(/native-modules/);
+  });
+});
+
+describe("device node access without opening the node", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "kb-doctor-node-"));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const node = (mode: number, gid?: number) => {
+    const path = join(dir, `hidraw${mode.toString(8)}`);
+    writeFileSync(path, "");
+    chmodSync(path, mode);
+    if (gid !== undefined) chownSync(path, process.getuid?.() ?? 0, gid);
+    return path;
+  };
+
+  it("reports this user's missing access by its error code", async () => {
+    expect(await ownAccessProblem(join(dir, "absent"))).toBe("ENOENT");
+    expect(await ownAccessProblem(node(0o600))).toBeUndefined();
+  });
+
+  it.runIf(process.getuid?.() === 0)("for root, asks whether the keybridge service could open the node", async () => {
+    const groupFile = async () => "root:x:0:\nkeybridge:x:991:\n";
+    const problem = serviceAccessProblem(groupFile);
+    expect(await problem(node(0o600, 0))).toMatch(
+      /not readable and writable by the keybridge service \(gid 0, mode 0600\)/,
+    );
+    expect(await problem(node(0o660, 991))).toBeUndefined();
+    expect(await problem(node(0o640, 991))).toMatch(/mode 0640/);
+    expect(await problem(node(0o666, 0))).toBeUndefined();
   });
 });
