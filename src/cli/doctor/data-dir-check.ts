@@ -2,12 +2,8 @@ import { constants, type Stats } from "node:fs";
 import { access, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { isCodedError } from "../../errors.js";
-import { DEFAULT_FILE_NAME } from "../../ledger/file-name.js";
-import type { Ledger } from "../../ledger/ledger.js";
-import { IniRegistry } from "../../registry/ini-registry.js";
-import { defaultRegistryKind } from "../../registry/open-registry.js";
-import { REGISTRY_ROOT } from "../../registry/path.js";
 import { combine } from "./findings.js";
+import { registryKindFor, verifyLedger, verifyRegistryFile } from "./local-access.js";
 import { type CheckOutcome, type DoctorCheck, fail, ok, skip, warn } from "./types.js";
 
 /** The system user the service runs as (systemd/keybridge.sysusers.conf). */
@@ -96,47 +92,36 @@ const RESTART_FIX =
 
 /** Read-only: never creates, migrates or repairs the ledger. */
 async function checkLedger(dir: string): Promise<CheckOutcome> {
-  const file = join(dir, DEFAULT_FILE_NAME);
-  let ledger: Ledger;
+  let verified: { outstanding: number } | undefined;
   try {
-    // Loaded here: when better-sqlite3 does not load, this finding says so and the other checks still run.
-    const { openLedger } = await import("../../ledger/open.js");
-    ledger = openLedger({ dir, readOnly: true });
+    verified = await verifyLedger(dir);
   } catch (error) {
     const code = isCodedError(error) ? error.code : "";
     const message = (error as Error).message;
     if (code === "LEDGER_CORRUPT") return fail(`ledger: ${message}`, RESTART_FIX);
-    if (code === "LEDGER_TOO_NEW")
+    if (code === "LEDGER_TOO_NEW") {
       return fail(`ledger: ${message}`, "install the keybridge version that wrote it, or newer");
+    }
     const details = isCodedError(error) ? (error as { details?: Record<string, unknown> }).details : undefined;
     if (code === "LEDGER_READ_ONLY" && details?.version !== undefined) {
       return warn(`ledger: ${message}`, "the daemon migrates it at its next start: sudo systemctl restart keybridge");
     }
-    return fail(`ledger ${file} cannot be opened: ${message}`, "run `sudo keybridge doctor`, or as the daemon's user");
+    return fail(`ledger cannot be opened: ${message}`, "run `sudo keybridge doctor`, or as the daemon's user");
   }
-  try {
-    const outstanding = ledger.listOutstanding().length;
-    return ok(`ledger passes its integrity check (${outstanding} outstanding borrow${outstanding === 1 ? "" : "s"})`);
-  } catch (error) {
-    return fail(`ledger: ${(error as Error).message}`, RESTART_FIX);
-  } finally {
-    ledger.close();
-  }
+  if (verified === undefined) return ok("no ledger yet");
+  const n = verified.outstanding;
+  return ok(`ledger passes its integrity check (${n} outstanding borrow${n === 1 ? "" : "s"})`);
 }
 
 /** Read-only: the adapter's read path verifies the file's checksum and parses it. */
 async function checkRegistry(inputs: DataDirCheckInputs, platform: NodeJS.Platform): Promise<CheckOutcome> {
-  const kind =
-    inputs.registryKind === undefined || inputs.registryKind === "auto"
-      ? defaultRegistryKind(platform)
-      : inputs.registryKind;
+  const kind = await registryKindFor(inputs.registryKind, platform);
   if (kind !== "ini") return ok(`registry: ${kind}, checked by the daemon (keybridge status)`);
   const file = inputs.registryPath ?? join(inputs.dataDir, "registry.ini");
   if ((await statIfPresent(file)) === undefined) return ok(`no registry file yet (${file})`);
-  const registry = new IniRegistry({ path: file });
   try {
-    const keys = await registry.listSubkeys(REGISTRY_ROOT);
-    return ok(`registry ${file} is intact (${keys.length} key${keys.length === 1 ? "" : "s"} under ${REGISTRY_ROOT})`);
+    const { root, keys } = await verifyRegistryFile(file);
+    return ok(`registry ${file} is intact (${keys} key${keys === 1 ? "" : "s"} under ${root})`);
   } catch (error) {
     const code = isCodedError(error) ? error.code : "";
     const fix =
@@ -144,8 +129,6 @@ async function checkRegistry(inputs: DataDirCheckInputs, platform: NodeJS.Platfo
         ? "keybridge reconcile shows what differs; keybridge reconcile --repair rewrites the registry from the ledger"
         : `check the permissions of ${file} (the daemon's user must read and write it)`;
     return fail(`registry: ${(error as Error).message}`, fix);
-  } finally {
-    await registry.close();
   }
 }
 
@@ -188,8 +171,7 @@ export async function checkDataDir(inputs: DataDirCheckInputs): Promise<CheckOut
   }
   const findings: CheckOutcome[] = [ok(dir)];
   if (platform !== "win32") findings.push(...(await checkOwnership(dir, stats, inputs)));
-  const ledgerFile = join(dir, DEFAULT_FILE_NAME);
-  findings.push((await statIfPresent(ledgerFile)) === undefined ? ok("no ledger yet") : await checkLedger(dir));
+  findings.push(await checkLedger(dir));
   findings.push(await checkRegistry(inputs, platform));
   return combine(findings);
 }

@@ -1,14 +1,14 @@
-import type { HidBackend } from "../../transport/backend.js";
-import { loadHidBackend } from "../../transport/backend.js";
-import { type DiscoveredDevice, listAllDevices } from "../../transport/discovery.js";
+import { isCodedError } from "../../errors.js";
 import { type AccessProblem, ownAccessProblem, serviceAccessProblem } from "./device-access.js";
 import { DEVICE_GROUP } from "./group-check.js";
+import { type FoundDevice, listUsbDevices } from "./local-access.js";
 import { type CheckOutcome, type DoctorCheck, fail, ok, warn } from "./types.js";
 import { installRulesFix, SHIPPED_RULES_FILE } from "./udev-check.js";
 
 export interface DevicesCheckInputs {
   platform?: NodeJS.Platform;
-  loadBackend?: () => Promise<HidBackend>;
+  /** Default: the transport's discovery over the real node-hid/usb backend. */
+  listDevices?: () => Promise<FoundDevice[]>;
   /**
    * Checked instead of opening the key, which could disturb a running daemon's exchange. Default:
    * this user's access, or for root (who may open anything) the keybridge service's.
@@ -17,7 +17,7 @@ export interface DevicesCheckInputs {
   shippedRulesFile?: string;
 }
 
-function describe(device: DiscoveredDevice): string {
+function describe(device: FoundDevice): string {
   const serial = device.serial === "" ? "" : ` ${device.serial}`;
   return `${device.model}${serial} (${device.path})`;
 }
@@ -28,19 +28,18 @@ function count(n: number, what: string): string {
 
 export async function checkDevices(inputs: DevicesCheckInputs = {}): Promise<CheckOutcome> {
   const platform = inputs.platform ?? process.platform;
-  let backend: HidBackend;
+  let devices: FoundDevice[];
   try {
-    backend = await (inputs.loadBackend ?? loadHidBackend)();
+    devices = await (inputs.listDevices ?? (() => listUsbDevices()))();
   } catch (error) {
-    return fail(
-      `USB HID is unavailable: ${(error as Error).message}`,
-      "fix the native-modules check first (node-hid and usb must load)",
-    );
-  }
-  let devices: DiscoveredDevice[];
-  try {
-    devices = await listAllDevices(backend);
-  } catch (error) {
+    const code = isCodedError(error) ? error.code : "";
+    if (code === "HID_BACKEND_UNAVAILABLE") {
+      const cause = (error as Error).cause;
+      return fail(
+        `USB HID is unavailable: ${cause instanceof Error ? cause.message : (error as Error).message}`,
+        "fix the native-modules check first (node-hid and usb must load)",
+      );
+    }
     return fail(
       `cannot list USB devices: ${(error as Error).message}`,
       "check that /sys/bus/usb and /dev/bus/usb are present (in a container or VM: pass the USB device through)",
@@ -62,7 +61,7 @@ export async function checkDevices(inputs: DevicesCheckInputs = {}): Promise<Che
     const problem = await accessProblem(key.path);
     if (problem !== undefined) denied.push(`${describe(key)}: ${problem}`);
   }
-  const listed = (devices: DiscoveredDevice[]) => (devices.length > 0 ? `: ${devices.map(describe).join(", ")}` : "");
+  const listed = (devices: FoundDevice[]) => (devices.length > 0 ? `: ${devices.map(describe).join(", ")}` : "");
   const found =
     `found ${count(keys.length, "keybridge key")}${listed(keys)}; ` +
     `${count(sticks.length, "CodeMeter stick")}${listed(sticks)}`;

@@ -1,19 +1,24 @@
+import { loadUsbBackend } from "./local-access.js";
 import { type CheckOutcome, type DoctorCheck, fail, ok } from "./types.js";
 
 /** Loads one native package far enough that its compiled binding is in memory. */
 export type NativeProbe = () => Promise<void>;
 
-/** better-sqlite3 loads its binding at the first database, node-hid and usb at import. */
+/**
+ * better-sqlite3 loads its binding at the first database; node-hid and usb load at import, through
+ * the transport's factory as in the daemon, which reports the import's own error as the cause.
+ */
 export const NATIVE_PROBES: Readonly<Record<string, NativeProbe>> = {
   "better-sqlite3": async () => {
     const { default: Database } = await import("better-sqlite3");
     new Database(":memory:").close();
   },
-  "node-hid": async () => {
-    await import("node-hid");
-  },
-  usb: async () => {
-    await import("usb");
+  "node-hid and usb": async () => {
+    try {
+      await loadUsbBackend();
+    } catch (error) {
+      throw (error as Error).cause instanceof Error ? (error as Error).cause : error;
+    }
   },
 };
 
@@ -23,10 +28,10 @@ export function nativeFix(name: string, message: string, platform: NodeJS.Platfo
     return "sudo apt-get install --no-install-recommends libusb-1.0-0 (on other distributions: the libusb-1.0 package)";
   }
   if (/cannot find (package|module)|ERR_MODULE_NOT_FOUND/i.test(message)) {
-    return `reinstall keybridge so that its dependency ${name} is installed (sudo npm install -g keybridge)`;
+    return `reinstall keybridge so that ${name} is installed (sudo npm install -g keybridge)`;
   }
   // A binary built for another Node.js ABI, or a prebuilt binary missing for this platform.
-  return `npm rebuild ${name} in keybridge's install directory (needs build-essential python3 libusb-1.0-0-dev libudev-dev)`;
+  return `npm rebuild ${name.replace(" and ", " ")} in keybridge's install directory (needs build-essential python3 libusb-1.0-0-dev libudev-dev)`;
 }
 
 export async function checkNativeModules(

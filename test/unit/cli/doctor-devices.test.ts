@@ -5,8 +5,10 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ownAccessProblem, serviceAccessProblem } from "../../../src/cli/doctor/device-access.js";
 import { checkDevices } from "../../../src/cli/doctor/devices-check.js";
+import { listUsbDevices } from "../../../src/cli/doctor/local-access.js";
 import { CODEMETER_VENDOR_ID, HID_USAGE_PAGE, USB_PRODUCT_ID, USB_VENDOR_ID } from "../../../src/protocol/constants.js";
 import type { HidBackend, HidDeviceEntry } from "../../../src/transport/backend.js";
+import { HidBackendUnavailable } from "../../../src/transport/errors.js";
 
 const key = (path: string, serial: string): HidDeviceEntry => ({
   vendorId: USB_VENDOR_ID,
@@ -43,7 +45,7 @@ function fakeBackend(entries: HidDeviceEntry[], usbIds: [number, number][] = [])
 
 describe("devices check", () => {
   it("warns to plug in the key when nothing is found", async () => {
-    const result = await checkDevices({ platform: "linux", loadBackend: async () => fakeBackend([]) });
+    const result = await checkDevices({ platform: "linux", listDevices: () => listUsbDevices(fakeBackend([])) });
     expect(result.status).toBe("warn");
     expect(result.fix).toMatch(/plug in the key/);
   });
@@ -52,7 +54,7 @@ describe("devices check", () => {
     const checked: string[] = [];
     const result = await checkDevices({
       platform: "linux",
-      loadBackend: async () => fakeBackend([key("/dev/hidraw3", "KB-0042")]),
+      listDevices: () => listUsbDevices(fakeBackend([key("/dev/hidraw3", "KB-0042")])),
       accessProblem: async (path) => {
         checked.push(path);
         return "EACCES";
@@ -70,7 +72,7 @@ describe("devices check", () => {
   it("reports keys and CodeMeter sticks found and accessible", async () => {
     const result = await checkDevices({
       platform: "linux",
-      loadBackend: async () => fakeBackend([key("/dev/hidraw0", "KB-0001")], [[CODEMETER_VENDOR_ID, 0x03e9]]),
+      listDevices: () => listUsbDevices(fakeBackend([key("/dev/hidraw0", "KB-0001")], [[CODEMETER_VENDOR_ID, 0x03e9]])),
       accessProblem: async () => undefined,
     });
     expect(result.status).toBe("ok");
@@ -83,7 +85,7 @@ describe("devices check", () => {
     let asked = false;
     const result = await checkDevices({
       platform: "darwin",
-      loadBackend: async () => fakeBackend([key("IOService:/AppleARMPE/usb/keybridge", "KB-0001")]),
+      listDevices: () => listUsbDevices(fakeBackend([key("IOService:/AppleARMPE/usb/keybridge", "KB-0001")])),
       accessProblem: async () => {
         asked = true;
         return "unexpected";
@@ -104,7 +106,7 @@ describe("devices check", () => {
         },
       },
     };
-    const result = await checkDevices({ platform: "linux", loadBackend: async () => broken });
+    const result = await checkDevices({ platform: "linux", listDevices: () => listUsbDevices(broken) });
     expect(result.status).toBe("fail");
     expect(result.detail).toMatch(/cannot list USB devices: .*LIBUSB_ERROR_OTHER/);
   });
@@ -112,12 +114,12 @@ describe("devices check", () => {
   it("fails, pointing at the native modules, when USB HID does not load", async () => {
     const result = await checkDevices({
       platform: "linux",
-      loadBackend: async () => {
-        throw new Error("libusb-1.0.so.0: cannot open shared object file");
+      listDevices: async () => {
+        throw new HidBackendUnavailable({ cause: new Error("libusb-1.0.so.0: cannot open shared object file") });
       },
     });
     expect(result.status).toBe("fail");
-    expect(result.detail).toContain("libusb-1.0.so.0");
+    expect(result.detail).toBe("USB HID is unavailable: libusb-1.0.so.0: cannot open shared object file");
     expect(result.fix).toMatch(/native-modules/);
   });
 });

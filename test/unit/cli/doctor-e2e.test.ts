@@ -1,6 +1,8 @@
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type CliHarness, startCli } from "./cli-harness.js";
+import { type CliHarness, runCli, startCli } from "./cli-harness.js";
 
 let h: CliHarness;
 beforeEach(async () => {
@@ -63,5 +65,33 @@ describe("keybridge doctor against a running daemon", () => {
     const daemon = (result.json as Report).checks.find((check) => check.id === "daemon");
     expect(daemon?.status).toBe("warn");
     expect(daemon?.fix).toMatch(/systemctl start keybridge/);
+  });
+});
+
+describe("keybridge doctor with a broken setup", () => {
+  it("reports an invalid configuration file as the config check's failure and still runs the rest", async () => {
+    const file = join(h.dataDir, "bad.json");
+    writeFileSync(file, '{"listen": 42}');
+    const result = await h.cli("doctor", "--json", "--config", file);
+    const report = result.json as Report;
+    expect(result.code).toBe(1);
+    expect(report.checks.map((check) => check.id)).toEqual(IDS);
+    const config = report.checks.find((check) => check.id === "config");
+    expect(config?.status).toBe("fail");
+    expect(config?.detail).toMatch(/listen/);
+    expect(statusOf(report, "daemon")).toBe("ok");
+  });
+
+  it("skips the daemon check, asking for sudo, when daemon.json cannot be read", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "kb-doctor-"));
+    try {
+      mkdirSync(join(dataDir, "daemon.json"));
+      const result = await runCli(["doctor", "--json", "--data-dir", dataDir], { HOME: dataDir });
+      const daemon = (result.json as Report).checks.find((check) => check.id === "daemon");
+      expect(daemon?.status).toBe("skip");
+      expect(daemon?.detail).toMatch(/cannot read .*daemon\.json.*sudo keybridge doctor/);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
