@@ -2,10 +2,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { checkConfig } from "../../../src/cli/doctor/config-check.js";
 import { checkGroup, findGroup } from "../../../src/cli/doctor/group-check.js";
 import { checkNativeModules, nativeFix } from "../../../src/cli/doctor/native-check.js";
 import { checkNodeVersion } from "../../../src/cli/doctor/node-check.js";
 import { checkUdevRules, RULES_FILE_NAME, SHIPPED_RULES_FILE } from "../../../src/cli/doctor/udev-check.js";
+import { loadConfig } from "../../../src/config/load.js";
 
 describe("node check", () => {
   it("accepts Node 20 and later, fails 18 with how to install a newer one", () => {
@@ -172,5 +174,21 @@ describe("group check", () => {
 
   it("is skipped on Windows", async () => {
     expect((await checkGroup({ platform: "win32" })).status).toBe("skip");
+  });
+});
+
+describe("config check", () => {
+  const loaded = (warnings: string[]) => ({ ...loadConfig({ env: { KEYBRIDGE_DATA_DIR: "/srv/kb" } }), warnings });
+
+  it("is ok with the data directory it resolved, warns with the loader's warnings, fails on an error", () => {
+    const fine = checkConfig({ loaded: loaded([]) });
+    expect(fine.status).toBe("ok");
+    expect(fine.detail).toContain("data directory /srv/kb");
+    const warned = checkConfig({ loaded: loaded(["listen 0.0.0.0:22380 is reachable from the network"]) });
+    expect(warned.status).toBe("warn");
+    expect(warned.detail).toContain("reachable from the network");
+    const broken = checkConfig({ error: new Error("listen: expected HOST:PORT (from file /srv/kb/keybridge.json)") });
+    expect(broken.status).toBe("fail");
+    expect(broken.detail).toContain("expected HOST:PORT");
   });
 });
