@@ -8,6 +8,7 @@ export {
   RegistryUnavailableError,
   RegistryUnsupportedValueError,
 } from "./errors.js";
+export { encodeValueLines, valueLine } from "./ini-codec.js";
 export { defaultIniRegistryPath, IniRegistry, type IniRegistryOptions } from "./ini-registry.js";
 export { MemoryRegistry } from "./memory-registry.js";
 export { defaultRegistryKind, type OpenRegistryOptions, openRegistry } from "./open-registry.js";
@@ -16,6 +17,7 @@ export type {
   RegistryAdapter,
   RegistryDescription,
   RegistryEntry,
+  RegistryKeyListing,
   RegistryKind,
   RegistryOp,
   RegistryTree,

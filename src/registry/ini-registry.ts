@@ -7,7 +7,7 @@ import { SerialQueue } from "../serial-queue.js";
 import { type AtomicWriteHooks, removeLeftoverTemps, writeFileAtomic } from "./atomic-file.js";
 import { acquireFileLock } from "./file-lock.js";
 import { errnoCode, mapFsError } from "./fs-errors.js";
-import { parseIniBody, serializeIni, verifyIniChecksum } from "./ini-format.js";
+import { parseIniBodyChunked, serializeIni, verifyIniChecksumChunked } from "./ini-format.js";
 import { KeyNode, TreeDraft } from "./key-tree.js";
 import { TreeRegistry } from "./tree-registry.js";
 import type { RegistryDescription } from "./types.js";
@@ -42,6 +42,10 @@ interface CachedTree {
   root: KeyNode;
 }
 
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 function sameFile(a: BigIntStats, b: BigIntStats): boolean {
   return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 }
@@ -58,6 +62,7 @@ export class IniRegistry extends TreeRegistry {
   private readonly hooks: AtomicWriteHooks | undefined;
   private cache: CachedTree | undefined;
   private readonly writes = new SerialQueue();
+  private loading: Promise<KeyNode> | undefined;
 
   constructor(options: IniRegistryOptions = {}) {
     super();
@@ -74,6 +79,14 @@ export class IniRegistry extends TreeRegistry {
   /** Same as `replaceAll`: rewrites the file from `tree` even when the current file is corrupt. */
   async repairFromScratch(tree: Parameters<TreeRegistry["replaceAll"]>[0]): Promise<void> {
     await this.replaceAll(tree);
+  }
+
+  async revision(): Promise<string | undefined> {
+    this.assertOpen();
+    const cached = this.cache;
+    if (cached === undefined) return undefined;
+    const stats = await this.statFile();
+    return stats !== undefined && sameFile(cached.stats, stats) && this.cache === cached ? cached.checksum : undefined;
   }
 
   protected async snapshot(): Promise<KeyNode> {
@@ -123,7 +136,11 @@ export class IniRegistry extends TreeRegistry {
     });
   }
 
-  /** The parsed file; re-read only when the file changed (inode, size, times), else from cache. */
+  /**
+   * The parsed file; re-read only when the file changed (inode, size, times), else from cache. A
+   * read hashes and parses in chunks with yields between, so a large registry does not stall the
+   * daemon; concurrent callers share one read.
+   */
   private async load(): Promise<KeyNode> {
     const stats = await this.statFile();
     if (stats === undefined) {
@@ -131,15 +148,36 @@ export class IniRegistry extends TreeRegistry {
       return new KeyNode("");
     }
     if (this.cache !== undefined && sameFile(this.cache.stats, stats)) return this.cache.root;
+    const pending = this.loading;
+    if (pending !== undefined) {
+      await pending.catch(() => undefined);
+      return this.load();
+    }
+    const loading = this.readAndParse(stats);
+    this.loading = loading;
+    try {
+      return await loading;
+    } finally {
+      this.loading = undefined;
+    }
+  }
+
+  private async readAndParse(stats: BigIntStats): Promise<KeyNode> {
     let bytes: Buffer;
     try {
       bytes = await readFile(this.file);
     } catch (error) {
-      if (errnoCode(error) === "ENOENT") return this.load();
+      if (errnoCode(error) === "ENOENT") {
+        this.cache = undefined;
+        return new KeyNode("");
+      }
       throw mapFsError(error, "read", this.file);
     }
-    const { checksum, body } = verifyIniChecksum(bytes, this.file);
-    const root = this.cache?.checksum === checksum ? this.cache.root : parseIniBody(body, this.file);
+    const { checksum, body } = await verifyIniChecksumChunked(bytes, this.file, yieldToEventLoop);
+    const root =
+      this.cache?.checksum === checksum
+        ? this.cache.root
+        : await parseIniBodyChunked(body, this.file, yieldToEventLoop);
     // The stats taken before the read may predate a concurrent replace; re-stat so a change is not masked.
     const after = await this.statFile();
     this.cache = after !== undefined && sameFile(after, stats) ? { stats, checksum, root } : undefined;

@@ -1,4 +1,5 @@
 import { RegistryInvalidArgumentError } from "./errors.js";
+import { forEachValueLine, type StoredValue } from "./ini-codec.js";
 import { checkKeyName, foldCase, fullPath, pathBelowRoot } from "./path.js";
 import type { RegistryEntry, RegistryOp, RegistryTree, RegistryValue } from "./types.js";
 import { acceptValue, checkValueName, copyValue } from "./values.js";
@@ -39,17 +40,63 @@ export function prepareOps(ops: readonly RegistryOp[]): PreparedOp[] {
   });
 }
 
-/** One key of an in-memory, case-insensitive registry tree. */
+/**
+ * One key of an in-memory, case-insensitive registry tree. A key read from an INI file keeps its
+ * value lines as text until a value is used: a registry of 100 000 borrows holds 700 000 values,
+ * and a Map and an object per value made its parse slow and its snapshot hundreds of MB.
+ */
 export class KeyNode {
-  readonly values = new Map<string, { name: string; value: RegistryValue }>();
-  readonly subkeys = new Map<string, KeyNode>();
+  private valueMap: Map<string, StoredValue> | undefined;
+  private subkeyMap: Map<string, KeyNode> | undefined;
+  /** Validated `Name=type:data` lines, `\n`-joined, not decoded yet (only while `valueMap` is unset). */
+  private lines: string | undefined;
 
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    valueLines?: string,
+  ) {
+    if (valueLines !== undefined && valueLines.length > 0) this.lines = valueLines;
+  }
+
+  get values(): Map<string, StoredValue> {
+    if (this.valueMap === undefined) {
+      const map = new Map<string, StoredValue>();
+      if (this.lines !== undefined)
+        forEachValueLine(this.lines, (name, value) => map.set(foldCase(name), { name, value }));
+      this.valueMap = map;
+      this.lines = undefined;
+    }
+    return this.valueMap;
+  }
+
+  get subkeys(): Map<string, KeyNode> {
+    this.subkeyMap ??= new Map();
+    return this.subkeyMap;
+  }
+
+  get hasValues(): boolean {
+    return this.lines !== undefined || (this.valueMap !== undefined && this.valueMap.size > 0);
+  }
+
+  get hasSubkeys(): boolean {
+    return this.subkeyMap !== undefined && this.subkeyMap.size > 0;
+  }
+
+  /** Gives a key just read from a file its validated value lines; it has no values yet. */
+  adoptValueLines(lines: string): void {
+    this.valueMap = undefined;
+    this.lines = lines.length > 0 ? lines : undefined;
+  }
+
+  /** The value lines as read, when no value was decoded or changed since: the serializer writes them back. */
+  get valueLines(): string | undefined {
+    return this.lines;
+  }
 
   find(parts: readonly string[]): KeyNode | undefined {
     let node: KeyNode | undefined = this;
     for (const part of parts) {
-      node = node.subkeys.get(foldCase(part));
+      node = node.subkeyMap?.get(foldCase(part));
       if (node === undefined) return undefined;
     }
     return node;
@@ -72,9 +119,10 @@ export class KeyNode {
   /** Removes the key at `parts`; the node itself (`[]`) is emptied instead. */
   remove(parts: readonly string[]): boolean {
     if (parts.length === 0) {
-      const hadContent = this.values.size > 0 || this.subkeys.size > 0;
-      this.values.clear();
-      this.subkeys.clear();
+      const hadContent = this.hasValues || this.hasSubkeys;
+      this.lines = undefined;
+      this.valueMap = undefined;
+      this.subkeyMap = undefined;
       return hadContent;
     }
     const parent = this.find(parts.slice(0, -1));
@@ -82,6 +130,7 @@ export class KeyNode {
   }
 
   getValue(name: string): RegistryValue | undefined {
+    if (this.lines === undefined && this.valueMap === undefined) return undefined;
     return this.values.get(foldCase(name))?.value;
   }
 
@@ -112,35 +161,41 @@ export class KeyNode {
     }
   }
 
+  /** The values for a caller; read from the text without keeping them decoded when not decoded yet. */
   entries(): RegistryEntry[] {
+    if (this.lines !== undefined) {
+      const fresh: RegistryEntry[] = [];
+      forEachValueLine(this.lines, (name, value) => fresh.push({ name, value }));
+      return fresh;
+    }
     return Array.from(this.values.values(), (entry) => ({ name: entry.name, value: copyValue(entry.value) }));
   }
 
   subkeyNames(): string[] {
-    return Array.from(this.subkeys.values(), (node) => node.name);
+    return this.subkeyMap === undefined ? [] : Array.from(this.subkeyMap.values(), (node) => node.name);
   }
 
   /** A copy of this key's own maps; values and subkeys are shared (see `TreeDraft`). */
   shallowClone(): KeyNode {
-    const copy = new KeyNode(this.name);
-    for (const [folded, entry] of this.values) copy.values.set(folded, entry);
-    for (const [folded, node] of this.subkeys) copy.subkeys.set(folded, node);
+    const copy = new KeyNode(this.name, this.lines);
+    if (this.valueMap !== undefined) for (const [folded, entry] of this.valueMap) copy.values.set(folded, entry);
+    if (this.subkeyMap !== undefined) for (const [folded, node] of this.subkeyMap) copy.subkeys.set(folded, node);
     return copy;
   }
 
   /** Stored values are immutable (binaries are copied in and out), so a clone shares them. */
   clone(): KeyNode {
-    const copy = new KeyNode(this.name);
-    for (const [folded, entry] of this.values) copy.values.set(folded, entry);
-    for (const [folded, node] of this.subkeys) copy.subkeys.set(folded, node.clone());
+    const copy = this.shallowClone();
+    if (this.subkeyMap !== undefined)
+      for (const [folded, node] of this.subkeyMap) copy.subkeys.set(folded, node.clone());
     return copy;
   }
 
   toTree(): RegistryTree {
     const values: Record<string, RegistryValue> = Object.create(null);
-    for (const entry of this.values.values()) values[entry.name] = copyValue(entry.value);
+    for (const entry of this.entries()) values[entry.name] = entry.value;
     const subkeys: Record<string, RegistryTree> = Object.create(null);
-    for (const node of this.subkeys.values()) subkeys[node.name] = node.toTree();
+    if (this.subkeyMap !== undefined) for (const node of this.subkeyMap.values()) subkeys[node.name] = node.toTree();
     return { values, subkeys };
   }
 

@@ -5,11 +5,35 @@ import type {
   RegistryAdapter,
   RegistryDescription,
   RegistryEntry,
+  RegistryKeyListing,
   RegistryOp,
   RegistryTree,
   RegistryValue,
 } from "./types.js";
 import { checkValueName, copyValue } from "./values.js";
+
+/** A key of a snapshot as `readKeys` lists it; values are decoded only when asked for. */
+class NodeListing implements RegistryKeyListing {
+  private decoded: readonly RegistryEntry[] | undefined;
+  readonly hasSubkeys: boolean;
+  readonly valueLines: string | undefined;
+
+  constructor(
+    readonly parts: readonly string[],
+    private readonly node: KeyNode,
+  ) {
+    this.hasSubkeys = node.hasSubkeys;
+    this.valueLines = node.valueLines;
+  }
+
+  get values(): readonly RegistryEntry[] {
+    this.decoded ??= this.node.entries();
+    return this.decoded;
+  }
+}
+
+/** Keys listed by `readKeys` between two yields to the event loop. */
+const KEYS_PER_BATCH = 2_000;
 
 /**
  * The part shared by the stores that hold the whole tree at once (memory and INI file): every
@@ -68,6 +92,36 @@ export abstract class TreeRegistry implements RegistryAdapter {
     this.assertOpen();
     const parts = pathBelowRoot(path);
     return (await this.snapshot()).find(parts)?.toTree();
+  }
+
+  async *readKeys(path: string): AsyncIterable<RegistryKeyListing[]> {
+    this.assertOpen();
+    const parts = pathBelowRoot(path);
+    const top = (await this.snapshot()).find(parts);
+    if (top === undefined) return;
+    // Depth first over the snapshot's own maps: the INI store never changes a snapshot in place.
+    const stack: { children: Iterator<KeyNode>; parts: readonly string[] }[] = [];
+    if (top.hasSubkeys) stack.push({ children: top.subkeys.values(), parts: [] });
+    let batch: RegistryKeyListing[] = [];
+    while (stack.length > 0) {
+      const frame = stack[stack.length - 1]!;
+      const next = frame.children.next();
+      if (next.done === true) {
+        stack.pop();
+        continue;
+      }
+      const node = next.value;
+      const at = [...frame.parts, node.name];
+      batch.push(new NodeListing(at, node));
+      if (node.hasSubkeys) stack.push({ children: node.subkeys.values(), parts: at });
+      if (batch.length >= KEYS_PER_BATCH) {
+        yield batch;
+        batch = [];
+        await new Promise((resolve) => setImmediate(resolve));
+        this.assertOpen();
+      }
+    }
+    if (batch.length > 0) yield batch;
   }
 
   async applyBatch(ops: readonly RegistryOp[]): Promise<void> {

@@ -21,6 +21,20 @@ export interface RegistryTree {
   subkeys: Record<string, RegistryTree>;
 }
 
+/** A key as `readKeys` lists it: its path below the listed key, its values, and whether it has subkeys. */
+export interface RegistryKeyListing {
+  readonly parts: readonly string[];
+  /** Decoded when first read. */
+  readonly values: readonly RegistryEntry[];
+  readonly hasSubkeys: boolean;
+  /**
+   * The values as stored, in `encodeValueLines` form, where the store still holds them so (an INI
+   * key not changed since the file was read): equal to `encodeValueLines(expected)` exactly when
+   * the key holds those values in that order. `undefined` says nothing; compare `values` then.
+   */
+  readonly valueLines?: string;
+}
+
 /** One step of an atomic batch. Paths are full paths such as `SOFTWARE\keybridge\Borrows\K-1\42`. */
 export type RegistryOp =
   | { readonly op: "set"; readonly path: string; readonly name: string; readonly value: RegistryValue }
@@ -57,6 +71,21 @@ export interface RegistryAdapter {
   listValues(path: string): Promise<RegistryEntry[]>;
   /** The whole subtree at `path` in one read, or `undefined` when the key does not exist. */
   readTree(path: string): Promise<RegistryTree | undefined>;
+  /**
+   * Every key below `path` (not `path` itself), parents before their subkeys, in batches, from one
+   * consistent read: the way to read a large subtree. Stores that hold the whole tree (INI, memory)
+   * yield to the event loop between batches and decode values only as they list them, so 100 000
+   * borrow entries are read without blocking the process or holding a second copy of the tree.
+   * Nothing is listed when the key does not exist. Optional: `readTree` serves where it is absent.
+   */
+  readKeys?(path: string): AsyncIterable<RegistryKeyListing[]>;
+  /**
+   * A token that differs whenever the stored content differs, known without reading the content
+   * (INI: the checksum of the file as last read or written here, while its inode, size and times
+   * are unchanged), so a caller may keep what it derived from a read until the token changes.
+   * `undefined` when it cannot be known so cheaply: read again then. Optional.
+   */
+  revision?(): Promise<string | undefined>;
   /** Applies every op in order, all or nothing. Invalid ops are rejected before anything changes. */
   applyBatch(ops: readonly RegistryOp[]): Promise<void>;
   /**
