@@ -2,22 +2,19 @@ import { isCodedError } from "../errors.js";
 import type { Ledger } from "../ledger/index.js";
 import { layerLogger } from "../log.js";
 import type { RegistryView } from "../reconcile/index.js";
-import {
-  BORROWS_PATH,
-  type RegistryAdapter,
-  RegistryCorruptError,
-  type RegistryOp,
-  type RegistryTree,
-} from "../registry/index.js";
+import { type RegistryAdapter, RegistryCorruptError, type RegistryOp } from "../registry/index.js";
 import { type BorrowIndex, borrowKey } from "./borrow-index.js";
 import { crashPoint } from "./crash-points.js";
 import type { EventBus } from "./event-bus.js";
 import {
   borrowPath,
   entryMatches,
+  entryValueLines,
   isMirrored,
   type ParsedEntry,
-  parseBorrowsTree,
+  parseBorrowEntry,
+  readBorrows,
+  scanBorrowKeys,
   serialPath,
   treeFromRows,
   writeOps,
@@ -33,6 +30,12 @@ export interface MirrorOptions {
    * registry holds the only copy of their tags until the key's recovery has adopted them.
    */
   keepExtra?: (serial: string) => boolean;
+}
+
+/** The registry's borrow entries, as reconcile sees them. */
+export interface RegistryRead {
+  view: RegistryView;
+  entries: ParsedEntry[];
 }
 
 export interface DriftReport {
@@ -59,6 +62,8 @@ export class Mirror {
   writes = 0;
   healthy = true;
   lastError: string | undefined;
+  /** The last `read()` and the registry revision it was made at. */
+  private lastRead: { revision: string; result: RegistryRead } | undefined;
   /** Epoch ms when a drift check last finished (repairing what it found); undefined before the first. */
   lastDriftCheckAt: number | undefined;
 
@@ -116,13 +121,24 @@ export class Mirror {
     return this.serialize(() => this.checkDriftNow());
   }
 
-  /** What the registry holds now, for reconcile. */
-  async read(): Promise<{ view: RegistryView; entries: ParsedEntry[] }> {
+  /**
+   * What the registry holds now, for reconcile, the registry watch and recovery. The result is kept
+   * while the registry's revision stays the same (a registry of 100 000 borrows takes a second to
+   * decode, and the watch reads it every few seconds); callers must not change it.
+   */
+  async read(): Promise<RegistryRead> {
     await this.firstCheck;
     try {
-      const { entries } = parseBorrowsTree(await this.registry.readTree(BORROWS_PATH));
-      return { view: { readable: true, borrows: entries.map((entry) => entry.borrow) }, entries };
+      const before = await this.registry.revision?.();
+      if (before !== undefined && this.lastRead?.revision === before) return this.lastRead.result;
+      const { entries } = await readBorrows(this.registry);
+      const result: RegistryRead = { view: { readable: true, borrows: entries.map((entry) => entry.borrow) }, entries };
+      // Kept only when nothing changed during the read: then the read is that revision's content.
+      const after = before === undefined ? undefined : await this.registry.revision?.();
+      this.lastRead = after !== undefined && after === before ? { revision: after, result } : undefined;
+      return result;
     } catch (error) {
+      this.lastRead = undefined;
       return { view: { readable: false, reason: errorMessage(error) }, entries: [] };
     }
   }
@@ -186,10 +202,55 @@ export class Mirror {
     crashPoint("mirror.after-write");
   }
 
+  /**
+   * Streams the registry's entries against the index: each entry is decoded, compared and dropped,
+   * so a check of 100 000 entries holds one batch of them at a time and yields between batches.
+   */
   private async checkDriftNow(): Promise<DriftReport> {
-    let tree: RegistryTree | undefined;
+    const report: DriftReport = { missing: 0, extra: 0, changed: 0, replaced: false };
+    const ops: RegistryOp[] = [];
+    const seen = new Map<string, Set<number>>();
+    const markSeen = (serial: string, id: number) => {
+      let ids = seen.get(serial);
+      if (ids === undefined) {
+        ids = new Set();
+        seen.set(serial, ids);
+      }
+      ids.add(id);
+    };
+    const unparsable: string[] = [];
+    let scan: Awaited<ReturnType<typeof scanBorrowKeys>>;
     try {
-      tree = await this.registry.readTree(BORROWS_PATH);
+      scan = await scanBorrowKeys(this.registry, (serial, idText, key) => {
+        const known = this.index.get(serial, Number(idText));
+        // Most entries are exactly as written: their stored text is compared, nothing decoded.
+        if (
+          known !== undefined &&
+          key.valueLines !== undefined &&
+          String(known.id) === idText &&
+          isMirrored(known) &&
+          key.valueLines === entryValueLines(known)
+        ) {
+          markSeen(serial, known.id);
+          return;
+        }
+        const entry = parseBorrowEntry(serial, idText, key.values);
+        if (entry === undefined) {
+          unparsable.push(`${serialPath(serial)}\\${idText}`);
+          return;
+        }
+        const { id } = entry.borrow;
+        markSeen(serial, id);
+        const row = this.index.get(serial, id);
+        if (row === undefined && this.options.keepExtra?.(serial) === true) return;
+        if (row === undefined || !isMirrored(row)) {
+          report.extra++;
+          ops.push({ op: "deleteKey", path: borrowPath(serial, id) });
+        } else if (!entryMatches(entry, row)) {
+          report.changed++;
+          ops.push(...writeOps(row));
+        }
+      });
     } catch (error) {
       if (!(error instanceof RegistryCorruptError)) {
         this.healthy = false;
@@ -200,38 +261,17 @@ export class Mirror {
       this.lastDriftCheckAt = Date.now();
       return { missing: 0, extra: 0, changed: 0, replaced: true };
     }
-    const { entries, unparsable } = parseBorrowsTree(tree);
-    const report: DriftReport = { missing: 0, extra: 0, changed: 0, replaced: false };
-    const ops: RegistryOp[] = [];
-    const seen = new Set<string>();
     for (const path of unparsable) {
       report.changed++;
       ops.push({ op: "deleteKey", path });
     }
-    for (const entry of entries) {
-      const key = borrowKey(entry.borrow.serial, entry.borrow.id);
-      seen.add(key);
-      const row = this.index.get(entry.borrow.serial, entry.borrow.id);
-      if (row === undefined && this.options.keepExtra?.(entry.borrow.serial) === true) continue;
-      if (row === undefined || !isMirrored(row)) {
-        report.extra++;
-        ops.push({ op: "deleteKey", path: borrowPath(entry.borrow.serial, entry.borrow.id) });
-      } else if (!entryMatches(entry, row)) {
-        report.changed++;
-        ops.push(...writeOps(row));
-      }
-    }
     for (const { row } of this.index.all()) {
-      if (!isMirrored(row) || seen.has(borrowKey(row.serial, row.id))) continue;
+      if (!isMirrored(row) || seen.get(row.serial)?.has(row.id) === true) continue;
       report.missing++;
       ops.push(...writeOps(row));
     }
     // Empty serial keys left behind by returns are harmless but untidy.
-    for (const [serial, serialTree] of Object.entries(tree?.subkeys ?? {})) {
-      if (Object.keys(serialTree.subkeys).length === 0 && Object.keys(serialTree.values).length === 0) {
-        ops.push({ op: "deleteKey", path: serialPath(serial) });
-      }
-    }
+    for (const serial of scan.emptySerials) ops.push({ op: "deleteKey", path: serialPath(serial) });
     if (ops.length > 0) {
       await this.registry.applyBatch(ops);
       this.writes++;

@@ -1,6 +1,15 @@
 import type { BorrowRow } from "../ledger/index.js";
 import type { RegistryBorrow } from "../reconcile/index.js";
-import { BORROWS_PATH, type RegistryOp, type RegistryTree, type RegistryValue } from "../registry/index.js";
+import {
+  BORROWS_PATH,
+  type RegistryAdapter,
+  type RegistryEntry,
+  type RegistryKeyListing,
+  type RegistryOp,
+  type RegistryTree,
+  type RegistryValue,
+  valueLine,
+} from "../registry/index.js";
 import { isoTime } from "./iso-time.js";
 
 /**
@@ -60,16 +69,17 @@ export interface ParsedEntry {
   opId: string | undefined;
 }
 
-function namedValue(tree: RegistryTree, name: string): RegistryValue | undefined {
-  const direct = tree.values[name];
-  if (direct !== undefined) return direct;
+function namedValue(values: readonly RegistryEntry[], name: string): RegistryValue | undefined {
+  for (const entry of values) if (entry.name === name) return entry.value;
   const folded = name.toLowerCase();
-  for (const [key, value] of Object.entries(tree.values)) if (key.toLowerCase() === folded) return value;
+  for (const entry of values) if (entry.name.toLowerCase() === folded) return entry.value;
   return undefined;
 }
 
 function hexOf(value: RegistryValue | undefined): string | undefined {
-  return value?.type === "binary" ? Buffer.from(value.value).toString("hex") : undefined;
+  if (value?.type !== "binary") return undefined;
+  const bytes = value.value;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 }
 
 function timeOf(value: RegistryValue | undefined): number | undefined {
@@ -79,42 +89,108 @@ function timeOf(value: RegistryValue | undefined): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
+/** One entry `Borrows\<serial>\<idText>` from its values; `undefined` when it is not a well-formed entry. */
+export function parseBorrowEntry(
+  serial: string,
+  idText: string,
+  values: readonly RegistryEntry[],
+): ParsedEntry | undefined {
+  const id = Number(idText);
+  const product = namedValue(values, "Product");
+  const client = namedValue(values, "Client");
+  const issuedAt = timeOf(namedValue(values, "Issued"));
+  const expiresAt = timeOf(namedValue(values, "Expires"));
+  const binding = hexOf(namedValue(values, "Binding"));
+  const tag = hexOf(namedValue(values, "Tag"));
+  if (
+    !Number.isSafeInteger(id) ||
+    id <= 0 ||
+    product?.type !== "u32" ||
+    client?.type !== "string" ||
+    issuedAt === undefined ||
+    expiresAt === undefined ||
+    binding === undefined ||
+    tag === undefined
+  ) {
+    return undefined;
+  }
+  return {
+    borrow: { serial, id, product: product.value, client: client.value, issuedAt, expiresAt, binding, tag },
+    opId: hexOf(namedValue(values, "OpId")),
+  };
+}
+
+/** An entry key as a scan meets it: values decoded on demand, and the stored text where the store has it. */
+export type EntryKey = Pick<RegistryKeyListing, "values" | "valueLines">;
+
 /**
- * Reads the Borrows subtree. Entries that cannot be parsed are returned as `unparsable` (by
- * path) so the drift check rewrites or removes them; they never count as a borrow.
+ * Visits the Borrows subtree in batches: `onEntryKey` for each `<serial>\\<id>` key, through
+ * `readKeys` where the adapter has it, so 100 000 entries are never all decoded at once. Returns
+ * the serials whose key holds neither values nor entries (left behind by returns).
  */
-export function parseBorrowsTree(tree: RegistryTree | undefined): { entries: ParsedEntry[]; unparsable: string[] } {
-  const entries: ParsedEntry[] = [];
-  const unparsable: string[] = [];
-  if (tree === undefined) return { entries, unparsable };
-  for (const [serial, serialTree] of Object.entries(tree.subkeys)) {
-    for (const [idText, entry] of Object.entries(serialTree.subkeys)) {
-      const id = Number(idText);
-      const product = namedValue(entry, "Product");
-      const client = namedValue(entry, "Client");
-      const issuedAt = timeOf(namedValue(entry, "Issued"));
-      const expiresAt = timeOf(namedValue(entry, "Expires"));
-      const binding = hexOf(namedValue(entry, "Binding"));
-      const tag = hexOf(namedValue(entry, "Tag"));
-      if (
-        !Number.isSafeInteger(id) ||
-        id <= 0 ||
-        product?.type !== "u32" ||
-        client?.type !== "string" ||
-        issuedAt === undefined ||
-        expiresAt === undefined ||
-        binding === undefined ||
-        tag === undefined
-      ) {
-        unparsable.push(`${serialPath(serial)}\\${idText}`);
-        continue;
-      }
-      entries.push({
-        borrow: { serial, id, product: product.value, client: client.value, issuedAt, expiresAt, binding, tag },
-        opId: hexOf(namedValue(entry, "OpId")),
-      });
+export async function scanBorrowKeys(
+  registry: RegistryAdapter,
+  onEntryKey: (serial: string, idText: string, key: EntryKey) => void,
+): Promise<{ emptySerials: string[] }> {
+  const emptySerials: string[] = [];
+  const visit = (parts: readonly string[], key: EntryKey, hasSubkeys: boolean) => {
+    if (parts.length === 1) {
+      if (!hasSubkeys && key.values.length === 0) emptySerials.push(parts[0]!);
+    } else if (parts.length === 2) {
+      onEntryKey(parts[0]!, parts[1]!, key);
+    }
+  };
+  if (registry.readKeys !== undefined) {
+    for await (const batch of registry.readKeys(BORROWS_PATH)) {
+      for (const key of batch) visit(key.parts, key, key.hasSubkeys);
+    }
+  } else {
+    const tree = await registry.readTree(BORROWS_PATH);
+    for (const [serial, serialTree] of Object.entries(tree?.subkeys ?? {})) {
+      const subkeys = Object.entries(serialTree.subkeys);
+      visit([serial], { values: valuesOf(serialTree) }, subkeys.length > 0);
+      for (const [idText, entry] of subkeys) visit([serial, idText], { values: valuesOf(entry) }, false);
     }
   }
+  return { emptySerials };
+}
+
+/**
+ * What `encodeValueLines` gives for `entryValues(row)`, in the order `writeOps` sets them, built
+ * from the row's hex without converting bytes: the drift check compares every entry with it.
+ */
+export function entryValueLines(row: BorrowRow): string {
+  return [
+    valueLine.u32("Product", row.product),
+    valueLine.string("Client", row.client),
+    valueLine.string("Issued", isoTime(row.issuedAt)),
+    valueLine.string("Expires", isoTime(row.expiresAt)),
+    valueLine.hex("Binding", row.binding),
+    valueLine.hex("Tag", row.tag),
+    valueLine.hex("OpId", row.opId),
+  ].join("\n");
+}
+
+function valuesOf(tree: RegistryTree): RegistryEntry[] {
+  return Object.entries(tree.values).map(([name, value]) => ({ name, value }));
+}
+
+/** What a read of the Borrows subtree found. */
+export interface BorrowsRead {
+  entries: ParsedEntry[];
+  /** Paths of entry keys that are not well-formed: the drift check rewrites or removes them. */
+  unparsable: string[];
+}
+
+/** Reads and decodes the whole Borrows subtree (see `scanBorrowKeys`). */
+export async function readBorrows(registry: RegistryAdapter): Promise<BorrowsRead> {
+  const entries: ParsedEntry[] = [];
+  const unparsable: string[] = [];
+  await scanBorrowKeys(registry, (serial, idText, key) => {
+    const entry = parseBorrowEntry(serial, idText, key.values);
+    if (entry === undefined) unparsable.push(`${serialPath(serial)}\\${idText}`);
+    else entries.push(entry);
+  });
   return { entries, unparsable };
 }
 

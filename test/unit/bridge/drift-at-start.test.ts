@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { BORROWS_PATH, type RegistryAdapter, type RegistryTree } from "../../../src/registry/index.js";
+import {
+  BORROWS_PATH,
+  type RegistryAdapter,
+  type RegistryKeyListing,
+  type RegistryTree,
+} from "../../../src/registry/index.js";
 import { closeBridge, openVirtual, tempDataDir } from "./helpers.js";
 
 /** Holds every registry read until `release()`; counts them. */
@@ -17,6 +22,14 @@ function gatedRegistry() {
             reads.count++;
             await gate;
             return target.readTree(path);
+          };
+        }
+        if (property === "readKeys" && target.readKeys !== undefined) {
+          const readKeys = target.readKeys.bind(target);
+          return async function* (path: string): AsyncIterable<RegistryKeyListing[]> {
+            reads.count++;
+            await gate;
+            yield* readKeys(path);
           };
         }
         const value = Reflect.get(target, property, receiver);

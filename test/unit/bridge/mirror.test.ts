@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { BridgeEvent } from "../../../src/bridge/api.js";
-import { BORROWS_PATH, type RegistryAdapter, type RegistryOp } from "../../../src/registry/index.js";
+import { BORROWS_PATH, IniRegistry, type RegistryAdapter, type RegistryOp } from "../../../src/registry/index.js";
 import { openVirtual, tempDataDir } from "./helpers.js";
 
 /** Counts the batches that reach the store. */
@@ -115,5 +115,28 @@ describe("registry mirror", () => {
     expect(report.replaced).toBe(true);
     expect(await registryIds(bridge.registry, a.serial)).toEqual([a.id]);
     expect((await bridge.reconcile()).findings).toEqual([]);
+  });
+
+  it("keeps a read while the registry is unchanged, and sees an external edit at once", async () => {
+    const dataDir = tempDataDir();
+    const bridge = await openVirtual({ dataDir });
+    const a = await bridge.borrow({ product: 1001, client: "a" });
+    await bridge.context.mirror.flush();
+    const first = await bridge.context.mirror.read();
+    expect(first.entries.map((entry) => entry.borrow.client)).toEqual(["a"]);
+    expect(await bridge.context.mirror.read()).toBe(first);
+
+    // Another writer (or an admin's edit through the adapter) changes the file: the next read sees it.
+    const other = new IniRegistry({ path: join(dataDir, "registry.ini") });
+    await other.set(`${BORROWS_PATH}\\${a.serial}\\${a.id}`, "Client", { type: "string", value: "edited" });
+    await other.close();
+    const second = await bridge.context.mirror.read();
+    expect(second).not.toBe(first);
+    expect(second.entries.map((entry) => entry.borrow.client)).toEqual(["edited"]);
+
+    // A damaged file is never served from the kept read.
+    const file = join(dataDir, "registry.ini");
+    writeFileSync(file, readFileSync(file, "utf8").replace("edited", "edytet"));
+    expect((await bridge.context.mirror.read()).view.readable).toBe(false);
   });
 });
