@@ -108,6 +108,13 @@ const EXCEPTIONS: readonly { from: string; target: string; why: string }[] = [
     target: "src/bridge/ledger-check.ts",
     why: "serve starts the ledger's quick_check on a worker before the daemon's modules load",
   },
+  {
+    // Loaded only inside `doctor`'s action: whether the keys enumerate, the ledger opens and the
+    // registry file verifies must be answerable when the daemon is down or cannot start.
+    from: "src/cli/doctor/local-access.ts",
+    target: "src/bridge/local-diagnostics.ts",
+    why: "doctor checks the devices, the ledger and the registry file locally, read-only",
+  },
 ];
 
 function isException(edge: ImportEdge): boolean {

@@ -1,13 +1,8 @@
 /**
- * The one place doctor reaches below the HTTP API: when the daemon is down, or the question is
- * whether it could start, only the layers themselves can say whether the ledger opens, the
- * registry file verifies and the keys enumerate. Every import is dynamic (other commands never
- * load these layers) and read-only (nothing here creates, migrates or repairs a file, or opens a key).
+ * Doctor's way below the HTTP API, for when the daemon is down or the question is whether it could
+ * start: the bridge layer's local diagnostics, loaded only when doctor runs.
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-
-/** A device as doctor reports it; the transport's DiscoveredDevice has these fields. */
+/** A device as doctor reports it (the shape the bridge's local diagnostics return). */
 export interface FoundDevice {
   readonly kind: "keybridge" | "codemeter";
   readonly path: string;
@@ -15,58 +10,24 @@ export interface FoundDevice {
   readonly model: string;
 }
 
-/**
- * Keys and CodeMeter sticks present now, through the transport's own discovery. `backend` replaces
- * the real node-hid/usb backend (tests); it must have the transport's HidBackend shape.
- */
+const diagnostics = () => import("../../bridge/local-diagnostics.js");
+
 export async function listUsbDevices(backend?: object): Promise<FoundDevice[]> {
-  const transport = await import("../../transport/index.js");
-  const hid =
-    (backend as Awaited<ReturnType<typeof transport.loadHidBackend>> | undefined) ?? (await transport.loadHidBackend());
-  return transport.listAllDevices(hid);
+  return (await diagnostics()).listUsbDevices(backend);
 }
 
-/** Loads node-hid and usb through the transport's factory, as the daemon does. */
 export async function loadUsbBackend(): Promise<void> {
-  const transport = await import("../../transport/index.js");
-  await transport.loadHidBackend();
+  return (await diagnostics()).loadUsbBackend();
 }
 
-/**
- * Opens the ledger read-only (header, SQLite quick_check, schema, checksums of the live rows) and
- * verifies every outstanding borrow's checksum. Undefined when there is no ledger yet.
- * Throws the ledger's typed errors (LEDGER_CORRUPT, LEDGER_TOO_NEW, LEDGER_READ_ONLY, LEDGER_IO).
- */
 export async function verifyLedger(dir: string): Promise<{ outstanding: number } | undefined> {
-  const ledgerLayer = await import("../../ledger/index.js");
-  if (!existsSync(join(dir, ledgerLayer.DEFAULT_FILE_NAME))) return undefined;
-  // A short busy wait: a reader is not blocked by the daemon's writes in WAL mode, and the check has 3 s.
-  const ledger = ledgerLayer.openLedger({ dir, readOnly: true, busyTimeoutMs: 1_000 });
-  try {
-    return { outstanding: ledger.listOutstanding().length };
-  } finally {
-    ledger.close();
-  }
+  return (await diagnostics()).verifyLedger(dir);
 }
 
-/** "auto" resolved as the daemon resolves it. */
 export async function registryKindFor(kind: string | undefined, platform: NodeJS.Platform): Promise<string> {
-  if (kind !== undefined && kind !== "auto") return kind;
-  const registryLayer = await import("../../registry/index.js");
-  return registryLayer.defaultRegistryKind(platform);
+  return (await diagnostics()).registryKindFor(kind, platform);
 }
 
-/**
- * Reads the INI registry file through the adapter's read path, which verifies its checksum and
- * parses it. Throws the registry's typed errors (REGISTRY_CORRUPT, REGISTRY_ACCESS_DENIED, REGISTRY_IO).
- */
 export async function verifyRegistryFile(file: string): Promise<{ root: string; keys: number }> {
-  const registryLayer = await import("../../registry/index.js");
-  const registry = new registryLayer.IniRegistry({ path: file });
-  try {
-    const keys = await registry.listSubkeys(registryLayer.REGISTRY_ROOT);
-    return { root: registryLayer.REGISTRY_ROOT, keys: keys.length };
-  } finally {
-    await registry.close();
-  }
+  return (await diagnostics()).verifyRegistryFile(file);
 }
