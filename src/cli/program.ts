@@ -168,10 +168,25 @@ export function buildProgram(io: CliIo, deps: CliDeps, state: { exitCode: number
     .option("--listen <host:port>", "listen address (default 127.0.0.1:22380)")
     .option("--log-level <level>", "error, warn, info, debug, traffic")
     .option("--allow-remote", "allow a non-loopback listen address")
-    .addHelpText("after", example("keybridge serve --virtual --listen 127.0.0.1:22380"))
+    .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (chain); needs --tls-key")
+    .option("--tls-key <file>", "the PEM private key of --tls-cert")
+    .addHelpText(
+      "after",
+      example(
+        "keybridge serve --virtual --listen 127.0.0.1:22380",
+        "keybridge serve --listen 0.0.0.0:22380 --allow-remote --tls-cert /etc/keybridge/tls.crt --tls-key /etc/keybridge/tls.key",
+      ),
+    )
     .action(
       async (
-        options: { virtual?: boolean; listen?: string; logLevel?: string; allowRemote?: boolean },
+        options: {
+          virtual?: boolean;
+          listen?: string;
+          logLevel?: string;
+          allowRemote?: boolean;
+          tlsCert?: string;
+          tlsKey?: string;
+        },
         command: Command,
       ) => {
         const g = globals(command);
@@ -181,6 +196,8 @@ export function buildProgram(io: CliIo, deps: CliDeps, state: { exitCode: number
           logLevel: options.logLevel,
           mode: options.virtual ? "virtual" : undefined,
           allowRemote: options.allowRemote ? true : undefined,
+          tlsCert: options.tlsCert,
+          tlsKey: options.tlsKey,
         };
         const loaded = await loadConfig({ flags, env: io.env, ...(g.config ? { configFile: g.config } : {}) });
         if (deps.serve !== undefined) {

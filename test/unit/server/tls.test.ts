@@ -158,3 +158,36 @@ describe("TLS configuration", () => {
     }
   });
 });
+
+describe("serve --tls-cert / --tls-key", () => {
+  it("pass the pair to the daemon's configuration, and one alone is a configuration error", async () => {
+    const { run } = await import("../../../src/cli/program.js");
+    const dataDir = mkdtempSync(join(tmpdir(), "kb-tls-flags-"));
+    try {
+      const seen: KeybridgeConfig[] = [];
+      let stderr = "";
+      const io = {
+        stdout: { write: () => true },
+        stderr: {
+          write: (text: string) => {
+            stderr += text;
+            return true;
+          },
+        },
+        env: { KEYBRIDGE_DATA_DIR: dataDir },
+      };
+      const serve = async ({ config }: { config: KeybridgeConfig }) => {
+        seen.push(config);
+        return 0;
+      };
+      const args = ["serve", "--tls-cert", "/etc/k/tls.crt", "--tls-key", "/etc/k/tls.key"];
+      expect(await run(args, io, { serve })).toBe(0);
+      expect(seen[0]).toMatchObject({ tlsCert: "/etc/k/tls.crt", tlsKey: "/etc/k/tls.key" });
+      // A configuration error is a usage error: exit 2.
+      expect(await run(["serve", "--tls-cert", "/etc/k/tls.crt"], io, { serve })).toBe(2);
+      expect(stderr).toMatch(/tlsKey: required with tlsCert \(from flag --tls-cert\).*\[CONFIG_INVALID\]/);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
