@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,8 +9,18 @@ export const RULES_FILE_NAME = "70-keybridge.rules";
 /** Where udev reads rules, highest precedence first: a file in /etc overrides one of the same name below. */
 export const UDEV_RULE_DIRS = ["/etc/udev/rules.d", "/run/udev/rules.d", "/usr/lib/udev/rules.d", "/lib/udev/rules.d"];
 
-/** The rules shipped in the package: `udev/` sits three levels above this file in `src/` and in `dist/` alike. */
-export const SHIPPED_RULES_FILE = fileURLToPath(new URL(`../../../udev/${RULES_FILE_NAME}`, import.meta.url));
+/**
+ * The rules shipped in the package root's `udev/`: three levels above this file when it runs from
+ * `src/` (tests), four from `dist/src/` (the built command).
+ */
+export const SHIPPED_RULES_FILE = shippedRulesFile();
+
+function shippedRulesFile(): string {
+  const candidates = [`../../../udev/${RULES_FILE_NAME}`, `../../../../udev/${RULES_FILE_NAME}`].map((relative) =>
+    fileURLToPath(new URL(relative, import.meta.url)),
+  );
+  return candidates.find((file) => existsSync(file)) ?? (candidates[0] as string);
+}
 
 export interface UdevCheckInputs {
   platform?: NodeJS.Platform;

@@ -51,6 +51,18 @@ describe.skipIf(!built)("the keybridge bin, spawned", () => {
     );
   });
 
+  it("doctor, run from the build, names the shipped udev rules file that exists", async () => {
+    const run = await keybridge(["doctor", "--json", "--data-dir", h.dataDir]);
+    const report = JSON.parse(run.stdout) as { checks: { id: string; status: string; fix?: string }[] };
+    const udev = report.checks.find((check) => check.id === "udev-rules");
+    expect(udev).toBeDefined();
+    const shipped = /install -m 0644 (\S+) /.exec(udev?.fix ?? "")?.[1];
+    if (udev?.status === "fail") {
+      expect(shipped).toBe(resolve("udev/70-keybridge.rules"));
+      expect(existsSync(shipped!)).toBe(true);
+    }
+  });
+
   it("starts with the shebang so it runs as an executable", async () => {
     const { readFileSync } = await import("node:fs");
     expect(readFileSync(bin, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
