@@ -354,6 +354,7 @@ export function buildProgram(io: CliIo, deps: CliDeps, state: { exitCode: number
 
   program
     .command("audit")
+    .summary("the durable audit trail: refusals, forced updates, repairs, rollbacks")
     .description(
       "the ledger's audit trail, newest first: refused counterfeit keys, forced license updates, rollbacks, " +
         "repairs, rebinds, migrations; kept across restarts",
@@ -384,6 +385,7 @@ export function buildProgram(io: CliIo, deps: CliDeps, state: { exitCode: number
 
   program
     .command("events")
+    .summary("what happened since the daemon started; --follow streams new events")
     .description(
       "what happened since the daemon started (the last 1 000 events are kept); with --follow, " +
         "the open risks and then every new event until interrupted",
