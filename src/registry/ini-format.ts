@@ -118,7 +118,8 @@ export async function verifyIniChecksumChunked(
   return { checksum: actual, body };
 }
 
-function decodeBody(body: Buffer, file: string): string {
+/** The body as text: UTF-8, one byte per character when it is ASCII (the usual case). */
+export function decodeIniBody(body: Buffer, file: string): string {
   // Latin-1 gives the same string for ASCII and keeps it at one byte per character.
   if (isAscii(body)) return body.toString("latin1");
   try {
@@ -301,14 +302,17 @@ class IniParser {
 
 /** Parses a body whose checksum was verified; anything unexpected is still corruption. */
 export function parseIniBody(body: Buffer, file: string): KeyNode {
-  const parser = new IniParser(decodeBody(body, file), file);
+  const parser = new IniParser(decodeIniBody(body, file), file);
   parser.step(Number.POSITIVE_INFINITY);
   return parser.result();
 }
 
-/** `parseIniBody` in chunks of lines with `pause()` between, so the event loop keeps serving. */
-export async function parseIniBodyChunked(body: Buffer, file: string, pause: () => Promise<void>): Promise<KeyNode> {
-  const parser = new IniParser(decodeBody(body, file), file);
+/**
+ * Parses the decoded body (`decodeIniBody`) in chunks of lines with `pause()` between, so the event
+ * loop keeps serving. Takes the text, not the bytes, so a caller can let go of the bytes first.
+ */
+export async function parseIniTextChunked(text: string, file: string, pause: () => Promise<void>): Promise<KeyNode> {
+  const parser = new IniParser(text, file);
   while (!parser.step(PARSE_CHUNK_LINES)) await pause();
   return parser.result();
 }

@@ -7,7 +7,7 @@ import { SerialQueue } from "../serial-queue.js";
 import { type AtomicWriteHooks, removeLeftoverTemps, writeFileAtomic } from "./atomic-file.js";
 import { acquireFileLock } from "./file-lock.js";
 import { errnoCode, mapFsError } from "./fs-errors.js";
-import { parseIniBodyChunked, serializeIni, verifyIniChecksumChunked } from "./ini-format.js";
+import { decodeIniBody, parseIniTextChunked, serializeIni, verifyIniChecksumChunked } from "./ini-format.js";
 import { KeyNode, TreeDraft } from "./key-tree.js";
 import { TreeRegistry } from "./tree-registry.js";
 import type { RegistryDescription } from "./types.js";
@@ -163,25 +163,34 @@ export class IniRegistry extends TreeRegistry {
   }
 
   private async readAndParse(stats: BigIntStats): Promise<KeyNode> {
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(this.file);
-    } catch (error) {
-      if (errnoCode(error) === "ENOENT") {
-        this.cache = undefined;
-        return new KeyNode("");
-      }
-      throw mapFsError(error, "read", this.file);
+    const verified = await this.readVerified();
+    if (verified === undefined) {
+      this.cache = undefined;
+      return new KeyNode("");
     }
-    const { checksum, body } = await verifyIniChecksumChunked(bytes, this.file, yieldToEventLoop);
+    const { checksum, text } = verified;
+    // The bytes are gone by now: only the text (one copy of the file) is held while it is parsed.
     const root =
-      this.cache?.checksum === checksum
-        ? this.cache.root
-        : await parseIniBodyChunked(body, this.file, yieldToEventLoop);
+      this.cache?.checksum === checksum || text === undefined
+        ? (this.cache as CachedTree).root
+        : await parseIniTextChunked(text, this.file, yieldToEventLoop);
     // The stats taken before the read may predate a concurrent replace; re-stat so a change is not masked.
     const after = await this.statFile();
     this.cache = after !== undefined && sameFile(after, stats) ? { stats, checksum, root } : undefined;
     return root;
+  }
+
+  /** The file's checksum, and its text unless the cached tree already has that checksum. */
+  private async readVerified(): Promise<{ checksum: string; text: string | undefined } | undefined> {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(this.file);
+    } catch (error) {
+      if (errnoCode(error) === "ENOENT") return undefined;
+      throw mapFsError(error, "read", this.file);
+    }
+    const { checksum, body } = await verifyIniChecksumChunked(bytes, this.file, yieldToEventLoop);
+    return { checksum, text: this.cache?.checksum === checksum ? undefined : decodeIniBody(body, this.file) };
   }
 
   private async statFile(): Promise<BigIntStats | undefined> {

@@ -3,9 +3,10 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { RegistryTree, RegistryValue } from "../../../src/registry/index.js";
 import {
+  decodeIniBody,
   INI_FORMAT_HEADER,
   parseIniBody,
-  parseIniBodyChunked,
+  parseIniTextChunked,
   serializeIni,
   verifyIniChecksum,
   verifyIniChecksumChunked,
@@ -61,7 +62,7 @@ describe("INI registry parse", () => {
         const { bytes, checksum } = serializeIni(KeyNode.fromTree("", tree));
         const verified = await verifyIniChecksumChunked(bytes, FILE, noPause);
         expect(verified.checksum).toBe(checksum);
-        const chunked = await parseIniBodyChunked(verified.body, FILE, noPause);
+        const chunked = await parseIniTextChunked(decodeIniBody(verified.body, FILE), FILE, noPause);
         expect(chunked.toTree()).toEqual(parse(bytes).toTree());
         expect(chunked.toTree()).toEqual(KeyNode.fromTree("", tree).toTree());
       }),
@@ -107,7 +108,7 @@ describe("INI registry parse", () => {
     const { body } = await verifyIniChecksumChunked(bytes, FILE, pause);
     expect(pauses).toBeGreaterThanOrEqual(2);
     pauses = 0;
-    const root = await parseIniBodyChunked(body, FILE, pause);
+    const root = await parseIniTextChunked(decodeIniBody(body, FILE), FILE, pause);
     expect(pauses).toBeGreaterThanOrEqual(3);
     expect(root.find(["Borrows", "K-1"])?.subkeyNames()).toHaveLength(30_000);
   });
