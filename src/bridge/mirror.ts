@@ -131,7 +131,7 @@ export class Mirror {
     try {
       const before = await this.registry.revision?.();
       if (before !== undefined && this.lastRead?.revision === before) return this.lastRead.result;
-      const { entries } = await readBorrows(this.registry);
+      const { entries } = await readBorrows(this.registry, (serial, id) => this.index.get(serial, id));
       const result: RegistryRead = { view: { readable: true, borrows: entries.map((entry) => entry.borrow) }, entries };
       // Kept only when nothing changed during the read: then the read is that revision's content.
       const after = before === undefined ? undefined : await this.registry.revision?.();

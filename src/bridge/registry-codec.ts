@@ -182,16 +182,35 @@ export interface BorrowsRead {
   unparsable: string[];
 }
 
-/** Reads and decodes the whole Borrows subtree (see `scanBorrowKeys`). */
-export async function readBorrows(registry: RegistryAdapter): Promise<BorrowsRead> {
+/**
+ * Reads the whole Borrows subtree (see `scanBorrowKeys`). `expected(serial, id)` names the row an
+ * entry should mirror: an entry whose stored text is exactly that row's (`entryValueLines`) is
+ * taken from the row without decoding (what decoding would give, sharing the row's strings); any
+ * other entry is decoded.
+ */
+export async function readBorrows(
+  registry: RegistryAdapter,
+  expected: (serial: string, id: number) => BorrowRow | undefined = () => undefined,
+): Promise<BorrowsRead> {
   const entries: ParsedEntry[] = [];
   const unparsable: string[] = [];
   await scanBorrowKeys(registry, (serial, idText, key) => {
+    const row = key.valueLines === undefined ? undefined : expected(serial, Number(idText));
+    if (row !== undefined && String(row.id) === idText && key.valueLines === entryValueLines(row)) {
+      entries.push(entryOfRow(row));
+      return;
+    }
     const entry = parseBorrowEntry(serial, idText, key.values);
     if (entry === undefined) unparsable.push(`${serialPath(serial)}\\${idText}`);
     else entries.push(entry);
   });
   return { entries, unparsable };
+}
+
+/** The entry a registry key written from `row` holds. */
+export function entryOfRow(row: BorrowRow): ParsedEntry {
+  const { serial, id, product, client, issuedAt, expiresAt, binding, tag, opId } = row;
+  return { borrow: { serial, id, product, client, issuedAt, expiresAt, binding, tag }, opId };
 }
 
 /** Does the registry entry say exactly what the ledger row says? */

@@ -1,6 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { entryMatches, entryValueLines, entryValues, parseBorrowEntry } from "../../../src/bridge/registry-codec.js";
+import {
+  entryMatches,
+  entryOfRow,
+  entryValueLines,
+  entryValues,
+  parseBorrowEntry,
+} from "../../../src/bridge/registry-codec.js";
 import type { BorrowRow } from "../../../src/ledger/index.js";
 import { encodeValueLines } from "../../../src/registry/index.js";
 import { forEachValueLine } from "../../../src/registry/ini-codec.js";
@@ -44,6 +50,8 @@ describe("registry entry codec", () => {
         const entry = parseBorrowEntry(r.serial, String(r.id), values);
         expect(entry).toBeDefined();
         expect(entryMatches(entry!, r)).toBe(true);
+        // What a read takes from the row, without decoding, when the text matches.
+        expect(entryOfRow(r)).toEqual(entry);
         expect(entryMatches(entry!, { ...r, tag: r.tag === "00".repeat(16) ? "11".repeat(16) : "00".repeat(16) })).toBe(
           false,
         );
