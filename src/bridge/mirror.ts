@@ -16,11 +16,15 @@ import {
   readBorrows,
   scanBorrowKeys,
   serialPath,
+  setOps,
   treeFromRows,
   writeOps,
 } from "./registry-codec.js";
 
 const log = layerLogger("bridge");
+
+/** Ops of missing entries written per registry batch by the drift check (20 000 entries). */
+const MISSING_OPS_PER_BATCH = 140_000;
 
 export interface MirrorOptions {
   lagMs: number;
@@ -265,17 +269,22 @@ export class Mirror {
       report.changed++;
       ops.push({ op: "deleteKey", path });
     }
+    // Empty serial keys left behind by returns are harmless but untidy.
+    for (const serial of scan.emptySerials) ops.push({ op: "deleteKey", path: serialPath(serial) });
+    // Missing entries (a lost registry: all of them) go in batches of whole entries: each batch
+    // is atomic, and 100 000 entries never sit in memory as one batch of 700 000 ops.
+    let batch = ops;
     for (const { row } of this.index.all()) {
       if (!isMirrored(row) || seen.get(row.serial)?.has(row.id) === true) continue;
       report.missing++;
-      ops.push(...writeOps(row));
+      // Not seen: no key, or one removed above as unparsable; the sets create it.
+      batch.push(...setOps(row));
+      if (batch.length >= MISSING_OPS_PER_BATCH) {
+        await this.applyDriftBatch(batch);
+        batch = [];
+      }
     }
-    // Empty serial keys left behind by returns are harmless but untidy.
-    for (const serial of scan.emptySerials) ops.push({ op: "deleteKey", path: serialPath(serial) });
-    if (ops.length > 0) {
-      await this.registry.applyBatch(ops);
-      this.writes++;
-    }
+    if (batch.length > 0) await this.applyDriftBatch(batch);
     this.healthy = true;
     this.lastError = undefined;
     this.lastDriftCheckAt = Date.now();
@@ -286,6 +295,11 @@ export class Mirror {
       this.events.emit("registry.repaired", message, { details: { ...report } });
     }
     return report;
+  }
+
+  private async applyDriftBatch(ops: RegistryOp[]): Promise<void> {
+    await this.registry.applyBatch(ops);
+    this.writes++;
   }
 
   private async replaceFromLedger(reason: string): Promise<void> {

@@ -45,10 +45,13 @@ export function entryValues(row: BorrowRow): Record<string, RegistryValue> {
 export function writeOps(row: BorrowRow): RegistryOp[] {
   const path = borrowPath(row.serial, row.id);
   // Delete first: a stale value of another name never survives a rewrite.
-  const ops: RegistryOp[] = [
-    { op: "deleteKey", path },
-    { op: "createKey", path },
-  ];
+  return [{ op: "deleteKey", path }, { op: "createKey", path }, ...setOps(row)];
+}
+
+/** Only the values: for an entry whose key is known to be absent (sets create it). */
+export function setOps(row: BorrowRow): RegistryOp[] {
+  const path = borrowPath(row.serial, row.id);
+  const ops: RegistryOp[] = [];
   for (const [name, value] of Object.entries(entryValues(row))) ops.push({ op: "set", path, name, value });
   return ops;
 }

@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { BridgeEvent } from "../../../src/bridge/api.js";
+import { openLedger } from "../../../src/ledger/index.js";
 import { BORROWS_PATH, IniRegistry, type RegistryAdapter, type RegistryOp } from "../../../src/registry/index.js";
 import { openVirtual, tempDataDir } from "./helpers.js";
 
@@ -139,4 +140,39 @@ describe("registry mirror", () => {
     writeFileSync(file, readFileSync(file, "utf8").replace("edited", "edytet"));
     expect((await bridge.context.mirror.read()).view.readable).toBe(false);
   });
+
+  it("restores a lost registry of many borrows in several atomic batches, under a serial key left empty", async () => {
+    const dataDir = tempDataDir();
+    const ledger = openLedger({ dir: dataDir });
+    const count = 25_000;
+    ledger.transaction((tx) => {
+      for (let i = 0; i < count; i++) {
+        tx.insertBorrow({
+          serial: "KB-AWAY",
+          id: i + 1,
+          opId: (0xa0000000 + i).toString(16).padStart(32, "0"),
+          product: 1001,
+          client: `ws-${i % 50}`,
+          issuedAt: Date.now() - 86_400_000,
+          expiresAt: Date.now() + 20 * 86_400_000,
+          binding: "07".repeat(32),
+          tag: (i + 1).toString(16).padStart(32, "0"),
+          state: "active",
+        });
+      }
+    });
+    ledger.close();
+    // The registry lost every entry but kept the (now empty) serial key.
+    const registry = new IniRegistry({ path: join(dataDir, "registry.ini") });
+    await registry.createKey(`${BORROWS_PATH}\\KB-AWAY`);
+    await registry.close();
+
+    const counter = { batches: 0 };
+    const bridge = await openVirtual({ dataDir }, { wrapRegistry: countingRegistry(counter) });
+    expect(counter.batches).toBeGreaterThanOrEqual(2);
+    expect(await registryIds(bridge.registry, "KB-AWAY")).toHaveLength(count);
+    const read = await bridge.context.mirror.read();
+    expect(read.entries).toHaveLength(count);
+    expect((await bridge.context.mirror.checkDrift()).missing).toBe(0);
+  }, 60_000);
 });
