@@ -239,7 +239,9 @@ describe("other commands", () => {
     expect(text.code, text.stderr).toBe(0);
     const lines = text.stdout.trimEnd().split("\n");
     expect(lines[0]).toMatch(/^ID\s+AT\s+KIND\s+SERIAL\s+BORROW\s+WHAT HAPPENED$/);
-    expect(lines[1]).toMatch(/^1\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+license-update-forced\s+KB-0001\s+-\s+license update forced/);
+    expect(lines[1]).toMatch(
+      /^1\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+license-update-forced\s+KB-0001\s+-\s+license update forced/,
+    );
     const json = await h.cli("audit", "--kind", "license-update-forced", "--json");
     expect(json.json).toMatchObject([{ id: 1, kind: "license-update-forced", serial: "KB-0001" }]);
     expect((await h.cli("audit", "--since", "2999-01-01T00:00:00Z")).stdout).toBe("No audit entries.\n");
