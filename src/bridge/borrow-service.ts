@@ -377,6 +377,7 @@ export class BorrowService {
         throw mapBorrowError(error, session.serial, valid.product);
       }
       const record = answer.value;
+      session.noteBorrowAnswered(record.product);
       crashPoint("borrow.after-key");
       // The borrow row alone is the durable record of the completed borrow (recovery matches key
       // records to rows by opId), so no journal entry is written: one row, one group commit.
@@ -399,6 +400,7 @@ export class BorrowService {
       try {
         await answer.verified;
       } catch (error) {
+        session.noteBorrowVoided(record.product);
         await this.voidUnprovenBorrow(session, committed, opId, binding, tag);
         throw error;
       }
