@@ -4,6 +4,11 @@ import type { Bridge, BridgeEvent, EventHistoryView } from "../bridge/api.js";
 
 /** A slow reader is dropped (it reconnects) rather than buffering without bound. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
+/**
+ * At most this many missed events are replayed on reconnect: far below what would fill the buffer
+ * limit above (a replay that did would drop the reader, who would reconnect and ask again).
+ */
+const MAX_REPLAY = 200;
 
 /** An event of the bus carries its SSE id (`<runId>-<seq>`), which the browser sends back on reconnect. */
 export function formatEvent(event: BridgeEvent, runId?: string): string {
@@ -18,7 +23,7 @@ function missedEvents(bridge: Bridge, lastEventId: string | undefined): EventHis
   const current = bridge.recentEvents({ limit: 0 });
   // An id of another run (the daemon restarted) or one we never issued: everything kept is news.
   const after = match?.[1] === current.runId ? Number(match[2]) : 0;
-  return bridge.recentEvents({ after });
+  return bridge.recentEvents({ after, limit: MAX_REPLAY });
 }
 
 /**
@@ -71,7 +76,10 @@ export class EventStreams {
     // Replay, snapshot and subscription happen in this one synchronous block: no event can fall between.
     const missed = missedEvents(this.bridge, lastEventId);
     if (missed !== undefined) {
-      if (missed.truncated) write(": some missed events are no longer kept; re-read the state (GET /v1/status)\n\n");
+      if (missed.truncated)
+        write(
+          ": some missed events are not replayed (older than the newest 200, or no longer kept); re-read the state (GET /v1/status)\n\n",
+        );
       for (const event of missed.events) write(formatEvent(event, missed.runId));
     }
     const runId = missed?.runId ?? this.bridge.recentEvents({ limit: 0 }).runId;

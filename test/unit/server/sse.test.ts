@@ -141,3 +141,23 @@ it("a Last-Event-ID of an earlier daemon run replays everything this run kept", 
   controller.abort();
   expect(frames(text).find((frame) => frame.type === "borrow.created")?.data.seq).toBe(1);
 });
+
+it("replays at most the newest 200 missed events, and says that older ones were left out", async () => {
+  for (let i = 0; i < 130; i++) {
+    await h.api("/v1/virtual/keys/KB-0001/unplug", { method: "POST" });
+    await h.api("/v1/virtual/keys/KB-0001/plug", { method: "POST" });
+  }
+  const { runId, lastSeq } = h.bridge.recentEvents({ limit: 1 });
+  expect(lastSeq).toBeGreaterThan(250);
+  const controller = new AbortController();
+  const response = await fetch(`${h.url}/v1/events?token=${encodeURIComponent(TOKEN)}`, {
+    signal: controller.signal,
+    headers: { "last-event-id": `${runId}-1` },
+  });
+  const text = await readUntil(response.body!.getReader(), (t) => t.includes(`id: ${runId}-${lastSeq}\n`));
+  controller.abort();
+  expect(text).toContain(": some missed events are not replayed");
+  const replayed = frames(text).filter((frame) => frame.id !== undefined);
+  expect(replayed).toHaveLength(200);
+  expect(replayed[0]!.data.seq).toBe(lastSeq - 199);
+});
