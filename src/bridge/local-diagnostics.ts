@@ -5,7 +5,8 @@
  * registry file verifies and the keys enumerate. Every import is dynamic (other commands never
  * load these layers) and read-only (nothing here creates, migrates or repairs a file, or opens a key).
  */
-import { existsSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 /** A device as doctor reports it; the transport's DiscoveredDevice has these fields. */
@@ -40,13 +41,28 @@ export async function loadUsbBackend(): Promise<void> {
  */
 export async function verifyLedger(dir: string): Promise<{ outstanding: number } | undefined> {
   const ledgerLayer = await import("../ledger/index.js");
-  if (!existsSync(join(dir, ledgerLayer.DEFAULT_FILE_NAME))) return undefined;
-  // A short busy wait: a reader is not blocked by the daemon's writes in WAL mode, and the check has 3 s.
-  const ledger = ledgerLayer.openLedger({ dir, readOnly: true, busyTimeoutMs: 1_000 });
+  const file = join(dir, ledgerLayer.DEFAULT_FILE_NAME);
+  if (!existsSync(file)) return undefined;
+  // SQLite makes the -wal and -shm files even for a read-only connection when they are missing,
+  // and leaves them: made by root for a stopped daemon, they would lock the service account out of
+  // its own ledger. Without both, the daemon is not running: check a private copy instead.
+  const inPlace = existsSync(`${file}-wal`) && existsSync(`${file}-shm`);
+  const checkDir = inPlace ? dir : mkdtempSync(join(tmpdir(), "keybridge-doctor-"));
   try {
-    return { outstanding: ledger.listOutstanding().length };
+    if (!inPlace) {
+      copyFileSync(file, join(checkDir, ledgerLayer.DEFAULT_FILE_NAME));
+      if (existsSync(`${file}-wal`))
+        copyFileSync(`${file}-wal`, join(checkDir, `${ledgerLayer.DEFAULT_FILE_NAME}-wal`));
+    }
+    // A short busy wait: a reader is not blocked by the daemon's writes in WAL mode, and the check has 3 s.
+    const ledger = ledgerLayer.openLedger({ dir: checkDir, readOnly: true, busyTimeoutMs: 1_000 });
+    try {
+      return { outstanding: ledger.listOutstanding().length };
+    } finally {
+      ledger.close();
+    }
   } finally {
-    ledger.close();
+    if (!inPlace) rmSync(checkDir, { recursive: true, force: true });
   }
 }
 
