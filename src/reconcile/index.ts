@@ -2,6 +2,7 @@ export type { PreflightAction } from "./actions.js";
 export { isPreflightAction, PREFLIGHT_ACTIONS } from "./actions.js";
 export { UnknownPreflightActionError } from "./errors.js";
 export { formatTime } from "./format.js";
+export { historyNeeded } from "./history-needed.js";
 export type { KindDescription } from "./kinds.js";
 export { describeKind } from "./kinds.js";
 export { planRepairs } from "./plan.js";

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { looksInOrder, reconcileInOrder, bySerialThenId as serialThenId } from "../../../src/reconcile/in-order.js";
 import type { ReconcileInput } from "../../../src/reconcile/index.js";
-import { reconcile } from "../../../src/reconcile/index.js";
+import { historyNeeded, OUTSTANDING_LEDGER_STATES, reconcile } from "../../../src/reconcile/index.js";
 import { reconcileIndexed } from "../../../src/reconcile/reconcile.js";
 import { consistent, DAY, keyBorrow, NOW, OTHER_HOST } from "./fixtures.js";
 import { inputOf, worldArb } from "./world.js";
@@ -117,5 +117,36 @@ describe("reconcile of views already in order", () => {
     const report = reconcile(input);
     expect(report.counts["ledger-missing"]).toBe(1);
     expect(report.healthyBorrows).toBe(1);
+  });
+});
+
+describe("history the reconciler needs", () => {
+  it("the same report from every outstanding row plus only the closed rows a key or the registry names", () => {
+    fc.assert(
+      fc.property(worldArb, (w) => {
+        const input = inputOf(w);
+        const named = historyNeeded(input.keys, input.registry);
+        const ledger = input.ledger.filter(
+          (row) => OUTSTANDING_LEDGER_STATES.includes(row.state) || named.get(row.serial)?.has(row.id) === true,
+        );
+        expect(reconcile({ ...input, ledger })).toEqual(reconcile(input));
+      }),
+      RUNS,
+    );
+  });
+
+  it("drops closed rows nobody names (the property above would pass trivially otherwise)", () => {
+    let dropped = 0;
+    fc.assert(
+      fc.property(worldArb, (w) => {
+        const input = inputOf(w);
+        const named = historyNeeded(input.keys, input.registry);
+        dropped += input.ledger.filter(
+          (row) => !OUTSTANDING_LEDGER_STATES.includes(row.state) && named.get(row.serial)?.has(row.id) !== true,
+        ).length;
+      }),
+      RUNS,
+    );
+    expect(dropped).toBeGreaterThan(0);
   });
 });
