@@ -1,0 +1,99 @@
+import type { Command } from "commander";
+import type { ConfigField } from "../../config/schema.js";
+import { type CommandKit, example, loadConfig } from "../command-kit.js";
+import { EXIT } from "../io.js";
+import * as render from "../render.js";
+
+/** `serve`: the daemon itself, loaded only when asked for. */
+export function registerServe(program: Command, kit: CommandKit): void {
+  const { io, deps, state, globals } = kit;
+  program
+    .command("serve")
+    .description("run the daemon (HTTP API, dashboard, metrics)")
+    .option("--virtual", "run on virtual keys with demo licenses")
+    .option("--listen <host:port>", "listen address (default 127.0.0.1:22380)")
+    .option("--log-level <level>", "error, warn, info, debug, traffic")
+    .option("--allow-remote", "allow a non-loopback listen address")
+    .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (chain); needs --tls-key")
+    .option("--tls-key <file>", "the PEM private key of --tls-cert")
+    .addHelpText(
+      "after",
+      example(
+        "keybridge serve --virtual --listen 127.0.0.1:22380",
+        "keybridge serve --listen 0.0.0.0:22380 --allow-remote --tls-cert /etc/keybridge/tls.crt --tls-key /etc/keybridge/tls.key",
+      ),
+    )
+    .action(
+      async (
+        options: {
+          virtual?: boolean;
+          listen?: string;
+          logLevel?: string;
+          allowRemote?: boolean;
+          tlsCert?: string;
+          tlsKey?: string;
+        },
+        command: Command,
+      ) => {
+        const g = globals(command);
+        const flags: Partial<Record<ConfigField, unknown>> = {
+          dataDir: g.dataDir,
+          listen: options.listen,
+          logLevel: options.logLevel,
+          mode: options.virtual ? "virtual" : undefined,
+          allowRemote: options.allowRemote ? true : undefined,
+          tlsCert: options.tlsCert,
+          tlsKey: options.tlsKey,
+        };
+        const loaded = await loadConfig({ flags, env: io.env, ...(g.config ? { configFile: g.config } : {}) });
+        if (deps.serve !== undefined) {
+          state.exitCode = await deps.serve({ config: loaded.config, warnings: loaded.warnings });
+          return;
+        }
+        // Started first: on a second core the ledger's quick_check runs while the daemon's modules load.
+        const { startLedgerCheck } = await import("../../server/daemon-boot.js");
+        const ledgerCheck = startLedgerCheck(loaded.config.dataDir);
+        const { runDaemonUntilSignal } = await import("../../server/daemon.js");
+        state.exitCode = await runDaemonUntilSignal({ config: loaded.config, warnings: loaded.warnings, ledgerCheck });
+      },
+    );
+}
+
+/** `config` and `doctor`: they work on this machine, without the daemon. */
+export function registerLocalCommands(program: Command, kit: CommandKit): void {
+  const { io, state, globals, show } = kit;
+  program
+    .command("config")
+    .description("the effective configuration and where each value comes from")
+    .addHelpText("after", example("keybridge config", "KEYBRIDGE_LISTEN=127.0.0.1:9000 keybridge config --json"))
+    .action(async (_options: unknown, command: Command) => {
+      const g = globals(command);
+      const loaded = await loadConfig({
+        flags: { dataDir: g.dataDir },
+        env: io.env,
+        ...(g.config ? { configFile: g.config } : {}),
+      });
+      show(
+        command,
+        { config: loaded.config, sources: loaded.sources, file: loaded.file ?? null, warnings: loaded.warnings },
+        () => render.configText(loaded),
+      );
+    });
+
+  program
+    .command("doctor")
+    .description("check this machine: Node.js, native modules, udev rules, device access, data directory, daemon")
+    .addHelpText(
+      "after",
+      example("keybridge doctor", "sudo keybridge doctor --json") +
+        "\nExit code 0 when no check fails (warnings allowed), 1 when one does.\n",
+    )
+    .action(async (_options: unknown, command: Command) => {
+      // Loaded on demand: the checks load the native modules, which the other commands must not need.
+      const { doctorText, runDoctor } = await import("../doctor/index.js");
+      const g = globals(command);
+      const report = await runDoctor({ dataDir: g.dataDir, url: g.url, config: g.config, env: io.env });
+      show(command, report, doctorText);
+      if (!report.ok) state.exitCode = EXIT.error;
+    });
+}

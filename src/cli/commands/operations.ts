@@ -1,0 +1,130 @@
+import { type Command, InvalidArgumentError } from "commander";
+import type {
+  BorrowView,
+  LicenseInput,
+  LicenseUpdateView,
+  MigrationView,
+  PreflightView,
+  ReconcileView,
+  RepairResultView,
+  ReturnResultView,
+} from "../../bridge/api.js";
+import { KeybridgeError } from "../../errors.js";
+import { PREFLIGHT_ACTIONS } from "../../reconcile/actions.js";
+import { type CommandKit, example, integer, readText } from "../command-kit.js";
+import { CliFileError } from "../errors.js";
+import { EXIT } from "../io.js";
+import * as render from "../render.js";
+
+const preflightAction = (value: string) => {
+  if (!(PREFLIGHT_ACTIONS as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`unknown action '${value}'; one of: ${PREFLIGHT_ACTIONS.join(", ")}`);
+  }
+  return value;
+};
+
+async function readLicenseFile(file: string): Promise<LicenseInput[]> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readText(file));
+  } catch (error) {
+    if (error instanceof KeybridgeError) throw error;
+    throw new CliFileError("FILE_INVALID", `${file} is not valid JSON: ${(error as Error).message}`, file, error);
+  }
+  const [{ Value }, { LicenseUpdateSchema }] = await Promise.all([
+    import("@sinclair/typebox/value"),
+    import("../../server/schemas.js"),
+  ]);
+  if (!Value.Check(LicenseUpdateSchema, parsed)) {
+    const first = [...Value.Errors(LicenseUpdateSchema, parsed)][0];
+    const where =
+      first?.path === undefined || first.path === "" ? "the file" : first.path.slice(1).replaceAll("/", ".");
+    throw new CliFileError(
+      "FILE_INVALID",
+      `${file}: ${where}: ${first?.message ?? "invalid"} — expected {"licenses": [{"product", "seats", "borrowable", "borrowDays"}]}`,
+      file,
+    );
+  }
+  return (parsed as { licenses: LicenseInput[] }).licenses;
+}
+
+/** What changes borrows, keys or licenses: borrow, return, reconcile, preflight, migrate, license-update. */
+export function registerOperations(program: Command, kit: CommandKit): void {
+  const { state, client, show } = kit;
+  program
+    .command("borrow")
+    .description("borrow a license; prints the borrow")
+    .argument("<product>", "product code", integer("PRODUCT"))
+    .requiredOption("--client <id>", "the client computer or user (at most 64 bytes)")
+    .option("--days <n>", "borrow period in days (default: the license's)", integer("--days", 1))
+    .option("--serial <serial>", "borrow from this key (default: the first holding the product)")
+    .addHelpText("after", example("keybridge borrow 1001 --client ws-07 --days 14"))
+    .action(async (product: number, options: { client: string; days?: number; serial?: string }, command: Command) => {
+      const body = { product, client: options.client, days: options.days, serial: options.serial };
+      show(command, await client(command).json<BorrowView>("POST", "/v1/borrows", body), render.borrowText);
+    });
+
+  program
+    .command("return")
+    .description("return a borrow early")
+    .argument("<id>", "borrow id", integer("ID"))
+    .option("--serial <serial>", "the key holding the borrow, when two keys use the same id")
+    .addHelpText("after", example("keybridge return 42"))
+    .action(async (id: number, options: { serial?: string }, command: Command) => {
+      const query = options.serial === undefined ? "" : `?serial=${encodeURIComponent(options.serial)}`;
+      const result = await client(command).json<ReturnResultView>("DELETE", `/v1/borrows/${id}${query}`);
+      show(
+        command,
+        result,
+        (r) => `Returned borrow ${r.borrow.id} (product ${r.borrow.product}, client ${r.borrow.client}).\n`,
+      );
+    });
+
+  program
+    .command("reconcile")
+    .description("findings across key, registry and ledger; dry run unless --repair")
+    .option("--repair", "apply the safe repairs")
+    .addHelpText("after", example("keybridge reconcile", "keybridge reconcile --repair"))
+    .action(async (options: { repair?: boolean }, command: Command) => {
+      const api = client(command);
+      if (options.repair) {
+        const result = await api.json<RepairResultView>("POST", "/v1/reconcile/repair");
+        show(command, { ...result.after, applied: result.applied }, () => render.repairText(result));
+      } else {
+        show(command, await api.json<ReconcileView>("GET", "/v1/reconcile"), (v) => render.findingsText(v.findings));
+      }
+    });
+
+  program
+    .command("preflight")
+    .description(`is ACTION safe now? exit 3 when not. Actions: ${PREFLIGHT_ACTIONS.join(", ")}`)
+    .argument("<action>", "the action", preflightAction)
+    .addHelpText("after", example("keybridge preflight unplug-key", "keybridge preflight change-ip --json"))
+    .action(async (action: string, _options: unknown, command: Command) => {
+      const view = await client(command).json<PreflightView>("GET", `/v1/preflight/${encodeURIComponent(action)}`);
+      show(command, view, render.preflightText);
+      if (!view.safe) state.exitCode = EXIT.unsafe;
+    });
+
+  program
+    .command("migrate")
+    .description("rebind outstanding borrows to the current host identity")
+    .addHelpText("after", example("keybridge migrate"))
+    .action(async (_options: unknown, command: Command) => {
+      show(command, await client(command).json<MigrationView>("POST", "/v1/migrate"), render.migrationText);
+    });
+
+  program
+    .command("license-update")
+    .description('replace a key\'s license set from FILE {"licenses": [{product, seats, borrowable, borrowDays}]}')
+    .argument("<serial>", "the key's serial")
+    .argument("<file>", "JSON file with the new license set")
+    .option("--force", "update even with borrows out (they become Borrow Dummies)")
+    .addHelpText("after", example("keybridge license-update KB-0001 licenses.json"))
+    .action(async (serial: string, file: string, options: { force?: boolean }, command: Command) => {
+      const licenses = await readLicenseFile(file);
+      const path = `/v1/keys/${encodeURIComponent(serial)}/license-update`;
+      const body = { licenses, force: options.force === true };
+      show(command, await client(command).json<LicenseUpdateView>("POST", path, body), render.licenseUpdateText);
+    });
+}

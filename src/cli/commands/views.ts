@@ -1,0 +1,38 @@
+import { type Command, Option } from "commander";
+import type { BorrowView, KeyView, StatusView } from "../../bridge/api.js";
+import { type CommandKit, example } from "../command-kit.js";
+import * as render from "../render.js";
+
+/** What the daemon shows: `status`, `keys`, `borrows`. */
+export function registerViews(program: Command, kit: CommandKit): void {
+  const { client, show } = kit;
+  program
+    .command("status")
+    .description("keys present, borrows, dummies, open risks — the one-screen summary")
+    .addHelpText("after", example("keybridge status", "keybridge status --json"))
+    .action(async (_options: unknown, command: Command) => {
+      show(command, await client(command).json<StatusView>("GET", "/v1/status"), render.statusText);
+    });
+
+  program
+    .command("keys")
+    .description("keys with their licenses (seats, borrowable, borrowed, dummies)")
+    .addHelpText("after", example("keybridge keys"))
+    .action(async (_options: unknown, command: Command) => {
+      show(command, await client(command).json<KeyView[]>("GET", "/v1/keys"), render.keysText);
+    });
+
+  program
+    .command("borrows")
+    .description("borrow records, dummies included")
+    .option("--serial <serial>", "only borrows of this key")
+    .addOption(new Option("--state <state>", "only borrows in this state").choices(["active", "expired", "dummy"]))
+    .addHelpText("after", example("keybridge borrows", "keybridge borrows --state dummy --json"))
+    .action(async (options: { serial?: string; state?: string }, command: Command) => {
+      const query = new URLSearchParams();
+      if (options.serial) query.set("serial", options.serial);
+      if (options.state) query.set("state", options.state);
+      const suffix = query.size > 0 ? `?${query}` : "";
+      show(command, await client(command).json<BorrowView[]>("GET", `/v1/borrows${suffix}`), render.borrowsText);
+    });
+}

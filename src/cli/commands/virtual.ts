@@ -1,0 +1,89 @@
+import type { Command } from "commander";
+import type { VirtualKeyView } from "../../bridge/api.js";
+import { type CommandKit, duration, example } from "../command-kit.js";
+import * as render from "../render.js";
+
+/** `virtual ...`: the virtual keys of a daemon in virtual mode. */
+export function registerVirtual(program: Command, kit: CommandKit): void {
+  const { client, show } = kit;
+  const virtual = program.command("virtual").description("control virtual keys (daemon in virtual mode only)");
+  virtual
+    .command("keys")
+    .description("list virtual keys")
+    .addHelpText("after", example("keybridge virtual keys"))
+    .action(async (_options: unknown, command: Command) => {
+      show(command, await client(command).json<VirtualKeyView[]>("GET", "/v1/virtual/keys"), render.virtualKeysText);
+    });
+  virtual
+    .command("create")
+    .description("create a virtual key with the demo licenses")
+    .option("--serial <serial>", "its serial (default: the next free one)")
+    .addHelpText("after", example("keybridge virtual create --serial KB-0002"))
+    .action(async (options: { serial?: string }, command: Command) => {
+      const key = await client(command).json<VirtualKeyView>(
+        "POST",
+        "/v1/virtual/keys",
+        options.serial ? { serial: options.serial } : {},
+      );
+      show(command, key, (k) => `Created virtual key ${k.serial}.\n`);
+    });
+  for (const verb of ["plug", "unplug"] as const) {
+    virtual
+      .command(verb)
+      .description(`${verb} a virtual key`)
+      .argument("<serial>", "the key's serial")
+      .addHelpText("after", example(`keybridge virtual ${verb} KB-0001`))
+      .action(async (serial: string, _options: unknown, command: Command) => {
+        const key = await client(command).json<VirtualKeyView>(
+          "POST",
+          `/v1/virtual/keys/${encodeURIComponent(serial)}/${verb}`,
+        );
+        show(command, key, (k) => `Virtual key ${k.serial} ${k.plugged ? "plugged in" : "unplugged"}.\n`);
+      });
+  }
+  virtual
+    .command("clock")
+    .description("move every virtual key's clock forward")
+    .requiredOption("--advance <duration>", "how far: 31d, 2h, 15m, 90s", duration)
+    .addHelpText("after", example("keybridge virtual clock --advance 31d"))
+    .action(async (options: { advance: number }, command: Command) => {
+      const result = await client(command).json<{ keyTime: string }>("POST", "/v1/virtual/clock", {
+        advance: options.advance,
+      });
+      show(command, result, (r) => `Virtual key time is now ${r.keyTime}.\n`);
+    });
+  virtual
+    .command("host")
+    .description("change the simulated host identity")
+    .option("--ip <address>", "the primary IP address")
+    .option("--hostname <name>", "the hostname")
+    .option("--machine-id <id>", "the machine id")
+    .addHelpText("after", example("keybridge virtual host --ip 192.0.2.20"))
+    .action(async (options: { ip?: string; hostname?: string; machineId?: string }, command: Command) => {
+      const result = await client(command).json<{ ips: string[]; hostname: string; machineId: string }>(
+        "POST",
+        "/v1/virtual/host",
+        {
+          ...(options.ip ? { ip: options.ip } : {}),
+          ...(options.hostname ? { hostname: options.hostname } : {}),
+          ...(options.machineId ? { machineId: options.machineId } : {}),
+        },
+      );
+      show(
+        command,
+        result,
+        (h) => `Host identity: ips ${h.ips.join(", ")}, hostname ${h.hostname}, machine id ${h.machineId}.\n`,
+      );
+    });
+  virtual
+    .command("wipe-registry")
+    .description("wipe the OS registry copy, as a driver uninstall would")
+    .addHelpText("after", example("keybridge virtual wipe-registry"))
+    .action(async (_options: unknown, command: Command) => {
+      show(
+        command,
+        await client(command).json<{ wiped: boolean }>("POST", "/v1/virtual/registry/wipe"),
+        () => "Registry wiped.\n",
+      );
+    });
+}
