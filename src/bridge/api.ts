@@ -138,7 +138,8 @@ export interface StatusView {
   borrows: BorrowView[];
   dummies: DummyView[];
   risks: RiskView[];
-  ledger: { path: string; healthy: boolean; rebuilt: boolean };
+  /** `lastExportAt`: when the ledger was last exported (ISO time), the backup that holds every tag; null if never. */
+  ledger: { path: string; healthy: boolean; rebuilt: boolean; lastExportAt: string | null };
   /**
    * `lastDriftCheck`: when the mirror last compared the registry with the ledger (ISO time);
    * null until the first check at start has finished, while `healthy` is not yet known.

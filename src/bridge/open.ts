@@ -425,6 +425,7 @@ class BridgeImpl implements OpenedBridge {
         path: this.context.ledger.file,
         healthy: this.context.ledger.healthy,
         rebuilt: this.context.ledger.rebuilt,
+        lastExportAt: isoOrNull(this.context.ledger.getMeta("last_export_at")),
       },
       registry: {
         kind: description.kind,
@@ -637,3 +638,8 @@ class BridgeImpl implements OpenedBridge {
 }
 
 export { NotVirtualError };
+
+/** A stored epoch-ms meta value as an ISO time; null when never set. */
+function isoOrNull(epochMs: string | undefined): string | null {
+  return epochMs === undefined ? null : new Date(Number(epochMs)).toISOString();
+}

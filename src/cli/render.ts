@@ -114,7 +114,8 @@ export function statusText(status: StatusView): string {
   return [
     `keybridge (${status.mode} mode): ${present} of ${status.keys.length} key(s) present, ${status.borrows.length} borrow(s) out, ` +
       `${status.dummies.length} dummy(ies), ${status.risks.length} open risk(s)\n`,
-    `Ledger: ${status.ledger.healthy ? "healthy" : "NOT HEALTHY"}${status.ledger.rebuilt ? " (rebuilt)" : ""} — ${status.ledger.path}\n`,
+    `Ledger: ${status.ledger.healthy ? "healthy" : "NOT HEALTHY"}${status.ledger.rebuilt ? " (rebuilt)" : ""} — ${status.ledger.path}; ` +
+      `last export: ${status.ledger.lastExportAt === null ? "never (keybridge ledger export FILE)" : when(status.ledger.lastExportAt)}\n`,
     `Registry: ${status.registry.kind} ${registryHealth(status.registry)} — ${status.registry.location}\n`,
     noKeyHint(status),
     "\nKeys\n",

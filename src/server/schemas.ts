@@ -216,7 +216,12 @@ export const StatusViewSchema = Type.Object({
   borrows: Type.Array(BorrowViewSchema),
   dummies: Type.Array(DummyViewSchema),
   risks: Type.Array(RiskViewSchema),
-  ledger: Type.Object({ path: Type.String(), healthy: Type.Boolean(), rebuilt: Type.Boolean() }),
+  ledger: Type.Object({
+    path: Type.String(),
+    healthy: Type.Boolean(),
+    rebuilt: Type.Boolean(),
+    lastExportAt: Type.Union([Iso, Type.Null()], { description: "the last ledger export (backup); null if never" }),
+  }),
   registry: Type.Object({
     kind: Type.String(),
     location: Type.String(),

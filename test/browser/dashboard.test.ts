@@ -77,6 +77,7 @@ describe.skipIf(!haveChromium)("dashboard in headless Chromium (virtual bridge)"
     expect(key).toBeDefined();
     const license = key!.licenses[0]!;
     await expect.poll(() => page.locator("#keys").textContent()).toContain(key!.serial);
+    expect(await page.locator("#sum-export").textContent()).toBe("never");
 
     const borrow = (await api("/v1/borrows", {
       method: "POST",

@@ -77,6 +77,7 @@ export const DASHBOARD_HTML = `<!doctype html>
       <div><span>Borrows out</span><strong id="sum-borrows">–</strong></div>
       <div><span>Borrow Dummies</span><strong id="sum-dummies">–</strong></div>
       <div><span>Open risks</span><strong id="sum-risks">–</strong></div>
+      <div><span>Last ledger export</span><strong id="sum-export">–</strong></div>
     </div>
     <section aria-labelledby="h-risks"><h2 id="h-risks">Open risks</h2><div id="risks"></div></section>
     <section aria-labelledby="h-keys"><h2 id="h-keys">Keys</h2><div id="keys"></div></section>
@@ -166,6 +167,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     $("sum-borrows").textContent = String(s.borrows.length);
     $("sum-dummies").textContent = String(s.dummies.length);
     $("sum-risks").textContent = String(s.risks.length);
+    $("sum-export").textContent = s.ledger.lastExportAt ? relative(s.ledger.lastExportAt) : "never";
 
     if (s.risks.length === 0) put("risks", el("p", { "class": "empty" }, ["No open risks."]));
     else {

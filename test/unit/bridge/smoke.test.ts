@@ -1,5 +1,6 @@
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { openVirtual } from "./helpers.js";
+import { openVirtual, tempDataDir } from "./helpers.js";
 
 describe("openBridge in virtual mode", () => {
   it("borrows, lists and returns", async () => {
@@ -15,5 +16,16 @@ describe("openBridge in virtual mode", () => {
     const result = await bridge.returnBorrow(borrow.id);
     expect(result.outcome).toBe("returned");
     expect(await bridge.borrows()).toEqual([]);
+  });
+
+  it("status says when the ledger was last exported (the backup that holds every tag)", async () => {
+    const dataDir = tempDataDir();
+    const bridge = await openVirtual({ dataDir });
+    expect((await bridge.status()).ledger.lastExportAt).toBeNull();
+    const before = Date.now();
+    await bridge.exportLedger(join(dataDir, "backup.export"));
+    const exportedAt = (await bridge.status()).ledger.lastExportAt;
+    expect(Date.parse(exportedAt ?? "")).toBeGreaterThanOrEqual(before - 1);
+    expect(Date.parse(exportedAt ?? "")).toBeLessThanOrEqual(Date.now());
   });
 });

@@ -25,6 +25,7 @@ describe("read commands", () => {
     const text = await h.cli("status");
     expect(text.stdout).toMatch(/1 of 1 key\(s\) present, 0 borrow\(s\) out/);
     expect(text.stdout).toMatch(/No open risks/);
+    expect(text.stdout).toMatch(/last export: never \(keybridge ledger export FILE\)/);
   });
 
   it("keys prints aligned columns; --json an array of keys", async () => {

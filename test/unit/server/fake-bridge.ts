@@ -131,7 +131,7 @@ export class FakeBridge implements Bridge {
       borrows,
       dummies: this.dummyViews(),
       risks: this.risks(),
-      ledger: { path: "/fake/ledger.sqlite", healthy: true, rebuilt: false },
+      ledger: { path: "/fake/ledger.sqlite", healthy: true, rebuilt: false, lastExportAt: null },
       registry: { kind: "memory", location: "memory", lagMs: 0, healthy: true, lastDriftCheck: null },
     };
   }
