@@ -14,6 +14,7 @@
 //    (`concurrency_speedup`, target >= 5: the ledger's group commit shares one fsync per batch).
 //    Rates count keybridge's time only (the key's busy time subtracted in both), so a faster or
 //    slower key model does not move them. Returns between rounds free the seats and are not timed.
+import { generateKeyPairSync, sign, verify } from "node:crypto";
 import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -54,27 +55,25 @@ function fsyncMedianMs(append = false) {
   return median(samples);
 }
 
-/**
- * The floor under any durable borrow on this disk: mean ms of one bare better-sqlite3 INSERT of a
- * borrow-sized row into a table shaped like the ledger's, committed alone, with the ledger's own
- * pragmas (WAL, synchronous=FULL) — no keybridge code at all. A mean, like the per-borrow figures,
- * so the WAL checkpoints it pays every ~1 000 pages count as they do for keybridge.
- */
-function bareCommitMeanMs() {
-  const db = new Database(join(dataDir, "floor-probe.db"));
-  try {
-    db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = FULL");
-    db.exec(`CREATE TABLE borrows (serial TEXT NOT NULL, id INTEGER NOT NULL, op_id TEXT NOT NULL UNIQUE,
-      product INTEGER NOT NULL, client TEXT NOT NULL, issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
-      binding TEXT NOT NULL, tag TEXT NOT NULL, state TEXT NOT NULL, dummy_until INTEGER, settle_op_id TEXT,
-      created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, checksum TEXT NOT NULL,
-      PRIMARY KEY (serial, id)) WITHOUT ROWID`);
-    const insert = db.prepare("INSERT INTO borrows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?)");
-    const hex = (i, bytes) => i.toString(16).padStart(bytes * 2, "0");
-    const started = performance.now();
-    for (let i = 1; i <= SEQUENTIAL_BORROWS; i++) {
-      const now = Date.now();
+const BORROWS_DDL = `CREATE TABLE borrows (serial TEXT NOT NULL, id INTEGER NOT NULL, op_id TEXT NOT NULL UNIQUE,
+  product INTEGER NOT NULL, client TEXT NOT NULL, issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+  binding TEXT NOT NULL, tag TEXT NOT NULL, state TEXT NOT NULL, dummy_until INTEGER, settle_op_id TEXT,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, checksum TEXT NOT NULL,
+  PRIMARY KEY (serial, id)) WITHOUT ROWID`;
+
+/** A scratch SQLite file with the ledger's pragmas and borrows table, and a borrow-sized insert. */
+function bareLedger(name) {
+  const file = join(dataDir, name);
+  const db = new Database(file);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = FULL");
+  db.exec(BORROWS_DDL);
+  const insert = db.prepare("INSERT INTO borrows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?)");
+  const hex = (i, bytes) => i.toString(16).padStart(bytes * 2, "0");
+  const now = Date.now();
+  return {
+    db,
+    insert: (i) =>
       insert.run(
         SERIAL,
         i,
@@ -89,12 +88,91 @@ function bareCommitMeanMs() {
         now,
         now,
         hex(i, 32),
-      );
-    }
+      ),
+    close() {
+      db.close();
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(`${file}${suffix}`, { force: true });
+    },
+  };
+}
+
+/**
+ * The floor under any durable borrow on this disk: mean ms of one bare better-sqlite3 INSERT of a
+ * borrow-sized row into a table shaped like the ledger's, committed alone, with the ledger's own
+ * pragmas (WAL, synchronous=FULL) — no keybridge code at all. A mean, like the per-borrow figures,
+ * so the WAL checkpoints it pays every ~1 000 pages count as they do for keybridge.
+ */
+function bareCommitMeanMs() {
+  const ledger = bareLedger("floor-probe.db");
+  try {
+    const started = performance.now();
+    for (let i = 1; i <= SEQUENTIAL_BORROWS; i++) ledger.insert(i);
     return (performance.now() - started) / SEQUENTIAL_BORROWS;
   } finally {
-    db.close();
-    for (const suffix of ["", "-wal", "-shm"]) rmSync(join(dataDir, `floor-probe.db${suffix}`), { force: true });
+    ledger.close();
+  }
+}
+
+/**
+ * The ceiling on the group-commit speedup on this machine: the two things every borrow must do
+ * whoever writes the code — check the key's Ed25519 signature (rule K9, on the threadpool as
+ * keybridge does) and insert its row durably, the rows of one event-loop turn in one transaction
+ * as keybridge's group commit does — with no keybridge code, 1 client versus 64, medians of rounds.
+ */
+async function barePipelineSpeedup() {
+  const ledger = bareLedger("ceiling-probe.db");
+  const { publicKey, privateKey } = generateKeyPairSync("ed25519");
+  const answer = Buffer.alloc(128, 0x42);
+  const signature = sign(null, answer, privateKey);
+  let nextId = 1;
+  let queued = [];
+  let flushScheduled = false;
+  const commitRow = (id) =>
+    new Promise((resolveCommit) => {
+      queued.push({ id, resolveCommit });
+      if (flushScheduled) return;
+      flushScheduled = true;
+      setImmediate(() => {
+        flushScheduled = false;
+        const batch = queued;
+        queued = [];
+        ledger.db.exec("BEGIN IMMEDIATE");
+        for (const item of batch) ledger.insert(item.id);
+        ledger.db.exec("COMMIT");
+        for (const item of batch) item.resolveCommit();
+      });
+    });
+  const verified = () =>
+    new Promise((resolveVerify, rejectVerify) =>
+      verify(null, answer, publicKey, signature, (error, ok) =>
+        ok ? resolveVerify() : rejectVerify(error ?? new Error("bad signature")),
+      ),
+    );
+  const borrowBare = () => Promise.all([verified(), commitRow(nextId++)]);
+  const perBorrowMs = async (total, width) => {
+    const started = performance.now();
+    let issued = 0;
+    const lane = async () => {
+      while (issued < total) {
+        issued++;
+        await borrowBare();
+      }
+    };
+    await Promise.all(Array.from({ length: width }, lane));
+    return (performance.now() - started) / total;
+  };
+  try {
+    await perBorrowMs(SEQUENTIAL_BORROWS, 1);
+    await perBorrowMs(CONCURRENT_BORROWS, CLIENTS);
+    const one = [];
+    const many = [];
+    for (let round_ = 0; round_ < ROUNDS; round_++) {
+      one.push(await perBorrowMs(SEQUENTIAL_BORROWS, 1));
+      many.push(await perBorrowMs(CONCURRENT_BORROWS, CLIENTS));
+    }
+    return { oneMs: median(one), manyMs: median(many), speedup: median(one) / median(many) };
+  } finally {
+    ledger.close();
   }
 }
 
@@ -143,6 +221,7 @@ try {
   const fsyncMs = fsyncMedianMs();
   const appendFsyncMs = fsyncMedianMs(true);
   const floorMs = median([bareCommitMeanMs(), bareCommitMeanMs(), bareCommitMeanMs()]);
+  const ceiling = await barePipelineSpeedup();
   // Warm-up as long as one timed round of each kind: JIT tiers, statement cache, WAL growth to its working size.
   await measure(SEQUENTIAL_BORROWS, 1);
   await measure(CONCURRENT_BORROWS, CLIENTS);
@@ -169,6 +248,7 @@ try {
     concurrency_speedup: round(own1 / own64, 2),
     fsync_ms_median: round(fsyncMs, 3),
     bare_commit_in_fsyncs: round(floorMs / fsyncMs, 2),
+    bare_pipeline_speedup: round(ceiling.speedup, 2),
     borrows_per_s_1: round(1000 / own1, 0),
     borrows_per_s_64: round(1000 / own64, 0),
   };
@@ -183,6 +263,10 @@ try {
   console.log(`for context, 4 KiB append + fsync (one WAL frame), median: ${round(appendFsyncMs, 3)} ms`);
   console.log(
     `floor: one bare SQLite insert committed alone (WAL, synchronous=FULL, no keybridge code), mean: ${round(floorMs, 3)} ms = ${figures.bare_commit_in_fsyncs} fsyncs`,
+  );
+  console.log(
+    `ceiling: Ed25519 verify (K9, threadpool) + one SQLite insert per borrow, grouped per event-loop turn, no keybridge code: ` +
+      `1 client ${round(ceiling.oneMs, 3)} ms, ${CLIENTS} clients ${round(ceiling.manyMs, 3)} ms per borrow = ${figures.bare_pipeline_speedup}x`,
   );
   console.log(
     `1 client:   ${round(own1, 3)} ms own time per borrow = ${figures.borrow_cost_in_fsyncs} fsyncs (target <= 1.5); ${figures.borrows_per_s_1} borrows/s`,

@@ -14,6 +14,7 @@
 // The last line is one JSON object with the figures.
 import { spawn } from "node:child_process";
 import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -211,7 +212,9 @@ async function borrowOwnShare() {
   const keyTimes = [];
   const nominalKeyTimes = [];
   const commitCounts = [];
+  const reportCounts = [];
   const directs = [];
+  let sampleAnswer = "";
   const snapshot = () => ({ ...virtualKey.counters, commits: bridge.context.ledger.stats().commits });
   // The key's time on this borrow's own path ends when the bridge acknowledges it (borrow.created):
   // key work started afterwards (a background listing) runs beside the HTTP reply, not before it.
@@ -240,6 +243,8 @@ async function borrowOwnShare() {
       keyTimes.push(keyMs);
       nominalKeyTimes.push(nominal);
       commitCounts.push(commits);
+      reportCounts.push(after.toKey - before.toKey + after.toHost - before.toHost);
+      sampleAnswer = answer.text;
       shares.push(answer.ms - keyMs - commits * fsync);
     }
     const returned = await client.call("DELETE", `/v1/borrows/${borrow.id}`);
@@ -270,7 +275,59 @@ async function borrowOwnShare() {
       "the borrow (key.counters.busyMs: reports on the wire as the timers fired, firmware CPU, state-file write + " +
       "fsync; key work begun after the acknowledgement runs beside the reply and is not subtracted) − ledger commits × fsync",
   );
-  return share;
+  return { share, reports: median(reportCounts), answerBytes: Buffer.byteLength(sampleAnswer) };
+}
+
+/**
+ * The floor under any HTTP borrow on this machine: a bare node:http server (no framework, no
+ * keybridge code) that reads the same POST from the same second-process client, sleeps through as
+ * many 1 ms timers as the key's reports took (so the process sleeps and wakes as often as during a
+ * real borrow), and answers with a body of the real answer's size. Floor = client-measured latency
+ * − the server-measured sleep: loopback, two processes' wake-ups and node:http itself.
+ */
+async function httpFloor(reports, answerBytes) {
+  const reply = JSON.stringify({ pad: "x".repeat(Math.max(0, answerBytes - 10)) });
+  let slept = 0;
+  const server = createHttpServer((req, res) => {
+    let text = "";
+    req.setEncoding("utf8");
+    req.on("data", (chunk) => {
+      text += chunk;
+    });
+    req.on("end", () => {
+      JSON.parse(text || "{}");
+      const started = performance.now();
+      let left = reports;
+      const tick = () => {
+        if (--left > 0) return void setTimeout(tick, 1);
+        slept = performance.now() - started;
+        res.writeHead(req.method === "POST" ? 201 : 200, {
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(reply),
+        });
+        res.end(reply);
+      };
+      setTimeout(tick, 1);
+    });
+  });
+  await new Promise((resolveListen) => server.listen(0, "127.0.0.1", resolveListen));
+  const client = borrower(`http://127.0.0.1:${server.address().port}`);
+  await client.ready;
+  const floors = [];
+  for (let i = 0; i < BORROW_SAMPLES + 5; i++) {
+    const answer = await client.call("POST", "/v1/borrows", JSON.stringify({ product: 1001, client: `floor-${i}` }));
+    if (i >= 5) floors.push(answer.ms - slept);
+    await client.call("DELETE", `/v1/borrows/${i}`);
+  }
+  await client.close();
+  await new Promise((resolveClose) => server.close(resolveClose));
+  const floor = median(floors);
+  console.log(
+    `floor: a bare node:http server (no framework, no keybridge code) sleeping through ${reports} × 1 ms timers as the key's ` +
+      `reports do, same client process, ${answerBytes}-byte answer: ${round(floor, 3)} ms median above its sleep ` +
+      "(loopback, the two processes' wake-ups and node:http — what no HTTP borrow here can go under)",
+  );
+  return floor;
 }
 
 function seedLedger(dir, rows) {
@@ -349,17 +406,20 @@ async function readyWithLedger() {
 
 try {
   const get = await borrowsGet();
-  const share = await borrowOwnShare();
+  const borrowed = await borrowOwnShare();
+  const share = borrowed.share;
+  const floor = await httpFloor(borrowed.reports, borrowed.answerBytes);
   const ready = await readyWithLedger();
   console.log(
     `targets: ≥ 5000 req/s ${get.rps >= 5000 ? "met" : "MISSED"}, p99 ≤ 20 ms ${get.p99 <= 20 ? "met" : "MISSED"}, ` +
-      `own share ≤ 0.5 ms ${share <= 0.5 ? "met" : "MISSED"}, ready ≤ 1 s ${ready.ms <= 1000 ? "met" : "MISSED"}, ` +
+      `own share ≤ 0.5 ms ${share <= 0.5 ? "met" : "MISSED"} (this machine's HTTP floor alone: ${round(floor, 3)} ms), ready ≤ 1 s ${ready.ms <= 1000 ? "met" : "MISSED"}, ` +
       `RSS ≤ 150 MB ${ready.rssMb <= 150 ? "met" : "MISSED"}`,
   );
   printFigures({
     borrows_get_rps: round(get.rps, 0),
     borrows_get_ms_p99: round(get.p99, 2),
     borrow_own_share_ms_median: round(share, 3),
+    http_floor_ms_median: round(floor, 3),
     ready_ms_100k: round(ready.ms, 0),
     rss_mb_100k: round(ready.rssMb, 1),
   });
