@@ -3,6 +3,7 @@
  * rxjs Observables, for services that embed keybridge instead of talking to the daemon over HTTP.
  */
 export type * from "./bridge/api.js";
+export { BRIDGE_EVENT_TYPES } from "./bridge/api.js";
 export * from "./bridge/errors.js";
 export { openBridge } from "./bridge/index.js";
 export { type CodedError, isCodedError, KeybridgeError } from "./errors.js";

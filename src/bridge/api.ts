@@ -197,24 +197,28 @@ export interface LedgerExportView {
   keys: number;
 }
 
-export type BridgeEventType =
-  | "borrow.created"
-  | "borrow.returned"
-  | "borrow.settled"
-  | "borrow.dummy"
-  | "key.attached"
-  | "key.detached"
-  | "key.moved"
-  | "key.counterfeit"
-  | "host.changed"
-  | "clock.jump"
-  | "risk.raised"
-  | "risk.cleared"
-  | "registry.repaired"
-  | "ledger.rebuilt"
-  | "migration.done"
-  | "license.updated"
-  | "reconcile.repaired";
+/** Every kind of event the bridge publishes, in the order the documentation lists them. */
+export const BRIDGE_EVENT_TYPES = [
+  "borrow.created",
+  "borrow.returned",
+  "borrow.settled",
+  "borrow.dummy",
+  "key.attached",
+  "key.detached",
+  "key.moved",
+  "key.counterfeit",
+  "host.changed",
+  "clock.jump",
+  "risk.raised",
+  "risk.cleared",
+  "registry.repaired",
+  "ledger.rebuilt",
+  "migration.done",
+  "license.updated",
+  "reconcile.repaired",
+] as const;
+
+export type BridgeEventType = (typeof BRIDGE_EVENT_TYPES)[number];
 
 export interface BridgeEvent {
   type: BridgeEventType;

@@ -1,4 +1,5 @@
 export type * from "./api.js";
+export { BRIDGE_EVENT_TYPES } from "./api.js";
 export { CRASH_POINTS, type CrashPoint } from "./crash-points.js";
 export * from "./errors.js";
 export { type BridgeInternals, type OpenedBridge, openBridge } from "./open.js";

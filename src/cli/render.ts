@@ -14,6 +14,8 @@ import type {
   VirtualKeyView,
 } from "../bridge/api.js";
 import type { LoadedConfig } from "../config/load.js";
+import { describeWebhook } from "../config/webhooks.js";
+import type { WebhookTestResult, WebhookView } from "../server/notify/index.js";
 import { table, when } from "./format.js";
 
 export function keysText(keys: KeyView[]): string {
@@ -67,6 +69,43 @@ export function auditText(entries: AuditEntryView[]): string {
       e.message,
     ]),
   );
+}
+
+const NO_WEBHOOKS =
+  "No webhooks are configured. Add one to keybridge.json in the data directory, e.g.\n" +
+  '  "webhooks": [{ "url": "https://hooks.example.com/keybridge", "secretFile": "/etc/keybridge/webhook.secret" }]\n' +
+  "or set KEYBRIDGE_WEBHOOKS=https://hooks.example.com/keybridge, then restart the daemon.\n";
+
+export function webhooksText(hooks: WebhookView[]): string {
+  if (hooks.length === 0) return NO_WEBHOOKS;
+  return table(
+    ["NAME", "URL", "EVENTS", "SENT", "FAILED", "DROPPED", "WAITING", "LAST"],
+    hooks.map((hook) => [
+      hook.name,
+      hook.url,
+      hook.events.join(","),
+      hook.delivered,
+      hook.failed,
+      hook.dropped,
+      hook.pending,
+      hook.last === null
+        ? "-"
+        : `${hook.last.ok ? "ok" : "FAILED"} ${hook.last.result} (${when(hook.last.at).replace(/ \(.*\)$/, "")})`,
+    ]),
+  );
+}
+
+export function webhookTestText(results: WebhookTestResult[]): string {
+  if (results.length === 0) return NO_WEBHOOKS;
+  const lines = results.map(
+    (result) => `${result.ok ? "ok  " : "FAIL"}  ${result.name}  ${result.url}  ${result.result}  (${result.ms} ms)`,
+  );
+  const failed = results.filter((result) => !result.ok).length;
+  const summary =
+    failed === 0
+      ? `All ${results.length} webhook(s) took the test notification.`
+      : `${failed} of ${results.length} webhook(s) did not take it: check the URL, the receiver and its logs.`;
+  return `${lines.join("\n")}\n${summary}\n`;
 }
 
 export function borrowText(b: BorrowView): string {
@@ -198,11 +237,15 @@ export function virtualKeysText(keys: VirtualKeyView[]): string {
 }
 
 export function configText(loaded: LoadedConfig): string {
-  const rows = Object.entries(loaded.config).map(([field, value]) => [
-    field,
-    Array.isArray(value) ? value.join(",") : String(value),
-    loaded.sources[field as keyof typeof loaded.sources] ?? "default",
-  ]);
+  const rows = Object.entries(loaded.config).flatMap(([field, value]) => {
+    const source = loaded.sources[field as keyof typeof loaded.sources] ?? "default";
+    if (field === "webhooks") {
+      const hooks = loaded.config.webhooks;
+      if (hooks.length === 0) return [[field, "none", source]];
+      return hooks.map((hook, index) => [index === 0 ? field : "", describeWebhook(hook), index === 0 ? source : ""]);
+    }
+    return [[field, Array.isArray(value) ? value.join(",") : String(value), source]];
+  });
   const file = loaded.file === undefined ? "Configuration file: none\n" : `Configuration file: ${loaded.file}\n`;
   return file + table(["FIELD", "VALUE", "SOURCE"], rows);
 }

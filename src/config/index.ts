@@ -16,4 +16,7 @@ export {
   FIELD_SPECS,
   type FieldSpec,
   type KeybridgeConfig,
+  type WebhookConfig,
+  WebhookSchema,
 } from "./schema.js";
+export { describeWebhook, shownConfig, shownWebhookUrl } from "./webhooks.js";

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
+import type { TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { parseDuration } from "./duration.js";
 import { ConfigFileError, ConfigInvalidError } from "./errors.js";
@@ -76,6 +77,11 @@ export function loadConfig(inputs: ConfigInputs = {}): LoadedConfig {
     const value = values[field];
     if (typeof value === "string" && !isAbsolute(value)) values[field] = resolve(value);
   }
+  values.webhooks = (values.webhooks as KeybridgeConfig["webhooks"]).map((hook) =>
+    hook.secretFile === undefined || isAbsolute(hook.secretFile)
+      ? hook
+      : { ...hook, secretFile: resolve(hook.secretFile) },
+  );
   const config = values as KeybridgeConfig;
   checkTls(config, sources);
   return { config, sources, file: fileRead, warnings: checkListen(config, sources.listen) };
@@ -132,6 +138,9 @@ function coerce(spec: FieldSpec, raw: unknown, source: ConfigSource): unknown {
         else if (/^(false|0|no|off)$/i.test(text)) value = false;
         else fail();
         break;
+      case "webhooks":
+        value = text.startsWith("[") ? parseJsonOr(text, fail) : text.split(",").map((url) => ({ url: url.trim() }));
+        break;
       case "list":
         value = text
           .split(",")
@@ -144,9 +153,33 @@ function coerce(spec: FieldSpec, raw: unknown, source: ConfigSource): unknown {
   }
   const schema = ConfigSchema.properties[spec.field];
   const candidate = value;
-  if (!Value.Check(schema, candidate)) fail();
+  if (!Value.Check(schema, candidate)) {
+    if (spec.kind === "webhooks") failWebhooks(schema, candidate, source);
+    fail();
+  }
   if (spec.field === "listen" && !validPort(candidate as string)) fail();
   return candidate;
+}
+
+function parseJsonOr(text: string, fail: () => never): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return fail();
+  }
+}
+
+/** Names the webhook and the field that is wrong: a list of objects is too much to just repeat. */
+function failWebhooks(schema: TSchema, value: unknown, source: ConfigSource): never {
+  const first = Value.Errors(schema, value).First();
+  const where = first?.path.replace(/^\/(\d+)/, "[$1]").replaceAll("/", ".") ?? "";
+  const reason =
+    first === undefined
+      ? "not a list of webhooks"
+      : /secretFile|url|name|format|events/.test(where) || first.path === ""
+        ? first.message
+        : `${first.message} (a webhook has url, name, events, format and secretFile)`;
+  throw new ConfigInvalidError(`webhooks${where}: ${reason} (from ${source})`, { field: "webhooks", source });
 }
 
 function validPort(listen: string): boolean {

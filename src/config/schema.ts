@@ -11,6 +11,37 @@ const LOG_LEVEL = Type.Union(
   ["error", "warn", "info", "http", "verbose", "debug", "traffic"].map((level) => Type.Literal(level)),
 );
 
+/**
+ * Where the daemon POSTs events a person should hear of (a risk raised, a dummy made). Event names
+ * are checked against the bridge's list when the daemon starts; here only their shape.
+ */
+export const WebhookSchema = Type.Object(
+  {
+    url: Type.String({ pattern: "^https?://[^\\s]+$", description: "http(s) URL the events are POSTed to" }),
+    name: Type.Optional(
+      Type.String({ pattern: "^[A-Za-z0-9._-]{1,64}$", description: "how logs, metrics and the CLI call it" }),
+    ),
+    events: Type.Optional(
+      Type.Array(Type.String({ pattern: "^(\\*|[a-z]+\\.(\\*|[a-z]+))$" }), {
+        minItems: 1,
+        uniqueItems: true,
+        description: "event types or patterns (risk.*, *); default: the ones that need a person",
+      }),
+    ),
+    format: Type.Optional(
+      Type.Union([Type.Literal("json"), Type.Literal("text")], {
+        description: "json: the event; text: {text} for Slack-compatible chat webhooks",
+      }),
+    ),
+    secretFile: Type.Optional(
+      Type.String({ minLength: 1, description: "file holding the HMAC secret that signs each delivery" }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type WebhookConfig = Static<typeof WebhookSchema>;
+
 /** The daemon's configuration: the file `keybridge.json`, `KEYBRIDGE_*` variables and flags all fill it. */
 export const ConfigSchema = Type.Object(
   {
@@ -37,6 +68,7 @@ export const ConfigSchema = Type.Object(
     allowRemote: Type.Boolean(),
     tlsCert: Type.Optional(Type.String({ minLength: 1, description: "PEM certificate (chain): serve HTTPS" })),
     tlsKey: Type.Optional(Type.String({ minLength: 1, description: "PEM private key of tlsCert" })),
+    webhooks: Type.Array(WebhookSchema, { maxItems: 16 }),
   },
   { additionalProperties: false },
 );
@@ -44,7 +76,7 @@ export const ConfigSchema = Type.Object(
 export type KeybridgeConfig = Static<typeof ConfigSchema>;
 export type ConfigField = keyof KeybridgeConfig;
 
-type ValueKind = "string" | "integer-ms" | "integer" | "number-ms" | "boolean" | "list";
+type ValueKind = "string" | "integer-ms" | "integer" | "number-ms" | "boolean" | "list" | "webhooks";
 
 export interface FieldSpec {
   field: ConfigField;
@@ -108,6 +140,13 @@ export const FIELD_SPECS: readonly FieldSpec[] = [
   },
   { field: "tlsCert", env: "KEYBRIDGE_TLS_CERT", flag: "--tls-cert", kind: "string", expected: "a PEM file path" },
   { field: "tlsKey", env: "KEYBRIDGE_TLS_KEY", flag: "--tls-key", kind: "string", expected: "a PEM file path" },
+  {
+    field: "webhooks",
+    env: "KEYBRIDGE_WEBHOOKS",
+    kind: "webhooks",
+    expected:
+      "up to 16 webhooks: a JSON list of {url, name?, events?, format?, secretFile?}, or http(s) URLs separated by commas",
+  },
 ];
 
 export const CONFIG_DEFAULTS: Omit<KeybridgeConfig, "dataDir" | "registryPath" | "tlsCert" | "tlsKey"> = {
@@ -125,4 +164,5 @@ export const CONFIG_DEFAULTS: Omit<KeybridgeConfig, "dataDir" | "registryPath" |
   logLevel: "info",
   logFormat: "auto",
   allowRemote: false,
+  webhooks: [],
 };

@@ -7,6 +7,7 @@ import { DASHBOARD_HTML } from "./dashboard/page.js";
 import { RouteNotFoundError, UnauthorizedError } from "./errors.js";
 import { LazyCompilers } from "./lazy-compilers.js";
 import { ServerMetrics } from "./metrics.js";
+import type { Notifier } from "./notify/index.js";
 import { buildOpenApi } from "./openapi.js";
 import { toProblem } from "./problem.js";
 import { ROUTES, type RouteContext, type RouteSpec } from "./routes.js";
@@ -35,6 +36,8 @@ export interface ServerOptions {
   version?: string;
   /** PEM certificate (chain) and private key: the API is served over HTTPS. */
   tls?: { cert: string; key: string };
+  /** The webhooks' notifier, for `/v1/notify` and the notification metrics; its owner starts and closes it. */
+  notifier?: Notifier;
 }
 
 export interface KeybridgeServer {
@@ -71,7 +74,7 @@ export async function createServer(options: ServerOptions): Promise<KeybridgeSer
       : (Fastify({ ...common, https: { cert: options.tls.cert, key: options.tls.key } }) as unknown as FastifyInstance);
   const scheme = options.tls === undefined ? "http" : "https";
   const streams = new EventStreams(bridge, options.heartbeatMs ?? 15_000);
-  const metrics = new ServerMetrics(bridge, () => streams.size);
+  const metrics = new ServerMetrics(bridge, () => streams.size, options.notifier);
   const borrowCache = new BorrowListCache(bridge);
   const visible = ROUTES.filter((route) => !route.virtual || bridge.virtual !== undefined);
   const openapi = JSON.stringify(buildOpenApi(ROUTES, version));
@@ -80,6 +83,7 @@ export async function createServer(options: ServerOptions): Promise<KeybridgeSer
     borrowCache,
     metrics,
     streams,
+    notifier: options.notifier,
     dashboardHtml: DASHBOARD_HTML,
     openapiJson: () => openapi,
     version,

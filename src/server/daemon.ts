@@ -8,6 +8,7 @@ import { type LogLevel, layerLogger, setLogFormat, setLogLevel } from "../log.js
 import { createServer, type KeybridgeServer } from "./app.js";
 import { ensureDataDir, readOrCreateToken, removeDaemonInfo, writeDaemonInfo } from "./daemon-files.js";
 import { BridgeUnavailableError } from "./errors.js";
+import { Notifier, resolveWebhooks } from "./notify/index.js";
 
 const log = layerLogger("server");
 
@@ -29,6 +30,7 @@ export interface RunningDaemon {
   readonly tokenFile: string;
   readonly bridge: Bridge;
   readonly server: KeybridgeServer;
+  readonly notifier: Notifier;
   /** Graceful stop: no new connections, in-flight requests finish, bridge closed, daemon.json removed. */
   stop(): Promise<void>;
 }
@@ -117,6 +119,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   }
   const { token, file: tokenFile, created } = readOrCreateToken(config.dataDir);
   const tls = readTls(config);
+  // Before the bridge opens: a webhook that cannot work is a configuration error, said at once.
+  const webhooks = resolveWebhooks(config.webhooks);
   if (created) log.info("API token created", { tokenFile });
 
   const { ledgerCheck } = options;
@@ -124,10 +128,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     options.openBridge ?? ((bridgeOptions) => openBridge(bridgeOptions, { ledgerCheck, driftCheckInBackground: true }));
   const bridge = await openReadyBridge(open, bridgeOptionsFrom(config));
 
+  const notifier = new Notifier(bridge, webhooks, { version });
+  notifier.start();
   let server: KeybridgeServer | undefined;
   let url: string;
   try {
-    server = await createServer({ bridge, token, version, ...(tls === undefined ? {} : { tls }) });
+    server = await createServer({ bridge, token, version, notifier, ...(tls === undefined ? {} : { tls }) });
     const { host, port } = parseListen(config.listen);
     url = await server.listen(host, port).catch((error: unknown) => {
       throw new ListenFailedError(config.listen, error);
@@ -143,9 +149,13 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   } catch (error) {
     // Whatever started must stop again, or the process would keep its port, USB watch and timers.
     await closeAfterFailedStart(error, server, bridge);
+    await notifier.close(0);
     throw error;
   }
   log.info("keybridge daemon listening", { url, mode: bridge.mode, dataDir: config.dataDir, tokenFile });
+  if (notifier.size > 0) {
+    log.info("notifying webhooks", { webhooks: notifier.webhooks().map((hook) => `${hook.name} (${hook.url})`) });
+  }
   const keys = await bridge.keys();
   if (!keys.some((key) => key.present && key.kind === "keybridge")) {
     log.warn("no keybridge key is attached; the daemon stays up and serves as soon as one is plugged in");
@@ -162,6 +172,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         try {
           await bridge.close();
         } finally {
+          // After the bridge: what it published while closing is still sent, within the drain time.
+          await notifier.close();
           removeDaemonInfo(config.dataDir, process.pid);
           log.info("keybridge daemon stopped");
         }
@@ -169,7 +181,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     })();
     return stopping;
   };
-  return { url, tokenFile, bridge, server: running, stop };
+  return { url, tokenFile, bridge, server: running, notifier, stop };
 }
 
 /** Opens the bridge and waits until it is ready; a bridge that fails to get ready is closed again. */

@@ -2,6 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 import type { Subscription } from "rxjs";
 import type { Bridge } from "../bridge/api.js";
 import { isCodedError } from "../errors.js";
+import type { Notifier } from "./notify/index.js";
 import { mappingFor } from "./problem.js";
 
 /**
@@ -33,6 +34,7 @@ export class ServerMetrics {
   constructor(
     private readonly bridge: Bridge,
     sseClients: () => number,
+    notifier?: Pick<Notifier, "webhooks">,
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: "keybridge_" });
@@ -60,6 +62,31 @@ export class ServerMetrics {
         this.set(sseClients());
       },
     });
+    if (notifier !== undefined) {
+      new Counter({
+        name: "keybridge_notifications_total",
+        help: "Webhook notifications by outcome: delivered, failed (given up), dropped (queue full or shutdown), retried",
+        labelNames: ["webhook", "outcome"],
+        registers,
+        collect() {
+          this.reset();
+          for (const hook of notifier.webhooks()) {
+            for (const outcome of ["delivered", "failed", "dropped", "retried"] as const) {
+              this.inc({ webhook: hook.name, outcome }, hook[outcome]);
+            }
+          }
+        },
+      });
+      new Gauge({
+        name: "keybridge_notifications_pending",
+        help: "Webhook notifications waiting or being sent",
+        labelNames: ["webhook"],
+        registers,
+        collect() {
+          for (const hook of notifier.webhooks()) this.set({ webhook: hook.name }, hook.pending);
+        },
+      });
+    }
     const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
     this.exchangeSeconds = new Histogram({
       name: "keybridge_key_exchange_seconds",

@@ -39,6 +39,7 @@ export const STATUS_BY_CODE: Readonly<Record<string, HttpMapping>> = {
   UNKNOWN_PRODUCT: at(404),
   VIRTUAL_KEY_NOT_FOUND: at(404),
   NOT_VIRTUAL: at(404),
+  WEBHOOK_NOT_FOUND: at(404),
   NO_BORROWABLE: at(409),
   KEY_NO_BORROWABLE: at(409),
   LICENSE_UPDATE_REFUSED: at(409),

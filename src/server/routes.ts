@@ -13,6 +13,7 @@ import { parseDuration } from "../config/duration.js";
 import { isPreflightAction, PREFLIGHT_ACTIONS, UnknownPreflightActionError } from "../reconcile/index.js";
 import type { BorrowListCache } from "./borrow-cache.js";
 import type { ServerMetrics } from "./metrics.js";
+import { type Notifier, UnknownWebhookError } from "./notify/index.js";
 import * as S from "./schemas.js";
 import type { EventStreams } from "./sse.js";
 
@@ -21,6 +22,8 @@ export interface RouteContext {
   borrowCache: BorrowListCache;
   metrics: ServerMetrics;
   streams: EventStreams;
+  /** Absent when the server runs without webhooks (the library's createServer, tests). */
+  notifier: Notifier | undefined;
   dashboardHtml: string;
   openapiJson: () => string;
   version: string;
@@ -270,6 +273,35 @@ export const ROUTES: readonly RouteSpec[] = [
       reply.hijack();
       const lastEventId = request.headers["last-event-id"];
       ctx.streams.open(reply.raw, typeof lastEventId === "string" ? lastEventId : undefined);
+    },
+  },
+  {
+    method: "GET",
+    url: "/v1/notify",
+    operationId: "listWebhooks",
+    summary: "The configured webhooks: which events each gets, and how its deliveries went",
+    auth: "token",
+    responses: { 200: json("Webhooks", Type.Object({ webhooks: Type.Array(S.WebhookViewSchema) })) },
+    handler: async (ctx) => ({ webhooks: ctx.notifier?.webhooks() ?? [] }),
+  },
+  {
+    method: "POST",
+    url: "/v1/notify/test",
+    operationId: "testWebhooks",
+    summary: "Sends one test notification to each webhook (or the one named) now, and says what each answered",
+    auth: "token",
+    querystring: S.NotifyTestQuerySchema,
+    responses: {
+      200: json("One result per webhook", Type.Object({ results: Type.Array(S.WebhookTestResultSchema) })),
+      404: json("No webhook has that name"),
+    },
+    handler: async (ctx, request) => {
+      const name = (request.query as { name?: string }).name;
+      if (ctx.notifier === undefined) {
+        if (name !== undefined) throw new UnknownWebhookError(name, []);
+        return { results: [] };
+      }
+      return { results: await ctx.notifier.test(name) };
     },
   },
   {

@@ -254,6 +254,36 @@ export const VirtualKeyViewSchema = Type.Object({
   licenses: Type.Array(LicenseInputSchema),
 });
 
+export const NotifyTestQuerySchema = Type.Object(
+  { name: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9._-]{1,64}$", description: "only this webhook" })) },
+  { additionalProperties: false },
+);
+
+export const WebhookViewSchema = Type.Object({
+  name: Type.String(),
+  url: Type.String({ description: "scheme and host only; the path of a chat webhook is its secret" }),
+  events: Type.Array(Type.String()),
+  format: Type.Union([Type.Literal("json"), Type.Literal("text")]),
+  signed: Type.Boolean(),
+  delivered: Type.Integer(),
+  failed: Type.Integer(),
+  dropped: Type.Integer(),
+  retried: Type.Integer(),
+  pending: Type.Integer(),
+  last: Type.Union([
+    Type.Null(),
+    Type.Object({ at: Iso, ok: Type.Boolean(), type: Type.String(), result: Type.String() }),
+  ]),
+});
+
+export const WebhookTestResultSchema = Type.Object({
+  name: Type.String(),
+  url: Type.String(),
+  ok: Type.Boolean(),
+  result: Type.String({ description: "HTTP 204, ECONNREFUSED: …, timed out after 5000 ms" }),
+  ms: Type.Number(),
+});
+
 export const ProblemSchema = Type.Object({
   type: Type.String(),
   title: Type.String(),

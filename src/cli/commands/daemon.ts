@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { ConfigField } from "../../config/schema.js";
+import { shownConfig } from "../../config/webhooks.js";
 import { type CommandKit, example, loadConfig } from "../command-kit.js";
 import { EXIT } from "../io.js";
 import * as render from "../render.js";
@@ -75,7 +76,12 @@ export function registerLocalCommands(program: Command, kit: CommandKit): void {
       });
       show(
         command,
-        { config: loaded.config, sources: loaded.sources, file: loaded.file ?? null, warnings: loaded.warnings },
+        {
+          config: shownConfig(loaded.config),
+          sources: loaded.sources,
+          file: loaded.file ?? null,
+          warnings: loaded.warnings,
+        },
         () => render.configText(loaded),
       );
     });

@@ -1,0 +1,240 @@
+import { createHmac } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { CONFIG_DEFAULTS, type KeybridgeConfig, loadConfig } from "../../../../src/config/index.js";
+import { type RunningDaemon, startDaemon } from "../../../../src/server/daemon.js";
+import { runCli } from "../../cli/cli-harness.js";
+import { until } from "./fake-sender.js";
+
+interface Received {
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** A webhook receiver on a free loopback port; `status` decides each answer. */
+async function receiver(status: (received: Received) => number = () => 204) {
+  const received: Received[] = [];
+  const server: Server = createServer((req, res) => {
+    let body = "";
+    req.setEncoding("utf8");
+    req.on("data", (chunk) => {
+      body += chunk;
+    });
+    req.on("end", () => {
+      const entry = { url: req.url ?? "", headers: req.headers, body };
+      received.push(entry);
+      res.writeHead(status(entry)).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  const port = typeof address === "object" && address !== null ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    received,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** A loopback port nothing listens on (and one fetch is willing to use). */
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const address = probe.address();
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return typeof address === "object" && address !== null ? address.port : 0;
+}
+
+let dir: string;
+let daemon: RunningDaemon | undefined;
+let hooks: Awaited<ReturnType<typeof receiver>> | undefined;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "kb-notify-daemon-"));
+});
+afterEach(async () => {
+  await daemon?.stop();
+  daemon = undefined;
+  await hooks?.close();
+  hooks = undefined;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const configFor = (webhooks: KeybridgeConfig["webhooks"]): KeybridgeConfig => ({
+  ...CONFIG_DEFAULTS,
+  dataDir: dir,
+  listen: "127.0.0.1:0",
+  mode: "virtual",
+  registryKind: "memory",
+  logLevel: "error",
+  webhooks,
+});
+
+describe("webhooks on a running daemon (virtual key, real HTTP)", () => {
+  it("a borrow left out while the key is unplugged is told to the webhook, signed, and its clearing too", async () => {
+    hooks = await receiver();
+    const secret = "5f1e0c8d2b7a4e6f9c3d1a0b8e7f6a5d";
+    writeFileSync(join(dir, "hook.secret"), `${secret}\n`, { mode: 0o600 });
+    daemon = await startDaemon({
+      config: configFor([{ url: `${hooks.url}/hooks/ops-7f3a`, name: "ops", secretFile: join(dir, "hook.secret") }]),
+    });
+    const { bridge } = daemon;
+    const [key] = await bridge.keys();
+    const serial = key?.serial ?? "";
+    const product = key?.licenses.find((license) => license.borrowable > 0)?.product ?? 0;
+    await bridge.borrow({ product, client: "ws-anna", serial });
+    await bridge.virtual?.unplug(serial);
+    await until(() => hooks?.received.some((r) => r.headers["x-keybridge-event"] === "risk.raised") === true);
+    await bridge.virtual?.plug(serial);
+    await until(() => hooks?.received.some((r) => r.headers["x-keybridge-event"] === "risk.cleared") === true);
+
+    const raised = hooks.received.find((r) => r.headers["x-keybridge-event"] === "risk.raised") as Received;
+    expect(raised.url).toBe("/hooks/ops-7f3a");
+    const event = JSON.parse(raised.body) as Record<string, unknown>;
+    expect(event).toMatchObject({
+      type: "risk.raised",
+      serial,
+      risk: { kind: "key-unplugged", severity: "critical", borrowIds: [expect.any(Number)] },
+    });
+    expect(raised.headers["x-keybridge-delivery"]).toBe(event.id);
+    expect(raised.headers["content-type"]).toBe("application/json");
+    const [, t, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(String(raised.headers["x-keybridge-signature"])) ?? [];
+    expect(v1).toBe(createHmac("sha256", secret).update(`${t}.${raised.body}`).digest("hex"));
+    // Only the default events: the borrow itself and the key's detach are not sent.
+    expect(new Set(hooks.received.map((r) => r.headers["x-keybridge-event"]))).toEqual(
+      new Set(["risk.raised", "risk.cleared"]),
+    );
+
+    const token = readFileSync(join(dir, "api-token"), "utf8").trim();
+    const listed = await fetch(`${daemon.url}/v1/notify`, { headers: { authorization: `Bearer ${token}` } });
+    const { webhooks } = (await listed.json()) as { webhooks: Record<string, unknown>[] };
+    expect(webhooks).toEqual([
+      expect.objectContaining({ name: "ops", url: `${hooks.url}/…`, signed: true, delivered: 2, failed: 0 }),
+    ]);
+    const metrics = await (await fetch(`${daemon.url}/metrics`)).text();
+    expect(metrics).toMatch(/^keybridge_notifications_total\{webhook="ops",outcome="delivered"\} 2$/m);
+    expect(metrics).toMatch(/^keybridge_notifications_pending\{webhook="ops"\} 0$/m);
+    expect(metrics).not.toContain("ops-7f3a");
+  });
+
+  it("notify and notify test through the CLI: a dead webhook fails the test with exit 1, a live one passes", async () => {
+    hooks = await receiver();
+    const dead = await closedPort();
+    daemon = await startDaemon({
+      config: configFor([
+        { url: `${hooks.url}/in`, name: "live", format: "text" },
+        { url: `http://127.0.0.1:${dead}/x`, name: "dead", events: ["risk.*", "borrow.dummy"] },
+      ]),
+    });
+    const listing = await runCli(["notify"], {}, dir);
+    expect(listing.code).toBe(0);
+    expect(listing.stdout).toMatch(
+      /^live\s+http:\/\/127\.0\.0\.1:\d+\/…\s+risk\.raised,risk\.cleared,borrow\.dummy\s+0/m,
+    );
+    expect(listing.stdout).toContain("dead");
+
+    const tested = await runCli(["notify", "test", "--json"], {}, dir);
+    expect(tested.code).toBe(1);
+    expect(tested.json).toEqual([
+      expect.objectContaining({ name: "live", ok: true, result: "HTTP 204" }),
+      expect.objectContaining({ name: "dead", ok: false, result: expect.stringContaining("ECONNREFUSED") }),
+    ]);
+    expect(JSON.parse(hooks.received[0]?.body ?? "{}")).toEqual({
+      text: expect.stringMatching(/^keybridge on .+: notify\.test: a test notification/),
+    });
+
+    const one = await runCli(["notify", "test", "live"], {}, dir);
+    expect(one.code).toBe(0);
+    expect(one.stdout).toContain("All 1 webhook(s) took the test notification.");
+    const unknown = await runCli(["notify", "test", "pager"], {}, dir);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain("no webhook named 'pager'; configured: live, dead");
+    expect(unknown.stderr).toContain("[WEBHOOK_NOT_FOUND]");
+  });
+
+  it("without webhooks, notify says how to add one and notify test sends nothing", async () => {
+    daemon = await startDaemon({ config: configFor([]) });
+    const listing = await runCli(["notify"], {}, dir);
+    expect(listing.code).toBe(0);
+    expect(listing.stdout).toContain("No webhooks are configured");
+    const tested = await runCli(["notify", "test", "--json"], {}, dir);
+    expect(tested).toMatchObject({ code: 0, json: [] });
+  });
+
+  it("refuses to start when a webhook's secret file cannot be read, naming it", async () => {
+    const missing = join(dir, "nope.secret");
+    await expect(
+      startDaemon({ config: configFor([{ url: "http://127.0.0.1:9/x", secretFile: missing }]) }),
+    ).rejects.toMatchObject({
+      code: "NOTIFY_SETUP_FAILED",
+      message: expect.stringContaining(missing),
+    });
+  });
+});
+
+describe("webhooks in the configuration", () => {
+  it("KEYBRIDGE_WEBHOOKS takes URLs separated by commas or a JSON list", () => {
+    const urls = loadConfig({
+      env: { KEYBRIDGE_DATA_DIR: dir, KEYBRIDGE_WEBHOOKS: "https://a.example/x, http://b.example/y" },
+    });
+    expect(urls.config.webhooks).toEqual([{ url: "https://a.example/x" }, { url: "http://b.example/y" }]);
+    expect(urls.sources.webhooks).toBe("env KEYBRIDGE_WEBHOOKS");
+    const list = loadConfig({
+      env: {
+        KEYBRIDGE_DATA_DIR: dir,
+        KEYBRIDGE_WEBHOOKS: '[{"url":"https://a.example/x","events":["risk.*"],"format":"text"}]',
+      },
+    });
+    expect(list.config.webhooks).toEqual([{ url: "https://a.example/x", events: ["risk.*"], format: "text" }]);
+  });
+
+  it("names the webhook and the field that is wrong", () => {
+    const cases: [unknown, string][] = [
+      [[{ url: "ftp://a.example/" }], "webhooks[0].url"],
+      [[{ url: "https://a.example/", format: "xml" }], "webhooks[0].format"],
+      [[{ url: "https://a.example/" }, { url: "https://b.example/", event: ["risk.raised"] }], "webhooks[1]"],
+    ];
+    for (const [webhooks, where] of cases) {
+      writeFileSync(join(dir, "keybridge.json"), JSON.stringify({ webhooks }));
+      expect(() => loadConfig({ env: { KEYBRIDGE_DATA_DIR: dir } })).toThrow(
+        expect.objectContaining({ code: "CONFIG_INVALID", message: expect.stringContaining(where) }),
+      );
+    }
+  });
+
+  it("keybridge config shows where each webhook goes, never its path, in text and JSON", async () => {
+    writeFileSync(
+      join(dir, "keybridge.json"),
+      JSON.stringify({ webhooks: [{ url: "https://hooks.example.com/services/T0/SECRET123", name: "chat" }] }),
+    );
+    const text = await runCli(["config"], { KEYBRIDGE_DATA_DIR: dir });
+    expect(text.stdout).toMatch(/webhooks\s+chat → https:\/\/hooks\.example\.com\/… \(default events\)/);
+    const json = await runCli(["config", "--json"], { KEYBRIDGE_DATA_DIR: dir });
+    expect(json.stdout).not.toContain("SECRET123");
+    expect((json.json as { config: KeybridgeConfig }).config.webhooks).toEqual([
+      { url: "https://hooks.example.com/…", name: "chat" },
+    ]);
+  });
+});
+
+describe("the notify routes", () => {
+  it("POST /v1/notify/test needs no body, takes ?name=, and validates it", async () => {
+    const { startHarness } = await import("../helpers.js");
+    const h = await startHarness();
+    try {
+      expect(await (await h.api("/v1/notify/test", { method: "POST" })).json()).toEqual({ results: [] });
+      const bad = await h.api("/v1/notify/test?name=a%20b", { method: "POST" });
+      expect(bad.status).toBe(400);
+      expect(await bad.json()).toMatchObject({ code: "VALIDATION", field: "name" });
+      const unknown = await h.api("/v1/notify/test?name=ops", { method: "POST" });
+      expect(unknown.status).toBe(404);
+      expect(await unknown.json()).toMatchObject({ code: "WEBHOOK_NOT_FOUND" });
+      expect(await (await h.api("/v1/notify")).json()).toEqual({ webhooks: [] });
+    } finally {
+      await h.close();
+    }
+  });
+});

@@ -1,0 +1,127 @@
+import { describe, expect, it } from "vitest";
+import { WebhookQueue } from "../../../../src/server/notify/webhook-queue.js";
+import { delivery, fakeSender, target, until } from "./fake-sender.js";
+
+const tuning = { retryDelaysMs: [10, 10, 10], maxPending: 50 };
+
+describe("WebhookQueue", () => {
+  it("sends deliveries one at a time, in the order they came", async () => {
+    let inFlight = 0;
+    let most = 0;
+    const { send, calls } = fakeSender(async () => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      inFlight--;
+      return { status: 200 };
+    });
+    const queue = new WebhookQueue(target(), send, tuning);
+    for (let n = 1; n <= 20; n++) queue.push(delivery(n));
+    await until(() => queue.stats.delivered === 20);
+    expect(calls.map((call) => call.id)).toEqual(Array.from({ length: 20 }, (_, i) => `run-${i + 1}`));
+    expect(most).toBe(1);
+    expect(queue.stats).toMatchObject({ delivered: 20, failed: 0, retried: 0, pending: 0, last: { ok: true } });
+    await queue.close(100);
+  });
+
+  it("retries a 503, a timeout or a refused connection, and the next delivery waits its turn", async () => {
+    const { send, calls } = fakeSender((d, attempt) => {
+      if (d.id === "run-1" && attempt === 1) return { status: 503 };
+      if (d.id === "run-1" && attempt === 2) return { error: "timed out after 5000 ms" };
+      return { status: 204 };
+    });
+    const queue = new WebhookQueue(target(), send, tuning);
+    queue.push(delivery(1));
+    queue.push(delivery(2));
+    await until(() => queue.stats.delivered === 2);
+    expect(calls.map((call) => call.id)).toEqual(["run-1", "run-1", "run-1", "run-2"]);
+    expect(queue.stats).toMatchObject({ delivered: 2, retried: 2, failed: 0 });
+    await queue.close(100);
+  });
+
+  it("gives up at once on a final answer (400, a redirect) and goes on with the next", async () => {
+    const { send, calls } = fakeSender((d) =>
+      d.id === "run-1" ? { status: 400 } : d.id === "run-2" ? { status: 301 } : { status: 202 },
+    );
+    const queue = new WebhookQueue(target(), send, tuning);
+    for (const n of [1, 2, 3]) queue.push(delivery(n));
+    await until(() => queue.stats.delivered === 1);
+    expect(calls.map((call) => call.id)).toEqual(["run-1", "run-2", "run-3"]);
+    expect(queue.stats).toMatchObject({ delivered: 1, failed: 2, retried: 0 });
+    await queue.close(100);
+  });
+
+  it("gives up after the last pause of the schedule", async () => {
+    const { send, calls } = fakeSender(() => ({ status: 500 }));
+    const queue = new WebhookQueue(target(), send, tuning);
+    queue.push(delivery(1));
+    await until(() => queue.stats.failed === 1);
+    expect(calls).toHaveLength(tuning.retryDelaysMs.length + 1);
+    expect(queue.stats).toMatchObject({ failed: 1, retried: 3, pending: 0, last: { ok: false, result: "HTTP 500" } });
+    await queue.close(100);
+  });
+
+  it("waits at least as long as the receiver's Retry-After", async () => {
+    const { send, calls } = fakeSender((_d, attempt) =>
+      attempt === 1 ? { status: 429, retryAfterMs: 150 } : { status: 204 },
+    );
+    const queue = new WebhookQueue(target(), send, tuning);
+    queue.push(delivery(1));
+    await until(() => queue.stats.delivered === 1);
+    expect((calls[1]?.at ?? 0) - (calls[0]?.at ?? 0)).toBeGreaterThanOrEqual(145);
+    await queue.close(100);
+  });
+
+  it("a full queue drops the oldest waiting delivery, never the one being sent", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const { send, calls } = fakeSender(async () => {
+      await gate;
+      return { status: 204 };
+    });
+    const queue = new WebhookQueue(target(), send, { retryDelaysMs: [], maxPending: 2 });
+    for (const n of [1, 2, 3, 4]) queue.push(delivery(n));
+    await until(() => calls.length === 1);
+    expect(queue.stats).toMatchObject({ dropped: 1, pending: 3 });
+    release();
+    await until(() => queue.stats.delivered === 3);
+    expect(calls.map((call) => call.id)).toEqual(["run-1", "run-3", "run-4"]);
+    await queue.close(100);
+  });
+
+  it("on close, a delivery waiting out a pause gets one last attempt at once, and nothing is taken after", async () => {
+    const { send, calls } = fakeSender((_d, attempt) => (attempt === 1 ? { status: 503 } : { status: 204 }));
+    const queue = new WebhookQueue(target(), send, { retryDelaysMs: [60_000], maxPending: 10 });
+    queue.push(delivery(1));
+    await until(() => queue.stats.retried === 1);
+    // A close that waited out the minute's pause would fail this test by its timeout.
+    await queue.close(60_000);
+    expect(calls).toHaveLength(2);
+    expect(queue.stats).toMatchObject({ delivered: 1, pending: 0 });
+    queue.push(delivery(2));
+    expect(queue.stats.pending).toBe(0);
+  });
+
+  it("on close, a receiver that does not answer is cut off after the drain time and what waits is dropped", async () => {
+    const { send } = fakeSender(() => new Promise(() => {}));
+    const queue = new WebhookQueue(target(), send, tuning);
+    for (const n of [1, 2, 3]) queue.push(delivery(n));
+    await queue.close(50);
+    expect(queue.stats).toMatchObject({ delivered: 0, failed: 1, dropped: 2, pending: 0 });
+  });
+
+  it("sendOnce reports the answer without queueing or retrying", async () => {
+    const { send, calls } = fakeSender(() => ({ status: 502 }));
+    const queue = new WebhookQueue(target(), send, tuning);
+    await expect(queue.sendOnce(delivery(9, "notify.test"))).resolves.toEqual({ ok: false, result: "HTTP 502" });
+    expect(calls).toHaveLength(1);
+    expect(queue.stats).toMatchObject({
+      delivered: 0,
+      failed: 0,
+      retried: 0,
+      last: { ok: false, type: "notify.test" },
+    });
+    await queue.close(10);
+  });
+});
