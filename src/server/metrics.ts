@@ -23,6 +23,7 @@ export class ServerMetrics {
   private readonly dummies: Gauge;
   private readonly dummyClear: Gauge;
   private readonly risksOpen: Gauge;
+  private readonly lastExport: Gauge;
   private readonly exchangeSeconds: Histogram;
   private readonly exchangeWaitSeconds: Histogram;
   private readonly operationSeconds: Histogram;
@@ -54,6 +55,10 @@ export class ServerMetrics {
       "borrow",
     ]);
     this.risksOpen = gauge("keybridge_risks_open", "Open risks by kind", ["kind", "severity"]);
+    this.lastExport = gauge(
+      "keybridge_ledger_last_export_timestamp_seconds",
+      "When the ledger was last exported (Unix time; 0: never)",
+    );
     new Gauge({
       name: "keybridge_sse_clients",
       help: "Clients following /v1/events",
@@ -187,6 +192,8 @@ export class ServerMetrics {
         Date.parse(dummy.dummyUntil) / 1000,
       );
     }
+    const exportedAt = status.ledger.lastExportAt;
+    this.lastExport.set(exportedAt === null ? 0 : Date.parse(exportedAt) / 1000);
     this.risksOpen.reset();
     for (const risk of status.risks) this.risksOpen.inc({ kind: risk.kind, severity: risk.severity });
   }

@@ -74,6 +74,7 @@ function fail(code: string, message: string, details?: Record<string, unknown>):
 }
 
 export class FakeBridge implements Bridge {
+  private lastExportAt: string | null = null;
   readonly mode: "real" | "virtual";
   readonly events$: Subject<BridgeEvent>;
   /** Tests push samples here as the key manager would. */
@@ -131,7 +132,7 @@ export class FakeBridge implements Bridge {
       borrows,
       dummies: this.dummyViews(),
       risks: this.risks(),
-      ledger: { path: "/fake/ledger.sqlite", healthy: true, rebuilt: false, lastExportAt: null },
+      ledger: { path: "/fake/ledger.sqlite", healthy: true, rebuilt: false, lastExportAt: this.lastExportAt },
       registry: { kind: "memory", location: "memory", lagMs: 0, healthy: true, lastDriftCheck: null },
     };
   }
@@ -330,6 +331,7 @@ export class FakeBridge implements Bridge {
   }
 
   async exportLedger(file: string): Promise<LedgerExportView> {
+    this.lastExportAt = new Date().toISOString();
     return { file, borrows: this.records.size, keys: this.keyMap.size };
   }
 
@@ -338,6 +340,7 @@ export class FakeBridge implements Bridge {
   }
 
   async exportLedgerText(): Promise<{ text: string; summary: LedgerExportView }> {
+    this.lastExportAt = new Date().toISOString();
     const text = `${JSON.stringify({ format: "keybridge-ledger-export", version: 1, borrows: [...this.records.values()] })}\n`;
     return { text, summary: { file: "", borrows: this.records.size, keys: this.keyMap.size } };
   }

@@ -91,3 +91,12 @@ it("times each key exchange by command and outcome, and the wait behind other re
   expect(text).toMatch(/^keybridge_key_exchange_wait_seconds_bucket\{le="0"\} 2$/m);
   expect(text).toMatch(/^keybridge_key_exchange_wait_seconds_count 3$/m);
 });
+
+it("says when the ledger was last exported: 0 until the first export, then its Unix time", async () => {
+  expect(await scrape()).toMatch(/^keybridge_ledger_last_export_timestamp_seconds 0$/m);
+  const before = Date.now() / 1000;
+  expect((await h.api("/v1/ledger/export")).status).toBe(200);
+  const value = Number(/^keybridge_ledger_last_export_timestamp_seconds (\S+)$/m.exec(await scrape())?.[1]);
+  expect(value).toBeGreaterThanOrEqual(Math.floor(before));
+  expect(value).toBeLessThanOrEqual(Date.now() / 1000 + 1);
+});

@@ -69,3 +69,27 @@ describe("signatureHeader", () => {
     expect(signatureHeader(Buffer.from("0123456789abcdeg"), "{}", 100)).not.toBe(base);
   });
 });
+
+describe("the receiver's check in docs/notify.md", () => {
+  it("accepts what signatureHeader signs, and refuses a changed body, another secret or an old time", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { createHmac: hmac, timingSafeEqual } = await import("node:crypto");
+    const doc = readFileSync(new URL("../../../../docs/notify.md", import.meta.url), "utf8");
+    const code = /```js\n([\s\S]*?)```/.exec(doc)?.[1] ?? "";
+    expect(code).toContain("function verified");
+    const source = `${code.replace(/^import .*$/m, "")}\nreturn verified;`;
+    const verified = new Function("createHmac", "timingSafeEqual", source)(hmac, timingSafeEqual) as (
+      body: string,
+      header: string,
+      secret: string,
+    ) => boolean;
+    const secret = "0123456789abcdef0123456789abcdef";
+    const body = JSON.stringify({ type: "risk.raised" });
+    const now = Math.floor(Date.now() / 1000);
+    const header = signatureHeader(Buffer.from(secret), body, now);
+    expect(verified(body, header, secret)).toBe(true);
+    expect(verified(`${body} `, header, secret)).toBe(false);
+    expect(verified(body, header, `${secret}x`)).toBe(false);
+    expect(verified(body, signatureHeader(Buffer.from(secret), body, now - 3600), secret)).toBe(false);
+  });
+});
