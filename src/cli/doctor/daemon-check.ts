@@ -1,5 +1,6 @@
 import type { StatusView } from "../../bridge/api.js";
 import { isCodedError } from "../../errors.js";
+import type { WebhookView } from "../../server/notify/index.js";
 import { ApiClient, type Endpoint } from "../client.js";
 import { ApiError } from "../errors.js";
 import { combine } from "./findings.js";
@@ -13,7 +14,15 @@ export interface DaemonCheckInputs {
   fetch?: typeof fetch;
   /** `GET /v1/status` with the token; default through the CLI's API client (token, TLS trust). */
   status?: () => Promise<StatusView>;
+  /** `GET /v1/notify` with the token; undefined when the daemon predates notifications. */
+  webhooks?: () => Promise<WebhookView[] | undefined>;
+  now?: () => number;
 }
+
+/** As the KeybridgeLedgerExportStale alert: borrows out and no export for this long. */
+export const EXPORT_STALE_MS = 2 * 86_400_000;
+const EXPORT_FIX =
+  "keybridge ledger export FILE and keep the file off this machine; every day: sudo systemctl enable --now keybridge-export.timer";
 
 const START_FIX = "sudo systemctl start keybridge (or keybridge serve)";
 
@@ -21,8 +30,35 @@ function plural(n: number, what: string): string {
   return `${n} ${what}${n === 1 ? "" : "s"}`;
 }
 
+/** Borrows out with no recent export: a lost disk would leave nothing to import and migrate. */
+export function exportFinding(status: StatusView, now: number): CheckOutcome | undefined {
+  const exportedAt = status.ledger.lastExportAt;
+  if (status.borrows.length === 0) return exportedAt === null ? undefined : ok(`ledger last exported ${exportedAt}`);
+  if (exportedAt === null) {
+    return warn(`${plural(status.borrows.length, "borrow")} out and the ledger was never exported`, EXPORT_FIX);
+  }
+  const age = now - Date.parse(exportedAt);
+  return age > EXPORT_STALE_MS
+    ? warn(`the ledger was last exported ${exportedAt}, ${Math.floor(age / 86_400_000)} days ago`, EXPORT_FIX)
+    : ok(`ledger last exported ${exportedAt}`);
+}
+
+/** Webhooks whose last delivery failed, or that gave up on or dropped one. */
+export function webhookFindings(hooks: readonly WebhookView[]): CheckOutcome[] {
+  if (hooks.length === 0) return [ok("no webhooks (risks reach only those who watch; see docs/notify.md)")];
+  const troubled = hooks.filter((hook) => hook.last?.ok === false || hook.failed > 0 || hook.dropped > 0);
+  if (troubled.length === 0) return [ok(`${plural(hooks.length, "webhook")}, no failed deliveries`)];
+  return troubled.map((hook) =>
+    warn(
+      `webhook ${hook.name} (${hook.url}): ${hook.failed} failed, ${hook.dropped} dropped` +
+        (hook.last === null ? "" : `, last ${hook.last.ok ? "ok" : `failed: ${hook.last.result}`}`),
+      `keybridge notify test ${hook.name}`,
+    ),
+  );
+}
+
 /** What the status says about the daemon's health, one finding per part. */
-export function statusFindings(status: StatusView): CheckOutcome[] {
+export function statusFindings(status: StatusView, now = Date.now()): CheckOutcome[] {
   const present = status.keys.filter((key) => key.present).length;
   const findings: CheckOutcome[] = [
     ok(
@@ -51,6 +87,8 @@ export function statusFindings(status: StatusView): CheckOutcome[] {
           "see keybridge status",
         ),
   );
+  const exported = exportFinding(status, now);
+  if (exported !== undefined) findings.push(exported);
   return findings;
 }
 
@@ -105,7 +143,31 @@ export async function checkDaemon(inputs: DaemonCheckInputs, signal: AbortSignal
       "see the log: journalctl -u keybridge",
     );
   }
-  return combine([ok(`answers at ${where}`), ...statusFindings(status)]);
+  let hooks: WebhookView[] | undefined;
+  try {
+    hooks = await (inputs.webhooks ?? (() => listWebhooks(inputs.endpoint)))();
+  } catch (error) {
+    return combine([
+      ok(`answers at ${where}`),
+      ...statusFindings(status, inputs.now?.()),
+      warn(`${url}/v1/notify failed: ${(error as Error).message}`, "see the log: journalctl -u keybridge"),
+    ]);
+  }
+  return combine([
+    ok(`answers at ${where}`),
+    ...statusFindings(status, inputs.now?.()),
+    ...(hooks === undefined ? [] : webhookFindings(hooks)),
+  ]);
+}
+
+/** The daemon's webhooks; undefined from a daemon that has no /v1/notify yet. */
+async function listWebhooks(endpoint: Endpoint): Promise<WebhookView[] | undefined> {
+  try {
+    return (await new ApiClient(endpoint).json<{ webhooks: WebhookView[] }>("GET", "/v1/notify")).webhooks;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) return undefined;
+    throw error;
+  }
 }
 
 export function daemonCheck(inputs: DaemonCheckInputs): DoctorCheck {

@@ -36,7 +36,76 @@ describe("daemon check", () => {
     expect(result.status).toBe("warn");
     expect(result.detail).toMatch(/1 open risk: key-unplugged/);
     expect(result.detail).toMatch(/0 of 1 key present, 1 borrow out/);
-    expect(result.fix).toBe("see keybridge status");
+    expect(result.fix?.split("\n")[0]).toBe("see keybridge status");
+  });
+
+  it("warns when borrows are out and the ledger was never exported, or not for two days", async () => {
+    await h.api("/v1/borrows", { method: "POST", json: { product: 1001, client: "ws-07" } });
+    const never = await checkDaemon({ endpoint: endpoint(h.url), daemonFile }, signal());
+    expect(never.status).toBe("warn");
+    expect(never.detail).toMatch(/1 borrow out and the ledger was never exported/);
+    expect(never.fix).toMatch(/keybridge ledger export FILE.*keybridge-export\.timer/);
+
+    expect((await h.api("/v1/ledger/export")).status).toBe(200);
+    const fresh = await checkDaemon({ endpoint: endpoint(h.url), daemonFile }, signal());
+    expect(fresh.status, fresh.detail).toBe("ok");
+    expect(fresh.detail).toMatch(/ledger last exported \d{4}-/);
+    const threeDaysOn = () => Date.now() + 3 * 86_400_000;
+    const stale = await checkDaemon({ endpoint: endpoint(h.url), daemonFile, now: threeDaysOn }, signal());
+    expect(stale.status).toBe("warn");
+    expect(stale.detail).toMatch(/last exported .*, 3 days ago/);
+  });
+
+  it("names a webhook whose deliveries failed, with the test command as the fix", async () => {
+    const hook = {
+      url: "https://hooks.example.com/…",
+      events: ["risk.raised"],
+      format: "json" as const,
+      signed: false,
+      retried: 6,
+      pending: 0,
+    };
+    const webhooks = async () => [
+      { ...hook, name: "chat", delivered: 3, failed: 0, dropped: 0, last: null },
+      {
+        ...hook,
+        name: "pager",
+        delivered: 1,
+        failed: 2,
+        dropped: 0,
+        last: { at: "2026-11-28T09:00:00.000Z", ok: false, type: "risk.raised", result: "HTTP 500" },
+      },
+    ];
+    const result = await checkDaemon({ endpoint: endpoint(h.url), daemonFile, webhooks }, signal());
+    expect(result.status).toBe("warn");
+    expect(result.detail).toContain(
+      "webhook pager (https://hooks.example.com/…): 2 failed, 0 dropped, last failed: HTTP 500",
+    );
+    expect(result.detail).not.toContain("webhook chat");
+    expect(result.fix).toBe("keybridge notify test pager");
+    const none = await checkDaemon({ endpoint: endpoint(h.url), daemonFile }, signal());
+    expect(none.detail).toMatch(/no webhooks \(risks reach only those who watch/);
+  });
+
+  it("skips the webhook finding for a daemon without /v1/notify (an older version)", async () => {
+    const status = await (await h.api("/v1/status")).text();
+    const older = createServer((req, res) => {
+      if (req.url === "/v1/health") return void res.writeHead(200, { "content-type": "application/json" }).end("{}");
+      if (req.url === "/v1/status") return void res.writeHead(200, { "content-type": "application/json" }).end(status);
+      res
+        .writeHead(404, { "content-type": "application/problem+json" })
+        .end('{"code":"NOT_FOUND","detail":"no route"}');
+    });
+    await new Promise<void>((resolve) => older.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(older.address() as AddressInfo).port}`;
+    try {
+      const result = await checkDaemon({ endpoint: endpoint(url), daemonFile }, signal());
+      expect(result.status, result.detail).toBe("ok");
+      expect(result.detail).not.toMatch(/webhook/);
+    } finally {
+      older.closeAllConnections();
+      await new Promise((resolve) => older.close(resolve));
+    }
   });
 
   it("fails when the daemon refuses the token", async () => {
