@@ -8,6 +8,8 @@
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Worker } from "node:worker_threads";
+import type { LedgerVerifyMessage } from "./ledger-verify-worker.js";
 
 /** A device as doctor reports it; the transport's DiscoveredDevice has these fields. */
 export interface FoundDevice {
@@ -36,33 +38,88 @@ export async function loadUsbBackend(): Promise<void> {
 
 /**
  * Opens the ledger read-only (header, SQLite quick_check, schema, checksums of the live rows) and
- * verifies every outstanding borrow's checksum. Undefined when there is no ledger yet.
- * Throws the ledger's typed errors (LEDGER_CORRUPT, LEDGER_TOO_NEW, LEDGER_READ_ONLY, LEDGER_IO).
+ * verifies every outstanding borrow's checksum, on a worker thread that `signal` stops. Undefined
+ * when there is no ledger yet. Rejects with the ledger's typed errors (LEDGER_CORRUPT,
+ * LEDGER_TOO_NEW, LEDGER_READ_ONLY, LEDGER_IO), or with the signal's reason once it aborts.
  */
-export async function verifyLedger(dir: string): Promise<{ outstanding: number } | undefined> {
-  const ledgerLayer = await import("../ledger/index.js");
-  const file = join(dir, ledgerLayer.DEFAULT_FILE_NAME);
+export async function verifyLedger(dir: string, signal?: AbortSignal): Promise<{ outstanding: number } | undefined> {
+  const { DEFAULT_FILE_NAME } = await import("../ledger/file-name.js");
+  const file = join(dir, DEFAULT_FILE_NAME);
   if (!existsSync(file)) return undefined;
   // SQLite makes the -wal and -shm files even for a read-only connection when they are missing,
   // and leaves them: made by root for a stopped daemon, they would lock the service account out of
-  // its own ledger. Without both, the daemon is not running: check a private copy instead.
+  // its own ledger. Without both, the daemon is not running: check a private copy instead. The copy
+  // is made and removed here, never in the worker: a stopped worker runs no `finally`, and the
+  // copy holds every borrow's tag.
   const inPlace = existsSync(`${file}-wal`) && existsSync(`${file}-shm`);
   const checkDir = inPlace ? dir : mkdtempSync(join(tmpdir(), "keybridge-doctor-"));
   try {
     if (!inPlace) {
-      copyFileSync(file, join(checkDir, ledgerLayer.DEFAULT_FILE_NAME));
-      if (existsSync(`${file}-wal`))
-        copyFileSync(`${file}-wal`, join(checkDir, `${ledgerLayer.DEFAULT_FILE_NAME}-wal`));
+      copyFileSync(file, join(checkDir, DEFAULT_FILE_NAME));
+      if (existsSync(`${file}-wal`)) copyFileSync(`${file}-wal`, join(checkDir, `${DEFAULT_FILE_NAME}-wal`));
     }
-    // A short busy wait: a reader is not blocked by the daemon's writes in WAL mode, and the check has 3 s.
-    const ledger = ledgerLayer.openLedger({ dir: checkDir, readOnly: true, busyTimeoutMs: 1_000 });
-    try {
-      return { outstanding: ledger.listOutstanding().length };
-    } finally {
-      ledger.close();
-    }
+    const answer = await verifyOnWorker(checkDir, signal);
+    if (answer === undefined) return (await import("./ledger-verify.js")).verifyLedgerIn(checkDir);
+    if (answer.ok) return { outstanding: answer.outstanding };
+    throw await ledgerErrorFrom(answer);
   } finally {
     if (!inPlace) rmSync(checkDir, { recursive: true, force: true });
+  }
+}
+
+/** The worker's answer; undefined when no worker could run it (the sources run untranspiled): check inline. */
+function verifyOnWorker(checkDir: string, signal?: AbortSignal): Promise<LedgerVerifyMessage | undefined> {
+  signal?.throwIfAborted();
+  return new Promise((resolve, reject) => {
+    let worker: Worker;
+    try {
+      worker = new Worker(new URL("./ledger-verify-worker.js", import.meta.url), { workerData: { checkDir } });
+    } catch {
+      resolve(undefined);
+      return;
+    }
+    let answered = false;
+    const onAbort = () => {
+      // terminate() stops SQLite mid-check; the read-only connection leaves the files as they were.
+      void worker.terminate().finally(() => reject(signal?.reason));
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const done = () => signal?.removeEventListener("abort", onAbort);
+    worker.once("message", (message: LedgerVerifyMessage) => {
+      answered = true;
+      done();
+      resolve(message);
+    });
+    worker.once("error", (error) => {
+      done();
+      // The worker's module did not load (no build next to this file): the check runs inline instead.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") resolve(undefined);
+      else reject(error);
+    });
+    worker.once("exit", (code) => {
+      done();
+      if (!answered && !signal?.aborted) {
+        resolve({ ok: false, code: "LEDGER_IO", message: `the ledger check stopped (exit code ${code})`, details: {} });
+      }
+    });
+  });
+}
+
+async function ledgerErrorFrom(answer: Extract<LedgerVerifyMessage, { ok: false }>): Promise<Error> {
+  const errors = await import("../ledger/errors.js");
+  const options = { details: answer.details };
+  switch (answer.code) {
+    case "LEDGER_CORRUPT":
+      return new errors.LedgerCorruptError(answer.message, options);
+    case "LEDGER_TOO_NEW":
+      return new errors.LedgerTooNewError(answer.message, options);
+    case "LEDGER_READ_ONLY":
+      return new errors.LedgerReadOnlyError(answer.message, options);
+    case "LEDGER_DISK_FULL":
+      return new errors.LedgerDiskFullError(answer.message, options);
+    default:
+      return new errors.LedgerIoError(answer.message, options);
   }
 }
 

@@ -91,11 +91,13 @@ const RESTART_FIX =
   "keybridge preflight restart-service, then sudo systemctl restart keybridge: at start the daemon quarantines the damaged ledger and rebuilds it from the registry and the key; then keybridge reconcile";
 
 /** Read-only: never creates, migrates or repairs the ledger. */
-async function checkLedger(dir: string): Promise<CheckOutcome> {
+async function checkLedger(dir: string, signal?: AbortSignal): Promise<CheckOutcome> {
   let verified: { outstanding: number } | undefined;
   try {
-    verified = await verifyLedger(dir);
+    verified = await verifyLedger(dir, signal);
   } catch (error) {
+    // Out of time: the check's runner reports that, not a ledger failure.
+    if (signal?.aborted) throw error;
     const code = isCodedError(error) ? error.code : "";
     const message = (error as Error).message;
     if (code === "LEDGER_CORRUPT") return fail(`ledger: ${message}`, RESTART_FIX);
@@ -132,7 +134,7 @@ async function checkRegistry(inputs: DataDirCheckInputs, platform: NodeJS.Platfo
   }
 }
 
-export async function checkDataDir(inputs: DataDirCheckInputs): Promise<CheckOutcome> {
+export async function checkDataDir(inputs: DataDirCheckInputs, signal?: AbortSignal): Promise<CheckOutcome> {
   const dir = inputs.dataDir;
   const platform = inputs.platform ?? process.platform;
   let stats: Stats | undefined;
@@ -171,11 +173,11 @@ export async function checkDataDir(inputs: DataDirCheckInputs): Promise<CheckOut
   }
   const findings: CheckOutcome[] = [ok(dir)];
   if (platform !== "win32") findings.push(...(await checkOwnership(dir, stats, inputs)));
-  findings.push(await checkLedger(dir));
+  findings.push(await checkLedger(dir, signal));
   findings.push(await checkRegistry(inputs, platform));
   return combine(findings);
 }
 
 export function dataDirCheck(inputs: DataDirCheckInputs): DoctorCheck {
-  return { id: "data-dir", title: "data directory", run: () => checkDataDir(inputs) };
+  return { id: "data-dir", title: "data directory", run: (signal) => checkDataDir(inputs, signal) };
 }

@@ -20,8 +20,8 @@ export async function loadUsbBackend(): Promise<void> {
   return (await diagnostics()).loadUsbBackend();
 }
 
-export async function verifyLedger(dir: string): Promise<{ outstanding: number } | undefined> {
-  return (await diagnostics()).verifyLedger(dir);
+export async function verifyLedger(dir: string, signal?: AbortSignal): Promise<{ outstanding: number } | undefined> {
+  return (await diagnostics()).verifyLedger(dir, signal);
 }
 
 export async function registryKindFor(kind: string | undefined, platform: NodeJS.Platform): Promise<string> {
