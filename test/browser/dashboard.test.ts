@@ -1,15 +1,14 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Bridge, KeyView } from "../../src/bridge/api.js";
 import { openBridge } from "../../src/bridge/index.js";
 import { createServer, type KeybridgeServer } from "../../src/server/app.js";
+import { apiClient, CHROMIUM, haveChromium, launchChromium } from "./helpers.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const TOKEN = "dashboard-test-token-abcdefghijklmnopqrstuvwxyz0123";
-const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) process.stderr.write(`dashboard browser test skipped: ${CHROMIUM} is not installed\n`);
 
 describe.skipIf(!haveChromium)("dashboard in headless Chromium (virtual bridge)", () => {
@@ -19,18 +18,7 @@ describe.skipIf(!haveChromium)("dashboard in headless Chromium (virtual bridge)"
   let url: string;
   let browser: Browser;
 
-  const api = async (path: string, init: { method?: string; json?: unknown } = {}) => {
-    const response = await fetch(`${url}${path}`, {
-      method: init.method ?? "GET",
-      headers: {
-        authorization: `Bearer ${TOKEN}`,
-        ...(init.json === undefined ? {} : { "content-type": "application/json" }),
-      },
-      ...(init.json === undefined ? {} : { body: JSON.stringify(init.json) }),
-    });
-    expect(response.status, `${init.method ?? "GET"} ${path}`).toBeLessThan(300);
-    return response.json() as Promise<unknown>;
-  };
+  const api = apiClient(() => url, TOKEN);
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), "kb-dashboard-"));
@@ -38,17 +26,7 @@ describe.skipIf(!haveChromium)("dashboard in headless Chromium (virtual bridge)"
     await bridge.ready();
     server = await createServer({ bridge, token: TOKEN });
     url = await server.listen("127.0.0.1", 0);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

@@ -53,6 +53,18 @@ export const DASHBOARD_HTML = `<!doctype html>
   form#login input { width: 100%; font: inherit; padding: .35rem .5rem; margin-bottom: .6rem; }
   form#login p { color: var(--muted); font-size: .9rem; }
   #error { color: var(--crit); }
+  .ok { color: var(--ok); font-weight: 600; }
+  #notify tbody th { background: none; font-weight: normal; font-size: inherit; }
+  #notify tbody th, #notify td:nth-child(2) { white-space: nowrap; }
+  #notify tr.trouble > * { background: #fff5f5; }
+  #notify tr.trouble > :first-child { box-shadow: inset 4px 0 0 var(--crit); }
+  #notify tr.trouble.warning > * { background: #fff8e6; }
+  #notify tr.trouble.warning > :first-child { box-shadow: inset 4px 0 0 var(--warn); }
+  .test-result { display: block; font-size: .85rem; margin-top: .2rem; }
+  .when { display: block; color: var(--muted); font-size: .85rem; }
+  .notify-actions { display: flex; flex-wrap: wrap; align-items: center; gap: .75rem; margin-top: .6rem; }
+  .notify-actions p { margin: 0; }
+  .notify-actions[hidden] { display: none; }
   code { background: var(--panel); padding: 0 .25rem; border-radius: 4px; }
 </style>
 </head>
@@ -86,6 +98,14 @@ export const DASHBOARD_HTML = `<!doctype html>
     <section aria-labelledby="h-dummies"><h2 id="h-dummies">Borrow Dummies</h2><div id="dummies"></div></section>
     <section aria-labelledby="h-events"><h2 id="h-events">Recent events</h2><div id="events"></div></section>
     <section aria-labelledby="h-audit"><h2 id="h-audit">Audit trail</h2><div id="audit"></div></section>
+    <section aria-labelledby="h-notify">
+      <h2 id="h-notify">Notifications</h2>
+      <div id="notify"></div>
+      <div class="notify-actions" id="notify-actions" hidden>
+        <button type="button" id="notify-test-all">Send test to all</button>
+        <p id="notify-summary" role="status" aria-live="polite"></p>
+      </div>
+    </section>
     <section aria-labelledby="h-preflight">
       <h2 id="h-preflight">Is it safe to…?</h2>
       <div class="preflight" id="preflight-buttons" role="group" aria-label="Preflight checks"></div>
@@ -103,6 +123,11 @@ export const DASHBOARD_HTML = `<!doctype html>
   var refreshTimer = null;
   var EVENTS_SHOWN = 50;
   var recent = [];
+  var NOTIFY_FOLLOW_MS = 3000;
+  var webhooks = null;
+  var webhookTests = Object.create(null);
+  var testing = false;
+  var notifyTimer = null;
   var $ = function (id) { return document.getElementById(id); };
 
   function el(tag, attrs, children) {
@@ -243,9 +268,100 @@ export const DASHBOARD_HTML = `<!doctype html>
       }), [0]));
   }
 
+  function lastAttempt(last) {
+    if (!last) return el("span", { "class": "empty" }, ["none yet"]);
+    var seconds = isNaN(Date.parse(last.at)) ? "" : ":" + pad(new Date(last.at).getSeconds());
+    return el("span", null, [last.ok ? el("span", { "class": "ok" }, ["ok"]) : el("strong", { "class": "sev-critical" }, ["FAILED"]),
+                             " " + last.result, el("span", { "class": "when" }, [last.type + ", " + localTime(last.at) + seconds])]);
+  }
+  function testCell(w) {
+    var button = el("button", { type: "button", "class": "notify-test", "aria-label": "Send test to " + w.name }, ["Send test"]);
+    button.disabled = testing;
+    button.addEventListener("click", function () { sendTest(w.name); });
+    var parts = [button];
+    var t = webhookTests[w.name];
+    if (t === "sending") parts.push(el("span", { "class": "test-result" }, ["sending…"]));
+    else if (t) {
+      parts.push(el("span", { "class": "test-result", "data-ok": String(t.ok) }, [
+        t.ok ? el("strong", { "class": "ok" }, ["ok"]) : el("strong", { "class": "sev-critical" }, ["FAIL"]),
+        " " + t.result + " (" + t.ms + " ms)"]));
+    }
+    return el("td", null, parts);
+  }
+  /** A webhook whose last attempt failed, or that gave up or dropped a notification, is marked like a risk. */
+  function renderNotify() {
+    var list = webhooks;
+    if (!list) return;
+    $("notify-actions").hidden = list.length === 0;
+    $("notify-test-all").disabled = testing;
+    if (list.length === 0) {
+      put("notify", el("p", { "class": "empty", id: "notify-none" }, [
+        "No webhook is configured, so nobody hears of a risk without watching this page: add ",
+        el("code", null, ['"webhooks": [{"url": "https://…"}]']),
+        " to keybridge.json and restart the daemon (docs/notify.md has the details)."]));
+      return;
+    }
+    var headers = ["Webhook", "URL", "Events", "Delivered", "Failed", "Dropped", "Waiting", "Last attempt", "Test"];
+    var head = el("tr", null, headers.map(function (h, i) {
+      return el("th", i >= 3 && i <= 6 ? { scope: "col", "class": "num" } : { scope: "col" }, [h]);
+    }));
+    var body = list.map(function (w) {
+      var critical = (w.last && !w.last.ok) || w.failed > 0;
+      var warning = !critical && w.dropped > 0;
+      var name = [el("strong", null, [w.name])];
+      if (critical) name.push(" ", el("span", { "class": "sev sev-critical" }, ["failing"]));
+      else if (warning) name.push(" ", el("span", { "class": "sev sev-warning" }, ["dropping"]));
+      var count = function (n, cls) { return el("td", { "class": n > 0 && cls ? "num " + cls : "num" }, [String(n)]); };
+      return el("tr", { "class": "webhook" + (critical ? " trouble" : warning ? " trouble warning" : ""), "data-webhook": w.name }, [
+        el("th", { scope: "row" }, name), el("td", null, [w.url]), el("td", null, [w.events.join(", ")]),
+        count(w.delivered), count(w.failed, "sev-critical"), count(w.dropped, "sev-warning"), count(w.pending),
+        el("td", null, [lastAttempt(w.last)]), testCell(w)]);
+    });
+    put("notify", el("table", null, [
+      el("caption", null, ["Where the daemon POSTs its events; counts since it started (failed: given up after its retries; dropped: pushed out of a full queue)"]),
+      el("thead", null, [head]), el("tbody", null, body)]));
+  }
+  /** Cheap (the daemon answers from memory); while a delivery waits it looks again until none does. */
+  function loadNotify() {
+    return api("/v1/notify").then(function (n) {
+      webhooks = n.webhooks;
+      renderNotify();
+      var waiting = webhooks.some(function (w) { return w.pending > 0; });
+      if (waiting && !notifyTimer) {
+        notifyTimer = setTimeout(function () { notifyTimer = null; if (token) loadNotify(); }, NOTIFY_FOLLOW_MS);
+      }
+    }).catch(function (e) { if (e.message !== "unauthorized") $("error").textContent = "Could not load the notifications: " + e.message; });
+  }
+  function sendTest(name) {
+    if (testing || !webhooks) return;
+    testing = true;
+    var names = name === undefined ? webhooks.map(function (w) { return w.name; }) : [name];
+    names.forEach(function (n) { webhookTests[n] = "sending"; });
+    var summary = $("notify-summary");
+    summary.className = "";
+    summary.textContent = "Sending a test notification…";
+    renderNotify();
+    api("/v1/notify/test" + (name === undefined ? "" : "?name=" + encodeURIComponent(name)), { method: "POST" })
+      .then(function (body) {
+        body.results.forEach(function (r) { webhookTests[r.name] = r; });
+        var failed = body.results.filter(function (r) { return !r.ok; }).length;
+        var n = body.results.length;
+        summary.className = failed ? "sev-critical" : "ok";
+        if (failed === 0) summary.textContent = n === 1 ? body.results[0].name + " took the test." : "All " + n + " webhooks took the test.";
+        else summary.textContent = (n === 1 ? body.results[0].name : failed + " of " + n + " webhooks") +
+          " did not take the test: check the URL, the receiver and its logs.";
+      }, function (e) {
+        names.forEach(function (n) { delete webhookTests[n]; });
+        summary.className = "sev-critical";
+        summary.textContent = "Could not send the test: " + e.message;
+      })
+      .then(function () { testing = false; return loadNotify(); });
+  }
+
   function refresh() {
     api("/v1/audit?limit=20").then(renderAudit)
       .catch(function (e) { if (e.message !== "unauthorized") $("error").textContent = "Could not load the audit trail: " + e.message; });
+    loadNotify();
     return api("/v1/status").then(function (s) { $("error").textContent = ""; render(s); })
       .catch(function (e) { if (e.message !== "unauthorized") $("error").textContent = "Could not load the status: " + e.message; });
   }
@@ -305,6 +421,8 @@ export const DASHBOARD_HTML = `<!doctype html>
     b.addEventListener("click", function () { preflight(a); });
     $("preflight-buttons").appendChild(b);
   });
+
+  $("notify-test-all").addEventListener("click", function () { sendTest(); });
 
   $("login").addEventListener("submit", function (e) {
     e.preventDefault();
