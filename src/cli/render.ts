@@ -13,6 +13,7 @@ import type {
   StatusView,
   VirtualKeyView,
 } from "../bridge/api.js";
+import { formatDuration } from "../config/duration.js";
 import type { LoadedConfig } from "../config/load.js";
 import { describeWebhook } from "../config/webhooks.js";
 import type { WebhookTestResult, WebhookView } from "../server/notify/index.js";
@@ -79,15 +80,17 @@ const NO_WEBHOOKS =
 export function webhooksText(hooks: WebhookView[]): string {
   if (hooks.length === 0) return NO_WEBHOOKS;
   return table(
-    ["NAME", "URL", "EVENTS", "SENT", "FAILED", "DROPPED", "WAITING", "LAST"],
+    ["NAME", "URL", "EVENTS", "HOLD", "DELIVERED", "FAILED", "DROPPED", "WAITING", "SUPPRESSED", "LAST"],
     hooks.map((hook) => [
       hook.name,
       hook.url,
       hook.events.join(","),
+      hook.holdMs === 0 ? "-" : formatDuration(hook.holdMs),
       hook.delivered,
       hook.failed,
       hook.dropped,
       hook.pending,
+      hook.suppressed,
       hook.last === null
         ? "-"
         : `${hook.last.ok ? "ok" : "FAILED"} ${hook.last.result} (${when(hook.last.at).replace(/ \(.*\)$/, "")})`,

@@ -176,9 +176,9 @@ function failWebhooks(schema: TSchema, value: unknown, source: ConfigSource): ne
   const reason =
     first === undefined
       ? "not a list of webhooks"
-      : /secretFile|url|name|format|events/.test(where) || first.path === ""
+      : /secretFile|url|name|format|events|holdMs/.test(where) || first.path === ""
         ? first.message
-        : `${first.message} (a webhook has url, name, events, format and secretFile)`;
+        : `${first.message} (a webhook has url, name, events, format, secretFile and holdMs)`;
   throw new ConfigInvalidError(`webhooks${where}: ${reason} (from ${source})`, { field: "webhooks", source });
 }
 

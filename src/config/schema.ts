@@ -36,6 +36,11 @@ export const WebhookSchema = Type.Object(
     secretFile: Type.Optional(
       Type.String({ minLength: 1, description: "file holding the HMAC secret that signs each delivery" }),
     ),
+    holdMs: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 0, maximum: 3_600_000 }), Type.String({ minLength: 1 })], {
+        description: "hold a risk.raised this long (ms or a duration such as 30s); cleared within it, neither is sent",
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -23,5 +23,9 @@ export function shownConfig(config: KeybridgeConfig): KeybridgeConfig {
 export function describeWebhook(hook: WebhookConfig): string {
   const events = hook.events === undefined ? "default events" : hook.events.join(", ");
   const name = hook.name === undefined ? "" : `${hook.name} → `;
-  return `${name}${shownWebhookUrl(hook.url)} (${events}${hook.secretFile === undefined ? "" : ", signed"})`;
+  const hold =
+    hook.holdMs === undefined || hook.holdMs === 0
+      ? ""
+      : `, risks held ${hook.holdMs}${typeof hook.holdMs === "number" ? " ms" : ""}`;
+  return `${name}${shownWebhookUrl(hook.url)} (${events}${hook.secretFile === undefined ? "" : ", signed"}${hold})`;
 }

@@ -3,6 +3,7 @@ import type { Subscription } from "rxjs";
 import type { Bridge, BridgeEvent } from "../../bridge/api.js";
 import { UnknownWebhookError } from "./errors.js";
 import { type NotifiableEvent, renderDelivery, TEST_EVENT_TYPE } from "./payload.js";
+import { RiskHold } from "./risk-hold.js";
 import { fetchSender, type Sender } from "./send.js";
 import type { WebhookTarget } from "./targets.js";
 import { type QueueTuning, type WebhookCounts, WebhookQueue } from "./webhook-queue.js";
@@ -24,6 +25,10 @@ export interface NotifierOptions {
 }
 
 export interface WebhookView extends WebhookCounts {
+  /** Risks raised and cleared again within the webhook's hold, so never sent. */
+  suppressed: number;
+  /** How long a risk.raised waits before it is sent (0: at once). */
+  holdMs: number;
   name: string;
   /** Scheme and host only: the path of a chat webhook is its secret. */
   url: string;
@@ -50,6 +55,7 @@ type EventSource = Pick<Bridge, "events$" | "recentEvents">;
  */
 export class Notifier {
   private readonly queues: WebhookQueue[];
+  private readonly holds = new Map<WebhookQueue, RiskHold>();
   private subscription: Subscription | undefined;
   private readonly source: { host: string; runId: string; version: string };
   private closed = false;
@@ -68,6 +74,9 @@ export class Notifier {
       maxPending: options.maxPending ?? DEFAULT_MAX_PENDING,
     };
     this.queues = targets.map((target) => new WebhookQueue(target, sender, tuning));
+    for (const queue of this.queues) {
+      this.holds.set(queue, new RiskHold(queue.target.holdMs, (delivery) => queue.push(delivery)));
+    }
     this.source = { host: options.host ?? hostname(), runId: bridge.recentEvents({ limit: 1 }).runId, version };
   }
 
@@ -92,14 +101,21 @@ export class Notifier {
   }
 
   webhooks(): WebhookView[] {
-    return this.queues.map(({ target, stats }) => ({
-      name: target.name,
-      url: target.shownUrl,
-      events: [...target.events],
-      format: target.format,
-      signed: target.secret !== undefined,
-      ...stats,
-    }));
+    return this.queues.map((queue) => {
+      const { target, stats } = queue;
+      const hold = this.holds.get(queue);
+      return {
+        name: target.name,
+        url: target.shownUrl,
+        events: [...target.events],
+        format: target.format,
+        signed: target.secret !== undefined,
+        holdMs: target.holdMs,
+        ...stats,
+        pending: stats.pending + (hold?.size ?? 0),
+        suppressed: hold?.suppressed ?? 0,
+      };
+    });
   }
 
   /** One test delivery to each webhook (or the one named), sent now and once; the answers say what came back. */
@@ -132,12 +148,19 @@ export class Notifier {
     this.closed = true;
     this.subscription?.unsubscribe();
     this.subscription = undefined;
+    for (const hold of this.holds.values()) hold.flush();
     await Promise.all(this.queues.map((queue) => queue.close(drainMs)));
   }
 
   private dispatch(event: BridgeEvent): void {
     for (const queue of this.queues) {
-      if (queue.target.events.has(event.type)) queue.push(renderDelivery(event, queue.target, this.source));
+      const hold = this.holds.get(queue);
+      // Seen even by a webhook that does not take risk.cleared: it still cancels a held raise.
+      if (hold?.cancelsHeldRaise(event)) continue;
+      if (!queue.target.events.has(event.type)) continue;
+      const delivery = renderDelivery(event, queue.target, this.source);
+      if (hold?.holdRaise(event, delivery)) continue;
+      queue.push(delivery);
     }
   }
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { BRIDGE_EVENT_TYPES, type BridgeEventType } from "../../bridge/api.js";
-import { shownWebhookUrl, type WebhookConfig } from "../../config/index.js";
+import { parseDuration, shownWebhookUrl, type WebhookConfig } from "../../config/index.js";
 import { NotifySetupError } from "./errors.js";
 
 /** What a person must hear of without watching the dashboard: a borrow in danger, and a dummy made. */
@@ -15,6 +15,8 @@ export interface WebhookTarget {
   readonly format: "json" | "text";
   /** Signs each delivery (X-Keybridge-Signature) when set. */
   readonly secret?: Buffer;
+  /** How long a risk.raised waits for its own clearing before it is sent; 0: at once. */
+  readonly holdMs: number;
 }
 
 /** Expands `risk.*` and `*` against the bridge's event types; a name or pattern matching none is refused. */
@@ -65,6 +67,30 @@ function readSecret(file: string, webhook: string): Buffer {
   return Buffer.from(secret, "utf8");
 }
 
+const MAX_HOLD_MS = 3_600_000;
+
+/** `holdMs` as a number of milliseconds or a duration string ("30s"), up to an hour. */
+function holdMsOf(value: number | string | undefined, webhook: string): number {
+  if (value === undefined) return 0;
+  let ms: number;
+  try {
+    ms = typeof value === "number" ? value : parseDuration(value);
+  } catch (error) {
+    throw new NotifySetupError(
+      `webhook ${webhook}: holdMs: ${(error as Error).message}`,
+      { webhook, holdMs: value },
+      error,
+    );
+  }
+  if (!Number.isInteger(ms) || ms < 0 || ms > MAX_HOLD_MS) {
+    throw new NotifySetupError(`webhook ${webhook}: holdMs must be from 0 to 1h, got ${JSON.stringify(value)}`, {
+      webhook,
+      holdMs: value,
+    });
+  }
+  return ms;
+}
+
 /** The configured webhooks made ready to send: names unique, event patterns expanded, secrets read. */
 export function resolveWebhooks(configs: readonly WebhookConfig[]): WebhookTarget[] {
   const seen = new Set<string>();
@@ -82,6 +108,7 @@ export function resolveWebhooks(configs: readonly WebhookConfig[]): WebhookTarge
       shownUrl: shownWebhookUrl(config.url),
       events: config.events === undefined ? new Set(DEFAULT_WEBHOOK_EVENTS) : expandEventPatterns(config.events, name),
       format: config.format ?? "json",
+      holdMs: holdMsOf(config.holdMs, name),
       ...(config.secretFile === undefined ? {} : { secret: readSecret(config.secretFile, name) }),
     };
     return target;

@@ -64,6 +64,8 @@ describe("daemon check", () => {
       signed: false,
       retried: 6,
       pending: 0,
+      suppressed: 0,
+      holdMs: 0,
     };
     const webhooks = async () => [
       { ...hook, name: "chat", delivered: 3, failed: 0, dropped: 0, last: null },

@@ -132,7 +132,7 @@ describe("webhooks on a running daemon (virtual key, real HTTP)", () => {
     const listing = await runCli(["notify"], {}, dir);
     expect(listing.code).toBe(0);
     expect(listing.stdout).toMatch(
-      /^live\s+http:\/\/127\.0\.0\.1:\d+\/…\s+risk\.raised,risk\.cleared,borrow\.dummy\s+0/m,
+      /^live\s+http:\/\/127\.0\.0\.1:\d+\/…\s+risk\.raised,risk\.cleared,borrow\.dummy\s+-\s+0/m,
     );
     expect(listing.stdout).toContain("dead");
 
@@ -195,6 +195,7 @@ describe("webhooks in the configuration", () => {
     const cases: [unknown, string][] = [
       [[{ url: "ftp://a.example/" }], "webhooks[0].url"],
       [[{ url: "https://a.example/", format: "xml" }], "webhooks[0].format"],
+      [[{ url: "https://a.example/", holdMs: -5 }], "webhooks[0].holdMs"],
       [[{ url: "https://a.example/" }, { url: "https://b.example/", event: ["risk.raised"] }], "webhooks[1]"],
     ];
     for (const [webhooks, where] of cases) {

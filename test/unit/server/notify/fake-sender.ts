@@ -51,6 +51,7 @@ export const target = (name = "ops"): WebhookTarget => ({
   shownUrl: `http://${name}.example/…`,
   events: new Set(["risk.raised", "risk.cleared"]),
   format: "json",
+  holdMs: 0,
 });
 
 /** Resolves when `check` holds, polling each 5 ms; fails the test after `ms`. */

@@ -63,11 +63,13 @@ describe("Notifier", () => {
         events: ["risk.raised", "risk.cleared"],
         format: "json",
         signed: false,
+        holdMs: 0,
         delivered: 0,
         failed: 1,
         dropped: 0,
         retried: 0,
         pending: 0,
+        suppressed: 0,
         last: { at: expect.any(String), ok: false, type: "risk.raised", result: "HTTP 500" },
       },
     ]);
@@ -109,5 +111,87 @@ describe("Notifier", () => {
     notifier.start();
     expect(subscribed).toBe(0);
     expect(notifier.webhooks()).toEqual([]);
+  });
+});
+
+describe("Notifier with a hold on raised risks", () => {
+  const risk = (kind: "key-unplugged" | "registry-lost", serial?: string) => ({
+    kind,
+    severity: "critical" as const,
+    message: `${kind} ${serial ?? ""}`,
+    advice: "do something",
+    since: new Date().toISOString(),
+    ...(serial === undefined ? {} : { serial }),
+  });
+  const raiseRisk = (bus: EventBus, r: ReturnType<typeof risk>) =>
+    bus.emit("risk.raised", r.message, { ...(r.serial === undefined ? {} : { serial: r.serial }), risk: r });
+  const clearRisk = (bus: EventBus, r: ReturnType<typeof risk>) =>
+    bus.emit("risk.cleared", `resolved: ${r.message}`, {
+      ...(r.serial === undefined ? {} : { serial: r.serial }),
+      risk: r,
+    });
+
+  it("sends neither the raise nor the clearing of a risk that clears within the hold", async () => {
+    const bus = new EventBus();
+    const { send, calls } = fakeSender();
+    const notifier = new Notifier(busSource(bus), [{ ...target(), holdMs: 200 }], { sender: send });
+    notifier.start();
+    const unplugged = risk("key-unplugged", "KB-1");
+    raiseRisk(bus, unplugged);
+    expect(notifier.webhooks()[0]).toMatchObject({ pending: 1, holdMs: 200 });
+    clearRisk(bus, unplugged);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(calls).toEqual([]);
+    expect(notifier.webhooks()[0]).toMatchObject({ pending: 0, suppressed: 1, delivered: 0 });
+    await notifier.close(10);
+  });
+
+  it("sends a risk still open when the hold ends, and its clearing later; other risks are not confused with it", async () => {
+    const bus = new EventBus();
+    const { send, calls } = fakeSender();
+    // This webhook does not take risk.cleared; a clearing of ANOTHER risk must not cancel the held one.
+    const raisesOnly = { ...target("pager"), holdMs: 50, events: new Set<BridgeEvent["type"]>(["risk.raised"]) };
+    const both = { ...target("chat"), holdMs: 50 };
+    const notifier = new Notifier(busSource(bus), [raisesOnly, both], { sender: send });
+    notifier.start();
+    const one = risk("key-unplugged", "KB-1");
+    const other = risk("key-unplugged", "KB-2");
+    raiseRisk(bus, one);
+    raiseRisk(bus, other);
+    clearRisk(bus, other);
+    await until(() => calls.length === 2);
+    expect(calls.map((call) => `${call.webhook}:${call.type}:${JSON.parse(call.body).serial}`).sort()).toEqual([
+      "chat:risk.raised:KB-1",
+      "pager:risk.raised:KB-1",
+    ]);
+    clearRisk(bus, one);
+    await until(() => calls.length === 3);
+    expect(calls[2]).toMatchObject({ webhook: "chat", type: "risk.cleared" });
+    expect(notifier.webhooks().map((hook) => hook.suppressed)).toEqual([1, 1]);
+    await notifier.close(10);
+  });
+
+  it("a webhook that takes only raises still drops a raise cancelled by its clearing", async () => {
+    const bus = new EventBus();
+    const { send, calls } = fakeSender();
+    const raisesOnly = { ...target("pager"), holdMs: 100, events: new Set<BridgeEvent["type"]>(["risk.raised"]) };
+    const notifier = new Notifier(busSource(bus), [raisesOnly], { sender: send });
+    notifier.start();
+    const lost = risk("registry-lost");
+    raiseRisk(bus, lost);
+    clearRisk(bus, lost);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(calls).toEqual([]);
+    await notifier.close(10);
+  });
+
+  it("on close, a held raise is sent at once: the risk is still open", async () => {
+    const bus = new EventBus();
+    const { send, calls } = fakeSender();
+    const notifier = new Notifier(busSource(bus), [{ ...target(), holdMs: 3_600_000 }], { sender: send });
+    notifier.start();
+    raiseRisk(bus, risk("key-unplugged", "KB-1"));
+    await notifier.close(1_000);
+    expect(calls.map((call) => call.type)).toEqual(["risk.raised"]);
   });
 });

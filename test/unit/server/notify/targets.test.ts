@@ -63,6 +63,22 @@ describe("resolveWebhooks", () => {
   });
 });
 
+describe("holdMs", () => {
+  it("takes milliseconds or a duration, 0 by default, and refuses more than an hour or a bad duration", () => {
+    const [none, ms, text] = resolveWebhooks([
+      { url: "http://a.example/", name: "a" },
+      { url: "http://b.example/", name: "b", holdMs: 1500 },
+      { url: "http://c.example/", name: "c", holdMs: "30s" },
+    ]);
+    expect([none?.holdMs, ms?.holdMs, text?.holdMs]).toEqual([0, 1500, 30_000]);
+    for (const holdMs of ["2h", "soon"]) {
+      expect(() => resolveWebhooks([{ url: "http://a.example/", name: "a", holdMs }])).toThrow(
+        expect.objectContaining({ code: "NOTIFY_SETUP_FAILED", message: expect.stringContaining("holdMs") }),
+      );
+    }
+  });
+});
+
 describe("shownWebhookUrl", () => {
   it("never shows a path segment or query of the URL, only scheme and host", () => {
     fc.assert(
