@@ -55,6 +55,18 @@ function fsyncMedianMs(append = false) {
   return median(samples);
 }
 
+/** Runs `task` `total` times with `width` of them in flight, each lane starting the next as one ends. */
+async function inLanes(total, width, task) {
+  let issued = 0;
+  const lane = async () => {
+    while (issued < total) {
+      issued++;
+      await task();
+    }
+  };
+  await Promise.all(Array.from({ length: width }, lane));
+}
+
 const BORROWS_DDL = `CREATE TABLE borrows (serial TEXT NOT NULL, id INTEGER NOT NULL, op_id TEXT NOT NULL UNIQUE,
   product INTEGER NOT NULL, client TEXT NOT NULL, issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
   binding TEXT NOT NULL, tag TEXT NOT NULL, state TEXT NOT NULL, dummy_until INTEGER, settle_op_id TEXT,
@@ -151,14 +163,7 @@ async function barePipelineSpeedup() {
   const borrowBare = () => Promise.all([verified(), commitRow(nextId++)]);
   const perBorrowMs = async (total, width) => {
     const started = performance.now();
-    let issued = 0;
-    const lane = async () => {
-      while (issued < total) {
-        issued++;
-        await borrowBare();
-      }
-    };
-    await Promise.all(Array.from({ length: width }, lane));
+    await inLanes(total, width, borrowBare);
     return (performance.now() - started) / total;
   };
   try {
@@ -196,14 +201,7 @@ async function measure(total, width) {
   const firmwareBefore = key.counters.firmwareMs;
   const busyBefore = key.counters.busyMs;
   const started = performance.now();
-  let issued = 0;
-  const lane = async () => {
-    while (issued < total) {
-      issued++;
-      await borrowOne();
-    }
-  };
-  await Promise.all(Array.from({ length: width }, lane));
+  await inLanes(total, width, borrowOne);
   const wall = performance.now() - started;
   const firmware = key.counters.firmwareMs - firmwareBefore;
   const busy = key.counters.busyMs - busyBefore;
