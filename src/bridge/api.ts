@@ -140,6 +140,8 @@ export interface StatusView {
   risks: RiskView[];
   /** `lastExportAt`: when the ledger was last exported (ISO time), the backup that holds every tag; null if never. */
   ledger: { path: string; healthy: boolean; rebuilt: boolean; lastExportAt: string | null };
+  /** The planned maintenance window, or null. */
+  maintenance: MaintenancePlanView | null;
   /**
    * `lastDriftCheck`: when the mirror last compared the registry with the ledger (ISO time);
    * null until the first check at start has finished, while `healthy` is not yet known.
@@ -216,6 +218,8 @@ export const BRIDGE_EVENT_TYPES = [
   "migration.done",
   "license.updated",
   "reconcile.repaired",
+  "maintenance.planned",
+  "maintenance.cancelled",
 ] as const;
 
 export type BridgeEventType = (typeof BRIDGE_EVENT_TYPES)[number];
@@ -286,6 +290,38 @@ export interface EventHistoryView {
   events: BridgeEvent[];
 }
 
+/** A planned maintenance window: from `at` on, nothing may be borrowed; borrows made before end by `at`. */
+export interface MaintenancePlanView {
+  at: string;
+  /** When borrowing opens again by itself; null: only when the plan is cancelled. */
+  until: string | null;
+  /** The dangerous action the window is for (shown, and judged by preflight at `at`). */
+  action: PreflightAction | null;
+  note: string | null;
+  plannedAt: string;
+}
+
+export interface MaintenanceView {
+  plan: MaintenancePlanView | null;
+  /** `before` the window (borrows end by `at`), `during` it (no borrows), `over` (`until` passed), or `none`. */
+  phase: "none" | "before" | "during" | "over";
+  /** Outstanding borrows that end after `at`: returned early, they no longer stand in the way. */
+  borrowsEndingAfter: BorrowView[];
+  /** True when no outstanding borrow ends after `at` (a borrow that expires before it is settled by then). */
+  clear: boolean;
+  /** One sentence: what the plan means now. */
+  summary: string;
+}
+
+export interface MaintenanceInput {
+  /** ISO time the window starts. */
+  at: string;
+  /** ISO time it ends; borrowing opens again by itself then. */
+  until?: string;
+  action?: PreflightAction;
+  note?: string;
+}
+
 export interface VirtualKeyView {
   serial: string;
   plugged: boolean;
@@ -332,6 +368,12 @@ export interface Bridge {
   exportLedgerText(): Promise<{ text: string; summary: LedgerExportView }>;
   importLedgerText(text: string, options?: { force?: boolean }): Promise<LedgerExportView>;
   risks(): RiskView[];
+  /** The planned maintenance window, if any, and the borrows still standing in its way. */
+  maintenance(): Promise<MaintenanceView>;
+  /** Plans (or replaces) the window; durable, audited, published as `maintenance.planned`. */
+  planMaintenance(input: MaintenanceInput): Promise<MaintenanceView>;
+  /** Ends the plan (borrowing is normal again); published as `maintenance.cancelled`. */
+  cancelMaintenance(): Promise<MaintenanceView>;
   /** The ledger's audit trail, newest first: survives restarts, unlike `recentEvents`. */
   audit(query?: AuditQueryInput): Promise<AuditEntryView[]>;
   /**

@@ -341,13 +341,14 @@ export class BorrowService {
     const session = this.pickSession(valid);
     const license = session.license(valid.product);
     if (license === undefined) throw new UnknownProductError(valid.product, session.serial);
-    const days = valid.days ?? license.borrowDays;
-    if (days > license.borrowDays) {
+    if (valid.days !== undefined && valid.days > license.borrowDays) {
       throw new InvalidRequestError(
         "days",
-        `days is ${days}, but product ${valid.product} may be borrowed for at most ${license.borrowDays} days`,
+        `days is ${valid.days}, but product ${valid.product} may be borrowed for at most ${license.borrowDays} days`,
       );
     }
+    // A planned maintenance shortens the default period, or refuses, so that no borrow outlasts its start.
+    const days = this.ctx.maintenance.allowedDays(valid.days, license.borrowDays, session.keyNow());
     const opId = randomBytes(16);
     const opIdHex = opId.toString("hex");
     const tag = ledger.deriveTag(opId);

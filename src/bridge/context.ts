@@ -3,6 +3,7 @@ import type { BorrowIndex } from "./borrow-index.js";
 import type { EventBus } from "./event-bus.js";
 import type { InFlight } from "./in-flight.js";
 import type { KeyManager } from "./key-manager.js";
+import type { MaintenancePlanner } from "./maintenance.js";
 import type { Mirror } from "./mirror.js";
 
 /** What the bridge's services share; built once by `openBridge`. */
@@ -13,6 +14,7 @@ export interface BridgeContext {
   readonly mirror: Mirror;
   readonly events: EventBus;
   readonly inFlight: InFlight;
+  readonly maintenance: MaintenancePlanner;
   /** The current host binding, lower-case hex (32 bytes). */
   binding(): string;
   productName(product: number): string | undefined;

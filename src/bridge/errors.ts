@@ -130,3 +130,10 @@ export class TagUnknownError extends KeybridgeError {
     );
   }
 }
+
+/** A maintenance is planned: no borrow may outlast its start, and none is made while it runs. */
+export class MaintenancePlannedError extends KeybridgeError {
+  constructor(message: string, details: Record<string, unknown>) {
+    super("MAINTENANCE_PLANNED", message, { details });
+  }
+}

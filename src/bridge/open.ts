@@ -41,6 +41,8 @@ import type {
   LedgerExportView,
   LicenseInput,
   LicenseUpdateView,
+  MaintenanceInput,
+  MaintenanceView,
   MigrationView,
   PreflightView,
   ReconcileView,
@@ -62,6 +64,7 @@ import { InFlight } from "./in-flight.js";
 import { KeyManager } from "./key-manager.js";
 import type { KeySession } from "./key-session.js";
 import { LedgerPinStore } from "./ledger-pin-store.js";
+import { MaintenancePlanner } from "./maintenance.js";
 import { Mirror } from "./mirror.js";
 import { ReconcileService } from "./reconcile-service.js";
 import { Recovery } from "./recovery.js";
@@ -301,6 +304,7 @@ async function assemble(
     mirror,
     events,
     inFlight,
+    maintenance: new MaintenancePlanner({ ledger, events }),
     binding: () => binding,
     productName,
   };
@@ -400,6 +404,20 @@ class BridgeImpl implements OpenedBridge {
     return this.riskSource.risks();
   }
 
+  async maintenance(): Promise<MaintenanceView> {
+    return this.context.maintenance.view(this.borrowViews());
+  }
+
+  async planMaintenance(input: MaintenanceInput): Promise<MaintenanceView> {
+    await this.context.maintenance.set(input);
+    return this.maintenance();
+  }
+
+  async cancelMaintenance(): Promise<MaintenanceView> {
+    await this.context.maintenance.cancel();
+    return this.maintenance();
+  }
+
   async audit(query: AuditQueryInput = {}): Promise<AuditEntryView[]> {
     return listAuditEntries(this.context.ledger, query);
   }
@@ -427,6 +445,7 @@ class BridgeImpl implements OpenedBridge {
         rebuilt: this.context.ledger.rebuilt,
         lastExportAt: isoOrNull(this.context.ledger.getMeta("last_export_at")),
       },
+      maintenance: this.context.maintenance.current(),
       registry: {
         kind: description.kind,
         location: description.location,

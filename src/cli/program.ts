@@ -6,6 +6,7 @@ import { type CliDeps, type CommandKit, example, type GlobalOptions } from "./co
 import { registerLocalCommands, registerServe } from "./commands/daemon.js";
 import { registerHistory } from "./commands/history.js";
 import { registerLedger } from "./commands/ledger.js";
+import { registerMaintenance } from "./commands/maintenance.js";
 import { registerNotify } from "./commands/notify.js";
 import { registerOperations } from "./commands/operations.js";
 import { registerViews } from "./commands/views.js";
@@ -53,6 +54,7 @@ export function buildProgram(io: CliIo, deps: CliDeps, state: { exitCode: number
   registerLedger(program, kit);
   registerHistory(program, kit);
   registerNotify(program, kit);
+  registerMaintenance(program, kit);
   registerLocalCommands(program, kit);
   registerVirtual(program, kit);
   return program;

@@ -6,6 +6,7 @@ import type {
   KeyView,
   LedgerExportView,
   LicenseUpdateView,
+  MaintenanceView,
   MigrationView,
   PreflightView,
   RepairResultView,
@@ -70,6 +71,31 @@ export function auditText(entries: AuditEntryView[]): string {
       e.message,
     ]),
   );
+}
+
+export function maintenanceText(view: MaintenanceView): string {
+  const plan = view.plan;
+  if (plan === null) return `${view.summary}\nPlan one with: keybridge maintenance plan 14d --action reinstall-os\n`;
+  const lines = [
+    `Maintenance ${view.phase === "before" ? "planned" : view.phase === "during" ? "under way" : "window over"}: ` +
+      `from ${when(plan.at)}${plan.until === null ? " until cancelled" : ` until ${when(plan.until)}`}` +
+      `${plan.action === null ? "" : ` — ${plan.action}`}${plan.note === null ? "" : ` (${plan.note})`}`,
+    view.summary,
+  ];
+  let text = `${lines.join("\n")}\n`;
+  if (view.borrowsEndingAfter.length > 0) {
+    text += `\nBorrows ending after the start (ask for them back):\n${table(
+      ["ID", "KEY", "PRODUCT", "CLIENT", "EXPIRES"],
+      view.borrowsEndingAfter.map((b) => [
+        b.id,
+        b.serial,
+        b.productName ? `${b.product} ${b.productName}` : b.product,
+        b.client,
+        when(b.expiresAt),
+      ]),
+    )}`;
+  }
+  return text;
 }
 
 const NO_WEBHOOKS =
@@ -151,6 +177,12 @@ function registryHealth(registry: StatusView["registry"]): string {
   return registry.lastDriftCheck === null ? "being checked (start-up drift check running)" : "healthy";
 }
 
+function maintenanceLine(plan: StatusView["maintenance"]): string {
+  if (plan === null) return "";
+  const until = plan.until === null ? "until cancelled" : `until ${when(plan.until)}`;
+  return `Maintenance: from ${when(plan.at)} ${until}${plan.action === null ? "" : ` (${plan.action})`}: new borrows end before it — keybridge maintenance\n`;
+}
+
 export function statusText(status: StatusView): string {
   const present = status.keys.filter((k) => k.present).length;
   return [
@@ -159,6 +191,7 @@ export function statusText(status: StatusView): string {
     `Ledger: ${status.ledger.healthy ? "healthy" : "NOT HEALTHY"}${status.ledger.rebuilt ? " (rebuilt)" : ""} — ${status.ledger.path}; ` +
       `last export: ${status.ledger.lastExportAt === null ? "never (keybridge ledger export FILE)" : when(status.ledger.lastExportAt)}\n`,
     `Registry: ${status.registry.kind} ${registryHealth(status.registry)} — ${status.registry.location}\n`,
+    maintenanceLine(status.maintenance ?? null),
     noKeyHint(status),
     "\nKeys\n",
     keysText(status.keys),

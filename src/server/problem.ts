@@ -44,6 +44,7 @@ export const STATUS_BY_CODE: Readonly<Record<string, HttpMapping>> = {
   KEY_NO_BORROWABLE: at(409),
   LICENSE_UPDATE_REFUSED: at(409),
   BORROWS_OUTSTANDING: at(409),
+  MAINTENANCE_PLANNED: at(409),
   KEY_NOT_ACTIVE: at(409),
   KEY_REBIND_REFUSED: at(409),
   KEY_STORAGE_FULL: at(409),

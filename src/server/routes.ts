@@ -277,6 +277,39 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   {
     method: "GET",
+    url: "/v1/maintenance",
+    operationId: "maintenance",
+    summary: "The planned maintenance window and the borrows that still end after its start",
+    auth: "token",
+    responses: { 200: json("The plan", S.MaintenanceViewSchema) },
+    handler: (ctx) => ctx.bridge.maintenance(),
+  },
+  {
+    method: "POST",
+    url: "/v1/maintenance",
+    operationId: "planMaintenance",
+    summary: "Plan (or replace) a maintenance window: new borrows end before it, none are made during it",
+    auth: "token",
+    op: "maintenance",
+    body: S.MaintenanceRequestSchema,
+    responses: { 200: json("The plan", S.MaintenanceViewSchema), 400: json("A time in the past, until before at") },
+    handler: (ctx, request) => {
+      const body = request.body as { at: string; until?: string; action?: PreflightAction; note?: string };
+      return ctx.bridge.planMaintenance(body);
+    },
+  },
+  {
+    method: "DELETE",
+    url: "/v1/maintenance",
+    operationId: "cancelMaintenance",
+    summary: "End the maintenance plan: borrowing is normal again",
+    auth: "token",
+    op: "maintenance",
+    responses: { 200: json("No plan any more", S.MaintenanceViewSchema) },
+    handler: (ctx) => ctx.bridge.cancelMaintenance(),
+  },
+  {
+    method: "GET",
     url: "/v1/notify",
     operationId: "listWebhooks",
     summary: "The configured webhooks: which events each gets, and how its deliveries went",

@@ -210,6 +210,32 @@ export const ReconcileViewSchema = Type.Object({
   counts: Type.Record(Type.String(), Type.Integer()),
 });
 
+export const MaintenancePlanViewSchema = Type.Object({
+  at: Iso,
+  until: Type.Union([Iso, Type.Null()], { description: "borrowing opens again by itself then; null: when cancelled" }),
+  action: Type.Union([Type.String(), Type.Null()]),
+  note: Type.Union([Type.String(), Type.Null()]),
+  plannedAt: Iso,
+});
+
+export const MaintenanceViewSchema = Type.Object({
+  plan: Type.Union([MaintenancePlanViewSchema, Type.Null()]),
+  phase: Type.Union([Type.Literal("none"), Type.Literal("before"), Type.Literal("during"), Type.Literal("over")]),
+  borrowsEndingAfter: Type.Array(BorrowViewSchema, { description: "outstanding borrows that end after `at`" }),
+  clear: Type.Boolean({ description: "no outstanding borrow ends after `at`" }),
+  summary: Type.String(),
+});
+
+export const MaintenanceRequestSchema = Type.Object(
+  {
+    at: Type.String({ format: "date-time", description: "when the window starts (ISO 8601, in the future)" }),
+    until: Type.Optional(Type.String({ format: "date-time", description: "when borrowing opens again by itself" })),
+    action: Type.Optional(Type.String({ description: "the preflight action the window is for" })),
+    note: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+
 export const StatusViewSchema = Type.Object({
   mode: Type.Union([Type.Literal("real"), Type.Literal("virtual")]),
   keys: Type.Array(KeyViewSchema),
@@ -222,6 +248,7 @@ export const StatusViewSchema = Type.Object({
     rebuilt: Type.Boolean(),
     lastExportAt: Type.Union([Iso, Type.Null()], { description: "the last ledger export (backup); null if never" }),
   }),
+  maintenance: Type.Union([MaintenancePlanViewSchema, Type.Null()], { description: "the planned maintenance window" }),
   registry: Type.Object({
     kind: Type.String(),
     location: Type.String(),

@@ -20,6 +20,8 @@ import type {
   LedgerExportView,
   LicenseInput,
   LicenseUpdateView,
+  MaintenanceInput,
+  MaintenanceView,
   MigrationView,
   PreflightAction,
   PreflightView,
@@ -32,6 +34,7 @@ import type {
   VirtualKeyView,
 } from "../../../src/bridge/api.js";
 import { EventBus } from "../../../src/bridge/event-bus.js";
+import { MaintenancePlanner } from "../../../src/bridge/maintenance.js";
 import { KeybridgeError } from "../../../src/errors.js";
 import { isPreflightAction, UnknownPreflightActionError } from "../../../src/reconcile/index.js";
 
@@ -88,6 +91,28 @@ export class FakeBridge implements Bridge {
   readonly maxBorrowed = new Map<string, number>();
 
   private readonly bus = new EventBus();
+  private readonly meta = new Map<string, string>();
+  /** The bridge's own planner over an in-memory meta table and this fake's audit trail. */
+  private readonly planner = new MaintenancePlanner(
+    {
+      ledger: {
+        getMeta: (key) => this.meta.get(key),
+        commit: async (work) =>
+          work({
+            setMeta: (key, value) => void this.meta.set(key, value),
+            audit: (entry) =>
+              this.auditTrail.push({
+                id: this.auditTrail.length + 1,
+                at: new Date(this.now()).toISOString(),
+                ...entry,
+                details: entry.details ?? {},
+              }),
+          }),
+      },
+      events: this.bus,
+    },
+    () => this.now(),
+  );
   /** Newest last; `audit()` answers newest first, as the ledger does. */
   readonly auditTrail: AuditEntryView[] = [];
   private readonly keyMap = new Map<string, FakeKey>();
@@ -133,6 +158,7 @@ export class FakeBridge implements Bridge {
       dummies: this.dummyViews(),
       risks: this.risks(),
       ledger: { path: "/fake/ledger.sqlite", healthy: true, rebuilt: false, lastExportAt: this.lastExportAt },
+      maintenance: this.planner.current(),
       registry: { kind: "memory", location: "memory", lagMs: 0, healthy: true, lastDriftCheck: null },
     };
   }
@@ -182,8 +208,10 @@ export class FakeBridge implements Bridge {
       if (!key.plugged) fail("KEY_DISCONNECTED", `key ${key.serial} is not plugged in`, { serial: key.serial });
       const license = key.licenses.find((l) => l.product === request.product);
       if (license === undefined) fail("KEY_UNKNOWN_PRODUCT", `key ${key.serial} holds no product ${request.product}`);
-      const days = request.days ?? license.borrowDays;
-      if (days < 1 || days > license.borrowDays) fail("KEY_BAD_REQUEST", `days must be 1..${license.borrowDays}`);
+      if (request.days !== undefined && (request.days < 1 || request.days > license.borrowDays)) {
+        fail("KEY_BAD_REQUEST", `days must be 1..${license.borrowDays}`);
+      }
+      const days = this.planner.allowedDays(request.days, license.borrowDays, this.now());
       const active = this.count(key.serial, license.product, "active");
       const dummies = this.count(key.serial, license.product, "dummy");
       if (dummies > 0 || active + dummies >= license.borrowable) {
@@ -559,6 +587,21 @@ export class FakeBridge implements Bridge {
   private emit(event: Omit<BridgeEvent, "at" | "seq">): void {
     const { type, message, ...extra } = event;
     this.bus.emit(type, message, extra);
+  }
+
+  async maintenance(): Promise<MaintenanceView> {
+    this.tick();
+    return this.planner.view((await this.borrows()).filter((b) => b.state !== "dummy"));
+  }
+
+  async planMaintenance(input: MaintenanceInput): Promise<MaintenanceView> {
+    await this.planner.set(input);
+    return this.maintenance();
+  }
+
+  async cancelMaintenance(): Promise<MaintenanceView> {
+    await this.planner.cancel();
+    return this.maintenance();
   }
 
   async audit(query: AuditQueryInput = {}): Promise<AuditEntryView[]> {
