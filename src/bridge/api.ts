@@ -109,6 +109,7 @@ export type RiskKind =
   | "clock-jump"
   | "borrow-expiring-unsettled"
   | "license-update-pending"
+  | "maintenance-blocked"
   | "tag-unknown";
 
 export interface RiskView {

@@ -61,6 +61,12 @@ export class MaintenancePlanner {
     this.plan = this.load();
   }
 
+  /** The plan in epoch ms, for the risk engine. */
+  window(): { at: number; until: number | null; action: string | null } | null {
+    const plan = this.plan;
+    return plan === undefined ? null : { at: plan.at, until: plan.until, action: plan.action };
+  }
+
   current(): MaintenancePlanView | null {
     return this.plan === undefined ? null : viewOf(this.plan);
   }

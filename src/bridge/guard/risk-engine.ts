@@ -44,9 +44,20 @@ export interface RiskEngineInputs {
   settleWindowMs(serial: string): number;
   /** When the ledger was last exported (epoch ms), if ever. */
   ledgerExportedAt(): number | null;
+  /** The planned maintenance window (epoch ms), if any. */
+  maintenance?(): MaintenanceWindow | null;
   /** Publishes risk.raised / risk.cleared on the bridge's bus. */
   emit(type: BridgeEventType, message: string, extra: Omit<BridgeEvent, "type" | "at" | "message" | "seq">): void;
 }
+
+export interface MaintenanceWindow {
+  at: number;
+  until: number | null;
+  action: string | null;
+}
+
+/** How long before a planned maintenance the borrows still in its way become a risk. */
+export const MAINTENANCE_LEAD_MS = 48 * 3_600_000;
 
 export interface RiskEngineOptions {
   /** Re-evaluation interval for time-driven risks (expiry). Default 5000 ms. */
@@ -225,6 +236,8 @@ export class GuardRiskEngine implements RiskSource {
 
   private hasBorrowFacts(): boolean {
     return (
+      // A return can clear the maintenance risk, so borrow events must be judged in full.
+      (this.inputs.maintenance?.() ?? null) !== null ||
       this.hostChanged.size > 0 ||
       this.movedKeys.size > 0 ||
       this.driverRemoved.size > 0 ||
@@ -347,6 +360,24 @@ export class GuardRiskEngine implements RiskSource {
     }
   }
 
+  /** Within two days of a planned maintenance (or during it), the borrows that still end after its start. */
+  private maintenanceRisk(held: readonly BorrowRow[]): Desired | undefined {
+    const plan = this.inputs.maintenance?.() ?? null;
+    if (plan === null) return undefined;
+    const now = this.now();
+    if ((plan.until !== null && now >= plan.until) || now < plan.at - MAINTENANCE_LEAD_MS) return undefined;
+    const inTheWay = held.filter((row) => row.state === "active" && row.expiresAt > plan.at);
+    if (inTheWay.length === 0) return undefined;
+    const what = plan.action === null ? "The maintenance" : `The maintenance (${plan.action})`;
+    const when = now >= plan.at ? `that started ${formatTime(plan.at)}` : `planned for ${formatTime(plan.at)}`;
+    return {
+      kind: "maintenance-blocked",
+      rows: inTheWay,
+      message: `${what} ${when} would turn ${plural(inTheWay.length, "borrow")} into borrow dummies: ${describeBorrows(inTheWay)} ${inTheWay.length === 1 ? "ends" : "end"} after it.`,
+      advice: `Ask for ${inTheWay.length === 1 ? "it" : "them"} back before ${formatTime(plan.at)}, or move the window past ${formatTime(lastExpiry(inTheWay))} (keybridge maintenance plan); see keybridge maintenance.`,
+    };
+  }
+
   private derive(): Desired[] {
     const desired: Desired[] = [];
     for (const [serial] of this.counterfeit) {
@@ -365,6 +396,8 @@ export class GuardRiskEngine implements RiskSource {
       this.forgetEpisode();
       return desired;
     }
+    const maintenance = this.maintenanceRisk(held);
+    if (maintenance !== undefined) desired.push(maintenance);
     const binding = this.inputs.currentBinding();
     const bySerial = groupBySerial(held);
     const allMismatched: BorrowRow[] = [];

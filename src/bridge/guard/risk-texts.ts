@@ -20,6 +20,7 @@ export const SEVERITY: Record<RiskKind, Severity> = {
   "borrow-expiring-unsettled": "critical",
   "license-update-pending": "warning",
   "tag-unknown": "critical",
+  "maintenance-blocked": "warning",
 };
 
 export const HOST_KIND: Partial<Record<HostComponent, RiskKind>> = {

@@ -45,6 +45,7 @@ export class BridgeRiskEngine extends GuardRiskEngine {
           const value = context.ledger.getMeta("last_export_at");
           return value === undefined ? null : Number(value);
         },
+        maintenance: () => context.maintenance.window(),
         emit: (type, message, extra) => context.events.emit(type, message, extra),
       },
       { pollMs, ledgerRebuilt: context.ledger.rebuilt },

@@ -147,3 +147,18 @@ describe("a maintenance plan on a running bridge (virtual key)", () => {
     expect(kinds).toEqual(expect.arrayContaining(["maintenance-planned", "maintenance-cancelled"]));
   });
 });
+
+describe("the maintenance-blocked risk on a running bridge", () => {
+  it("is raised when a window less than two days away still has a borrow in its way, and cleared by its return", async () => {
+    const bridge = await openVirtual();
+    const out = await bridge.borrow({ product: 1001, client: "ws-early" });
+    await bridge.planMaintenance({ at: new Date(Date.now() + 5 * DAY).toISOString() });
+    expect(bridge.risks().map((risk) => risk.kind)).not.toContain("maintenance-blocked");
+    await bridge.planMaintenance({ at: new Date(Date.now() + 1.5 * DAY).toISOString(), action: "upgrade-licenses" });
+    const risk = bridge.risks().find((r) => r.kind === "maintenance-blocked");
+    expect(risk).toMatchObject({ severity: "warning", borrowIds: [out.id] });
+    expect(risk?.message).toContain("ws-early");
+    await bridge.returnBorrow(out.id);
+    expect(bridge.risks().map((r) => r.kind)).not.toContain("maintenance-blocked");
+  });
+});
