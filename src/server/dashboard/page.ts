@@ -66,6 +66,21 @@ export const DASHBOARD_HTML = `<!doctype html>
   .notify-actions p { margin: 0; }
   .notify-actions[hidden] { display: none; }
   code { background: var(--panel); padding: 0 .25rem; border-radius: 4px; }
+  .maint { border-left: 4px solid var(--accent); background: #f0f6ff; padding: .6rem .9rem; margin-bottom: 1.5rem; }
+  .maint[hidden] { display: none; }
+  .maint.warning { border-color: var(--warn); background: #fff8e6; } .maint.clear { border-color: var(--ok); background: #effaf1; }
+  .maint h2 { margin-bottom: .3rem; }
+  .maint p { margin: .3rem 0; }
+  .maint dl { display: grid; grid-template-columns: max-content 1fr; gap: .1rem .9rem; margin: .2rem 0 .4rem; }
+  .maint dt { font-weight: 600; } .maint dd { margin: 0; }
+  .maint .risk { background: var(--bg); margin: .5rem 0; }
+  .maint-actions { display: flex; flex-wrap: wrap; align-items: center; gap: .75rem; margin-top: .5rem; }
+  form#plan { display: flex; flex-wrap: wrap; align-items: flex-end; gap: .6rem .9rem; }
+  form#plan label { display: flex; flex-direction: column; font-size: .85rem; font-weight: 600; gap: .15rem; }
+  form#plan input, form#plan select { font: inherit; font-weight: normal; padding: .25rem .4rem; }
+  form#plan input#plan-note { min-width: 16rem; }
+  form#plan [aria-invalid="true"] { outline: 2px solid var(--crit); }
+  #plan-result { flex-basis: 100%; margin: 0; min-height: 1.45em; }
 </style>
 </head>
 <body>
@@ -91,6 +106,14 @@ export const DASHBOARD_HTML = `<!doctype html>
       <div><span>Open risks</span><strong id="sum-risks">–</strong></div>
       <div><span>Last ledger export</span><strong id="sum-export">–</strong></div>
     </div>
+    <section id="maintenance" class="maint" aria-labelledby="h-maint" hidden>
+      <h2 id="h-maint">Maintenance planned</h2>
+      <div id="maint-body"></div>
+      <div class="maint-actions">
+        <button type="button" id="maint-cancel">Cancel plan</button>
+        <p id="maint-cancel-result" role="status" aria-live="polite"></p>
+      </div>
+    </section>
     <section aria-labelledby="h-risks"><h2 id="h-risks">Open risks</h2><div id="risks"></div></section>
     <section aria-labelledby="h-keys"><h2 id="h-keys">Keys</h2><div id="keys"></div></section>
     <section aria-labelledby="h-licenses"><h2 id="h-licenses">Licenses</h2><div id="licenses"></div></section>
@@ -110,6 +133,18 @@ export const DASHBOARD_HTML = `<!doctype html>
       <h2 id="h-preflight">Is it safe to…?</h2>
       <div class="preflight" id="preflight-buttons" role="group" aria-label="Preflight checks"></div>
       <div id="verdict" aria-live="polite"></div>
+    </section>
+    <section aria-labelledby="h-plan">
+      <h2 id="h-plan">Plan maintenance</h2>
+      <p class="when">Until the window starts, every new borrow ends before it; none is made during it. Planning again replaces the plan.</p>
+      <form id="plan" novalidate>
+        <label for="plan-at">Starts<input id="plan-at" name="at" type="datetime-local" required></label>
+        <label for="plan-until">Ends (optional)<input id="plan-until" name="until" type="datetime-local"></label>
+        <label for="plan-action">For<select id="plan-action" name="action"><option value="">no particular action</option></select></label>
+        <label for="plan-note">Note (optional)<input id="plan-note" name="note" type="text" maxlength="200" autocomplete="off"></label>
+        <button type="submit" id="plan-submit">Plan maintenance</button>
+        <p id="plan-result" role="status" aria-live="polite"></p>
+      </form>
     </section>
   </div>
 </main>
@@ -174,13 +209,22 @@ export const DASHBOARD_HTML = `<!doctype html>
 
   function put(id, node) { var box = $(id); box.replaceChildren(node); }
 
+  /** init: { method, json }; a refusal throws an Error with the problem's detail (and its field, if it names one). */
   function api(path, init) {
     init = init || {};
-    init.headers = { authorization: "Bearer " + token, accept: "application/json" };
-    return fetch(path, init).then(function (r) {
+    var request = { method: init.method || "GET", headers: { authorization: "Bearer " + token, accept: "application/json" } };
+    if (init.json !== undefined) {
+      request.headers["content-type"] = "application/json";
+      request.body = JSON.stringify(init.json);
+    }
+    return fetch(path, request).then(function (r) {
       if (r.status === 401) { forget("The token was not accepted."); throw new Error("unauthorized"); }
       return r.json().then(function (body) {
-        if (!r.ok) throw new Error((body && body.detail) || ("HTTP " + r.status));
+        if (!r.ok) {
+          var failure = new Error((body && body.detail) || ("HTTP " + r.status));
+          if (body && typeof body.field === "string") failure.field = body.field;
+          throw failure;
+        }
         return body;
       });
     });
@@ -358,11 +402,113 @@ export const DASHBOARD_HTML = `<!doctype html>
       .then(function () { testing = false; return loadNotify(); });
   }
 
+  function actionName(action) { return action.replace(/-/g, " "); }
+  /** The banner under the summary: the plan, the API's summary, and the borrows still ending after its start. */
+  function renderMaintenance(m) {
+    var box = $("maintenance");
+    if (!m || !m.plan) {
+      box.hidden = true;
+      box.removeAttribute("data-phase");
+      $("maint-body").replaceChildren();
+      return;
+    }
+    var p = m.plan;
+    var over = m.phase === "over";
+    var inTheWay = !over && m.borrowsEndingAfter.length > 0;
+    box.hidden = false;
+    box.className = "maint" + (over ? "" : inTheWay ? " warning" : " clear");
+    box.setAttribute("data-phase", m.phase);
+    $("h-maint").textContent = m.phase === "during" ? "Maintenance under way" : over ? "Maintenance window over" : "Maintenance planned";
+    var facts = [
+      el("dt", null, ["Starts"]), el("dd", { id: "maint-at" }, [localTime(p.at) + " (" + relative(p.at) + ")"]),
+      el("dt", null, ["Ends"]), el("dd", { id: "maint-until" }, [p.until ? localTime(p.until) + " (" + relative(p.until) + ")" : "when the plan is cancelled"]),
+      el("dt", null, ["For"]), el("dd", p.action ? { id: "maint-action", "data-action": p.action } : { id: "maint-action" },
+                                  [p.action ? actionName(p.action) : "no particular action"])
+    ];
+    if (p.note) facts.push(el("dt", null, ["Note"]), el("dd", { id: "maint-note" }, [p.note]));
+    facts.push(el("dt", null, ["Planned"]), el("dd", null, [localTime(p.plannedAt)]));
+    var parts = [el("dl", null, facts), el("p", { id: "maint-summary" }, [m.summary])];
+    if (inTheWay) {
+      var n = m.borrowsEndingAfter.length;
+      parts.push(el("article", { "class": "risk warning", id: "maint-act" }, [
+        el("p", null, [el("span", { "class": "sev sev-warning" }, ["act"]), " ",
+                       el("strong", null, [n === 1 ? "1 borrow ends" : n + " borrows end"]), " after the window starts"]),
+        el("p", null, [el("strong", null, ["What to do: "]),
+                       "ask for " + (n === 1 ? "it" : "them") + " back before " + localTime(p.at) + "; a returned borrow no longer stands in the way."]),
+        table("Borrows that end after the window starts", ["ID", "Key", "Client", "Product", "Expires", "Time left"],
+          m.borrowsEndingAfter.map(function (b) {
+            return [b.id, b.serial, b.client, b.product, localTime(b.expiresAt), relative(b.expiresAt)];
+          }), [0])
+      ]));
+    } else if (!over) {
+      parts.push(el("p", { "class": "ok", id: "maint-clear" }, [
+        m.phase === "during" ? "Clear: no borrow is out past the window's start." : "Clear: no borrow out ends after the window starts."]));
+    }
+    $("maint-body").replaceChildren.apply($("maint-body"), parts);
+  }
+  /** Asked for only when the status names a plan: with none there is nothing to show, and no request. */
+  function loadMaintenance(plan) {
+    if (!plan) { renderMaintenance(null); return Promise.resolve(); }
+    return api("/v1/maintenance").then(renderMaintenance)
+      .catch(function (e) { if (e.message !== "unauthorized") $("error").textContent = "Could not load the maintenance plan: " + e.message; });
+  }
+  function localToIso(value) {
+    if (!value) return null;
+    var d = new Date(value);
+    return isNaN(d.getTime()) ? null : d.toISOString();
+  }
+  function planMaintenance() {
+    var out = $("plan-result");
+    var fields = { at: $("plan-at"), until: $("plan-until"), action: $("plan-action"), note: $("plan-note") };
+    Object.keys(fields).forEach(function (k) { fields[k].removeAttribute("aria-invalid"); });
+    var refuse = function (field, message) {
+      out.className = "sev-critical";
+      out.textContent = message;
+      if (field && fields[field]) { fields[field].setAttribute("aria-invalid", "true"); fields[field].focus(); }
+    };
+    var body = { at: localToIso(fields.at.value) };
+    if (!body.at) { refuse("at", "Choose when the window starts."); return; }
+    if (fields.until.value) {
+      body.until = localToIso(fields.until.value);
+      if (!body.until) { refuse("until", "The end is not a valid time."); return; }
+    }
+    if (fields.action.value) body.action = fields.action.value;
+    var note = fields.note.value.trim();
+    if (note) body.note = note;
+    $("plan-submit").disabled = true;
+    out.className = "";
+    out.textContent = "Planning…";
+    api("/v1/maintenance", { method: "POST", json: body }).then(function (m) {
+      out.className = "ok";
+      out.textContent = "Planned for " + localTime(m.plan.at) + ".";
+      renderMaintenance(m);
+    }, function (e) {
+      if (e.message === "unauthorized") return;
+      refuse(e.field, "Not planned: " + e.message);
+    }).then(function () { $("plan-submit").disabled = false; });
+  }
+  function cancelMaintenance() {
+    var button = $("maint-cancel");
+    var out = $("maint-cancel-result");
+    button.disabled = true;
+    out.className = "";
+    out.textContent = "Cancelling…";
+    api("/v1/maintenance", { method: "DELETE" }).then(function (m) {
+      out.textContent = "";
+      $("plan-result").className = "";
+      $("plan-result").textContent = "The plan was cancelled; borrowing is normal again.";
+      renderMaintenance(m);
+    }, function (e) {
+      out.className = "sev-critical";
+      out.textContent = e.message === "unauthorized" ? "" : "Could not cancel the plan: " + e.message;
+    }).then(function () { button.disabled = false; });
+  }
+
   function refresh() {
     api("/v1/audit?limit=20").then(renderAudit)
       .catch(function (e) { if (e.message !== "unauthorized") $("error").textContent = "Could not load the audit trail: " + e.message; });
     loadNotify();
-    return api("/v1/status").then(function (s) { $("error").textContent = ""; render(s); })
+    return api("/v1/status").then(function (s) { $("error").textContent = ""; render(s); return loadMaintenance(s.maintenance); })
       .catch(function (e) { if (e.message !== "unauthorized") $("error").textContent = "Could not load the status: " + e.message; });
   }
   function refreshSoon() {
@@ -377,7 +523,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     source.onerror = function () { $("live").className = "off"; $("live").textContent = "reconnecting…"; };
     ["borrow.created", "borrow.returned", "borrow.settled", "borrow.dummy", "key.attached", "key.detached", "key.moved",
      "key.counterfeit", "host.changed", "clock.jump", "risk.raised", "risk.cleared", "registry.repaired", "ledger.rebuilt",
-     "migration.done", "license.updated", "reconcile.repaired"].forEach(function (type) {
+     "migration.done", "license.updated", "reconcile.repaired", "maintenance.planned", "maintenance.cancelled"].forEach(function (type) {
       source.addEventListener(type, function (message) {
         refreshSoon();
         noteEvents([JSON.parse(message.data)]);
@@ -423,6 +569,10 @@ export const DASHBOARD_HTML = `<!doctype html>
   });
 
   $("notify-test-all").addEventListener("click", function () { sendTest(); });
+
+  ACTIONS.forEach(function (a) { $("plan-action").appendChild(el("option", { value: a }, [actionName(a)])); });
+  $("plan").addEventListener("submit", function (e) { e.preventDefault(); planMaintenance(); });
+  $("maint-cancel").addEventListener("click", cancelMaintenance);
 
   $("login").addEventListener("submit", function (e) {
     e.preventDefault();
