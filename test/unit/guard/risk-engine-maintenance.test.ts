@@ -69,7 +69,9 @@ describe("the maintenance-blocked risk", () => {
     w.engine.evaluate();
     const [risk] = w.engine.risks();
     expect(risk).toMatchObject({ kind: "maintenance-blocked", severity: "warning", borrowIds: [2] });
-    expect(risk?.message).toMatch(/^The maintenance \(reinstall-os\) planned for .* would turn 1 borrow into borrow dummies: .*ws-2/);
+    expect(risk?.message).toMatch(
+      /^The maintenance \(reinstall-os\) planned for .* would turn 1 borrow into borrow dummies: .*ws-2/,
+    );
     expect(risk?.advice).toMatch(/Ask for it back before .*, or move the window past /);
     expect(w.emitted.map((event) => event.type)).toEqual(["risk.raised"]);
   });
