@@ -1,54 +1,28 @@
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Bridge, KeyView } from "../../src/bridge/api.js";
-import { openBridge } from "../../src/bridge/index.js";
-import { createServer, type KeybridgeServer } from "../../src/server/app.js";
-import { apiClient, CHROMIUM, haveChromium, launchChromium } from "./helpers.js";
+import { mkdirSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import type { KeyView } from "../../src/bridge/api.js";
+import { CHROMIUM, haveChromium, useDashboard } from "./helpers.js";
 
 const TOKEN = "dashboard-test-token-abcdefghijklmnopqrstuvwxyz0123";
 if (!haveChromium) process.stderr.write(`dashboard browser test skipped: ${CHROMIUM} is not installed\n`);
 
 describe.skipIf(!haveChromium)("dashboard in headless Chromium (virtual bridge)", () => {
-  let dataDir: string;
-  let bridge: Bridge;
-  let server: KeybridgeServer;
-  let url: string;
-  let browser: Browser;
-
-  const api = apiClient(() => url, TOKEN);
-
-  beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), "kb-dashboard-"));
-    bridge = await openBridge({ dataDir, mode: "virtual", registry: { kind: "memory" }, hostPollMs: 200 });
-    await bridge.ready();
-    server = await createServer({ bridge, token: TOKEN });
-    url = await server.listen("127.0.0.1", 0);
-    browser = await launchChromium();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await bridge?.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  const dashboard = useDashboard("kb-dashboard-", TOKEN);
+  const { api } = dashboard;
 
   it("asks for the token when none is given", async () => {
-    const page = await browser.newPage();
-    await page.goto(`${url}/`);
+    const page = await dashboard.browser.newPage();
+    await page.goto(`${dashboard.url}/`);
     await expect.poll(() => page.locator("form#login").isVisible()).toBe(true);
     await expect.poll(() => page.getByLabel("API token").isVisible()).toBe(true);
     await page.close();
   });
 
   it("shows keys, a borrow after an API call, and a risk after a virtual unplug, live", async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    await page.goto(`${url}/#token=${encodeURIComponent(TOKEN)}`);
+    const page = await dashboard.browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    await page.goto(`${dashboard.url}/#token=${encodeURIComponent(TOKEN)}`);
     // The fragment is dropped from the address bar at once.
-    expect(page.url()).toBe(`${url}/`);
+    expect(page.url()).toBe(`${dashboard.url}/`);
     await expect.poll(() => page.locator("#live").textContent(), { timeout: 10_000 }).toBe("live");
     const keys = (await api("/v1/keys")) as KeyView[];
     const key = keys.find((k) => k.present && k.licenses.length > 0);
@@ -92,8 +66,8 @@ describe.skipIf(!haveChromium)("dashboard in headless Chromium (virtual bridge)"
     const history = (await api("/v1/events/history?limit=50")) as { events: { seq: number; type: string }[] };
     const attached = history.events.filter((e) => e.type === "key.attached").at(-1);
     expect(attached).toBeDefined();
-    const page = await browser.newPage();
-    await page.goto(`${url}/#token=${encodeURIComponent(TOKEN)}`);
+    const page = await dashboard.browser.newPage();
+    await page.goto(`${dashboard.url}/#token=${encodeURIComponent(TOKEN)}`);
     const row = page.locator("#events tbody tr", { hasText: "key.attached" }).first();
     await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(1);
     expect(await row.locator("td").first().textContent()).toBe(String(attached!.seq));

@@ -1,6 +1,11 @@
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type Browser, chromium } from "playwright-core";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
+import type { Bridge } from "../../src/bridge/api.js";
+import { openBridge } from "../../src/bridge/index.js";
+import { createServer, type KeybridgeServer } from "../../src/server/app.js";
 
 /** Debian's Chromium; the browser tests never download one. */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -35,5 +40,54 @@ export function apiClient(url: () => string, token: string): ApiCall {
     });
     expect(response.status, `${init.method ?? "GET"} ${path}`).toBeLessThan(300);
     return response.json() as Promise<unknown>;
+  };
+}
+
+export interface DashboardFixture {
+  readonly bridge: Bridge;
+  readonly url: string;
+  readonly browser: Browser;
+  readonly api: ApiCall;
+}
+
+/**
+ * A virtual bridge in a fresh data directory, the API server over it and a browser, opened in the
+ * calling describe's beforeAll and closed again in its afterAll.
+ */
+export function useDashboard(prefix: string, token: string): DashboardFixture {
+  let dataDir = "";
+  let bridge: Bridge | undefined;
+  let server: KeybridgeServer | undefined;
+  let browser: Browser | undefined;
+  let url = "";
+  const opened = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`${what} is not open: use the fixture inside the describe's tests`);
+    return value;
+  };
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), prefix));
+    bridge = await openBridge({ dataDir, mode: "virtual", registry: { kind: "memory" }, hostPollMs: 200 });
+    await bridge.ready();
+    server = await createServer({ bridge, token });
+    url = await server.listen("127.0.0.1", 0);
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await bridge?.close();
+    if (dataDir !== "") rmSync(dataDir, { recursive: true, force: true });
+  });
+  return {
+    get bridge() {
+      return opened(bridge, "the bridge");
+    },
+    get url() {
+      return url;
+    },
+    get browser() {
+      return opened(browser, "the browser");
+    },
+    api: apiClient(() => url, token),
   };
 }

@@ -1,12 +1,8 @@
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { BorrowView, Bridge, KeyView, MaintenanceView } from "../../src/bridge/api.js";
-import { openBridge } from "../../src/bridge/index.js";
-import { createServer, type KeybridgeServer } from "../../src/server/app.js";
-import { apiClient, CHROMIUM, haveChromium, launchChromium } from "./helpers.js";
+import { mkdirSync } from "node:fs";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import type { BorrowView, KeyView, MaintenanceView } from "../../src/bridge/api.js";
+import { CHROMIUM, haveChromium, useDashboard } from "./helpers.js";
 
 const TOKEN = "maintenance-dashboard-test-token-abcdefghijklmnopq";
 const DAY_MS = 86_400_000;
@@ -24,32 +20,12 @@ function localInPage(page: Page, ms: number): Promise<{ local: string; iso: stri
 }
 
 describe.skipIf(!haveChromium)("dashboard maintenance in headless Chromium (virtual bridge)", () => {
-  let dataDir: string;
-  let bridge: Bridge;
-  let server: KeybridgeServer;
-  let url: string;
-  let browser: Browser;
-  const api = apiClient(() => url, TOKEN);
-
-  beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), "kb-maintenance-dashboard-"));
-    bridge = await openBridge({ dataDir, mode: "virtual", registry: { kind: "memory" }, hostPollMs: 200 });
-    await bridge.ready();
-    server = await createServer({ bridge, token: TOKEN });
-    url = await server.listen("127.0.0.1", 0);
-    browser = await launchChromium();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await bridge?.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  const dashboard = useDashboard("kb-maintenance-dashboard-", TOKEN);
+  const { api } = dashboard;
 
   it("plans a window from the form, lists the borrow in its way, shows a refusal inline, follows a return and cancels", async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    await page.goto(`${url}/#token=${encodeURIComponent(TOKEN)}`);
+    const page = await dashboard.browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    await page.goto(`${dashboard.url}/#token=${encodeURIComponent(TOKEN)}`);
     await expect.poll(() => page.locator("#live").textContent(), { timeout: 10_000 }).toBe("live");
     const banner = page.locator("#maintenance");
     expect(await banner.isVisible()).toBe(false);
@@ -143,8 +119,8 @@ describe.skipIf(!haveChromium)("dashboard maintenance in headless Chromium (virt
 
   it("follows a plan made and cancelled elsewhere, from the event stream", async () => {
     await api("/v1/maintenance", { method: "DELETE" });
-    const page = await browser.newPage();
-    await page.goto(`${url}/#token=${encodeURIComponent(TOKEN)}`);
+    const page = await dashboard.browser.newPage();
+    await page.goto(`${dashboard.url}/#token=${encodeURIComponent(TOKEN)}`);
     await expect.poll(() => page.locator("#live").textContent(), { timeout: 10_000 }).toBe("live");
     const banner = page.locator("#maintenance");
     expect(await banner.isVisible()).toBe(false);
