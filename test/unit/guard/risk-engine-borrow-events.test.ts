@@ -3,31 +3,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { BridgeEvent, BridgeEventType, RiskKind } from "../../../src/bridge/api.js";
 import { GuardRiskEngine, type RegistryHealth } from "../../../src/bridge/guard/index.js";
 import type { BorrowRow } from "../../../src/ledger/index.js";
+import { borrowRow, DAY, HERE, T0 } from "./rows.js";
 
-const DAY = 86_400_000;
-const T0 = Date.UTC(2026, 0, 10, 12, 0, 0);
-const HERE = "aa".repeat(32);
 const ELSEWHERE = "bb".repeat(32);
-
-function row(id: number, patch: Partial<BorrowRow> = {}): BorrowRow {
-  return {
-    serial: "KB-1",
-    id,
-    opId: id.toString(16).padStart(32, "0"),
-    product: 1001,
-    client: `ws-${id}`,
-    issuedAt: T0,
-    expiresAt: T0 + 30 * DAY,
-    binding: HERE,
-    tag: "02".repeat(16),
-    state: "active",
-    dummyUntil: null,
-    settleOpId: null,
-    createdAt: T0,
-    updatedAt: T0,
-    ...patch,
-  };
-}
+const row = borrowRow;
 
 /** Many safe borrows out; counts how often the engine walks all of them. */
 class World {

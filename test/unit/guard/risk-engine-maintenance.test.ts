@@ -4,30 +4,10 @@ import type { BridgeEvent, BridgeEventType } from "../../../src/bridge/api.js";
 import { GuardRiskEngine } from "../../../src/bridge/guard/index.js";
 import type { MaintenanceWindow } from "../../../src/bridge/guard/risk-engine.js";
 import type { BorrowRow } from "../../../src/ledger/index.js";
+import { borrowRow, DAY, HERE, T0 } from "./rows.js";
 
-const DAY = 86_400_000;
 const HOUR = 3_600_000;
-const T0 = Date.UTC(2026, 0, 10, 12, 0, 0);
-const HERE = "aa".repeat(32);
-
-function row(id: number, expiresAt: number): BorrowRow {
-  return {
-    serial: "KB-1",
-    id,
-    opId: id.toString(16).padStart(32, "0"),
-    product: 1001,
-    client: `ws-${id}`,
-    issuedAt: T0,
-    expiresAt,
-    binding: HERE,
-    tag: "02".repeat(16),
-    state: "active",
-    dummyUntil: null,
-    settleOpId: null,
-    createdAt: T0,
-    updatedAt: T0,
-  };
-}
+const row = (id: number, expiresAt: number) => borrowRow(id, { expiresAt });
 
 const engines: GuardRiskEngine[] = [];
 afterEach(() => {
