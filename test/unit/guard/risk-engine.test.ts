@@ -5,31 +5,14 @@ import type { BridgeEvent, BridgeEventType, RiskKind, RiskView } from "../../../
 import { GuardRiskEngine, type RegistryHealth } from "../../../src/bridge/guard/index.js";
 import type { ClockJumpEvent, HostChangedEvent, HostIdentity } from "../../../src/host/index.js";
 import type { BorrowRow } from "../../../src/ledger/index.js";
+import { borrowRow, DAY, HERE, T0 } from "./rows.js";
 
-const DAY = 86_400_000;
-const T0 = Date.UTC(2026, 0, 10, 12, 0, 0);
-const OLD = "aa".repeat(32);
+const OLD = HERE;
 const NEW = "bb".repeat(32);
 
-function row(id: number, patch: Partial<BorrowRow> = {}): BorrowRow {
-  return {
-    serial: "KB-1",
-    id,
-    opId: "01".repeat(16),
-    product: 1001,
-    client: `ws-${id}`,
-    issuedAt: T0,
-    expiresAt: T0 + 30 * DAY,
-    binding: OLD,
-    tag: "02".repeat(16),
-    state: "active",
-    dummyUntil: null,
-    settleOpId: null,
-    createdAt: T0,
-    updatedAt: T0,
-    ...patch,
-  };
-}
+/** Every row shares one opId here; the engine never reads it. */
+const row = (id: number, patch: Partial<BorrowRow> = {}): BorrowRow =>
+  borrowRow(id, { opId: "01".repeat(16), binding: OLD, ...patch });
 
 const identity: HostIdentity = {
   ips: ["192.0.2.10"],
