@@ -191,6 +191,9 @@ export function preflight(action: PreflightAction, state: PreflightState): Prefl
     reasons.push(...verdict.reasons);
     advice.push(...verdict.advice);
     if (verdict.endangered) {
+      advice.push(
+        `To do it on a given day without dummies, plan it: keybridge maintenance plan WHEN --action ${action} (every new borrow then ends before it).`,
+      );
       endangered = borrows.map(({ serial, id, product, client, expiresAt }) => ({
         serial,
         id,

@@ -80,6 +80,15 @@ describe("preflight", () => {
     expect(preflight(row.action, exported).safe).toBe(row.afterExport);
   });
 
+  it("an unsafe action with borrows in its way points at a maintenance plan for that action; a safe one does not", () => {
+    const unsafe = preflight("upgrade-licenses", withBorrows);
+    expect(unsafe.advice.at(-1)).toBe(
+      "To do it on a given day without dummies, plan it: keybridge maintenance plan WHEN --action upgrade-licenses (every new borrow then ends before it).",
+    );
+    expect(preflight("restart-service", withBorrows).advice.join(" ")).not.toContain("maintenance plan");
+    expect(preflight("upgrade-licenses", state()).advice.join(" ")).not.toContain("maintenance plan");
+  });
+
   it("an export older than the newest borrow does not cover it", () => {
     const stale = state({ outstanding: [late, early], ledgerExportedAt: late.issuedAt - 1 });
     expect(preflight("reinstall-os", stale).safe).toBe(false);
