@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { createSecureContext } from "node:tls";
 import type { Bridge, BridgeOptions } from "../bridge/api.js";
 import { openBridge } from "../bridge/index.js";
@@ -8,7 +9,7 @@ import { type LogLevel, layerLogger, setLogFormat, setLogLevel } from "../log.js
 import { createServer, type KeybridgeServer } from "./app.js";
 import { ensureDataDir, readOrCreateToken, removeDaemonInfo, writeDaemonInfo } from "./daemon-files.js";
 import { BridgeUnavailableError } from "./errors.js";
-import { Notifier, resolveWebhooks } from "./notify/index.js";
+import { Notifier, OUTBOX_FILE_NAME, resolveWebhooks } from "./notify/index.js";
 
 const log = layerLogger("server");
 
@@ -128,7 +129,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     options.openBridge ?? ((bridgeOptions) => openBridge(bridgeOptions, { ledgerCheck, driftCheckInBackground: true }));
   const bridge = await openReadyBridge(open, bridgeOptionsFrom(config));
 
-  const notifier = new Notifier(bridge, webhooks, { version });
+  const notifier = new Notifier(bridge, webhooks, { version, outboxFile: join(config.dataDir, OUTBOX_FILE_NAME) });
   notifier.start();
   let server: KeybridgeServer | undefined;
   let url: string;

@@ -7,6 +7,7 @@ export {
   type WebhookTestResult,
   type WebhookView,
 } from "./notifier.js";
+export { NotifyOutboxError, Outbox } from "./outbox.js";
 export {
   type Delivery,
   eventText,
@@ -17,3 +18,6 @@ export {
 } from "./payload.js";
 export { fetchSender, type Sender, type SendResult } from "./send.js";
 export { DEFAULT_WEBHOOK_EVENTS, resolveWebhooks, type WebhookTarget } from "./targets.js";
+
+/** The outbox's file in the data directory. */
+export const OUTBOX_FILE_NAME = "notify-outbox.db";

@@ -1,12 +1,55 @@
 import { hostname } from "node:os";
 import type { Subscription } from "rxjs";
 import type { Bridge, BridgeEvent } from "../../bridge/api.js";
+import { layerLogger } from "../../log.js";
 import { UnknownWebhookError } from "./errors.js";
+import { Outbox } from "./outbox.js";
 import { type NotifiableEvent, renderDelivery, TEST_EVENT_TYPE } from "./payload.js";
 import { RiskHold } from "./risk-hold.js";
 import { fetchSender, type Sender } from "./send.js";
 import type { WebhookTarget } from "./targets.js";
-import { type QueueTuning, type WebhookCounts, WebhookQueue } from "./webhook-queue.js";
+import { type DeliveryKeeper, type QueueTuning, type WebhookCounts, WebhookQueue } from "./webhook-queue.js";
+
+const log = layerLogger("server");
+
+/** An outbox that cannot be opened leaves notifications in memory only; the daemon still starts. */
+function openOutbox(file: string): Outbox | undefined {
+  try {
+    return Outbox.open(file);
+  } catch (error) {
+    log.error("notifications are kept in memory only: the outbox cannot be opened", {
+      file,
+      error: (error as Error).message,
+    });
+    return undefined;
+  }
+}
+
+/** The outbox as the queues use it: a failed write is logged, and the delivery goes on in memory. */
+function keeperOf(outbox: Outbox): DeliveryKeeper {
+  return {
+    keep(webhook, delivery) {
+      try {
+        return outbox.add(webhook, delivery);
+      } catch (error) {
+        log.error("a notification could not be kept in the outbox; it is sent from memory only", {
+          webhook,
+          error: (error as Error).message,
+        });
+        return undefined;
+      }
+    },
+    release(outboxId) {
+      try {
+        outbox.remove(outboxId);
+      } catch (error) {
+        log.error("a settled notification could not be removed from the outbox; it may be sent again", {
+          error: (error as Error).message,
+        });
+      }
+    },
+  };
+}
 
 /** About 8 minutes of a receiver being down before a notification is given up. */
 export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [1_000, 5_000, 15_000, 60_000, 120_000, 300_000];
@@ -16,6 +59,8 @@ export const DEFAULT_SEND_TIMEOUT_MS = 5_000;
 export const DEFAULT_DRAIN_MS = 3_000;
 
 export interface NotifierOptions {
+  /** Where deliveries wait on disk until settled, so a restart does not lose them; none: memory only. */
+  outboxFile?: string;
   version?: string;
   host?: string;
   sender?: Sender;
@@ -56,6 +101,7 @@ type EventSource = Pick<Bridge, "events$" | "recentEvents">;
 export class Notifier {
   private readonly queues: WebhookQueue[];
   private readonly holds = new Map<WebhookQueue, RiskHold>();
+  private readonly outbox: Outbox | undefined;
   private subscription: Subscription | undefined;
   private readonly source: { host: string; runId: string; version: string };
   private closed = false;
@@ -73,7 +119,9 @@ export class Notifier {
       retryDelaysMs: options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS,
       maxPending: options.maxPending ?? DEFAULT_MAX_PENDING,
     };
-    this.queues = targets.map((target) => new WebhookQueue(target, sender, tuning));
+    this.outbox = targets.length > 0 && options.outboxFile !== undefined ? openOutbox(options.outboxFile) : undefined;
+    const keeper = this.outbox === undefined ? undefined : keeperOf(this.outbox);
+    this.queues = targets.map((target) => new WebhookQueue(target, sender, tuning, keeper));
     for (const queue of this.queues) {
       this.holds.set(queue, new RiskHold(queue.target.holdMs, (delivery) => queue.push(delivery)));
     }
@@ -88,6 +136,7 @@ export class Notifier {
     if (this.queues.length === 0 || this.subscription !== undefined || this.closed) return;
     // History and subscription in one synchronous step: the bus publishes synchronously, so no
     // event can fall between them, and the sequence number skips any seen twice.
+    this.resumeFromOutbox();
     const history = this.bridge.recentEvents();
     let lastSeq = 0;
     const take = (event: BridgeEvent) => {
@@ -150,6 +199,35 @@ export class Notifier {
     this.subscription = undefined;
     for (const hold of this.holds.values()) hold.flush();
     await Promise.all(this.queues.map((queue) => queue.close(drainMs)));
+    this.outbox?.close();
+  }
+
+  /** What an earlier run left undelivered goes first, with its own delivery id. */
+  private resumeFromOutbox(): void {
+    if (this.outbox === undefined) return;
+    let stored: ReturnType<Outbox["pending"]>;
+    try {
+      stored = this.outbox.pending();
+    } catch (error) {
+      log.error("the notification outbox cannot be read; earlier undelivered notifications are not resent", {
+        error: (error as Error).message,
+      });
+      return;
+    }
+    for (const { outboxId, webhook, delivery } of stored) {
+      const queue = this.queues.find((candidate) => candidate.target.name === webhook);
+      if (queue === undefined) {
+        log.warn("an undelivered notification was for a webhook no longer configured; dropped", {
+          webhook,
+          event: delivery.type,
+        });
+        keeperOf(this.outbox).release(outboxId);
+        continue;
+      }
+      queue.push({ ...delivery, outboxId });
+    }
+    if (stored.length > 0)
+      log.info("resending notifications left undelivered by the last run", { count: stored.length });
   }
 
   private dispatch(event: BridgeEvent): void {

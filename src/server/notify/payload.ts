@@ -14,6 +14,8 @@ export interface Delivery {
   readonly type: string;
   readonly body: string;
   readonly contentType: string;
+  /** Its row in the outbox, once kept there. */
+  readonly outboxId?: number;
 }
 
 export interface DeliverySource {

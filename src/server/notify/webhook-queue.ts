@@ -5,6 +5,12 @@ import type { WebhookTarget } from "./targets.js";
 
 const log = layerLogger("server");
 
+/** Keeps deliveries on disk until they are settled (the outbox); a failure to keep one is logged, not thrown. */
+export interface DeliveryKeeper {
+  keep(webhook: string, delivery: Delivery): number | undefined;
+  release(outboxId: number): void;
+}
+
 export interface QueueTuning {
   /** Pauses before the 2nd, 3rd, … attempt; its length + 1 is the number of attempts. */
   readonly retryDelaysMs: readonly number[];
@@ -53,6 +59,7 @@ export class WebhookQueue {
     readonly target: WebhookTarget,
     private readonly send: Sender,
     private readonly tuning: QueueTuning,
+    private readonly keeper?: DeliveryKeeper,
   ) {}
 
   get stats(): WebhookCounts {
@@ -67,6 +74,7 @@ export class WebhookQueue {
     if (this.closing) return;
     if (this.waiting.length >= this.tuning.maxPending) {
       const dropped = this.waiting.shift();
+      this.settle(dropped);
       this.counts.dropped++;
       log.warn("webhook queue full: the oldest waiting notification was dropped", {
         webhook: this.target.name,
@@ -74,7 +82,8 @@ export class WebhookQueue {
         maxPending: this.tuning.maxPending,
       });
     }
-    this.waiting.push(delivery);
+    const outboxId = delivery.outboxId ?? this.keeper?.keep(this.target.name, delivery);
+    this.waiting.push(outboxId === undefined ? delivery : { ...delivery, outboxId });
     this.pumping ??= this.pump().finally(() => {
       this.pumping = undefined;
     });
@@ -102,10 +111,12 @@ export class WebhookQueue {
       clearTimeout(deadline);
     }
     if (this.waiting.length > 0) {
-      this.counts.dropped += this.waiting.length;
+      const kept = this.waiting.filter((delivery) => delivery.outboxId !== undefined).length;
+      this.counts.dropped += this.waiting.length - kept;
       log.warn("notifications not delivered before shutdown", {
         webhook: this.target.name,
-        dropped: this.waiting.length,
+        keptForNextStart: kept,
+        dropped: this.waiting.length - kept,
       });
       this.waiting.length = 0;
     }
@@ -135,11 +146,15 @@ export class WebhookQueue {
       this.note(delivery, verdict === "delivered", described);
       if (verdict === "delivered") {
         this.counts.delivered++;
+        this.settle(delivery);
         return;
       }
+      // Not taken while the daemon stops: an outbox-kept delivery is sent again at the next start.
+      if (verdict === "retry" && this.closing && delivery.outboxId !== undefined) return;
       const pauseMs = this.tuning.retryDelaysMs[attempt];
       if (verdict === "final" || pauseMs === undefined || this.closing) {
         this.counts.failed++;
+        this.settle(delivery);
         log.error("a notification could not be delivered", {
           webhook: this.target.name,
           url: this.target.shownUrl,
@@ -162,6 +177,11 @@ export class WebhookQueue {
       this.counts.retried++;
       await this.wait(waitMs);
     }
+  }
+
+  /** The delivery is done with (delivered, given up or dropped): out of the outbox. */
+  private settle(delivery: Delivery | undefined): void {
+    if (delivery?.outboxId !== undefined) this.keeper?.release(delivery.outboxId);
   }
 
   private wait(ms: number): Promise<void> {
