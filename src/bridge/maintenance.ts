@@ -1,7 +1,10 @@
+import { layerLogger } from "../log.js";
 import { isPreflightAction } from "../reconcile/index.js";
 import type { BorrowView, MaintenanceInput, MaintenancePlanView, MaintenanceView, PreflightAction } from "./api.js";
 import { InvalidRequestError, MaintenancePlannedError } from "./errors.js";
 import type { EventBus } from "./event-bus.js";
+
+const log = layerLogger("bridge");
 
 const META_KEY = "maintenance_plan";
 const DAY_MS = 86_400_000;
@@ -185,7 +188,27 @@ export class MaintenancePlanner {
   private load(): Plan | undefined {
     const text = this.ctx.ledger.getMeta(META_KEY);
     if (text === undefined || text === "") return undefined;
-    // Written by this class only, and the meta row is checksummed by the ledger.
-    return JSON.parse(text) as Plan;
+    let parsed: Partial<Plan> | undefined;
+    try {
+      parsed = JSON.parse(text) as Partial<Plan>;
+    } catch {
+      parsed = undefined;
+    }
+    const valid =
+      parsed !== undefined &&
+      typeof parsed.at === "number" &&
+      typeof parsed.plannedAt === "number" &&
+      (parsed.until === null || typeof parsed.until === "number") &&
+      (parsed.action === null || isPreflightAction(parsed.action)) &&
+      (parsed.note === null || typeof parsed.note === "string");
+    if (!valid) {
+      // Written only by this class; unreadable means a newer or damaged value. The daemon must
+      // still start: without a plan borrowing is normal, and the log says to plan again.
+      log.error("the maintenance plan kept in the ledger cannot be read; it is ignored — plan it again", {
+        value: text.slice(0, 200),
+      });
+      return undefined;
+    }
+    return parsed as Plan;
   }
 }

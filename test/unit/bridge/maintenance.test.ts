@@ -162,3 +162,17 @@ describe("the maintenance-blocked risk on a running bridge", () => {
     expect(bridge.risks().map((r) => r.kind)).not.toContain("maintenance-blocked");
   });
 });
+
+describe("a damaged maintenance plan in the ledger", () => {
+  it("is ignored (logged) so the daemon still starts, and borrowing is normal", () => {
+    for (const value of [
+      "{not json",
+      JSON.stringify({ at: "soon" }),
+      JSON.stringify({ at: 1, plannedAt: 1, until: null, action: "format-disk", note: null }),
+    ]) {
+      const p = planner(new Map([["maintenance_plan", value]])).make();
+      expect(p.current()).toBeNull();
+      expect(p.allowedDays(undefined, 30, T0)).toBe(30);
+    }
+  });
+});
