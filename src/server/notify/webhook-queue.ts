@@ -49,6 +49,7 @@ export class WebhookQueue {
   private readonly waiting: Delivery[] = [];
   private current: Delivery | undefined;
   private pumping: Promise<void> | undefined;
+  private running = false;
   private readonly abort = new AbortController();
   private closing = false;
   private pause: { timer: NodeJS.Timeout; wake: () => void } | undefined;
@@ -84,9 +85,12 @@ export class WebhookQueue {
     }
     const outboxId = delivery.outboxId ?? this.keeper?.keep(this.target.name, delivery);
     this.waiting.push(outboxId === undefined ? delivery : { ...delivery, outboxId });
-    this.pumping ??= this.pump().finally(() => {
-      this.pumping = undefined;
-    });
+    // `running` is cleared in the same synchronous step that finds the queue empty, so a delivery
+    // pushed right after (from another microtask) always starts a new pump.
+    if (!this.running) {
+      this.running = true;
+      this.pumping = this.pump();
+    }
   }
 
   /** Sends one delivery once, outside the queue: `notify test`. */
@@ -127,11 +131,21 @@ export class WebhookQueue {
       const delivery = this.waiting.shift();
       if (delivery === undefined || this.abort.signal.aborted) {
         if (delivery !== undefined) this.waiting.unshift(delivery);
+        this.running = false;
         return;
       }
       this.current = delivery;
       try {
         await this.deliver(delivery);
+      } catch (error) {
+        // A sender or keeper that throws is a defect; the queue must go on with the next delivery.
+        this.counts.failed++;
+        this.settle(delivery);
+        log.error("sending a notification failed unexpectedly", {
+          webhook: this.target.name,
+          delivery: delivery.id,
+          error: error instanceof Error ? error.message : String(error),
+        });
       } finally {
         this.current = undefined;
       }

@@ -125,3 +125,39 @@ describe("WebhookQueue", () => {
     await queue.close(10);
   });
 });
+
+describe("WebhookQueue, pushes racing the end of a pump", () => {
+  it.each([0, 1, 2, 3, 4, 5, 6, 8])(
+    "a delivery pushed %i microtasks after the last answer is still sent",
+    async (hops) => {
+      let queue!: WebhookQueue;
+      const { send, calls } = fakeSender((d) => {
+        if (d.id === "run-1") {
+          let chain = Promise.resolve();
+          for (let i = 0; i < hops; i++) chain = chain.then(() => undefined);
+          void chain.then(() => queue.push(delivery(2)));
+        }
+        return { status: 204 };
+      });
+      queue = new WebhookQueue(target(), send, { retryDelaysMs: [], maxPending: 10 });
+      queue.push(delivery(1));
+      await until(() => queue.stats.delivered === 2, 1_000);
+      expect(calls.map((call) => call.id)).toEqual(["run-1", "run-2"]);
+      await queue.close(10);
+    },
+  );
+
+  it("a sender that throws counts as failed and the queue goes on", async () => {
+    const { send, calls } = fakeSender((d) => {
+      if (d.id === "run-1") throw new Error("defect");
+      return { status: 204 };
+    });
+    const queue = new WebhookQueue(target(), send, { retryDelaysMs: [], maxPending: 10 });
+    queue.push(delivery(1));
+    queue.push(delivery(2));
+    await until(() => queue.stats.delivered === 1);
+    expect(queue.stats.failed).toBe(1);
+    expect(calls.map((call) => call.id)).toEqual(["run-1", "run-2"]);
+    await queue.close(10);
+  });
+});
