@@ -1,4 +1,4 @@
-import { chmodSync, existsSync } from "node:fs";
+import { closeSync, existsSync, openSync } from "node:fs";
 import Database from "better-sqlite3";
 import { KeybridgeError } from "../../errors.js";
 import type { Delivery } from "./payload.js";
@@ -50,9 +50,9 @@ export class Outbox {
 
   static open(file: string): Outbox {
     try {
-      const created = !existsSync(file);
+      // Made 0600 before SQLite opens it: SQLite gives the -wal and -shm files the main file's mode.
+      if (!existsSync(file)) closeSync(openSync(file, "a", 0o600));
       const db = new Database(file);
-      if (created) chmodSync(file, 0o600);
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = FULL");
       db.exec(SCHEMA);
