@@ -34,3 +34,41 @@ describe('library entry (import { openBridge } from "keybridge")', () => {
     }
   });
 });
+
+describe('library notifications (import { Notifier, resolveWebhooks } from "keybridge")', () => {
+  it("an embedding service sends the bridge's risks to its own webhook", async () => {
+    const { createServer: createHttpServer } = await import("node:http");
+    const { Notifier, resolveWebhooks } = await import("../../src/index.js");
+    const received: string[] = [];
+    const receiver = createHttpServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      req.on("end", () => {
+        received.push(body);
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+    const address = receiver.address();
+    const port = typeof address === "object" && address !== null ? address.port : 0;
+    const dataDir = mkdtempSync(join(tmpdir(), "keybridge-library-"));
+    const bridge = await openBridge({ dataDir, mode: "virtual", hostPollMs: 60_000, clockCheckMs: 60_000 });
+    const notifier = new Notifier(bridge, resolveWebhooks([{ url: `http://127.0.0.1:${port}/hook` }]), {
+      outboxFile: join(dataDir, "notify-outbox.db"),
+    });
+    notifier.start();
+    try {
+      const borrow = await bridge.borrow({ product: 1001, client: "ws-embedded" });
+      await bridge.virtual?.unplug(borrow.serial);
+      await expect.poll(() => received.length, { timeout: 5_000 }).toBeGreaterThan(0);
+      expect(JSON.parse(received[0] ?? "{}")).toMatchObject({ type: "risk.raised", risk: { kind: "key-unplugged" } });
+    } finally {
+      await notifier.close();
+      await bridge.close();
+      await new Promise((resolve) => receiver.close(resolve));
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
