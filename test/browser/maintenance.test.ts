@@ -73,7 +73,9 @@ describe.skipIf(!haveChromium)("dashboard maintenance in headless Chromium (virt
     const row = act.locator("tbody tr");
     expect(await row.count()).toBe(1);
     const cells = await row.locator("td").allTextContents();
-    expect(cells.slice(0, 4)).toEqual([String(borrow.id), key.serial, "ws-maintenance", String(license.product)]);
+    // The product with its name, as the licenses table shows it.
+    const product = license.name === undefined ? String(license.product) : `${license.product} ${license.name}`;
+    expect(cells.slice(0, 4)).toEqual([String(borrow.id), key.serial, "ws-maintenance", product]);
     expect(cells[5]).toMatch(/^in (29|30) d$/);
     expect(await page.locator("#maint-clear").count()).toBe(0);
     await expect

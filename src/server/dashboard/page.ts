@@ -173,6 +173,10 @@ export const DASHBOARD_HTML = `<!doctype html>
   }
 
   function pad(n) { return n < 10 ? "0" + n : String(n); }
+  function productLabel(b) {
+    return b.productName ? b.product + " " + b.productName : b.product;
+  }
+
   function localTime(iso) {
     if (!iso) return "–";
     var d = new Date(iso);
@@ -269,7 +273,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 
     put("borrows", table("Borrows out (dummies are listed below)", ["ID", "Key", "Product", "Client", "State", "Issued", "Expires", "Time left"],
       s.borrows.map(function (b) {
-        return [b.id, b.serial, b.product, b.client, { text: b.state, cls: "state-" + b.state }, localTime(b.issuedAt),
+        return [b.id, b.serial, productLabel(b), b.client, { text: b.state, cls: "state-" + b.state }, localTime(b.issuedAt),
                 localTime(b.expiresAt), relative(b.expiresAt)];
       }), [0]));
 
@@ -437,7 +441,7 @@ export const DASHBOARD_HTML = `<!doctype html>
                        "ask for " + (n === 1 ? "it" : "them") + " back before " + localTime(p.at) + "; a returned borrow no longer stands in the way."]),
         table("Borrows that end after the window starts", ["ID", "Key", "Client", "Product", "Expires", "Time left"],
           m.borrowsEndingAfter.map(function (b) {
-            return [b.id, b.serial, b.client, b.product, localTime(b.expiresAt), relative(b.expiresAt)];
+            return [b.id, b.serial, b.client, productLabel(b), localTime(b.expiresAt), relative(b.expiresAt)];
           }), [0])
       ]));
     } else if (!over) {
