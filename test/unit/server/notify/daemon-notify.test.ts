@@ -1,8 +1,9 @@
+import { spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve as resolvePath } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CONFIG_DEFAULTS, type KeybridgeConfig, loadConfig } from "../../../../src/config/index.js";
 import { type RunningDaemon, startDaemon } from "../../../../src/server/daemon.js";
@@ -238,4 +239,54 @@ describe("the notify routes", () => {
       await h.close();
     }
   });
+});
+
+const bin = resolvePath("dist/src/cli/main.js");
+const built = existsSync(bin);
+if (!built) process.stderr.write("spawned webhook log test skipped: run `npm run build` first\n");
+
+describe.skipIf(!built)("keybridge serve with webhooks (spawned)", () => {
+  it("logs where each webhook goes and why a delivery failed, never its path, query or secret", async () => {
+    const dead = await closedPort();
+    const apiPort = await closedPort();
+    const secret = "9f8e7d6c5b4a39281706f5e4d3c2b1a0";
+    writeFileSync(join(dir, "hook.secret"), secret, { mode: 0o600 });
+    const webhooks = JSON.stringify([
+      {
+        url: `http://127.0.0.1:${dead}/services/T0SECRET/B0SECRET?sig=QSECRET`,
+        name: "chat",
+        secretFile: join(dir, "hook.secret"),
+      },
+    ]);
+    const daemon = spawn(
+      process.execPath,
+      [bin, "serve", "--virtual", "--data-dir", dir, "--listen", `127.0.0.1:${apiPort}`],
+      {
+        env: { ...process.env, KEYBRIDGE_LOG_LEVEL: "debug", KEYBRIDGE_WEBHOOKS: webhooks, VITEST: "" },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let logs = "";
+    daemon.stdout.on("data", (chunk: Buffer) => {
+      logs += chunk.toString();
+    });
+    daemon.stderr.on("data", (chunk: Buffer) => {
+      logs += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolveExit) => daemon.on("exit", (code) => resolveExit(code)));
+    try {
+      await until(() => logs.includes("keybridge daemon listening"), 20_000);
+      const borrowed = await runCli(["borrow", "1001", "--client", "ws-log", "--json"], {}, dir);
+      expect(borrowed.code, borrowed.stderr).toBe(0);
+      expect((await runCli(["virtual", "unplug", "KB-DEMO-0001"], {}, dir)).code).toBe(0);
+      await until(() => logs.includes("notification not delivered; trying again"), 10_000);
+      daemon.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      expect(logs).toContain(`chat (http://127.0.0.1:${dead}/…)`);
+      expect(logs).toMatch(/ECONNREFUSED/);
+      for (const hidden of ["T0SECRET", "B0SECRET", "QSECRET", secret]) expect(logs).not.toContain(hidden);
+    } finally {
+      if (daemon.exitCode === null) daemon.kill("SIGKILL");
+    }
+  }, 60_000);
 });
