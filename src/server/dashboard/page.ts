@@ -3,8 +3,14 @@
  * elsewhere). The token comes from a `#token=` fragment (never sent to the server, removed from the
  * address bar at once) or from a form, and is kept in sessionStorage for the tab's life. Live updates
  * come from /v1/events; EventSource cannot send headers, so that one route takes `?token=`.
- * The inline script avoids template literals so this file can hold it in one.
+ * The inline script avoids template literals so these files can hold it in theirs. The style sheet
+ * and the notification and maintenance parts of the script live in files of their own and are put
+ * together here, in one page and one script scope.
  */
+
+import { MAINTENANCE_SCRIPT } from "./script-maintenance.js";
+import { NOTIFY_SCRIPT } from "./script-notify.js";
+import { DASHBOARD_CSS } from "./styles.js";
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
 <head>
@@ -13,74 +19,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <meta name="referrer" content="no-referrer">
 <title>keybridge dashboard</title>
 <style>
-  :root { --fg: #1b1f24; --muted: #57606a; --line: #d0d7de; --bg: #ffffff; --panel: #f6f8fa;
-          --ok: #1a7f37; --warn: #9a6700; --crit: #cf222e; --accent: #0969da; }
-  * { box-sizing: border-box; }
-  body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: var(--bg); }
-  header { display: flex; align-items: center; gap: 1rem; padding: .75rem 1.25rem; border-bottom: 1px solid var(--line); background: var(--panel); }
-  header h1 { font-size: 1.15rem; margin: 0; }
-  #live { margin-left: auto; font-size: .9rem; color: var(--muted); }
-  #live.on::before { content: "\\25CF "; color: var(--ok); }
-  #live.off::before { content: "\\25CF "; color: var(--crit); }
-  main { padding: 1rem 1.25rem 2rem; max-width: 1200px; }
-  section { margin-bottom: 1.75rem; }
-  h2 { font-size: 1.05rem; margin: 0 0 .5rem; }
-  table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
-  caption { text-align: left; color: var(--muted); font-size: .85rem; padding-bottom: .25rem; }
-  th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
-  th { background: var(--panel); font-weight: 600; font-size: .85rem; }
-  td.num, th.num { text-align: right; }
-  .empty { color: var(--muted); font-style: italic; }
-  #events td:nth-child(-n+4), #audit td:nth-child(-n+4) { white-space: nowrap; }
-  .sev { font-weight: 600; text-transform: uppercase; font-size: .8rem; }
-  .sev-critical { color: var(--crit); } .sev-warning { color: var(--warn); } .sev-info { color: var(--accent); }
-  .state-dummy { color: var(--crit); font-weight: 600; } .state-expired { color: var(--warn); }
-  .risk { border-left: 4px solid var(--crit); background: #fff5f5; padding: .5rem .75rem; margin-bottom: .5rem; }
-  .risk.warning { border-color: var(--warn); background: #fff8e6; } .risk.info { border-color: var(--accent); background: #f0f6ff; }
-  .risk p { margin: .2rem 0; }
-  .summary { display: flex; gap: 1rem; flex-wrap: wrap; margin-bottom: 1.25rem; }
-  .summary div { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: .5rem .9rem; min-width: 9rem; }
-  .summary strong { display: block; font-size: 1.4rem; }
-  .preflight { display: flex; flex-wrap: wrap; gap: .4rem; margin-bottom: .6rem; }
-  button { font: inherit; padding: .3rem .7rem; border: 1px solid var(--line); border-radius: 6px; background: var(--bg); cursor: pointer; }
-  button:hover, button:focus-visible { border-color: var(--accent); outline: 2px solid transparent; box-shadow: 0 0 0 2px #0969da55; }
-  #verdict { min-height: 2rem; }
-  .verdict { padding: .5rem .75rem; border-radius: 6px; border: 1px solid var(--line); }
-  .verdict.safe { border-color: var(--ok); background: #effaf1; } .verdict.unsafe { border-color: var(--crit); background: #fff5f5; }
-  .verdict ul { margin: .3rem 0 .2rem 1.2rem; padding: 0; }
-  form#login { max-width: 32rem; background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 1rem; }
-  form#login label { display: block; font-weight: 600; margin-bottom: .3rem; }
-  form#login input { width: 100%; font: inherit; padding: .35rem .5rem; margin-bottom: .6rem; }
-  form#login p { color: var(--muted); font-size: .9rem; }
-  #error { color: var(--crit); }
-  .ok { color: var(--ok); font-weight: 600; }
-  #notify tbody th { background: none; font-weight: normal; font-size: inherit; }
-  #notify tbody th, #notify td:nth-child(2) { white-space: nowrap; }
-  #notify tr.trouble > * { background: #fff5f5; }
-  #notify tr.trouble > :first-child { box-shadow: inset 4px 0 0 var(--crit); }
-  #notify tr.trouble.warning > * { background: #fff8e6; }
-  #notify tr.trouble.warning > :first-child { box-shadow: inset 4px 0 0 var(--warn); }
-  .test-result { display: block; font-size: .85rem; margin-top: .2rem; }
-  .when { display: block; color: var(--muted); font-size: .85rem; }
-  .notify-actions { display: flex; flex-wrap: wrap; align-items: center; gap: .75rem; margin-top: .6rem; }
-  .notify-actions p { margin: 0; }
-  .notify-actions[hidden] { display: none; }
-  code { background: var(--panel); padding: 0 .25rem; border-radius: 4px; }
-  .maint { border-left: 4px solid var(--accent); background: #f0f6ff; padding: .6rem .9rem; margin-bottom: 1.5rem; }
-  .maint[hidden] { display: none; }
-  .maint.warning { border-color: var(--warn); background: #fff8e6; } .maint.clear { border-color: var(--ok); background: #effaf1; }
-  .maint h2 { margin-bottom: .3rem; }
-  .maint p { margin: .3rem 0; }
-  .maint dl { display: grid; grid-template-columns: max-content 1fr; gap: .1rem .9rem; margin: .2rem 0 .4rem; }
-  .maint dt { font-weight: 600; } .maint dd { margin: 0; }
-  .maint .risk { background: var(--bg); margin: .5rem 0; }
-  .maint-actions { display: flex; flex-wrap: wrap; align-items: center; gap: .75rem; margin-top: .5rem; }
-  form#plan { display: flex; flex-wrap: wrap; align-items: flex-end; gap: .6rem .9rem; }
-  form#plan label { display: flex; flex-direction: column; font-size: .85rem; font-weight: 600; gap: .15rem; }
-  form#plan input, form#plan select { font: inherit; font-weight: normal; padding: .25rem .4rem; }
-  form#plan input#plan-note { min-width: 16rem; }
-  form#plan [aria-invalid="true"] { outline: 2px solid var(--crit); }
-  #plan-result { flex-basis: 100%; margin: 0; min-height: 1.45em; }
+${DASHBOARD_CSS}
 </style>
 </head>
 <body>
@@ -316,197 +255,9 @@ export const DASHBOARD_HTML = `<!doctype html>
       }), [0]));
   }
 
-  function lastAttempt(last) {
-    if (!last) return el("span", { "class": "empty" }, ["none yet"]);
-    var seconds = isNaN(Date.parse(last.at)) ? "" : ":" + pad(new Date(last.at).getSeconds());
-    return el("span", null, [last.ok ? el("span", { "class": "ok" }, ["ok"]) : el("strong", { "class": "sev-critical" }, ["FAILED"]),
-                             " " + last.result, el("span", { "class": "when" }, [last.type + ", " + localTime(last.at) + seconds])]);
-  }
-  function testCell(w) {
-    var button = el("button", { type: "button", "class": "notify-test", "aria-label": "Send test to " + w.name }, ["Send test"]);
-    button.disabled = testing;
-    button.addEventListener("click", function () { sendTest(w.name); });
-    var parts = [button];
-    var t = webhookTests[w.name];
-    if (t === "sending") parts.push(el("span", { "class": "test-result" }, ["sending…"]));
-    else if (t) {
-      parts.push(el("span", { "class": "test-result", "data-ok": String(t.ok) }, [
-        t.ok ? el("strong", { "class": "ok" }, ["ok"]) : el("strong", { "class": "sev-critical" }, ["FAIL"]),
-        " " + t.result + " (" + t.ms + " ms)"]));
-    }
-    return el("td", null, parts);
-  }
-  /** A webhook whose last attempt failed, or that gave up or dropped a notification, is marked like a risk. */
-  function renderNotify() {
-    var list = webhooks;
-    if (!list) return;
-    $("notify-actions").hidden = list.length === 0;
-    $("notify-test-all").disabled = testing;
-    if (list.length === 0) {
-      put("notify", el("p", { "class": "empty", id: "notify-none" }, [
-        "No webhook is configured, so nobody hears of a risk without watching this page: add ",
-        el("code", null, ['"webhooks": [{"url": "https://…"}]']),
-        " to keybridge.json and restart the daemon (docs/notify.md has the details)."]));
-      return;
-    }
-    var headers = ["Webhook", "URL", "Events", "Delivered", "Failed", "Dropped", "Waiting", "Last attempt", "Test"];
-    var head = el("tr", null, headers.map(function (h, i) {
-      return el("th", i >= 3 && i <= 6 ? { scope: "col", "class": "num" } : { scope: "col" }, [h]);
-    }));
-    var body = list.map(function (w) {
-      var critical = (w.last && !w.last.ok) || w.failed > 0;
-      var warning = !critical && w.dropped > 0;
-      var name = [el("strong", null, [w.name])];
-      if (critical) name.push(" ", el("span", { "class": "sev sev-critical" }, ["failing"]));
-      else if (warning) name.push(" ", el("span", { "class": "sev sev-warning" }, ["dropping"]));
-      var count = function (n, cls) { return el("td", { "class": n > 0 && cls ? "num " + cls : "num" }, [String(n)]); };
-      return el("tr", { "class": "webhook" + (critical ? " trouble" : warning ? " trouble warning" : ""), "data-webhook": w.name }, [
-        el("th", { scope: "row" }, name), el("td", null, [w.url]), el("td", null, [w.events.join(", ")]),
-        count(w.delivered), count(w.failed, "sev-critical"), count(w.dropped, "sev-warning"), count(w.pending),
-        el("td", null, [lastAttempt(w.last)]), testCell(w)]);
-    });
-    put("notify", el("table", null, [
-      el("caption", null, ["Where the daemon POSTs its events; counts since it started (failed: given up after its retries; dropped: pushed out of a full queue)"]),
-      el("thead", null, [head]), el("tbody", null, body)]));
-  }
-  /** Cheap (the daemon answers from memory); while a delivery waits it looks again until none does. */
-  function loadNotify() {
-    return api("/v1/notify").then(function (n) {
-      webhooks = n.webhooks;
-      renderNotify();
-      var waiting = webhooks.some(function (w) { return w.pending > 0; });
-      if (waiting && !notifyTimer) {
-        notifyTimer = setTimeout(function () { notifyTimer = null; if (token) loadNotify(); }, NOTIFY_FOLLOW_MS);
-      }
-    }).catch(function (e) { if (e.message !== "unauthorized") $("error").textContent = "Could not load the notifications: " + e.message; });
-  }
-  function sendTest(name) {
-    if (testing || !webhooks) return;
-    testing = true;
-    var names = name === undefined ? webhooks.map(function (w) { return w.name; }) : [name];
-    names.forEach(function (n) { webhookTests[n] = "sending"; });
-    var summary = $("notify-summary");
-    summary.className = "";
-    summary.textContent = "Sending a test notification…";
-    renderNotify();
-    api("/v1/notify/test" + (name === undefined ? "" : "?name=" + encodeURIComponent(name)), { method: "POST" })
-      .then(function (body) {
-        body.results.forEach(function (r) { webhookTests[r.name] = r; });
-        var failed = body.results.filter(function (r) { return !r.ok; }).length;
-        var n = body.results.length;
-        summary.className = failed ? "sev-critical" : "ok";
-        if (failed === 0) summary.textContent = n === 1 ? body.results[0].name + " took the test." : "All " + n + " webhooks took the test.";
-        else summary.textContent = (n === 1 ? body.results[0].name : failed + " of " + n + " webhooks") +
-          " did not take the test: check the URL, the receiver and its logs.";
-      }, function (e) {
-        names.forEach(function (n) { delete webhookTests[n]; });
-        summary.className = "sev-critical";
-        summary.textContent = "Could not send the test: " + e.message;
-      })
-      .then(function () { testing = false; return loadNotify(); });
-  }
+${NOTIFY_SCRIPT}
 
-  function actionName(action) { return action.replace(/-/g, " "); }
-  /** The banner under the summary: the plan, the API's summary, and the borrows still ending after its start. */
-  function renderMaintenance(m) {
-    var box = $("maintenance");
-    if (!m || !m.plan) {
-      box.hidden = true;
-      box.removeAttribute("data-phase");
-      $("maint-body").replaceChildren();
-      return;
-    }
-    var p = m.plan;
-    var over = m.phase === "over";
-    var inTheWay = !over && m.borrowsEndingAfter.length > 0;
-    box.hidden = false;
-    box.className = "maint" + (over ? "" : inTheWay ? " warning" : " clear");
-    box.setAttribute("data-phase", m.phase);
-    $("h-maint").textContent = m.phase === "during" ? "Maintenance under way" : over ? "Maintenance window over" : "Maintenance planned";
-    var facts = [
-      el("dt", null, ["Starts"]), el("dd", { id: "maint-at" }, [localTime(p.at) + " (" + relative(p.at) + ")"]),
-      el("dt", null, ["Ends"]), el("dd", { id: "maint-until" }, [p.until ? localTime(p.until) + " (" + relative(p.until) + ")" : "when the plan is cancelled"]),
-      el("dt", null, ["For"]), el("dd", p.action ? { id: "maint-action", "data-action": p.action } : { id: "maint-action" },
-                                  [p.action ? actionName(p.action) : "no particular action"])
-    ];
-    if (p.note) facts.push(el("dt", null, ["Note"]), el("dd", { id: "maint-note" }, [p.note]));
-    facts.push(el("dt", null, ["Planned"]), el("dd", null, [localTime(p.plannedAt)]));
-    var parts = [el("dl", null, facts), el("p", { id: "maint-summary" }, [m.summary])];
-    if (inTheWay) {
-      var n = m.borrowsEndingAfter.length;
-      parts.push(el("article", { "class": "risk warning", id: "maint-act" }, [
-        el("p", null, [el("span", { "class": "sev sev-warning" }, ["act"]), " ",
-                       el("strong", null, [n === 1 ? "1 borrow ends" : n + " borrows end"]), " after the window starts"]),
-        el("p", null, [el("strong", null, ["What to do: "]),
-                       "ask for " + (n === 1 ? "it" : "them") + " back before " + localTime(p.at) + "; a returned borrow no longer stands in the way."]),
-        table("Borrows that end after the window starts", ["ID", "Key", "Client", "Product", "Expires", "Time left"],
-          m.borrowsEndingAfter.map(function (b) {
-            return [b.id, b.serial, b.client, productLabel(b), localTime(b.expiresAt), relative(b.expiresAt)];
-          }), [0])
-      ]));
-    } else if (!over) {
-      parts.push(el("p", { "class": "ok", id: "maint-clear" }, [
-        m.phase === "during" ? "Clear: no borrow is out past the window's start." : "Clear: no borrow out ends after the window starts."]));
-    }
-    $("maint-body").replaceChildren.apply($("maint-body"), parts);
-  }
-  /** Asked for only when the status names a plan: with none there is nothing to show, and no request. */
-  function loadMaintenance(plan) {
-    if (!plan) { renderMaintenance(null); return Promise.resolve(); }
-    return api("/v1/maintenance").then(renderMaintenance)
-      .catch(function (e) { if (e.message !== "unauthorized") $("error").textContent = "Could not load the maintenance plan: " + e.message; });
-  }
-  function localToIso(value) {
-    if (!value) return null;
-    var d = new Date(value);
-    return isNaN(d.getTime()) ? null : d.toISOString();
-  }
-  function planMaintenance() {
-    var out = $("plan-result");
-    var fields = { at: $("plan-at"), until: $("plan-until"), action: $("plan-action"), note: $("plan-note") };
-    Object.keys(fields).forEach(function (k) { fields[k].removeAttribute("aria-invalid"); });
-    var refuse = function (field, message) {
-      out.className = "sev-critical";
-      out.textContent = message;
-      if (field && fields[field]) { fields[field].setAttribute("aria-invalid", "true"); fields[field].focus(); }
-    };
-    var body = { at: localToIso(fields.at.value) };
-    if (!body.at) { refuse("at", "Choose when the window starts."); return; }
-    if (fields.until.value) {
-      body.until = localToIso(fields.until.value);
-      if (!body.until) { refuse("until", "The end is not a valid time."); return; }
-    }
-    if (fields.action.value) body.action = fields.action.value;
-    var note = fields.note.value.trim();
-    if (note) body.note = note;
-    $("plan-submit").disabled = true;
-    out.className = "";
-    out.textContent = "Planning…";
-    api("/v1/maintenance", { method: "POST", json: body }).then(function (m) {
-      out.className = "ok";
-      out.textContent = "Planned for " + localTime(m.plan.at) + ".";
-      renderMaintenance(m);
-    }, function (e) {
-      if (e.message === "unauthorized") return;
-      refuse(e.field, "Not planned: " + e.message);
-    }).then(function () { $("plan-submit").disabled = false; });
-  }
-  function cancelMaintenance() {
-    var button = $("maint-cancel");
-    var out = $("maint-cancel-result");
-    button.disabled = true;
-    out.className = "";
-    out.textContent = "Cancelling…";
-    api("/v1/maintenance", { method: "DELETE" }).then(function (m) {
-      out.textContent = "";
-      $("plan-result").className = "";
-      $("plan-result").textContent = "The plan was cancelled; borrowing is normal again.";
-      renderMaintenance(m);
-    }, function (e) {
-      out.className = "sev-critical";
-      out.textContent = e.message === "unauthorized" ? "" : "Could not cancel the plan: " + e.message;
-    }).then(function () { button.disabled = false; });
-  }
+${MAINTENANCE_SCRIPT}
 
   function refresh() {
     api("/v1/audit?limit=20").then(renderAudit)
