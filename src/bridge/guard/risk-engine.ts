@@ -2,10 +2,12 @@ import { BehaviorSubject, type Observable, type Subscription } from "rxjs";
 import type { ClockJumpEvent, HostChangedEvent, HostComponent } from "../../host/index.js";
 import type { BorrowRow } from "../../ledger/index.js";
 import { formatTime } from "../../reconcile/index.js";
-import type { BridgeEvent, BridgeEventType, RiskKind, RiskView } from "../api.js";
+import type { BridgeEvent, RiskView } from "../api.js";
 import type { RiskSource } from "../risk-engine.js";
 import { isTagUnknown } from "../tag-unknown.js";
 import { describeBorrows, firstExpiry, lastExpiry, plural } from "./describe.js";
+import { maintenanceRisk } from "./maintenance-risk.js";
+import type { DesiredRisk as Desired, RegistryHealth, RiskEngineInputs, RiskEngineOptions } from "./risk-inputs.js";
 import {
   capitalizeFirst,
   groupBySerial,
@@ -17,65 +19,7 @@ import {
   SEVERITY,
 } from "./risk-texts.js";
 
-/** The registry mirror's view of the OS registry. */
-export type RegistryHealth = "healthy" | "lost" | "corrupt";
-
-/** What the engine reads from the bridge; everything else arrives as events. */
-export interface RiskEngineInputs {
-  /** The bridge's event stream: key attach/detach/moved/counterfeit, borrow changes, repairs. */
-  readonly events$: Observable<BridgeEvent>;
-  readonly hostChanges$?: Observable<HostChangedEvent>;
-  readonly clockJumps$?: Observable<ClockJumpEvent>;
-  /** Reports of the mirror's registry checks. */
-  readonly registry$?: Observable<{ health: RegistryHealth; detail?: string }>;
-  /** Outstanding borrows now (active, returning and dummy rows). */
-  outstanding(): readonly BorrowRow[];
-  /**
-   * One outstanding borrow by serial and id. With it, a borrow event that cannot change any risk
-   * is judged from its own row instead of every outstanding one.
-   */
-  borrow?(serial: string, id: number): BorrowRow | undefined;
-  /** The binding (hex) of the host identity now. */
-  currentBinding(): string;
-  /** Is the keybridge key with this serial attached now? */
-  isPresent(serial: string): boolean;
-  /** The key's clock (epoch ms), last known offset when absent. */
-  keyNow(serial: string): number;
-  settleWindowMs(serial: string): number;
-  /** When the ledger was last exported (epoch ms), if ever. */
-  ledgerExportedAt(): number | null;
-  /** The planned maintenance window (epoch ms), if any. */
-  maintenance?(): MaintenanceWindow | null;
-  /** Publishes risk.raised / risk.cleared on the bridge's bus. */
-  emit(type: BridgeEventType, message: string, extra: Omit<BridgeEvent, "type" | "at" | "message" | "seq">): void;
-}
-
-export interface MaintenanceWindow {
-  at: number;
-  until: number | null;
-  action: string | null;
-}
-
-/** How long before a planned maintenance the borrows still in its way become a risk. */
-export const MAINTENANCE_LEAD_MS = 48 * 3_600_000;
-
-export interface RiskEngineOptions {
-  /** Re-evaluation interval for time-driven risks (expiry). Default 5000 ms. */
-  pollMs?: number;
-  /** A net clock jump smaller than this is no risk. Default 15 minutes. */
-  clockThresholdMs?: number;
-  /** The ledger was rebuilt when the bridge opened. */
-  ledgerRebuilt?: boolean;
-  now?: () => number;
-}
-
-interface Desired {
-  kind: RiskKind;
-  serial?: string;
-  rows: readonly BorrowRow[];
-  message: string;
-  advice: string;
-}
+export type { MaintenanceWindow, RegistryHealth, RiskEngineInputs, RiskEngineOptions } from "./risk-inputs.js";
 
 /**
  * Turns what the bridge observes into open risks. Facts (a key gone, a host component changed, a
@@ -360,24 +304,6 @@ export class GuardRiskEngine implements RiskSource {
     }
   }
 
-  /** Within two days of a planned maintenance (or during it), the borrows that still end after its start. */
-  private maintenanceRisk(held: readonly BorrowRow[]): Desired | undefined {
-    const plan = this.inputs.maintenance?.() ?? null;
-    if (plan === null) return undefined;
-    const now = this.now();
-    if ((plan.until !== null && now >= plan.until) || now < plan.at - MAINTENANCE_LEAD_MS) return undefined;
-    const inTheWay = held.filter((row) => row.state === "active" && row.expiresAt > plan.at);
-    if (inTheWay.length === 0) return undefined;
-    const what = plan.action === null ? "The maintenance" : `The maintenance (${plan.action})`;
-    const when = now >= plan.at ? `that started ${formatTime(plan.at)}` : `planned for ${formatTime(plan.at)}`;
-    return {
-      kind: "maintenance-blocked",
-      rows: inTheWay,
-      message: `${what} ${when} would turn ${plural(inTheWay.length, "borrow")} into borrow dummies: ${describeBorrows(inTheWay)} ${inTheWay.length === 1 ? "ends" : "end"} after it.`,
-      advice: `Ask for ${inTheWay.length === 1 ? "it" : "them"} back before ${formatTime(plan.at)}, or move the window past ${formatTime(lastExpiry(inTheWay))} (keybridge maintenance plan); see keybridge maintenance.`,
-    };
-  }
-
   private derive(): Desired[] {
     const desired: Desired[] = [];
     for (const [serial] of this.counterfeit) {
@@ -396,7 +322,7 @@ export class GuardRiskEngine implements RiskSource {
       this.forgetEpisode();
       return desired;
     }
-    const maintenance = this.maintenanceRisk(held);
+    const maintenance = maintenanceRisk(this.inputs.maintenance?.() ?? null, held, this.now());
     if (maintenance !== undefined) desired.push(maintenance);
     const binding = this.inputs.currentBinding();
     const bySerial = groupBySerial(held);
