@@ -2,12 +2,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { checkConfig } from "../../../src/cli/doctor/config-check.js";
+import { checkConfig, configCheck } from "../../../src/cli/doctor/config-check.js";
 import { checkGroup, findGroup } from "../../../src/cli/doctor/group-check.js";
 import { checkNativeModules, nativeFix } from "../../../src/cli/doctor/native-check.js";
 import { checkNodeVersion } from "../../../src/cli/doctor/node-check.js";
 import { checkUdevRules, RULES_FILE_NAME, SHIPPED_RULES_FILE } from "../../../src/cli/doctor/udev-check.js";
 import { loadConfig } from "../../../src/config/load.js";
+import { resolveWebhooks } from "../../../src/server/notify/targets.js";
 
 describe("node check", () => {
   it("accepts Node 20 and later, fails 18 with how to install a newer one", () => {
@@ -190,5 +191,36 @@ describe("config check", () => {
     const broken = checkConfig({ error: new Error("listen: expected HOST:PORT (from file /srv/kb/keybridge.json)") });
     expect(broken.status).toBe("fail");
     expect(broken.detail).toContain("expected HOST:PORT");
+  });
+
+  it("fails on a webhook the daemon would refuse at its next start, naming it", () => {
+    const withHooks = (webhooks: unknown) => {
+      const base = loaded([]);
+      return { ...base, config: { ...base.config, webhooks } } as typeof base;
+    };
+    const typo = checkConfig(
+      { loaded: withHooks([{ url: "https://a.example/x", name: "ops", events: ["risk.rasied"] }]) },
+      resolveWebhooks,
+    );
+    expect(typo.status).toBe("fail");
+    expect(typo.detail).toMatch(/^the daemon would not start: webhook ops: 'risk.rasied' matches no event/);
+    expect(typo.fix).toContain("docs/notify.md");
+    const missingSecret = checkConfig(
+      { loaded: withHooks([{ url: "https://a.example/x", secretFile: "/nonexistent/keybridge/hook.secret" }]) },
+      resolveWebhooks,
+    );
+    expect(missingSecret.status).toBe("fail");
+    expect(missingSecret.detail).toContain("/nonexistent/keybridge/hook.secret");
+    expect(checkConfig({ loaded: withHooks([{ url: "https://a.example/x" }]) }, resolveWebhooks).status).toBe("ok");
+  });
+
+  it("the doctor's config check runs the webhook check itself", async () => {
+    const base = loaded([]);
+    const load = {
+      loaded: { ...base, config: { ...base.config, webhooks: [{ url: "https://a.example/", events: ["nope.*"] }] } },
+    };
+    const result = await configCheck(load as { loaded: typeof base }).run(new AbortController().signal);
+    expect(result.status).toBe("fail");
+    expect(result.detail).toContain("'nope.*' matches no event");
   });
 });
