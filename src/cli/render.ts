@@ -183,7 +183,18 @@ function maintenanceLine(plan: StatusView["maintenance"]): string {
   return `Maintenance: from ${when(plan.at)} ${until}${plan.action === null ? "" : ` (${plan.action})`}: new borrows end before it — keybridge maintenance\n`;
 }
 
-export function statusText(status: StatusView): string {
+function notificationsLine(hooks: readonly WebhookView[] | undefined): string {
+  if (hooks === undefined) return "";
+  if (hooks.length === 0) return "Notifications: no webhooks — risks reach only those who watch (docs/notify.md)\n";
+  const failing = hooks.filter((hook) => hook.last?.ok === false || hook.failed > 0 || hook.dropped > 0);
+  const state =
+    failing.length === 0
+      ? "no failed deliveries"
+      : `FAILING: ${failing.map((hook) => hook.name).join(", ")} (keybridge notify test ${failing[0]?.name ?? ""})`;
+  return `Notifications: ${hooks.length} webhook(s), ${state}\n`;
+}
+
+export function statusText(status: StatusView, webhooks?: readonly WebhookView[]): string {
   const present = status.keys.filter((k) => k.present).length;
   return [
     `keybridge (${status.mode} mode): ${present} of ${status.keys.length} key(s) present, ${status.borrows.length} borrow(s) out, ` +
@@ -192,6 +203,7 @@ export function statusText(status: StatusView): string {
       `last export: ${status.ledger.lastExportAt === null ? "never (keybridge ledger export FILE)" : when(status.ledger.lastExportAt)}\n`,
     `Registry: ${status.registry.kind} ${registryHealth(status.registry)} — ${status.registry.location}\n`,
     maintenanceLine(status.maintenance ?? null),
+    notificationsLine(webhooks),
     noKeyHint(status),
     "\nKeys\n",
     keysText(status.keys),

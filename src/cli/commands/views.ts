@@ -1,17 +1,34 @@
 import { type Command, Option } from "commander";
 import type { BorrowView, KeyView, StatusView } from "../../bridge/api.js";
+import type { WebhookView } from "../../server/notify/index.js";
+import type { ApiClient } from "../client.js";
 import { type CommandKit, example } from "../command-kit.js";
+import { ApiError } from "../errors.js";
 import * as render from "../render.js";
+
+/** The daemon's webhooks; undefined from a daemon without /v1/notify (an older version). */
+async function webhooksOf(api: ApiClient): Promise<WebhookView[] | undefined> {
+  try {
+    return (await api.json<{ webhooks: WebhookView[] }>("GET", "/v1/notify")).webhooks;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) return undefined;
+    throw error;
+  }
+}
 
 /** What the daemon shows: `status`, `keys`, `borrows`. */
 export function registerViews(program: Command, kit: CommandKit): void {
-  const { client, show } = kit;
+  const { client, show, globals } = kit;
   program
     .command("status")
     .description("keys present, borrows, dummies, open risks — the one-screen summary")
     .addHelpText("after", example("keybridge status", "keybridge status --json"))
     .action(async (_options: unknown, command: Command) => {
-      show(command, await client(command).json<StatusView>("GET", "/v1/status"), render.statusText);
+      const api = client(command);
+      const status = await api.json<StatusView>("GET", "/v1/status");
+      // The readable summary also says whether notifications get through; --json stays the StatusView.
+      const webhooks = globals(command).json === true ? undefined : await webhooksOf(api);
+      show(command, status, (view) => render.statusText(view, webhooks));
     });
 
   program

@@ -147,6 +147,11 @@ describe("webhooks on a running daemon (virtual key, real HTTP)", () => {
       text: expect.stringMatching(/^keybridge on .+: notify\.test: a test notification/),
     });
 
+    const status = await runCli(["status"], {}, dir);
+    expect(status.stdout).toContain("Notifications: 2 webhook(s), FAILING: dead (keybridge notify test dead)");
+    const statusJson = await runCli(["status", "--json"], {}, dir);
+    expect(Object.keys(statusJson.json as object)).not.toContain("webhooks");
+
     const one = await runCli(["notify", "test", "live"], {}, dir);
     expect(one.code).toBe(0);
     expect(one.stdout).toContain("All 1 webhook(s) took the test notification.");
@@ -161,6 +166,7 @@ describe("webhooks on a running daemon (virtual key, real HTTP)", () => {
     const listing = await runCli(["notify"], {}, dir);
     expect(listing.code).toBe(0);
     expect(listing.stdout).toContain("No webhooks are configured");
+    expect((await runCli(["status"], {}, dir)).stdout).toContain("Notifications: no webhooks");
     const tested = await runCli(["notify", "test", "--json"], {}, dir);
     expect(tested).toMatchObject({ code: 0, json: [] });
   });
