@@ -19,6 +19,7 @@ import type { LoadedConfig } from "../config/load.js";
 import { describeWebhook } from "../config/webhooks.js";
 import type { WebhookTestResult, WebhookView } from "../server/notify/index.js";
 import { table, when } from "./format.js";
+import { webhookInTrouble } from "./webhooks.js";
 
 export function keysText(keys: KeyView[]): string {
   if (keys.length === 0) return "No keys.\n";
@@ -186,7 +187,7 @@ function maintenanceLine(plan: StatusView["maintenance"]): string {
 function notificationsLine(hooks: readonly WebhookView[] | undefined): string {
   if (hooks === undefined) return "";
   if (hooks.length === 0) return "Notifications: no webhooks — risks reach only those who watch (docs/notify.md)\n";
-  const failing = hooks.filter((hook) => hook.last?.ok === false || hook.failed > 0 || hook.dropped > 0);
+  const failing = hooks.filter(webhookInTrouble);
   const state =
     failing.length === 0
       ? "no failed deliveries"

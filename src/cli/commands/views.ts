@@ -1,20 +1,8 @@
 import { type Command, Option } from "commander";
 import type { BorrowView, KeyView, StatusView } from "../../bridge/api.js";
-import type { WebhookView } from "../../server/notify/index.js";
-import type { ApiClient } from "../client.js";
 import { type CommandKit, example } from "../command-kit.js";
-import { ApiError } from "../errors.js";
 import * as render from "../render.js";
-
-/** The daemon's webhooks; undefined from a daemon without /v1/notify (an older version). */
-async function webhooksOf(api: ApiClient): Promise<WebhookView[] | undefined> {
-  try {
-    return (await api.json<{ webhooks: WebhookView[] }>("GET", "/v1/notify")).webhooks;
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 404) return undefined;
-    throw error;
-  }
-}
+import { daemonWebhooks } from "../webhooks.js";
 
 /** What the daemon shows: `status`, `keys`, `borrows`. */
 export function registerViews(program: Command, kit: CommandKit): void {
@@ -27,7 +15,7 @@ export function registerViews(program: Command, kit: CommandKit): void {
       const api = client(command);
       const status = await api.json<StatusView>("GET", "/v1/status");
       // The readable summary also says whether notifications get through; --json stays the StatusView.
-      const webhooks = globals(command).json === true ? undefined : await webhooksOf(api);
+      const webhooks = globals(command).json === true ? undefined : await daemonWebhooks(api);
       show(command, status, (view) => render.statusText(view, webhooks));
     });
 

@@ -3,6 +3,7 @@ import { isCodedError } from "../../errors.js";
 import type { WebhookView } from "../../server/notify/index.js";
 import { ApiClient, type Endpoint } from "../client.js";
 import { ApiError } from "../errors.js";
+import { daemonWebhooks, webhookInTrouble } from "../webhooks.js";
 import { combine } from "./findings.js";
 import { type CheckOutcome, type DoctorCheck, fail, ok, warn } from "./types.js";
 
@@ -46,7 +47,7 @@ export function exportFinding(status: StatusView, now: number): CheckOutcome | u
 /** Webhooks whose last delivery failed, or that gave up on or dropped one. */
 export function webhookFindings(hooks: readonly WebhookView[]): CheckOutcome[] {
   if (hooks.length === 0) return [ok("no webhooks (risks reach only those who watch; see docs/notify.md)")];
-  const troubled = hooks.filter((hook) => hook.last?.ok === false || hook.failed > 0 || hook.dropped > 0);
+  const troubled = hooks.filter(webhookInTrouble);
   if (troubled.length === 0) return [ok(`${plural(hooks.length, "webhook")}, no failed deliveries`)];
   return troubled.map((hook) =>
     warn(
@@ -145,7 +146,7 @@ export async function checkDaemon(inputs: DaemonCheckInputs, signal: AbortSignal
   }
   let hooks: WebhookView[] | undefined;
   try {
-    hooks = await (inputs.webhooks ?? (() => listWebhooks(inputs.endpoint)))();
+    hooks = await (inputs.webhooks ?? (() => daemonWebhooks(new ApiClient(inputs.endpoint))))();
   } catch (error) {
     return combine([
       ok(`answers at ${where}`),
@@ -158,16 +159,6 @@ export async function checkDaemon(inputs: DaemonCheckInputs, signal: AbortSignal
     ...statusFindings(status, inputs.now?.()),
     ...(hooks === undefined ? [] : webhookFindings(hooks)),
   ]);
-}
-
-/** The daemon's webhooks; undefined from a daemon that has no /v1/notify yet. */
-async function listWebhooks(endpoint: Endpoint): Promise<WebhookView[] | undefined> {
-  try {
-    return (await new ApiClient(endpoint).json<{ webhooks: WebhookView[] }>("GET", "/v1/notify")).webhooks;
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 404) return undefined;
-    throw error;
-  }
 }
 
 export function daemonCheck(inputs: DaemonCheckInputs): DoctorCheck {
