@@ -21,7 +21,7 @@ import {
 import { DAY_MS, JOURNAL_LIMIT, type JournalEntry, type KeyState, type StoredBorrow } from "./key-state.js";
 
 /**
- * Rules K1–K8 of the key model (DESIGN.md section 1) over a KeyState. Pure logic: no framing,
+ * Rules K1–K8 of the key model (src/protocol/PROTOCOL.md section 10.1) over a KeyState. Pure logic: no framing,
  * no signing, no I/O. A refusal is a `Refusal` result, never an exception.
  */
 

@@ -1,7 +1,7 @@
 /**
  * The bridge's public contract: what the HTTP API serves, what the CLI prints with --json and
- * what `openBridge()` returns to services that embed keybridge. DESIGN.md section 4 names the
- * fields; they may be added to, never renamed. Times are ISO 8601 strings.
+ * what `openBridge()` returns to services that embed keybridge. Fields may be added, never
+ * renamed: scripts and embedding services depend on these names. Times are ISO 8601 strings.
  */
 import type { Observable } from "rxjs";
 import type { PreflightAction } from "../reconcile/index.js";

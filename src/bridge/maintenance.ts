@@ -38,8 +38,8 @@ function parseTime(field: string, value: unknown): number {
 }
 
 /**
- * A planned maintenance window — the seed's "do it only after all licenses are returned", made a
- * plan: before `at`, every new borrow ends by `at` (a default period is shortened, a longer
+ * A planned maintenance window — "do it only after all licenses are returned", the advice for every
+ * action that endangers borrows, made a plan: before `at`, every new borrow ends by `at` (a default period is shortened, a longer
  * explicit one refused); from `at` until `until` (or until cancelled), nothing is borrowed. Kept in
  * the ledger, so a restart keeps it.
  */

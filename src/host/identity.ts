@@ -38,7 +38,10 @@ export const HOST_COMPONENTS: readonly HostComponent[] = [
   "runtime",
 ];
 
-/** The components a borrow is bound to unless configured otherwise (DESIGN.md section 1). */
+/**
+ * The components a borrow is bound to unless `bindingComponents` says otherwise: the IP addresses,
+ * hostname and machine id, whose change makes license servers settle borrows into dummies.
+ */
 export const DEFAULT_BINDING_COMPONENTS: readonly HostComponent[] = ["ips", "hostname", "machineId"];
 
 export interface HostChange {

@@ -1,4 +1,8 @@
-/** The seed's forbidden actions plus restarting the service and renaming the host. */
+/**
+ * The actions license vendors forbid while licenses are borrowed (upgrading the licenses,
+ * installing a major version, unplugging or moving the key, uninstalling the driver, reinstalling
+ * the OS, changing the IP address), plus restarting the service and renaming the host.
+ */
 export const PREFLIGHT_ACTIONS = [
   "upgrade-licenses",
   "install-major-version",

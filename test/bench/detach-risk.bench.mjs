@@ -1,4 +1,4 @@
-// Key detach → risk event latency on the virtual bus (DESIGN.md §5, target p99 ≤ 5 ms).
+// Key detach → risk event latency on the virtual bus (target p99 ≤ 5 ms, docs/benchmarks.md).
 // A virtual bridge holds outstanding borrows; the key is pulled off the bus (the physical unplug:
 // the USB detach event, hotplug, key manager, risk engine) ≥ 200 times, and the time from the
 // unplug call to the `risk.raised` event is measured. Runs on the built output:

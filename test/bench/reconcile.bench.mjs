@@ -4,7 +4,7 @@
 // The machine may be shared: sizes are interleaved round by round, so a burst of load from other
 // processes hits all sizes alike, and figures are medians. Wall time is the figure; CPU time of
 // this process (GC threads included) is printed beside it because it is steadier under load.
-// Prints a table, then one JSON line with `reconcile_ms_100k` and `reconcile_growth_10x` (DESIGN.md §5).
+// Prints a table, then one JSON line with `reconcile_ms_100k` and `reconcile_growth_10x` (docs/benchmarks.md).
 import { resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";

@@ -1,4 +1,4 @@
-// Service benchmarks (DESIGN.md section 5), after `npm run build`:  node test/bench/service.bench.mjs
+// Service benchmarks (docs/benchmarks.md), after `npm run build`:  node test/bench/service.bench.mjs
 //  1. GET /v1/borrows with 1 000 borrows, load from a second process (keep-alive, N connections);
 //     anchor: GET /v1/health from the same load process in the same run.
 //  2. A borrow end to end through the API on a virtual key at 1 ms per report: keybridge's own share

@@ -1,4 +1,4 @@
-// Daemon start-up with 100 000 ledger rows (DESIGN.md section 5: `ready_ms_100k` ≤ 1 s, `rss_mb_100k` ≤ 150 MB).
+// Daemon start-up with 100 000 ledger rows (targets in docs/benchmarks.md: `ready_ms_100k` ≤ 1 s, `rss_mb_100k` ≤ 150 MB).
 // Runs on the built output: `npx tsc -p tsconfig.build.json && node test/bench/startup.bench.mjs`.
 //
 // Two ledger shapes, both seeded through the ledger and bridge APIs:

@@ -34,7 +34,7 @@ export function round(value, digits = 2) {
   return Math.round(value * f) / f;
 }
 
-/** The last line of every benchmark: one JSON object of its figures (DESIGN.md section 5). */
+/** The last line of every benchmark: one JSON object of its figures, named as in docs/benchmarks.md. */
 export function printFigures(figures) {
   console.log(JSON.stringify(figures));
 }

@@ -170,7 +170,7 @@ const borrowCases: ConformanceCase[] = [
     },
   },
   {
-    name: "BORROW beyond the borrowable count is refused with NO_BORROWABLE and the seed's text",
+    name: "BORROW beyond the borrowable count is refused with NO_BORROWABLE and the text license servers show",
     rule: "K1",
     async run({ client }) {
       const license = await borrowableProduct(client);

@@ -21,7 +21,7 @@ export interface NaiveHost {
 }
 
 /**
- * The license server of the seed, as the seed describes it: a borrow is recorded in the key and
+ * A license server as vendors describe theirs: a borrow is recorded in the key and
  * in the server's registry and nowhere else. The tag is random and lives only in the registry;
  * return and expiry settle with the host binding of NOW and whatever tag the registry still has
  * (zeros when the entry is gone). No ledger, no guard, no migration: losing the registry or

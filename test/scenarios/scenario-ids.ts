@@ -1,4 +1,4 @@
-/** The seed's forbidden actions, plus restarting the service, renaming the host and a clock jump. */
+/** The actions vendors forbid while licenses are borrowed, plus restarting the service, renaming the host and a clock jump. */
 export const SCENARIO_IDS = [
   "upgrade-licenses",
   "upgrade-licenses-forced",

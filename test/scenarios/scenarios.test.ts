@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { RiskKind } from "../../src/bridge/api.js";
 import { formatTable, runScenario, SCENARIO_IDS, type ScenarioId, type ScenarioRow } from "./scenarios.js";
 
-/** The dummies the seed predicts for a server that keeps only key and registry (3 borrows out). */
+/** The dummies a server that keeps only key and registry must make (3 borrows out). */
 const NAIVE_DUMMIES: Record<ScenarioId, number> = {
   "upgrade-licenses": 3,
   "upgrade-licenses-forced": 3,
@@ -35,7 +35,7 @@ const WARNING: Record<ScenarioId, RiskKind | "refused" | "recovered"> = {
 const rows: ScenarioRow[] = [];
 
 describe.each(SCENARIO_IDS)("scenario %s", (id) => {
-  it("naive server: the dummies the seed predicts; keybridge: none, or warned before the harm it was forced into", async () => {
+  it("naive server: the dummies key and registry alone make; keybridge: none, or warned before the harm it was forced into", async () => {
     const row = await runScenario(id);
     rows.push(row);
     expect(row.naive.dummies).toBe(NAIVE_DUMMIES[id]);

@@ -5,7 +5,7 @@ import ts from "typescript";
 import { describe, expect, it } from "vitest";
 
 /**
- * The layer rules of DESIGN.md section 3, checked on the import graph of `src/` and
+ * The layer rules (CONTRIBUTING.md, "Layers"), checked on the import graph of `src/` and
  * `native-mocks/`: dependencies point down only (cli → server → bridge → {key, registry,
  * ledger, host, reconcile} → transport → protocol), the pure layers do no I/O, and logging goes
  * through winston. Each violation names the file, the import and the rule it breaks.
@@ -426,7 +426,7 @@ describe("the import parser", () => {
   });
 });
 
-describe("the layer rules of DESIGN.md", () => {
+describe("the layer rules", () => {
   const project = scanProject();
   const parsed = [...project.values()];
 

@@ -30,7 +30,7 @@ describe("status errors", () => {
 });
 
 describe("KeyClient on the virtual key", () => {
-  it("maps NO_BORROWABLE with the seed's message", async () => {
+  it("maps NO_BORROWABLE with the message license servers show", async () => {
     const setup = virtualSetup();
     const { client } = await connectVirtual(setup);
     const borrow = (i: number) =>
