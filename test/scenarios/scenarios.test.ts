@@ -1,5 +1,7 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { RiskKind } from "../../src/bridge/api.js";
+import { tableRows } from "../unit/docs/markdown.js";
 import { formatTable, runScenario, SCENARIO_IDS, type ScenarioId, type ScenarioRow } from "./scenarios.js";
 
 /** The dummies a server that keeps only key and registry must make (3 borrows out). */
@@ -63,5 +65,10 @@ describe("the table", () => {
     const table = formatTable(rows);
     expect(table.split("\n")).toHaveLength(SCENARIO_IDS.length + 3);
     expect(table).toContain("dummies NOT prevented");
+  });
+
+  it("is the table docs/scenarios.md shows (the README's short table is checked against that page)", () => {
+    const page = readFileSync(new URL("../../docs/scenarios.md", import.meta.url), "utf8");
+    expect(tableRows(page, "scenario")).toEqual(tableRows(formatTable(rows), "scenario"));
   });
 });
