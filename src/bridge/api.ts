@@ -10,8 +10,12 @@ export type { PreflightAction };
 
 export type Severity = "info" | "warning" | "critical";
 
-/** `expired`: past expiresAt and not yet settled; `dummy`: blocks borrowing of its product until dummyUntil. */
-export type BorrowStateView = "active" | "expired" | "dummy";
+/**
+ * `expired`: past expiresAt and not yet settled; `dummy`: blocks borrowing of its product until dummyUntil.
+ * Listings hold only outstanding borrows (`active`, `expired`, `dummy`); the answer to a return and
+ * the events of a return or settle show how the borrow ended: `returned` or `settled` (or `dummy`).
+ */
+export type BorrowStateView = "active" | "expired" | "dummy" | "returned" | "settled";
 
 export interface BorrowView {
   id: number;
@@ -158,9 +162,13 @@ export interface BorrowRequestInput {
   serial?: string;
 }
 
+/**
+ * `returned`: the seat is free again. `dummy`: the key refused the return's proof (or held the borrow
+ * as a dummy already) — the product is blocked until `borrow.dummyUntil`; nothing keybridge can undo.
+ */
 export interface ReturnResultView {
   borrow: BorrowView;
-  outcome: "returned";
+  outcome: "returned" | "dummy";
 }
 
 export interface MigrationItemView {

@@ -3,6 +3,7 @@ import { isCodedError } from "../errors.js";
 import {
   KeyBadRequestError,
   NoBorrowableError as KeyNoBorrowableError,
+  NotActiveError as KeyNotActiveError,
   UnknownBorrowError as KeyUnknownBorrowError,
   UnknownProductError as KeyUnknownProductError,
   type PendingProof,
@@ -26,6 +27,8 @@ import {
   UnknownBorrowError,
   UnknownProductError,
 } from "./errors.js";
+import { noteKeyDummies } from "./key-dummies.js";
+import type { Release } from "./key-order.js";
 import type { KeySession } from "./key-session.js";
 import { isTagUnknown, selfDummyAt } from "./tag-unknown.js";
 import { borrowViewOf, borrowViewOfRow } from "./views.js";
@@ -101,7 +104,11 @@ export class BorrowService {
       this.ctx.inFlight.busyBorrows.add(key);
       try {
         const done = await this.settle(session, row, "return", signal);
-        return { borrow: borrowViewOfRow(done, session.keyNow(), this.ctx.productName), outcome: "returned" };
+        // How the borrow ended, as the key answered: a dummy is never reported as returned.
+        return {
+          borrow: borrowViewOfRow(done, session.keyNow(), this.ctx.productName),
+          outcome: done.state === "dummy" ? "dummy" : "returned",
+        };
       } finally {
         this.ctx.inFlight.busyBorrows.delete(key);
       }
@@ -131,8 +138,26 @@ export class BorrowService {
    * SETTLE with the ledger's binding and tag: journal (state returning, settle opId) → key →
    * ledger (returned/settled). A crash after the journal is completed by recovery with the SAME
    * settle opId, which the key answers idempotently (K2).
+   *
+   * Runs in the key's order of seat operations (KeyOrder): a license update waiting ahead of it
+   * goes first, and the row is read again once its turn comes. A row a forced update turned into a
+   * dummy meanwhile is answered as that dummy, without asking the key.
    */
   async settle(session: KeySession, row: BorrowRow, kind: SettleKind, signal?: AbortSignal): Promise<BorrowRow> {
+    return this.ctx.inFlight.keyOrder.withShared(row.serial, async () => {
+      const current = this.ctx.index.get(row.serial, row.id) ?? this.ctx.ledger.getBorrow(row.serial, row.id) ?? row;
+      if (current.state === "dummy") return current;
+      if (current.state !== "active") throw new AlreadyReturnedError(row.id, current.state);
+      return this.settleNow(session, current, kind, signal);
+    });
+  }
+
+  private async settleNow(
+    session: KeySession,
+    row: BorrowRow,
+    kind: SettleKind,
+    signal?: AbortSignal,
+  ): Promise<BorrowRow> {
     const { ledger, index, mirror, keys, events } = this.ctx;
     this.refuseUnknownTag(row);
     const [afterJournal, afterKey, afterLedger] = SETTLE_POINTS[kind];
@@ -144,7 +169,13 @@ export class BorrowService {
     });
     index.put(returning);
     crashPoint(afterJournal);
-    let outcome: { state: "returned" | "settled" | "dummy"; dummyUntil: number | null; gone: boolean };
+    let outcome: {
+      state: "returned" | "settled" | "dummy";
+      dummyUntil: number | null;
+      gone: boolean;
+      /** The key held the borrow as a dummy before this settle (NOT_ACTIVE). */
+      wasDummy?: boolean;
+    };
     const sequence = session.nextSequence();
     try {
       const answer = await keys.call(session, (client) =>
@@ -172,9 +203,16 @@ export class BorrowService {
     } catch (error) {
       // The key did not do what the cached counts expected (or may have done it unheard): list again.
       this.refreshLicenses(session, "settle surprise");
-      if (!(error instanceof KeyUnknownBorrowError)) throw error;
-      // The key no longer holds the record (settled before, or cleared): the ledger follows the key.
-      outcome = { state: "settled", dummyUntil: null, gone: true };
+      if (error instanceof KeyNotActiveError) {
+        // The key turned the borrow into a dummy by itself (K4: its settle window passed unseen, the
+        // daemon was down or the clock jumped). The ledger says so now, with the dummy's clear date.
+        outcome = { state: "dummy", dummyUntil: await this.dummyUntilOnKey(session, row), gone: false, wasDummy: true };
+      } else if (error instanceof KeyUnknownBorrowError) {
+        // The key no longer holds the record (settled before, or cleared): the ledger follows the key.
+        outcome = { state: "settled", dummyUntil: null, gone: true };
+      } else {
+        throw error;
+      }
     }
     crashPoint(afterKey);
     const done = await ledger.commit((tx) => {
@@ -188,7 +226,9 @@ export class BorrowService {
           kind: "dummy",
           serial: row.serial,
           borrowId: row.id,
-          message: `the key turned borrow ${row.id} into a borrow dummy on ${kind}`,
+          message: outcome.wasDummy
+            ? `key ${row.serial} already held borrow ${row.id} as a borrow dummy (its settle window passed unsettled); found on ${kind}`
+            : `the key turned borrow ${row.id} into a borrow dummy on ${kind}`,
           details: { dummyUntil: outcome.dummyUntil },
         });
       } else if (kind === "settle-expired" || outcome.gone) {
@@ -208,8 +248,13 @@ export class BorrowService {
     mirror.markDirty(row.serial, row.id);
     const view = borrowViewOfRow(done, session.keyNow(), this.ctx.productName);
     if (done.state === "dummy") {
-      log.error("a settle produced a borrow dummy", { serial: row.serial, id: row.id });
-      events.emit("borrow.dummy", `borrow ${row.id} on key ${row.serial} became a borrow dummy`, {
+      log.error(outcome.wasDummy ? "the key already held the borrow as a dummy" : "a settle produced a borrow dummy", {
+        serial: row.serial,
+        id: row.id,
+        dummyUntil: view.dummyUntil,
+      });
+      const until = view.dummyUntil === undefined ? "" : ` until ${view.dummyUntil}`;
+      events.emit("borrow.dummy", `borrow ${row.id} on key ${row.serial} is a borrow dummy${until}`, {
         serial: row.serial,
         borrow: view,
       });
@@ -219,6 +264,32 @@ export class BorrowService {
       events.emit("borrow.settled", `borrow ${row.id} settled`, { serial: row.serial, borrow: view });
     }
     return done;
+  }
+
+  /**
+   * When the key's dummy of `row` clears, from its listing; every other dummy the listing shows is
+   * written to the ledger too. Null when the listing fails (the dummy is certain, its date is not;
+   * the next listing sets it).
+   */
+  private async dummyUntilOnKey(session: KeySession, row: BorrowRow): Promise<number | null> {
+    try {
+      const records = await this.ctx.keys.call(session, (client) => client.listAllBorrows());
+      await noteKeyDummies(
+        this.ctx,
+        session,
+        records.filter((record) => record.id !== row.id),
+        { cause: "the key's listing after a NOT_ACTIVE refusal" },
+      );
+      return records.find((record) => record.id === row.id)?.dummyUntil ?? null;
+    } catch (error) {
+      log.warn("could not list the key's borrows after a NOT_ACTIVE refusal; the dummy's clear date is unknown", {
+        serial: row.serial,
+        id: row.id,
+        code: isCodedError(error) ? error.code : undefined,
+        error: String(error),
+      });
+      return null;
+    }
   }
 
   servingSession(serial: string): KeySession {
@@ -284,8 +355,9 @@ export class BorrowService {
     opId: Buffer,
     binding: string,
     tag: Buffer,
+    release: Release,
   ): Promise<void> {
-    void this.rollBackIfRecorded(session, opId, binding, tag);
+    void this.rollBackIfRecorded(session, opId, binding, tag).finally(release);
     let row: BorrowRow;
     try {
       row = await committed;
@@ -336,9 +408,32 @@ export class BorrowService {
     return holders.find((session) => !session.looksBlocked(valid.product)) ?? (holders[0] as KeySession);
   }
 
+  /**
+   * The borrow holds a place in its key's order of seat operations (KeyOrder) from before it is
+   * sent until its row is in the ledger and the index — and, when its answer was lost, until the
+   * rollback is done — so a license update never runs while the key holds a borrow the ledger
+   * does not show yet.
+   */
   private async borrowNow(valid: ValidRequest, signal?: AbortSignal): Promise<BorrowView> {
+    const picked = this.pickSession(valid);
+    const release = await this.ctx.inFlight.keyOrder.shared(picked.serial);
+    const lease = { release, handedOver: false };
+    try {
+      // A license update may have gone first: the key and its licenses are looked at again.
+      const session = this.servingSession(picked.serial);
+      return await this.borrowOn(session, valid, lease, signal);
+    } finally {
+      if (!lease.handedOver) release();
+    }
+  }
+
+  private async borrowOn(
+    session: KeySession,
+    valid: ValidRequest,
+    lease: { release: Release; handedOver: boolean },
+    signal?: AbortSignal,
+  ): Promise<BorrowView> {
     const { ledger, index, mirror, keys, events, inFlight } = this.ctx;
-    const session = this.pickSession(valid);
     const license = session.license(valid.product);
     if (license === undefined) throw new UnknownProductError(valid.product, session.serial);
     if (valid.days !== undefined && valid.days > license.borrowDays) {
@@ -368,8 +463,10 @@ export class BorrowService {
         );
       } catch (error) {
         if (error instanceof TransportTimeout || error instanceof TransportAborted) {
-          // The key may have done the borrow without our hearing it: undo it now, not at the next attach.
-          void this.rollBackIfRecorded(session, opId, binding, tag);
+          // The key may have done the borrow without our hearing it: undo it now, not at the next
+          // attach, keeping the borrow's place in the key's order until that is done.
+          lease.handedOver = true;
+          void this.rollBackIfRecorded(session, opId, binding, tag).finally(lease.release);
         } else if (error instanceof KeyNoBorrowableError && !session.looksBlocked(valid.product)) {
           // The counts (with every answer before this one applied) say a seat is free: the key made a
           // dummy by itself (K4) or the counts drifted.
@@ -402,7 +499,8 @@ export class BorrowService {
         await answer.verified;
       } catch (error) {
         session.noteBorrowVoided(record.product);
-        await this.voidUnprovenBorrow(session, committed, opId, binding, tag);
+        lease.handedOver = true;
+        await this.voidUnprovenBorrow(session, committed, opId, binding, tag, lease.release);
         throw error;
       }
       // Counted once proven, while a settle's freed seat is counted as soon as it is read: a borrow

@@ -161,7 +161,13 @@ export const ROUTES: readonly RouteSpec[] = [
     params: S.IdParamsSchema,
     querystring: S.BorrowKeyQuerySchema,
     responses: {
-      200: json("Returned", Type.Object({ borrow: S.BorrowViewSchema, outcome: Type.Literal("returned") })),
+      200: json(
+        "Returned (outcome `returned`), or the key holds the borrow as a dummy (outcome `dummy`, see borrow.dummyUntil)",
+        Type.Object({
+          borrow: S.BorrowViewSchema,
+          outcome: Type.Union([Type.Literal("returned"), Type.Literal("dummy")]),
+        }),
+      ),
       404: json("No such borrow"),
     },
     handler: (ctx, request) => ctx.bridge.returnBorrow(idOf(request), keyOf(request)),

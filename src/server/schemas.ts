@@ -120,7 +120,13 @@ export const BorrowViewSchema = Type.Object({
   client: Type.String(),
   issuedAt: Iso,
   expiresAt: Iso,
-  state: Type.Union([Type.Literal("active"), Type.Literal("expired"), Type.Literal("dummy")]),
+  state: Type.Union([
+    Type.Literal("active"),
+    Type.Literal("expired"),
+    Type.Literal("dummy"),
+    Type.Literal("returned"),
+    Type.Literal("settled"),
+  ]),
   dummyUntil: Type.Optional(Iso),
   productName: Type.Optional(Type.String()),
 });
