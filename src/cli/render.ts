@@ -10,6 +10,7 @@ import type {
   MigrationView,
   PreflightView,
   RepairResultView,
+  ReturnResultView,
   RiskView,
   StatusView,
   VirtualKeyView,
@@ -140,6 +141,17 @@ export function webhookTestText(results: WebhookTestResult[]): string {
 
 export function borrowText(b: BorrowView): string {
   return `Borrowed product ${b.product} for ${b.client}: borrow ${b.id} on key ${b.serial}, expires ${when(b.expiresAt)}.\n`;
+}
+
+export function returnText(r: ReturnResultView): string {
+  const b = r.borrow;
+  if (r.outcome === "dummy") {
+    return (
+      `Borrow ${b.id} was NOT returned: key ${b.serial} holds it as a borrow dummy until ${when(b.dummyUntil ?? null)}; ` +
+      `product ${b.product} cannot be borrowed from this key until then.\n`
+    );
+  }
+  return `Returned borrow ${b.id} (product ${b.product}, client ${b.client}).\n`;
 }
 
 export function dummiesText(dummies: DummyView[]): string {

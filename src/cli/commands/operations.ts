@@ -69,15 +69,18 @@ export function registerOperations(program: Command, kit: CommandKit): void {
     .description("return a borrow early")
     .argument("<id>", "borrow id", integer("ID"))
     .option("--serial <serial>", "the key holding the borrow, when two keys use the same id")
-    .addHelpText("after", example("keybridge return 42"))
+    .addHelpText(
+      "after",
+      "\nExits 1 when the key answers that it holds the borrow as a borrow dummy (outcome `dummy`):\n" +
+        "the seat is not free and the product stays blocked until the dummy's clear date.\n" +
+        example("keybridge return 42"),
+    )
     .action(async (id: number, options: { serial?: string }, command: Command) => {
       const query = options.serial === undefined ? "" : `?serial=${encodeURIComponent(options.serial)}`;
       const result = await client(command).json<ReturnResultView>("DELETE", `/v1/borrows/${id}${query}`);
-      show(
-        command,
-        result,
-        (r) => `Returned borrow ${r.borrow.id} (product ${r.borrow.product}, client ${r.borrow.client}).\n`,
-      );
+      show(command, result, render.returnText);
+      // The seat is not free: a script must not take this for a return.
+      if (result.outcome === "dummy") state.exitCode = EXIT.error;
     });
 
   program

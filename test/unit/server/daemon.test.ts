@@ -163,6 +163,10 @@ describe.skipIf(!built)("keybridge serve --virtual (spawned, real bridge)", () =
       const serial = (JSON.parse(keys.stdout) as { serial: string; licenses: { product: number }[] }[])[0]!;
       const borrow = cli("borrow", String(serial.licenses[0]!.product), "--client", "ps-check", "--json");
       expect(borrow.status, borrow.stderr).toBe(0);
+      const borrowed = JSON.parse(borrow.stdout) as { id: number };
+      const returned = cli("return", String(borrowed.id), "--json");
+      expect(returned.status, returned.stderr).toBe(0);
+      expect(JSON.parse(returned.stdout)).toMatchObject({ outcome: "returned", borrow: { state: "returned" } });
       // An SSE client with the token in its query: the URL must not reach the log.
       const controller = new AbortController();
       await fetch(`${url}/v1/events?token=${encodeURIComponent(token)}`, { signal: controller.signal });
