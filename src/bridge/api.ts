@@ -363,7 +363,12 @@ export interface Bridge {
   borrows(filter?: { serial?: string; state?: BorrowStateView }): Promise<BorrowView[]>;
   /** `serial` names the key when the same id is outstanding on two keys (ids are per key). */
   getBorrow(id: number, options?: { serial?: string }): Promise<BorrowView>;
-  borrow(request: BorrowRequestInput, options?: { signal?: AbortSignal }): Promise<BorrowView>;
+  /**
+   * `idempotencyKey` makes a retry safe: the same key with the same request answers the same borrow
+   * (also after a restart; after the borrow ended, in its final state), never a second seat; the
+   * same key with another request is IDEMPOTENCY_KEY_REUSED.
+   */
+  borrow(request: BorrowRequestInput, options?: { signal?: AbortSignal; idempotencyKey?: string }): Promise<BorrowView>;
   returnBorrow(id: number, options?: { signal?: AbortSignal; serial?: string }): Promise<ReturnResultView>;
   reconcile(): Promise<ReconcileView>;
   repair(): Promise<RepairResultView>;

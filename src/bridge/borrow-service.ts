@@ -20,6 +20,7 @@ import { type CrashPoint, crashPoint } from "./crash-points.js";
 import {
   AlreadyReturnedError,
   BindingMismatchError,
+  IdempotencyKeyReusedError,
   InvalidRequestError,
   NoBorrowableError,
   NoKeyError,
@@ -27,6 +28,14 @@ import {
   UnknownBorrowError,
   UnknownProductError,
 } from "./errors.js";
+import {
+  type BorrowFingerprint,
+  differingFields,
+  idempotencyDetails,
+  idempotencyOpId,
+  recordedBorrowOpId,
+  validateIdempotencyKey,
+} from "./idempotency.js";
 import { noteKeyDummies } from "./key-dummies.js";
 import type { Release } from "./key-order.js";
 import type { KeySession } from "./key-session.js";
@@ -85,11 +94,60 @@ export function validateBorrowRequest(request: BorrowRequestInput): ValidRequest
  * dirty only after the ledger commit.
  */
 export class BorrowService {
+  /** Borrows under an idempotency key still running, by journal opId: a concurrent retry joins its result. */
+  private readonly idempotent = new Map<string, { fingerprint: BorrowFingerprint; result: Promise<BorrowView> }>();
+
   constructor(private readonly ctx: BridgeContext) {}
 
-  async borrow(request: BorrowRequestInput, signal?: AbortSignal): Promise<BorrowView> {
+  /**
+   * With an idempotency key, the borrow is recorded under it in the same commit as its row (a
+   * journal entry whose opId is derived from the key): a retry with the same key and request
+   * answers that borrow, in whatever state it is now, instead of taking a second seat; a retry
+   * while the first is running waits for it. A borrow that was never acknowledged (rolled back,
+   * or lost with a crash before its row was written) is not a borrow to answer: the key borrows
+   * afresh. The key's own opId is fresh per attempt, so a rolled-back attempt never blocks a retry.
+   */
+  async borrow(request: BorrowRequestInput, signal?: AbortSignal, idempotencyKey?: string): Promise<BorrowView> {
     const valid = validateBorrowRequest(request);
-    return this.ctx.inFlight.run(() => this.borrowNow(valid, signal));
+    if (idempotencyKey === undefined) return this.ctx.inFlight.run(() => this.borrowNow(valid, signal));
+    const key = validateIdempotencyKey(idempotencyKey);
+    const fingerprint: BorrowFingerprint = {
+      product: valid.product,
+      client: valid.client,
+      days: valid.days ?? null,
+      serial: valid.serial ?? null,
+    };
+    const journalOpId = idempotencyOpId(this.ctx.ledger.serverSecret(), key);
+    const running = this.idempotent.get(journalOpId);
+    if (running !== undefined) {
+      const differing = differingFields(running.fingerprint, fingerprint);
+      if (differing.length > 0) throw new IdempotencyKeyReusedError(differing);
+      return running.result;
+    }
+    const earlier = this.earlierBorrow(journalOpId, fingerprint);
+    if (earlier !== undefined) return earlier;
+    const record = (borrowOpId: string) => idempotencyDetails(key, borrowOpId, fingerprint);
+    const result = this.ctx.inFlight.run(() => this.borrowNow(valid, signal, { journalOpId, record }));
+    const entry = { fingerprint, result };
+    this.idempotent.set(journalOpId, entry);
+    try {
+      return await result;
+    } finally {
+      if (this.idempotent.get(journalOpId) === entry) this.idempotent.delete(journalOpId);
+    }
+  }
+
+  /** The borrow recorded under this idempotency journal opId, as it is now; undefined when there is none to answer. */
+  private earlierBorrow(journalOpId: string, fingerprint: BorrowFingerprint): BorrowView | undefined {
+    const { ledger, index, keys } = this.ctx;
+    const op = ledger.getOp(journalOpId);
+    if (op === undefined) return undefined;
+    const borrowOpId = recordedBorrowOpId(op, fingerprint);
+    if (borrowOpId === undefined) return undefined;
+    const row = ledger.getBorrowByOpId(borrowOpId);
+    if (row === undefined || row.state === "rolled-back") return undefined;
+    const keyNow = keys.session(row.serial)?.keyNow() ?? Date.now();
+    return borrowViewOfRow(index.get(row.serial, row.id) ?? row, keyNow, this.ctx.productName);
   }
 
   async returnBorrow(id: number, signal?: AbortSignal, serial?: string): Promise<ReturnResultView> {
@@ -414,14 +472,18 @@ export class BorrowService {
    * rollback is done — so a license update never runs while the key holds a borrow the ledger
    * does not show yet.
    */
-  private async borrowNow(valid: ValidRequest, signal?: AbortSignal): Promise<BorrowView> {
+  private async borrowNow(
+    valid: ValidRequest,
+    signal?: AbortSignal,
+    idempotency?: IdempotentBorrow,
+  ): Promise<BorrowView> {
     const picked = this.pickSession(valid);
     const release = await this.ctx.inFlight.keyOrder.shared(picked.serial);
     const lease = { release, handedOver: false };
     try {
       // A license update may have gone first: the key and its licenses are looked at again.
       const session = this.servingSession(picked.serial);
-      return await this.borrowOn(session, valid, lease, signal);
+      return await this.borrowOn(session, valid, lease, signal, idempotency);
     } finally {
       if (!lease.handedOver) release();
     }
@@ -432,6 +494,7 @@ export class BorrowService {
     valid: ValidRequest,
     lease: { release: Release; handedOver: boolean },
     signal?: AbortSignal,
+    idempotency?: IdempotentBorrow,
   ): Promise<BorrowView> {
     const { ledger, index, mirror, keys, events, inFlight } = this.ctx;
     const license = session.license(valid.product);
@@ -481,8 +544,8 @@ export class BorrowService {
       // records to rows by opId), so no journal entry is written: one row, one group commit.
       // The commit runs while the answer's signature is checked on the threadpool; nobody hears of
       // the borrow (caller, index, mirror, events) before both are done.
-      const committed = ledger.commit((tx) =>
-        tx.insertBorrow({
+      const committed = ledger.commit((tx) => {
+        const inserted = tx.insertBorrow({
           serial: session.serial,
           id: record.id,
           opId: opIdHex,
@@ -493,8 +556,24 @@ export class BorrowService {
           binding: Buffer.from(record.binding).toString("hex"),
           tag: tag.toString("hex"),
           state: "active",
-        }),
-      );
+        });
+        if (idempotency !== undefined) {
+          // Overwrites an earlier attempt under the same key that was rolled back.
+          tx.restoreOp({
+            opId: idempotency.journalOpId,
+            kind: "borrow",
+            serial: session.serial,
+            borrowId: record.id,
+            step: "recorded",
+            outcome: "done",
+            errorCode: null,
+            startedAt: inserted.createdAt,
+            finishedAt: inserted.createdAt,
+            details: idempotency.record(opIdHex),
+          });
+        }
+        return inserted;
+      });
       try {
         await answer.verified;
       } catch (error) {
@@ -525,6 +604,12 @@ export class BorrowService {
       inFlight.borrowOpIds.delete(opIdHex);
     }
   }
+}
+
+/** A borrow made under an idempotency key: where its journal entry goes and what it holds. */
+interface IdempotentBorrow {
+  readonly journalOpId: string;
+  readonly record: (borrowOpId: string) => Record<string, unknown>;
 }
 
 function mapBorrowError(error: unknown, serial: string, product: number): unknown {

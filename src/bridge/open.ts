@@ -485,8 +485,11 @@ class BridgeImpl implements OpenedBridge {
     return view;
   }
 
-  borrow(request: BorrowRequestInput, options: { signal?: AbortSignal } = {}): Promise<BorrowView> {
-    return this.borrowService.borrow(request, options.signal);
+  borrow(
+    request: BorrowRequestInput,
+    options: { signal?: AbortSignal; idempotencyKey?: string } = {},
+  ): Promise<BorrowView> {
+    return this.borrowService.borrow(request, options.signal, options.idempotencyKey);
   }
 
   returnBorrow(id: number, options: { signal?: AbortSignal; serial?: string } = {}): Promise<ReturnResultView> {

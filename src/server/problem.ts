@@ -54,6 +54,7 @@ export const STATUS_BY_CODE: Readonly<Record<string, HttpMapping>> = {
   ALREADY_RETURNED: at(409),
   BINDING_MISMATCH: at(409),
   TAG_UNKNOWN: at(409),
+  IDEMPOTENCY_KEY_REUSED: at(422),
   PAYLOAD_TOO_LARGE: at(413),
   UNSUPPORTED_MEDIA_TYPE: at(415),
   KEY_ABSENT: at(503, 5),
