@@ -114,7 +114,9 @@ export type RiskKind =
   | "borrow-expiring-unsettled"
   | "license-update-pending"
   | "maintenance-blocked"
-  | "tag-unknown";
+  | "tag-unknown"
+  | "ledger-unwritable"
+  | "ledger-lost";
 
 export interface RiskView {
   kind: RiskKind;
@@ -144,7 +146,8 @@ export interface StatusView {
   dummies: DummyView[];
   risks: RiskView[];
   /** `lastExportAt`: when the ledger was last exported (ISO time), the backup that holds every tag; null if never. */
-  ledger: { path: string; healthy: boolean; rebuilt: boolean; lastExportAt: string | null };
+  /** `problem`: what is wrong while not healthy (writes failing, the file deleted or replaced), and what to do. */
+  ledger: { path: string; healthy: boolean; rebuilt: boolean; lastExportAt: string | null; problem?: string };
   /** The planned maintenance window, or null. */
   maintenance: MaintenancePlanView | null;
   /**

@@ -380,15 +380,25 @@ export class BorrowService {
       const result = await keys.call(session, (client) =>
         client.settle({ opId: rollbackOpId, id: borrowId, binding: Buffer.from(binding, "hex"), tag }),
       );
-      await ledger.commit((tx) =>
-        tx.audit({
-          kind: "rollback",
-          serial: session.serial,
-          borrowId,
-          message: `borrow ${borrowId} on key ${session.serial} was answered after its caller gave up; rolled back`,
-          details: { opId: opId.toString("hex"), outcome: result.outcome },
-        }),
-      );
+      await ledger
+        .commit((tx) =>
+          tx.audit({
+            kind: "rollback",
+            serial: session.serial,
+            borrowId,
+            message: `borrow ${borrowId} on key ${session.serial} was never acknowledged to its caller; rolled back`,
+            details: { opId: opId.toString("hex"), outcome: result.outcome },
+          }),
+        )
+        .catch((error: unknown) => {
+          // The seat is back on the key; only the trail of it is missing (a full disk, most likely).
+          log.warn("a borrow was rolled back on the key, but its audit entry could not be written", {
+            serial: session.serial,
+            id: borrowId,
+            outcome: result.outcome,
+            code: isCodedError(error) ? error.code : undefined,
+          });
+        });
     } catch (error) {
       log.warn("could not roll back a borrow whose answer was lost; recovery does at the next attach", {
         serial: session.serial,
@@ -409,24 +419,22 @@ export class BorrowService {
    */
   private async voidUnprovenBorrow(
     session: KeySession,
-    committed: Promise<BorrowRow>,
+    committed: PromiseSettledResult<BorrowRow>,
     opId: Buffer,
     binding: string,
     tag: Buffer,
     release: Release,
   ): Promise<void> {
     void this.rollBackIfRecorded(session, opId, binding, tag).finally(release);
-    let row: BorrowRow;
-    try {
-      row = await committed;
-    } catch (error) {
+    if (committed.status === "rejected") {
       // Nothing was written (a forged id may collide with a real row): the signature error is the answer.
       log.warn("the row of an unproven borrow answer was not written", {
         serial: session.serial,
-        error: String(error),
+        error: String(committed.reason),
       });
       return;
     }
+    const row = committed.value;
     await this.ctx.ledger.commit((tx) => {
       tx.updateBorrowState(row.serial, row.id, { state: "rolled-back" });
       tx.audit({
@@ -497,6 +505,9 @@ export class BorrowService {
     idempotency?: IdempotentBorrow,
   ): Promise<BorrowView> {
     const { ledger, index, mirror, keys, events, inFlight } = this.ctx;
+    // A seat is taken on the key before it is recorded: with the ledger known to refuse the record
+    // (a full disk, its file lost), none is taken.
+    ledger.assertWritable();
     const license = session.license(valid.product);
     if (license === undefined) throw new UnknownProductError(valid.product, session.serial);
     if (valid.days !== undefined && valid.days > license.borrowDays) {
@@ -574,20 +585,28 @@ export class BorrowService {
         }
         return inserted;
       });
-      try {
-        await answer.verified;
-      } catch (error) {
+      // Both are awaited at once: a commit the disk refuses (full) while the proof is being checked
+      // is handled here, never left as a rejection nobody waits for (that ended the process).
+      const [written, proven] = await Promise.allSettled([committed, answer.verified]);
+      if (proven.status === "rejected") {
         session.noteBorrowVoided(record.product);
         lease.handedOver = true;
-        await this.voidUnprovenBorrow(session, committed, opId, binding, tag, lease.release);
-        throw error;
+        await this.voidUnprovenBorrow(session, written, opId, binding, tag, lease.release);
+        throw proven.reason;
       }
       // Counted once proven, while a settle's freed seat is counted as soon as it is read: a borrow
       // into a seat that a settle just freed then never shows more borrowed than borrowable.
       session.noteBorrowed(record.product, sequence);
       // The counts said the key would refuse (a dummy, no seat), yet it borrowed: a dummy cleared (K5).
       if (blockedBefore) this.refreshLicenses(session, "borrow past a cached block");
-      const row = await committed;
+      if (written.status === "rejected") {
+        // The key gave a seat the ledger could not record (a full disk): nobody may hold a seat the
+        // ledger does not show, so it is given back now, and the caller hears why (LEDGER_DISK_FULL).
+        lease.handedOver = true;
+        void this.rollBackIfRecorded(session, opId, binding, tag).finally(lease.release);
+        throw written.reason;
+      }
+      const row = written.value;
       crashPoint("borrow.after-ledger");
       const entry = index.put(row);
       mirror.markDirty(row.serial, row.id);

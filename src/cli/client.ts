@@ -81,7 +81,8 @@ export class ApiClient {
     const response = await this.send("GET", "/v1/events", undefined, undefined, controller.signal);
     const reader = response.body?.getReader();
     if (reader === undefined) return;
-    void stop.then(() => controller.abort());
+    const abort = () => controller.abort();
+    void stop.then(abort, abort);
     const decoder = new TextDecoder();
     let buffer = "";
     try {

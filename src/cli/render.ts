@@ -214,6 +214,7 @@ export function statusText(status: StatusView, webhooks?: readonly WebhookView[]
       `${status.dummies.length} dummy(ies), ${status.risks.length} open risk(s)\n`,
     `Ledger: ${status.ledger.healthy ? "healthy" : "NOT HEALTHY"}${status.ledger.rebuilt ? " (rebuilt)" : ""} — ${status.ledger.path}; ` +
       `last export: ${status.ledger.lastExportAt === null ? "never (keybridge ledger export FILE)" : when(status.ledger.lastExportAt)}\n`,
+    status.ledger.problem === undefined ? "" : `  ${status.ledger.problem}\n`,
     `Registry: ${status.registry.kind} ${registryHealth(status.registry)} — ${status.registry.location}\n`,
     maintenanceLine(status.maintenance ?? null),
     notificationsLine(webhooks),

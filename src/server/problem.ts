@@ -68,6 +68,8 @@ export const STATUS_BY_CODE: Readonly<Record<string, HttpMapping>> = {
   SHUTTING_DOWN: at(503, 5),
   LEDGER_READ_ONLY: at(503, 30),
   LEDGER_DISK_FULL: at(503, 30),
+  LEDGER_IO: at(503, 30),
+  LEDGER_FILE_LOST: at(503, 60),
   REGISTRY_LOCKED: at(503, 1),
   TRANSPORT_TIMEOUT: at(504, 1),
 };

@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { BorrowRequestInput, BorrowView } from "../../../src/bridge/api.js";
 import { CONFIG_DEFAULTS, type KeybridgeConfig } from "../../../src/config/index.js";
-import { startDaemon } from "../../../src/server/daemon.js";
+import { startDaemon, UNHANDLED_REJECTION_MESSAGE } from "../../../src/server/daemon.js";
 import { FakeBridge } from "./fake-bridge.js";
 
 let dir: string;
@@ -193,6 +193,8 @@ describe.skipIf(!built)("keybridge serve --virtual (spawned, real bridge)", () =
       expect(logs).toContain(join(dir, "api-token"));
       expect(logs).not.toContain(token);
       expect(logs).not.toMatch(/[?&]token=/);
+      // A rejection nobody handled is logged by the daemon (which stays up): here it is a failure.
+      expect(logs).not.toContain(UNHANDLED_REJECTION_MESSAGE);
     } finally {
       if (daemon.exitCode === null) daemon.kill("SIGKILL");
     }
