@@ -10,8 +10,12 @@ export type { PreflightAction };
 
 export type Severity = "info" | "warning" | "critical";
 
-/** `expired`: past expiresAt and not yet settled; `dummy`: blocks borrowing of its product until dummyUntil. */
-export type BorrowStateView = "active" | "expired" | "dummy";
+/**
+ * `expired`: past expiresAt and not yet settled; `dummy`: blocks borrowing of its product until dummyUntil.
+ * Listings hold only outstanding borrows (`active`, `expired`, `dummy`); the answer to a return and
+ * the events of a return or settle show how the borrow ended: `returned` or `settled` (or `dummy`).
+ */
+export type BorrowStateView = "active" | "expired" | "dummy" | "returned" | "settled";
 
 export interface BorrowView {
   id: number;
@@ -110,7 +114,9 @@ export type RiskKind =
   | "borrow-expiring-unsettled"
   | "license-update-pending"
   | "maintenance-blocked"
-  | "tag-unknown";
+  | "tag-unknown"
+  | "ledger-unwritable"
+  | "ledger-lost";
 
 export interface RiskView {
   kind: RiskKind;
@@ -140,7 +146,8 @@ export interface StatusView {
   dummies: DummyView[];
   risks: RiskView[];
   /** `lastExportAt`: when the ledger was last exported (ISO time), the backup that holds every tag; null if never. */
-  ledger: { path: string; healthy: boolean; rebuilt: boolean; lastExportAt: string | null };
+  /** `problem`: what is wrong while not healthy (writes failing, the file deleted or replaced), and what to do. */
+  ledger: { path: string; healthy: boolean; rebuilt: boolean; lastExportAt: string | null; problem?: string };
   /** The planned maintenance window, or null. */
   maintenance: MaintenancePlanView | null;
   /**
@@ -158,9 +165,13 @@ export interface BorrowRequestInput {
   serial?: string;
 }
 
+/**
+ * `returned`: the seat is free again. `dummy`: the key refused the return's proof (or held the borrow
+ * as a dummy already) — the product is blocked until `borrow.dummyUntil`; nothing keybridge can undo.
+ */
 export interface ReturnResultView {
   borrow: BorrowView;
-  outcome: "returned";
+  outcome: "returned" | "dummy";
 }
 
 export interface MigrationItemView {
@@ -355,7 +366,12 @@ export interface Bridge {
   borrows(filter?: { serial?: string; state?: BorrowStateView }): Promise<BorrowView[]>;
   /** `serial` names the key when the same id is outstanding on two keys (ids are per key). */
   getBorrow(id: number, options?: { serial?: string }): Promise<BorrowView>;
-  borrow(request: BorrowRequestInput, options?: { signal?: AbortSignal }): Promise<BorrowView>;
+  /**
+   * `idempotencyKey` makes a retry safe: the same key with the same request answers the same borrow
+   * (also after a restart; after the borrow ended, in its final state), never a second seat; the
+   * same key with another request is IDEMPOTENCY_KEY_REUSED.
+   */
+  borrow(request: BorrowRequestInput, options?: { signal?: AbortSignal; idempotencyKey?: string }): Promise<BorrowView>;
   returnBorrow(id: number, options?: { signal?: AbortSignal; serial?: string }): Promise<ReturnResultView>;
   reconcile(): Promise<ReconcileView>;
   repair(): Promise<RepairResultView>;

@@ -3,6 +3,7 @@ import { isCodedError } from "../errors.js";
 import {
   KeyBadRequestError,
   NoBorrowableError as KeyNoBorrowableError,
+  NotActiveError as KeyNotActiveError,
   UnknownBorrowError as KeyUnknownBorrowError,
   UnknownProductError as KeyUnknownProductError,
   type PendingProof,
@@ -19,6 +20,7 @@ import { type CrashPoint, crashPoint } from "./crash-points.js";
 import {
   AlreadyReturnedError,
   BindingMismatchError,
+  IdempotencyKeyReusedError,
   InvalidRequestError,
   NoBorrowableError,
   NoKeyError,
@@ -26,6 +28,16 @@ import {
   UnknownBorrowError,
   UnknownProductError,
 } from "./errors.js";
+import {
+  type BorrowFingerprint,
+  differingFields,
+  idempotencyDetails,
+  idempotencyOpId,
+  recordedBorrowOpId,
+  validateIdempotencyKey,
+} from "./idempotency.js";
+import { noteKeyDummies } from "./key-dummies.js";
+import type { Release } from "./key-order.js";
 import type { KeySession } from "./key-session.js";
 import { isTagUnknown, selfDummyAt } from "./tag-unknown.js";
 import { borrowViewOf, borrowViewOfRow } from "./views.js";
@@ -82,11 +94,60 @@ export function validateBorrowRequest(request: BorrowRequestInput): ValidRequest
  * dirty only after the ledger commit.
  */
 export class BorrowService {
+  /** Borrows under an idempotency key still running, by journal opId: a concurrent retry joins its result. */
+  private readonly idempotent = new Map<string, { fingerprint: BorrowFingerprint; result: Promise<BorrowView> }>();
+
   constructor(private readonly ctx: BridgeContext) {}
 
-  async borrow(request: BorrowRequestInput, signal?: AbortSignal): Promise<BorrowView> {
+  /**
+   * With an idempotency key, the borrow is recorded under it in the same commit as its row (a
+   * journal entry whose opId is derived from the key): a retry with the same key and request
+   * answers that borrow, in whatever state it is now, instead of taking a second seat; a retry
+   * while the first is running waits for it. A borrow that was never acknowledged (rolled back,
+   * or lost with a crash before its row was written) is not a borrow to answer: the key borrows
+   * afresh. The key's own opId is fresh per attempt, so a rolled-back attempt never blocks a retry.
+   */
+  async borrow(request: BorrowRequestInput, signal?: AbortSignal, idempotencyKey?: string): Promise<BorrowView> {
     const valid = validateBorrowRequest(request);
-    return this.ctx.inFlight.run(() => this.borrowNow(valid, signal));
+    if (idempotencyKey === undefined) return this.ctx.inFlight.run(() => this.borrowNow(valid, signal));
+    const key = validateIdempotencyKey(idempotencyKey);
+    const fingerprint: BorrowFingerprint = {
+      product: valid.product,
+      client: valid.client,
+      days: valid.days ?? null,
+      serial: valid.serial ?? null,
+    };
+    const journalOpId = idempotencyOpId(this.ctx.ledger.serverSecret(), key);
+    const running = this.idempotent.get(journalOpId);
+    if (running !== undefined) {
+      const differing = differingFields(running.fingerprint, fingerprint);
+      if (differing.length > 0) throw new IdempotencyKeyReusedError(differing);
+      return running.result;
+    }
+    const earlier = this.earlierBorrow(journalOpId, fingerprint);
+    if (earlier !== undefined) return earlier;
+    const record = (borrowOpId: string) => idempotencyDetails(key, borrowOpId, fingerprint);
+    const result = this.ctx.inFlight.run(() => this.borrowNow(valid, signal, { journalOpId, record }));
+    const entry = { fingerprint, result };
+    this.idempotent.set(journalOpId, entry);
+    try {
+      return await result;
+    } finally {
+      if (this.idempotent.get(journalOpId) === entry) this.idempotent.delete(journalOpId);
+    }
+  }
+
+  /** The borrow recorded under this idempotency journal opId, as it is now; undefined when there is none to answer. */
+  private earlierBorrow(journalOpId: string, fingerprint: BorrowFingerprint): BorrowView | undefined {
+    const { ledger, index, keys } = this.ctx;
+    const op = ledger.getOp(journalOpId);
+    if (op === undefined) return undefined;
+    const borrowOpId = recordedBorrowOpId(op, fingerprint);
+    if (borrowOpId === undefined) return undefined;
+    const row = ledger.getBorrowByOpId(borrowOpId);
+    if (row === undefined || row.state === "rolled-back") return undefined;
+    const keyNow = keys.session(row.serial)?.keyNow() ?? Date.now();
+    return borrowViewOfRow(index.get(row.serial, row.id) ?? row, keyNow, this.ctx.productName);
   }
 
   async returnBorrow(id: number, signal?: AbortSignal, serial?: string): Promise<ReturnResultView> {
@@ -101,7 +162,11 @@ export class BorrowService {
       this.ctx.inFlight.busyBorrows.add(key);
       try {
         const done = await this.settle(session, row, "return", signal);
-        return { borrow: borrowViewOfRow(done, session.keyNow(), this.ctx.productName), outcome: "returned" };
+        // How the borrow ended, as the key answered: a dummy is never reported as returned.
+        return {
+          borrow: borrowViewOfRow(done, session.keyNow(), this.ctx.productName),
+          outcome: done.state === "dummy" ? "dummy" : "returned",
+        };
       } finally {
         this.ctx.inFlight.busyBorrows.delete(key);
       }
@@ -131,8 +196,26 @@ export class BorrowService {
    * SETTLE with the ledger's binding and tag: journal (state returning, settle opId) → key →
    * ledger (returned/settled). A crash after the journal is completed by recovery with the SAME
    * settle opId, which the key answers idempotently (K2).
+   *
+   * Runs in the key's order of seat operations (KeyOrder): a license update waiting ahead of it
+   * goes first, and the row is read again once its turn comes. A row a forced update turned into a
+   * dummy meanwhile is answered as that dummy, without asking the key.
    */
   async settle(session: KeySession, row: BorrowRow, kind: SettleKind, signal?: AbortSignal): Promise<BorrowRow> {
+    return this.ctx.inFlight.keyOrder.withShared(row.serial, async () => {
+      const current = this.ctx.index.get(row.serial, row.id) ?? this.ctx.ledger.getBorrow(row.serial, row.id) ?? row;
+      if (current.state === "dummy") return current;
+      if (current.state !== "active") throw new AlreadyReturnedError(row.id, current.state);
+      return this.settleNow(session, current, kind, signal);
+    });
+  }
+
+  private async settleNow(
+    session: KeySession,
+    row: BorrowRow,
+    kind: SettleKind,
+    signal?: AbortSignal,
+  ): Promise<BorrowRow> {
     const { ledger, index, mirror, keys, events } = this.ctx;
     this.refuseUnknownTag(row);
     const [afterJournal, afterKey, afterLedger] = SETTLE_POINTS[kind];
@@ -144,7 +227,13 @@ export class BorrowService {
     });
     index.put(returning);
     crashPoint(afterJournal);
-    let outcome: { state: "returned" | "settled" | "dummy"; dummyUntil: number | null; gone: boolean };
+    let outcome: {
+      state: "returned" | "settled" | "dummy";
+      dummyUntil: number | null;
+      gone: boolean;
+      /** The key held the borrow as a dummy before this settle (NOT_ACTIVE). */
+      wasDummy?: boolean;
+    };
     const sequence = session.nextSequence();
     try {
       const answer = await keys.call(session, (client) =>
@@ -172,9 +261,16 @@ export class BorrowService {
     } catch (error) {
       // The key did not do what the cached counts expected (or may have done it unheard): list again.
       this.refreshLicenses(session, "settle surprise");
-      if (!(error instanceof KeyUnknownBorrowError)) throw error;
-      // The key no longer holds the record (settled before, or cleared): the ledger follows the key.
-      outcome = { state: "settled", dummyUntil: null, gone: true };
+      if (error instanceof KeyNotActiveError) {
+        // The key turned the borrow into a dummy by itself (K4: its settle window passed unseen, the
+        // daemon was down or the clock jumped). The ledger says so now, with the dummy's clear date.
+        outcome = { state: "dummy", dummyUntil: await this.dummyUntilOnKey(session, row), gone: false, wasDummy: true };
+      } else if (error instanceof KeyUnknownBorrowError) {
+        // The key no longer holds the record (settled before, or cleared): the ledger follows the key.
+        outcome = { state: "settled", dummyUntil: null, gone: true };
+      } else {
+        throw error;
+      }
     }
     crashPoint(afterKey);
     const done = await ledger.commit((tx) => {
@@ -188,7 +284,9 @@ export class BorrowService {
           kind: "dummy",
           serial: row.serial,
           borrowId: row.id,
-          message: `the key turned borrow ${row.id} into a borrow dummy on ${kind}`,
+          message: outcome.wasDummy
+            ? `key ${row.serial} already held borrow ${row.id} as a borrow dummy (its settle window passed unsettled); found on ${kind}`
+            : `the key turned borrow ${row.id} into a borrow dummy on ${kind}`,
           details: { dummyUntil: outcome.dummyUntil },
         });
       } else if (kind === "settle-expired" || outcome.gone) {
@@ -208,8 +306,13 @@ export class BorrowService {
     mirror.markDirty(row.serial, row.id);
     const view = borrowViewOfRow(done, session.keyNow(), this.ctx.productName);
     if (done.state === "dummy") {
-      log.error("a settle produced a borrow dummy", { serial: row.serial, id: row.id });
-      events.emit("borrow.dummy", `borrow ${row.id} on key ${row.serial} became a borrow dummy`, {
+      log.error(outcome.wasDummy ? "the key already held the borrow as a dummy" : "a settle produced a borrow dummy", {
+        serial: row.serial,
+        id: row.id,
+        dummyUntil: view.dummyUntil,
+      });
+      const until = view.dummyUntil === undefined ? "" : ` until ${view.dummyUntil}`;
+      events.emit("borrow.dummy", `borrow ${row.id} on key ${row.serial} is a borrow dummy${until}`, {
         serial: row.serial,
         borrow: view,
       });
@@ -219,6 +322,32 @@ export class BorrowService {
       events.emit("borrow.settled", `borrow ${row.id} settled`, { serial: row.serial, borrow: view });
     }
     return done;
+  }
+
+  /**
+   * When the key's dummy of `row` clears, from its listing; every other dummy the listing shows is
+   * written to the ledger too. Null when the listing fails (the dummy is certain, its date is not;
+   * the next listing sets it).
+   */
+  private async dummyUntilOnKey(session: KeySession, row: BorrowRow): Promise<number | null> {
+    try {
+      const records = await this.ctx.keys.call(session, (client) => client.listAllBorrows());
+      await noteKeyDummies(
+        this.ctx,
+        session,
+        records.filter((record) => record.id !== row.id),
+        { cause: "the key's listing after a NOT_ACTIVE refusal" },
+      );
+      return records.find((record) => record.id === row.id)?.dummyUntil ?? null;
+    } catch (error) {
+      log.warn("could not list the key's borrows after a NOT_ACTIVE refusal; the dummy's clear date is unknown", {
+        serial: row.serial,
+        id: row.id,
+        code: isCodedError(error) ? error.code : undefined,
+        error: String(error),
+      });
+      return null;
+    }
   }
 
   servingSession(serial: string): KeySession {
@@ -251,15 +380,25 @@ export class BorrowService {
       const result = await keys.call(session, (client) =>
         client.settle({ opId: rollbackOpId, id: borrowId, binding: Buffer.from(binding, "hex"), tag }),
       );
-      await ledger.commit((tx) =>
-        tx.audit({
-          kind: "rollback",
-          serial: session.serial,
-          borrowId,
-          message: `borrow ${borrowId} on key ${session.serial} was answered after its caller gave up; rolled back`,
-          details: { opId: opId.toString("hex"), outcome: result.outcome },
-        }),
-      );
+      await ledger
+        .commit((tx) =>
+          tx.audit({
+            kind: "rollback",
+            serial: session.serial,
+            borrowId,
+            message: `borrow ${borrowId} on key ${session.serial} was never acknowledged to its caller; rolled back`,
+            details: { opId: opId.toString("hex"), outcome: result.outcome },
+          }),
+        )
+        .catch((error: unknown) => {
+          // The seat is back on the key; only the trail of it is missing (a full disk, most likely).
+          log.warn("a borrow was rolled back on the key, but its audit entry could not be written", {
+            serial: session.serial,
+            id: borrowId,
+            outcome: result.outcome,
+            code: isCodedError(error) ? error.code : undefined,
+          });
+        });
     } catch (error) {
       log.warn("could not roll back a borrow whose answer was lost; recovery does at the next attach", {
         serial: session.serial,
@@ -280,23 +419,22 @@ export class BorrowService {
    */
   private async voidUnprovenBorrow(
     session: KeySession,
-    committed: Promise<BorrowRow>,
+    committed: PromiseSettledResult<BorrowRow>,
     opId: Buffer,
     binding: string,
     tag: Buffer,
+    release: Release,
   ): Promise<void> {
-    void this.rollBackIfRecorded(session, opId, binding, tag);
-    let row: BorrowRow;
-    try {
-      row = await committed;
-    } catch (error) {
+    void this.rollBackIfRecorded(session, opId, binding, tag).finally(release);
+    if (committed.status === "rejected") {
       // Nothing was written (a forged id may collide with a real row): the signature error is the answer.
       log.warn("the row of an unproven borrow answer was not written", {
         serial: session.serial,
-        error: String(error),
+        error: String(committed.reason),
       });
       return;
     }
+    const row = committed.value;
     await this.ctx.ledger.commit((tx) => {
       tx.updateBorrowState(row.serial, row.id, { state: "rolled-back" });
       tx.audit({
@@ -336,9 +474,40 @@ export class BorrowService {
     return holders.find((session) => !session.looksBlocked(valid.product)) ?? (holders[0] as KeySession);
   }
 
-  private async borrowNow(valid: ValidRequest, signal?: AbortSignal): Promise<BorrowView> {
+  /**
+   * The borrow holds a place in its key's order of seat operations (KeyOrder) from before it is
+   * sent until its row is in the ledger and the index — and, when its answer was lost, until the
+   * rollback is done — so a license update never runs while the key holds a borrow the ledger
+   * does not show yet.
+   */
+  private async borrowNow(
+    valid: ValidRequest,
+    signal?: AbortSignal,
+    idempotency?: IdempotentBorrow,
+  ): Promise<BorrowView> {
+    const picked = this.pickSession(valid);
+    const release = await this.ctx.inFlight.keyOrder.shared(picked.serial);
+    const lease = { release, handedOver: false };
+    try {
+      // A license update may have gone first: the key and its licenses are looked at again.
+      const session = this.servingSession(picked.serial);
+      return await this.borrowOn(session, valid, lease, signal, idempotency);
+    } finally {
+      if (!lease.handedOver) release();
+    }
+  }
+
+  private async borrowOn(
+    session: KeySession,
+    valid: ValidRequest,
+    lease: { release: Release; handedOver: boolean },
+    signal?: AbortSignal,
+    idempotency?: IdempotentBorrow,
+  ): Promise<BorrowView> {
     const { ledger, index, mirror, keys, events, inFlight } = this.ctx;
-    const session = this.pickSession(valid);
+    // A seat is taken on the key before it is recorded: with the ledger known to refuse the record
+    // (a full disk, its file lost), none is taken.
+    ledger.assertWritable();
     const license = session.license(valid.product);
     if (license === undefined) throw new UnknownProductError(valid.product, session.serial);
     if (valid.days !== undefined && valid.days > license.borrowDays) {
@@ -368,8 +537,10 @@ export class BorrowService {
         );
       } catch (error) {
         if (error instanceof TransportTimeout || error instanceof TransportAborted) {
-          // The key may have done the borrow without our hearing it: undo it now, not at the next attach.
-          void this.rollBackIfRecorded(session, opId, binding, tag);
+          // The key may have done the borrow without our hearing it: undo it now, not at the next
+          // attach, keeping the borrow's place in the key's order until that is done.
+          lease.handedOver = true;
+          void this.rollBackIfRecorded(session, opId, binding, tag).finally(lease.release);
         } else if (error instanceof KeyNoBorrowableError && !session.looksBlocked(valid.product)) {
           // The counts (with every answer before this one applied) say a seat is free: the key made a
           // dummy by itself (K4) or the counts drifted.
@@ -384,8 +555,8 @@ export class BorrowService {
       // records to rows by opId), so no journal entry is written: one row, one group commit.
       // The commit runs while the answer's signature is checked on the threadpool; nobody hears of
       // the borrow (caller, index, mirror, events) before both are done.
-      const committed = ledger.commit((tx) =>
-        tx.insertBorrow({
+      const committed = ledger.commit((tx) => {
+        const inserted = tx.insertBorrow({
           serial: session.serial,
           id: record.id,
           opId: opIdHex,
@@ -396,21 +567,46 @@ export class BorrowService {
           binding: Buffer.from(record.binding).toString("hex"),
           tag: tag.toString("hex"),
           state: "active",
-        }),
-      );
-      try {
-        await answer.verified;
-      } catch (error) {
+        });
+        if (idempotency !== undefined) {
+          // Overwrites an earlier attempt under the same key that was rolled back.
+          tx.restoreOp({
+            opId: idempotency.journalOpId,
+            kind: "borrow",
+            serial: session.serial,
+            borrowId: record.id,
+            step: "recorded",
+            outcome: "done",
+            errorCode: null,
+            startedAt: inserted.createdAt,
+            finishedAt: inserted.createdAt,
+            details: idempotency.record(opIdHex),
+          });
+        }
+        return inserted;
+      });
+      // Both are awaited at once: a commit the disk refuses (full) while the proof is being checked
+      // is handled here, never left as a rejection nobody waits for (that ended the process).
+      const [written, proven] = await Promise.allSettled([committed, answer.verified]);
+      if (proven.status === "rejected") {
         session.noteBorrowVoided(record.product);
-        await this.voidUnprovenBorrow(session, committed, opId, binding, tag);
-        throw error;
+        lease.handedOver = true;
+        await this.voidUnprovenBorrow(session, written, opId, binding, tag, lease.release);
+        throw proven.reason;
       }
       // Counted once proven, while a settle's freed seat is counted as soon as it is read: a borrow
       // into a seat that a settle just freed then never shows more borrowed than borrowable.
       session.noteBorrowed(record.product, sequence);
       // The counts said the key would refuse (a dummy, no seat), yet it borrowed: a dummy cleared (K5).
       if (blockedBefore) this.refreshLicenses(session, "borrow past a cached block");
-      const row = await committed;
+      if (written.status === "rejected") {
+        // The key gave a seat the ledger could not record (a full disk): nobody may hold a seat the
+        // ledger does not show, so it is given back now, and the caller hears why (LEDGER_DISK_FULL).
+        lease.handedOver = true;
+        void this.rollBackIfRecorded(session, opId, binding, tag).finally(lease.release);
+        throw written.reason;
+      }
+      const row = written.value;
       crashPoint("borrow.after-ledger");
       const entry = index.put(row);
       mirror.markDirty(row.serial, row.id);
@@ -427,6 +623,12 @@ export class BorrowService {
       inFlight.borrowOpIds.delete(opIdHex);
     }
   }
+}
+
+/** A borrow made under an idempotency key: where its journal entry goes and what it holds. */
+interface IdempotentBorrow {
+  readonly journalOpId: string;
+  readonly record: (borrowOpId: string) => Record<string, unknown>;
 }
 
 function mapBorrowError(error: unknown, serial: string, product: number): unknown {

@@ -137,3 +137,15 @@ export class MaintenancePlannedError extends KeybridgeError {
     super("MAINTENANCE_PLANNED", message, { details });
   }
 }
+
+/** The same idempotency key was sent with another request: which fields differ. */
+export class IdempotencyKeyReusedError extends KeybridgeError {
+  constructor(fields: string[]) {
+    super(
+      "IDEMPOTENCY_KEY_REUSED",
+      `this Idempotency-Key was used for a borrow with a different ${fields.join(", ")}; a retry must send the ` +
+        "same request, and a new borrow needs a new key",
+      { details: { fields } },
+    );
+  }
+}

@@ -2,6 +2,7 @@ import { layerLogger } from "../log.js";
 import { borrowKey } from "./borrow-index.js";
 import type { BorrowService } from "./borrow-service.js";
 import type { BridgeContext } from "./context.js";
+import { noteKeyDummies } from "./key-dummies.js";
 
 const log = layerLogger("bridge");
 
@@ -64,8 +65,15 @@ export class ExpiryService {
       const time = await this.ctx.keys.call(session, (client) => client.getTime());
       session.setKeyTime(time.keyTimeMs);
       const keyNow = session.keyNow();
+      // Past its settle window the key has made the borrow a dummy by itself (K4): the daemon was
+      // down, the clock jumped, or the borrow is bound elsewhere. Its listing says which, at once.
+      if (due.some((row) => row.expiresAt + session.settleWindowMs <= keyNow)) {
+        const records = await this.ctx.keys.call(session, (client) => client.listAllBorrows());
+        await noteKeyDummies(this.ctx, session, records, { cause: "the key's listing after the settle window passed" });
+      }
       for (const row of due) {
         if (row.expiresAt > keyNow) continue;
+        if (this.ctx.index.get(row.serial, row.id)?.state !== "active") continue;
         const key = borrowKey(row.serial, row.id);
         if (row.binding !== this.ctx.binding()) {
           if (!this.skipped.has(key)) {

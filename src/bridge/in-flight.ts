@@ -1,9 +1,11 @@
 import { BridgeClosedError } from "./errors.js";
+import { KeyOrder } from "./key-order.js";
 
 /**
  * Counts operations in progress so `close()` can stop accepting new ones and wait for the
  * rest, and remembers the opIds of borrows between key and ledger so recovery never rolls back
- * a borrow that is about to be acknowledged.
+ * a borrow that is about to be acknowledged, and orders per key the operations that take seats
+ * against those that change the licenses (see KeyOrder).
  */
 export class InFlight {
   private count = 0;
@@ -12,6 +14,8 @@ export class InFlight {
   readonly borrowOpIds = new Set<string>();
   /** `serial/id` of borrows with a return, settle or rebind running. */
   readonly busyBorrows = new Set<string>();
+  /** Per key: seat operations (borrow, settle, rebind) against license updates. */
+  readonly keyOrder = new KeyOrder();
 
   get size(): number {
     return this.count;

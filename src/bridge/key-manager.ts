@@ -306,11 +306,20 @@ export class KeyManager {
       this.knownSerials.add(serial);
       const previous = this.options.ledger.getPinnedKey(serial);
       const binding = this.options.currentBinding();
-      this.options.ledger.touchKey(serial, {
-        lastSeen: session.lastSeen,
-        lastBinding: binding,
-        licenseSetVersion: client.info.licenseSetVersion,
-      });
+      try {
+        this.options.ledger.touchKey(serial, {
+          lastSeen: session.lastSeen,
+          lastBinding: binding,
+          licenseSetVersion: client.info.licenseSetVersion,
+        });
+      } catch (error) {
+        // A full disk must not hide the key: it is served for reading, and every write is refused on its own.
+        log.warn("could not record the key's attach in the ledger; the key is served all the same", {
+          serial,
+          code: errorCode(error),
+          error: String(error),
+        });
+      }
       session.present = true;
       try {
         await this.options.beforeServe(session);

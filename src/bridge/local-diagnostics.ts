@@ -81,7 +81,8 @@ function verifyOnWorker(checkDir: string, signal?: AbortSignal): Promise<LedgerV
     let answered = false;
     const onAbort = () => {
       // terminate() stops SQLite mid-check; the read-only connection leaves the files as they were.
-      void worker.terminate().finally(() => reject(signal?.reason));
+      const stopped = () => reject(signal?.reason);
+      void worker.terminate().then(stopped, stopped);
     };
     signal?.addEventListener("abort", onAbort, { once: true });
     const done = () => signal?.removeEventListener("abort", onAbort);

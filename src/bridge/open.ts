@@ -64,6 +64,7 @@ import { InFlight } from "./in-flight.js";
 import { KeyManager } from "./key-manager.js";
 import type { KeySession } from "./key-session.js";
 import { LedgerPinStore } from "./ledger-pin-store.js";
+import { LedgerWatch, ledgerProblemText } from "./ledger-watch.js";
 import { MaintenancePlanner } from "./maintenance.js";
 import { Mirror } from "./mirror.js";
 import { ReconcileService } from "./reconcile-service.js";
@@ -98,6 +99,8 @@ export interface BridgeInternals {
    * answers while it runs. Reads through the mirror (reconcile, preflight, recovery) wait for it.
    */
   driftCheckInBackground?: boolean;
+  /** Caps the ledger file's size (tests play a full disk with it). Default: no cap. */
+  ledgerMaxSizeBytes?: number;
 }
 
 /** The parts of an open bridge other layers (the guard) compose with. */
@@ -107,6 +110,8 @@ export interface OpenedBridge extends Bridge {
   readonly clockMonitor: ClockMonitor;
   readonly registry: RegistryAdapter;
   readonly world: VirtualWorld | undefined;
+  /** The ledger's health check (file still the one open, writes succeeding). */
+  readonly ledgerWatch: LedgerWatch;
   /** Settles due borrows now; resolves how many. */
   sweepExpired(): Promise<number>;
 }
@@ -203,6 +208,9 @@ async function assemble(
   const virtual = options.mode === "virtual";
   const { ledger, outstanding, fresh } = await openOrRebuildLedger(dataDir, events, internals.ledgerCheck);
   cleanups.push(() => ledger.close());
+  if (internals.ledgerMaxSizeBytes !== undefined) ledger.capSize(internals.ledgerMaxSizeBytes);
+  const ledgerWatch = new LedgerWatch(ledger, options.hostPollMs ?? 5000);
+  cleanups.push(() => ledgerWatch.close());
 
   const registryKind = options.registry?.kind ?? defaultRegistryKind();
   let registry = await openRegistry({
@@ -332,6 +340,7 @@ async function assemble(
   if (internals.driftCheckInBackground !== true) await firstDriftCheck;
   cleanups.push(() => expiry.close());
   expiry.start();
+  ledgerWatch.start();
 
   const bridge = new BridgeImpl(
     options,
@@ -343,6 +352,7 @@ async function assemble(
     clockMonitor,
     registry,
     world,
+    ledgerWatch,
     async () => {
       await inFlight.drain();
       await cleanUp();
@@ -376,6 +386,7 @@ class BridgeImpl implements OpenedBridge {
     readonly clockMonitor: ClockMonitor,
     readonly registry: RegistryAdapter,
     readonly world: VirtualWorld | undefined,
+    readonly ledgerWatch: LedgerWatch,
     private readonly shutDown: () => Promise<void>,
     private readonly recover: (session: KeySession) => Promise<unknown>,
   ) {
@@ -433,6 +444,7 @@ class BridgeImpl implements OpenedBridge {
   async status(): Promise<StatusView> {
     const all = this.borrowViews();
     const description = this.registry.describe();
+    const problem = this.ledgerWatch.problem();
     return {
       mode: this.mode,
       keys: await this.keys(),
@@ -444,6 +456,7 @@ class BridgeImpl implements OpenedBridge {
         healthy: this.context.ledger.healthy,
         rebuilt: this.context.ledger.rebuilt,
         lastExportAt: isoOrNull(this.context.ledger.getMeta("last_export_at")),
+        ...(problem === undefined ? {} : { problem: ledgerProblemText(problem) }),
       },
       maintenance: this.context.maintenance.current(),
       registry: {
@@ -485,8 +498,11 @@ class BridgeImpl implements OpenedBridge {
     return view;
   }
 
-  borrow(request: BorrowRequestInput, options: { signal?: AbortSignal } = {}): Promise<BorrowView> {
-    return this.borrowService.borrow(request, options.signal);
+  borrow(
+    request: BorrowRequestInput,
+    options: { signal?: AbortSignal; idempotencyKey?: string } = {},
+  ): Promise<BorrowView> {
+    return this.borrowService.borrow(request, options.signal, options.idempotencyKey);
   }
 
   returnBorrow(id: number, options: { signal?: AbortSignal; serial?: string } = {}): Promise<ReturnResultView> {

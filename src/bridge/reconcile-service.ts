@@ -20,6 +20,7 @@ import type { FindingView, PreflightView, ReconcileView, RepairResultView } from
 import type { BorrowService } from "./borrow-service.js";
 import type { BridgeContext } from "./context.js";
 import { BindingMismatchError, TagUnknownError } from "./errors.js";
+import { noteKeyDummies } from "./key-dummies.js";
 import type { ParsedEntry } from "./registry-codec.js";
 import { isTagUnknown } from "./tag-unknown.js";
 
@@ -54,6 +55,14 @@ export class ReconcileService {
         continue;
       }
       const records = await keys.call(session, (client) => client.listAllBorrows());
+      // A dummy the key shows and the ledger does not is written at once (the report then agrees).
+      await noteKeyDummies(this.ctx, session, records, { cause: "the key's listing for reconcile" }).catch(
+        (error: unknown) =>
+          log.warn("could not record the key's dummies in the ledger; the report shows them as found", {
+            serial: session.serial,
+            error: String(error),
+          }),
+      );
       const borrows: KeyBorrow[] = records.map((r) => ({
         id: r.id,
         product: r.product,

@@ -7,6 +7,7 @@ import { layerLogger } from "../log.js";
 import type { BorrowRecord } from "../protocol/index.js";
 import type { BridgeContext } from "./context.js";
 import { crashPoint } from "./crash-points.js";
+import { noteKeyDummies } from "./key-dummies.js";
 import type { KeySession } from "./key-session.js";
 import type { ParsedEntry } from "./registry-codec.js";
 import { UNKNOWN_TAG } from "./tag-unknown.js";
@@ -143,8 +144,9 @@ export class Recovery {
             report.rolledBack++;
           }
         } else if (record.state === "dummy") {
-          await this.adopt(serial, record, undefined);
-          report.dummies++;
+          report.dummies += (
+            await noteKeyDummies(this.ctx, session, [record], { cause: "the key's listing on attach" })
+          ).length;
         } else {
           log.warn("the key holds a borrow of another host that the ledger does not know; left alone", {
             serial,
@@ -154,18 +156,9 @@ export class Recovery {
         continue;
       }
       if (record.state === "dummy" && (row.state !== "dummy" || row.dummyUntil !== (record.dummyUntil ?? null))) {
-        const updated = await ledger.commit((tx) => {
-          const next = tx.updateBorrowState(serial, row.id, { state: "dummy", dummyUntil: record.dummyUntil ?? null });
-          tx.audit({
-            kind: "dummy",
-            serial,
-            borrowId: row.id,
-            message: `key ${serial} holds borrow ${row.id} as a borrow dummy until ${isoOrUnknown(record.dummyUntil)}`,
-          });
-          return next;
-        });
-        this.track(updated);
-        report.dummies++;
+        report.dummies += (
+          await noteKeyDummies(this.ctx, session, [record], { cause: "the key's listing on attach" })
+        ).length;
       }
     }
 
@@ -372,8 +365,4 @@ export class Recovery {
     this.track(row);
     return tag !== UNKNOWN_TAG;
   }
-}
-
-function isoOrUnknown(ms: number | undefined): string {
-  return ms === undefined ? "an unknown time" : new Date(ms).toISOString();
 }

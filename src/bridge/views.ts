@@ -7,10 +7,23 @@ import type { KeySession } from "./key-session.js";
 
 type Names = (product: number) => string | undefined;
 
-/** `expired` is active and past expiresAt in key time; `returning` shows as active (the client still holds it). */
+/**
+ * `expired` is active and past expiresAt in key time; `returning` shows as active (the client still
+ * holds it). A closed row (the result of a return or settle, never in a listing) shows as it ended:
+ * `returned`, or `settled` (expired and settled, gone from the key, or rolled back).
+ */
 export function stateOf(row: BorrowRow, keyNow: number): BorrowView["state"] {
-  if (row.state === "dummy") return "dummy";
-  return keyNow >= row.expiresAt ? "expired" : "active";
+  switch (row.state) {
+    case "dummy":
+      return "dummy";
+    case "returned":
+      return "returned";
+    case "settled":
+    case "rolled-back":
+      return "settled";
+    default:
+      return keyNow >= row.expiresAt ? "expired" : "active";
+  }
 }
 
 export function borrowViewOf(entry: IndexedBorrow, keyNow: number, names: Names): BorrowView {

@@ -58,12 +58,14 @@ export class ApiClient {
     return this.endpoint.url;
   }
 
-  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+  async json<T>(method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<T> {
     const response = await this.send(
       method,
       path,
       body === undefined ? undefined : JSON.stringify(body),
       "application/json",
+      undefined,
+      extraHeaders,
     );
     return (await response.json()) as T;
   }
@@ -79,7 +81,8 @@ export class ApiClient {
     const response = await this.send("GET", "/v1/events", undefined, undefined, controller.signal);
     const reader = response.body?.getReader();
     if (reader === undefined) return;
-    void stop.then(() => controller.abort());
+    const abort = () => controller.abort();
+    void stop.then(abort, abort);
     const decoder = new TextDecoder();
     let buffer = "";
     try {
@@ -113,8 +116,10 @@ export class ApiClient {
     body: string | undefined,
     contentType: string | undefined,
     signal?: AbortSignal,
+    extraHeaders: Record<string, string> = {},
   ): Promise<Response> {
     const headers: Record<string, string> = {
+      ...extraHeaders,
       authorization: `Bearer ${this.endpoint.token()}`,
       accept: "application/json",
     };

@@ -10,6 +10,7 @@ import type {
   MigrationView,
   PreflightView,
   RepairResultView,
+  ReturnResultView,
   RiskView,
   StatusView,
   VirtualKeyView,
@@ -142,6 +143,17 @@ export function borrowText(b: BorrowView): string {
   return `Borrowed product ${b.product} for ${b.client}: borrow ${b.id} on key ${b.serial}, expires ${when(b.expiresAt)}.\n`;
 }
 
+export function returnText(r: ReturnResultView): string {
+  const b = r.borrow;
+  if (r.outcome === "dummy") {
+    return (
+      `Borrow ${b.id} was NOT returned: key ${b.serial} holds it as a borrow dummy until ${when(b.dummyUntil ?? null)}; ` +
+      `product ${b.product} cannot be borrowed from this key until then.\n`
+    );
+  }
+  return `Returned borrow ${b.id} (product ${b.product}, client ${b.client}).\n`;
+}
+
 export function dummiesText(dummies: DummyView[]): string {
   if (dummies.length === 0) return "No Borrow Dummies.\n";
   return table(
@@ -202,6 +214,7 @@ export function statusText(status: StatusView, webhooks?: readonly WebhookView[]
       `${status.dummies.length} dummy(ies), ${status.risks.length} open risk(s)\n`,
     `Ledger: ${status.ledger.healthy ? "healthy" : "NOT HEALTHY"}${status.ledger.rebuilt ? " (rebuilt)" : ""} — ${status.ledger.path}; ` +
       `last export: ${status.ledger.lastExportAt === null ? "never (keybridge ledger export FILE)" : when(status.ledger.lastExportAt)}\n`,
+    status.ledger.problem === undefined ? "" : `  ${status.ledger.problem}\n`,
     `Registry: ${status.registry.kind} ${registryHealth(status.registry)} — ${status.registry.location}\n`,
     maintenanceLine(status.maintenance ?? null),
     notificationsLine(webhooks),

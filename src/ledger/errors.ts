@@ -36,6 +36,21 @@ export class LedgerIoError extends KeybridgeError {
   }
 }
 
+/**
+ * The ledger file was deleted or replaced while open: what would be written now goes to a file the
+ * next start does not open, so every write is refused until keybridge is restarted.
+ */
+export class LedgerFileLostError extends KeybridgeError {
+  constructor(file: string, how: "missing" | "replaced") {
+    super(
+      "LEDGER_FILE_LOST",
+      `the ledger file ${file} was ${how === "missing" ? "deleted" : "replaced by another file"} while keybridge runs; ` +
+        "nothing can be recorded until keybridge is restarted (see keybridge status for what to do)",
+      { details: { file, how } },
+    );
+  }
+}
+
 export class LedgerClosedError extends KeybridgeError {
   constructor(message = "the ledger is closed", options?: ErrorOptions) {
     super("LEDGER_CLOSED", message, options);

@@ -1,4 +1,6 @@
+import { chmodSync, renameSync, rmSync, statSync } from "node:fs";
 import type Database from "better-sqlite3";
+import type { KeybridgeError } from "../errors.js";
 import { layerLogger } from "../log.js";
 import { appendAudit, listAudit } from "./audit.js";
 import * as borrows from "./borrows.js";
@@ -57,37 +59,133 @@ export class Ledger {
   private secret: Buffer = Buffer.alloc(0);
   private instance = "";
   private failure: Error | undefined;
+  /** The file this ledger opened (device and inode): a file at the same path that differs is another file. */
+  private readonly identity: { dev: number; ino: number } | undefined;
 
   constructor(context: LedgerContext) {
     this.file = context.file;
     this.dir = context.dir;
     this.rebuilt = context.rebuilt;
-    const store = new LedgerStore(context.db, context.file, context.clock);
+    const store = new LedgerStore(context.db, context.file, context.clock, {
+      onFailed: (error) => this.noteFailure(error),
+      onSucceeded: () => this.noteSuccess(),
+    });
     this.store = store;
+    this.identity = identityOf(context.file);
     this.committer = new GroupCommitter<Ledger>(context.db, this, {
       mapError: (error, action) => mapLedgerError(error, this.file, action),
       onCommit: (closures, failed) => {
-        if (failed === 0) this.failure = undefined;
+        if (failed === 0) this.noteSuccess();
         store.counters.commits += 1;
         store.counters.groupedWrites += closures;
         store.counters.failedWrites += failed;
       },
       onClosureFailed: (error) => {
         // A refused row (duplicate, bad input) says nothing about the ledger; a full disk or I/O does.
-        if (error instanceof LedgerDiskFullError || error instanceof LedgerIoError) this.failure = error;
+        if (error instanceof LedgerDiskFullError || error instanceof LedgerIoError) this.noteFailure(error);
       },
       onTransactionFailed: (error) => {
-        this.failure = error;
+        this.noteFailure(error);
       },
     });
   }
 
   /**
-   * False from a group commit (or one write in it) that the disk refused — disk full, I/O error —
-   * until a later group commit succeeds whole: writes are being lost to the caller as errors, and an operator must look.
+   * False from a write that the disk refused — disk full, I/O error — until a later write succeeds
+   * whole (writes are being lost to the caller as errors, and an operator must look), and for good
+   * once writes are refused (`refuseWrites`).
    */
   get healthy(): boolean {
     return this.failure === undefined;
+  }
+
+  /** Logged once per episode: the first failure, then nothing until writes succeed again. */
+  private noteFailure(error: Error): void {
+    if (this.failure === undefined) {
+      log.error("ledger writes fail; operations that must be recorded are refused until a write succeeds again", {
+        file: this.file,
+        code: (error as { code?: unknown }).code,
+        error: error.message,
+      });
+    }
+    this.failure = error;
+  }
+
+  private noteSuccess(): void {
+    if (this.failure === undefined || this.store.writeRefusal !== undefined) return;
+    log.info("ledger writes succeed again", { file: this.file, after: this.failure.message });
+    this.failure = undefined;
+  }
+
+  /**
+   * Whether the file at this ledger's path is still the one it has open: `missing` when it was
+   * deleted, `replaced` when another file took its place. Either way, what this ledger writes
+   * from now on goes to a file the next start will not open.
+   */
+  fileState(): "present" | "missing" | "replaced" {
+    if (this.identity === undefined) return "present";
+    let now: { dev: number; ino: number } | undefined;
+    try {
+      now = identityOf(this.file, true);
+    } catch (error) {
+      throw mapLedgerError(error, this.file, "check the ledger file");
+    }
+    if (now === undefined) return "missing";
+    return now.dev === this.identity.dev && now.ino === this.identity.ino ? "present" : "replaced";
+  }
+
+  /**
+   * Throws what a write would fail with now, when that is known without trying: writes refused
+   * (`refuseWrites`), or the disk full at the last write. For a caller about to do something only
+   * a ledger write can make safe (a borrow takes a seat first, then records it).
+   */
+  assertWritable(): void {
+    const refusal = this.store.writeRefusal;
+    if (refusal !== undefined) throw refusal;
+    if (this.failure instanceof LedgerDiskFullError) throw this.failure;
+  }
+
+  /** Every write from now on fails with `error`, and the ledger stays unhealthy until it is opened again. */
+  refuseWrites(error: KeybridgeError): void {
+    this.store.refuseWrites(error);
+    this.noteFailure(error);
+  }
+
+  /**
+   * Writes a complete copy of the open database to `file` (default: this ledger's own path),
+   * atomically (a temporary file beside it, then a rename): after the ledger file was deleted, the
+   * next start finds every record. Call it once writes are refused, so the copy stays complete.
+   */
+  async writeBack(file: string = this.file): Promise<void> {
+    this.store.ensureOpen("write the ledger back");
+    const temporary = `${file}.writeback-${process.pid}.tmp`;
+    try {
+      await this.store.db.backup(temporary);
+      chmodSync(temporary, 0o600);
+      renameSync(temporary, file);
+    } catch (error) {
+      rmSync(temporary, { force: true });
+      throw mapLedgerError(error, file, "write the ledger back");
+    }
+  }
+
+  /** The database's size now, in bytes (its pages, whether still in the WAL or already in the file). */
+  sizeBytes(): number {
+    return this.store.guard("read ledger size", () => {
+      const { db } = this.store;
+      return (
+        (db.pragma("page_count", { simple: true }) as number) * (db.pragma("page_size", { simple: true }) as number)
+      );
+    });
+  }
+
+  /** Caps the ledger file's size (rounded down to whole pages); undefined lifts the cap. */
+  capSize(bytes: number | undefined): void {
+    this.store.guard("cap ledger size", () => {
+      const pageSize = this.store.db.pragma("page_size", { simple: true }) as number;
+      const pages = bytes === undefined ? 4_294_967_294 : Math.max(1, Math.floor(bytes / pageSize));
+      this.store.db.pragma(`max_page_count = ${pages}`);
+    });
   }
 
   /** The error of the last failed group commit while unhealthy. */
@@ -256,6 +354,8 @@ export class Ledger {
    * SQLite transaction. A closure that throws is rolled back alone and rejects only its promise.
    */
   commit<T>(work: (tx: Ledger) => T): Promise<T> {
+    const refusal = this.store.writeRefusal;
+    if (refusal !== undefined) return Promise.reject(refusal);
     return this.committer.commit(work);
   }
 
@@ -292,5 +392,16 @@ export class Ledger {
       this.store.db.close();
       log.debug("ledger closed", { file: this.file });
     }
+  }
+}
+
+/** Device and inode of `file`; undefined when it does not exist (or, unless `strict`, cannot be read). */
+function identityOf(file: string, strict = false): { dev: number; ino: number } | undefined {
+  try {
+    const stat = statSync(file);
+    return { dev: stat.dev, ino: stat.ino };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT" || !strict) return undefined;
+    throw error;
   }
 }

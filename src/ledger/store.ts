@@ -1,6 +1,7 @@
 import type Database from "better-sqlite3";
+import type { KeybridgeError } from "../errors.js";
 import { layerLogger } from "../log.js";
-import { LedgerClosedError, LedgerCorruptError } from "./errors.js";
+import { LedgerClosedError, LedgerCorruptError, LedgerDiskFullError, LedgerIoError } from "./errors.js";
 import { mapLedgerError } from "./map-error.js";
 import type { LedgerStats } from "./types.js";
 
@@ -11,18 +12,36 @@ const log = layerLogger("ledger");
  * guarded (closed ledger, native errors mapped to ledger errors) and writes in one immediate
  * transaction (a savepoint when already inside one).
  */
+export interface WriteHooks {
+  /** A write the disk refused (full, I/O): the ledger is unhealthy. */
+  onFailed(error: KeybridgeError): void;
+  /** A write (or group commit) went through whole. */
+  onSucceeded(): void;
+}
+
 export class LedgerStore {
   readonly counters: LedgerStats = { commits: 0, groupedWrites: 0, failedWrites: 0 };
   readonly runInTransaction: Database.Transaction<(fn: () => unknown) => unknown>;
   private readonly statements = new Map<string, Database.Statement>();
   private closed = false;
+  private refusal: KeybridgeError | undefined;
 
   constructor(
     readonly db: Database.Database,
     readonly file: string,
     readonly clock: () => number,
+    private readonly hooks?: WriteHooks,
   ) {
     this.runInTransaction = this.db.transaction((fn: () => unknown) => fn());
+  }
+
+  /** The error every write is refused with from now on (the file is no longer the one a restart opens). */
+  refuseWrites(error: KeybridgeError): void {
+    this.refusal = error;
+  }
+
+  get writeRefusal(): KeybridgeError | undefined {
+    return this.refusal;
   }
 
   get isClosed(): boolean {
@@ -67,12 +86,21 @@ export class LedgerStore {
   }
 
   write<T>(action: string, fn: () => T): T {
-    return this.guard(action, () => {
-      const outermost = !this.db.inTransaction;
-      const result = this.runInTransaction.immediate(fn) as T;
-      if (outermost) this.counters.commits += 1;
+    if (this.refusal !== undefined) throw this.refusal;
+    const outermost = !this.db.inTransaction;
+    try {
+      const result = this.guard(action, () => this.runInTransaction.immediate(fn) as T);
+      if (outermost) {
+        this.counters.commits += 1;
+        this.hooks?.onSucceeded();
+      }
       return result;
-    });
+    } catch (error) {
+      if (outermost && (error instanceof LedgerDiskFullError || error instanceof LedgerIoError)) {
+        this.hooks?.onFailed(error);
+      }
+      throw error;
+    }
   }
 
   rowCorrupt(what: string, details: Record<string, unknown>): LedgerCorruptError {

@@ -7,7 +7,13 @@ import { type KeybridgeConfig, parseListen } from "../config/index.js";
 import { KeybridgeError } from "../errors.js";
 import { type LogLevel, layerLogger, setLogFormat, setLogLevel } from "../log.js";
 import { createServer, type KeybridgeServer } from "./app.js";
-import { ensureDataDir, readOrCreateToken, removeDaemonInfo, writeDaemonInfo } from "./daemon-files.js";
+import {
+  type DaemonInfo,
+  ensureDataDir,
+  readOrCreateToken,
+  removeDaemonInfo,
+  writeDaemonInfo,
+} from "./daemon-files.js";
 import { BridgeUnavailableError } from "./errors.js";
 import { Notifier, OUTBOX_FILE_NAME, resolveWebhooks } from "./notify/index.js";
 
@@ -139,7 +145,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     url = await server.listen(host, port).catch((error: unknown) => {
       throw new ListenFailedError(config.listen, error);
     });
-    writeDaemonInfo(config.dataDir, {
+    writeDaemonInfoUnlessDiskFull(config.dataDir, {
       pid: process.pid,
       url,
       started: new Date().toISOString(),
@@ -185,6 +191,25 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   return { url, tokenFile, bridge, server: running, notifier, stop };
 }
 
+/**
+ * daemon.json only tells the CLI where the daemon listens: on a full disk the daemon runs without it
+ * (read-only service, see docs/reliability.md) rather than fail every start under systemd. Any
+ * other failure to write it still stops the start: that is a data directory to fix.
+ */
+function writeDaemonInfoUnlessDiskFull(dataDir: string, info: DaemonInfo): void {
+  try {
+    writeDaemonInfo(dataDir, info);
+  } catch (error) {
+    const errno = (error as { cause?: NodeJS.ErrnoException }).cause?.code;
+    if (errno !== "ENOSPC" && errno !== "EDQUOT") throw error;
+    log.error("the disk is full: daemon.json could not be written; the daemon runs all the same", {
+      error: (error as Error).message,
+      url: info.url,
+      hint: `the CLI finds this daemon with --url ${info.url}`,
+    });
+  }
+}
+
 /** Opens the bridge and waits until it is ready; a bridge that fails to get ready is closed again. */
 async function openReadyBridge(open: OpenBridge, options: BridgeOptions): Promise<Bridge> {
   const asUnavailable = (error: unknown) =>
@@ -228,7 +253,11 @@ async function closeAfterFailedStart(
  * Resolves with the exit code once stopped.
  */
 export async function runDaemonUntilSignal(options: DaemonOptions): Promise<number> {
-  const daemon = await startDaemon(options);
+  const stopLogging = logUnhandledRejections();
+  const daemon = await startDaemon(options).catch((error: unknown) => {
+    stopLogging();
+    throw error;
+  });
   return new Promise<number>((resolve) => {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -243,6 +272,7 @@ export async function runDaemonUntilSignal(options: DaemonOptions): Promise<numb
         async () => {
           process.off("SIGTERM", onSignal);
           process.off("SIGINT", onSignal);
+          stopLogging();
           await flushLogs();
           resolve(0);
         },
@@ -256,6 +286,27 @@ export async function runDaemonUntilSignal(options: DaemonOptions): Promise<numb
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
   });
+}
+
+/** The log message of a promise rejection nobody handled; tests that spawn the daemon fail on it. */
+export const UNHANDLED_REJECTION_MESSAGE = "unhandled promise rejection";
+
+/**
+ * Every promise keybridge makes is awaited or handled; one that is not is a bug. Node would end the
+ * process on it, and under systemd a fault that repeats (a full disk) then becomes a crash loop
+ * with the API down. The daemon logs it at error level, with its stack, and keeps serving: the
+ * operation it belonged to has already answered its caller. Returns the function that removes the handler.
+ */
+export function logUnhandledRejections(): () => void {
+  const onRejection = (reason: unknown) => {
+    log.error(UNHANDLED_REJECTION_MESSAGE, {
+      code: (reason as { code?: unknown } | null)?.code,
+      error: reason instanceof Error ? reason.message : String(reason),
+      stack: reason instanceof Error ? reason.stack : undefined,
+    });
+  };
+  process.on("unhandledRejection", onRejection);
+  return () => process.off("unhandledRejection", onRejection);
 }
 
 async function flushLogs(): Promise<void> {

@@ -7,7 +7,7 @@ type Json = Record<string, unknown>;
 /** TypeBox schemas carry symbol keys; a JSON round trip leaves the plain JSON Schema. */
 const plain = (schema: TSchema): Json => JSON.parse(JSON.stringify(schema)) as Json;
 
-function parameters(where: "path" | "query", schema: TObject | undefined): Json[] {
+function parameters(where: "path" | "query" | "header", schema: TObject | undefined): Json[] {
   if (schema === undefined) return [];
   const required = new Set(schema.required ?? []);
   return Object.entries(schema.properties).map(([name, property]) => ({
@@ -44,7 +44,11 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): Jso
       operationId: route.operationId,
       summary: route.summary,
       tags: [route.virtual ? "virtual" : route.url.startsWith("/v1") ? "api" : "service"],
-      parameters: [...parameters("path", route.params), ...parameters("query", route.querystring)],
+      parameters: [
+        ...parameters("path", route.params),
+        ...parameters("query", route.querystring),
+        ...parameters("header", route.headerParams),
+      ],
       responses,
       security: route.auth === "none" ? [] : [{ bearer: [] }],
     };

@@ -54,6 +54,7 @@ export const STATUS_BY_CODE: Readonly<Record<string, HttpMapping>> = {
   ALREADY_RETURNED: at(409),
   BINDING_MISMATCH: at(409),
   TAG_UNKNOWN: at(409),
+  IDEMPOTENCY_KEY_REUSED: at(422),
   PAYLOAD_TOO_LARGE: at(413),
   UNSUPPORTED_MEDIA_TYPE: at(415),
   KEY_ABSENT: at(503, 5),
@@ -67,6 +68,8 @@ export const STATUS_BY_CODE: Readonly<Record<string, HttpMapping>> = {
   SHUTTING_DOWN: at(503, 5),
   LEDGER_READ_ONLY: at(503, 30),
   LEDGER_DISK_FULL: at(503, 30),
+  LEDGER_IO: at(503, 30),
+  LEDGER_FILE_LOST: at(503, 60),
   REGISTRY_LOCKED: at(503, 1),
   TRANSPORT_TIMEOUT: at(504, 1),
 };

@@ -12,6 +12,7 @@ import type {
 import { parseDuration } from "../config/duration.js";
 import { isPreflightAction, PREFLIGHT_ACTIONS, UnknownPreflightActionError } from "../reconcile/index.js";
 import type { BorrowListCache } from "./borrow-cache.js";
+import { RequestValidationError } from "./errors.js";
 import type { ServerMetrics } from "./metrics.js";
 import { type Notifier, UnknownWebhookError } from "./notify/index.js";
 import * as S from "./schemas.js";
@@ -51,6 +52,8 @@ export interface RouteSpec {
   keyOp?: boolean;
   params?: TObject;
   querystring?: TObject;
+  /** Request headers the route reads, for the OpenAPI document (the handler checks them). */
+  headerParams?: TObject;
   body?: TSchema;
   /** A raw text body (ledger import), with its own size limit. */
   rawBody?: { limit: number; contentType: string };
@@ -138,14 +141,37 @@ export const ROUTES: readonly RouteSpec[] = [
     auth: "token",
     op: "borrow",
     keyOp: true,
+    headerParams: Type.Object({
+      "Idempotency-Key": Type.Optional(
+        Type.String({
+          minLength: 1,
+          maxLength: 255,
+          pattern: "^[\\x21-\\x7e]+$",
+          description:
+            "Makes a retry safe: the same key with the same body answers the same borrow (201, same id, its state now), " +
+            "also after a restart or after the borrow ended; the same key with another body is 422 IDEMPOTENCY_KEY_REUSED.",
+        }),
+      ),
+    }),
     body: S.BorrowRequestSchema,
     responses: {
-      201: json("The new borrow", S.BorrowViewSchema),
+      201: json(
+        "The new borrow; with an Idempotency-Key header already used for this request, the same borrow again",
+        S.BorrowViewSchema,
+      ),
       409: json("No seat may be borrowed (all borrowed, or a Borrow Dummy blocks the product)"),
+      422: json("The Idempotency-Key was used for a different borrow request (IDEMPOTENCY_KEY_REUSED)"),
       503: json("The key is absent or busy; retry after Retry-After seconds"),
     },
     handler: async (ctx, request, reply) => {
-      const borrow = await ctx.bridge.borrow(request.body as BorrowRequestInput);
+      const idempotencyKey = request.headers["idempotency-key"];
+      if (Array.isArray(idempotencyKey)) {
+        throw new RequestValidationError("send the Idempotency-Key header once", "idempotencyKey");
+      }
+      const borrow = await ctx.bridge.borrow(
+        request.body as BorrowRequestInput,
+        idempotencyKey === undefined ? {} : { idempotencyKey },
+      );
       reply.code(201).header("location", `/v1/borrows/${borrow.id}`);
       return borrow;
     },
@@ -161,7 +187,13 @@ export const ROUTES: readonly RouteSpec[] = [
     params: S.IdParamsSchema,
     querystring: S.BorrowKeyQuerySchema,
     responses: {
-      200: json("Returned", Type.Object({ borrow: S.BorrowViewSchema, outcome: Type.Literal("returned") })),
+      200: json(
+        "Returned (outcome `returned`), or the key holds the borrow as a dummy (outcome `dummy`, see borrow.dummyUntil)",
+        Type.Object({
+          borrow: S.BorrowViewSchema,
+          outcome: Type.Union([Type.Literal("returned"), Type.Literal("dummy")]),
+        }),
+      ),
       404: json("No such borrow"),
     },
     handler: (ctx, request) => ctx.bridge.returnBorrow(idOf(request), keyOf(request)),

@@ -120,7 +120,13 @@ export const BorrowViewSchema = Type.Object({
   client: Type.String(),
   issuedAt: Iso,
   expiresAt: Iso,
-  state: Type.Union([Type.Literal("active"), Type.Literal("expired"), Type.Literal("dummy")]),
+  state: Type.Union([
+    Type.Literal("active"),
+    Type.Literal("expired"),
+    Type.Literal("dummy"),
+    Type.Literal("returned"),
+    Type.Literal("settled"),
+  ]),
   dummyUntil: Type.Optional(Iso),
   productName: Type.Optional(Type.String()),
 });
@@ -247,6 +253,9 @@ export const StatusViewSchema = Type.Object({
     healthy: Type.Boolean(),
     rebuilt: Type.Boolean(),
     lastExportAt: Type.Union([Iso, Type.Null()], { description: "the last ledger export (backup); null if never" }),
+    problem: Type.Optional(
+      Type.String({ description: "while not healthy: what is wrong (writes failing, file deleted) and what to do" }),
+    ),
   }),
   maintenance: Type.Union([MaintenancePlanViewSchema, Type.Null()], { description: "the planned maintenance window" }),
   registry: Type.Object({

@@ -5,22 +5,34 @@ import { formatTime } from "../../reconcile/index.js";
 import type { LicenseInput, LicenseUpdateView } from "../api.js";
 import type { BridgeContext } from "../context.js";
 import { BorrowsOutstandingError, KeyNotFoundError, NoKeyError } from "../errors.js";
+import { noteKeyDummies } from "../key-dummies.js";
 import { borrowViewOfRow } from "../views.js";
 import { describeBorrows, lastExpiry } from "./describe.js";
 import { validateLicenses } from "./license-input.js";
 
 const log = layerLogger("bridge");
 
+type Described = Pick<BorrowRow, "id" | "client" | "product" | "expiresAt">;
+
 /** K6 guard refusal: names the borrows a license update would turn into dummies and when the last one expires. */
 export class LicenseUpdateBlockedError extends BorrowsOutstandingError {
-  constructor(serial: string, rows: readonly BorrowRow[]) {
+  /**
+   * `rows`: the key's outstanding borrows in the ledger; `unrecorded`: active borrows the key lists
+   * that the ledger does not hold (another host's, or one whose answer was lost and not yet rolled back).
+   */
+  constructor(serial: string, rows: readonly Described[], unrecorded: readonly Described[] = []) {
+    const all = [...rows, ...unrecorded];
     super(
       serial,
-      rows.map((row) => row.id),
+      all.map((row) => row.id),
     );
+    const strangers =
+      unrecorded.length === 0
+        ? ""
+        : ` (${unrecorded.length} of them the key lists but the ledger does not hold: ${unrecorded.map((r) => r.id).join(", ")})`;
     this.message =
-      `key ${serial} has ${rows.length} outstanding borrow(s): ${describeBorrows(rows)}. A license update now would ` +
-      `turn them into borrow dummies (rule K6). Return them first, or wait until ${formatTime(lastExpiry(rows))} ` +
+      `key ${serial} has ${all.length} outstanding borrow(s)${strangers}: ${describeBorrows(all)}. A license update now would ` +
+      `turn them into borrow dummies (rule K6). Return them first, or wait until ${formatTime(lastExpiry(all))} ` +
       "when the last one expires; --force updates anyway and records the dummies in the audit trail";
   }
 }
@@ -34,6 +46,12 @@ export interface LicenseUpdateObserver {
  * LICENSE_UPDATE through keybridge only: the key itself never refuses (K6), so this is where an
  * update is stopped while borrows are out. With `force`, the update goes ahead, and the borrows
  * it turned into dummies are marked in the ledger and written to the audit trail.
+ *
+ * The update holds the key alone (KeyOrder): it starts once every borrow, settle and rebind sent
+ * to the key before it has been answered and written to the ledger, and none starts until it is
+ * done. What it decides on is the key's own listing taken then, not only the ledger's rows, and
+ * what it reports as dummies is what the key lists afterwards: a borrow the key holds is never
+ * missed because its row was still on its way to the disk.
  */
 export class LicenseGuard {
   constructor(
@@ -44,11 +62,14 @@ export class LicenseGuard {
   async update(serial: string, input: unknown, options: { force?: boolean } = {}): Promise<LicenseUpdateView> {
     const licenses = validateLicenses(input);
     const force = options.force === true;
-    return this.ctx.inFlight.run(() => this.updateNow(serial, licenses, force));
+    if (this.ctx.keys.session(serial) === undefined) throw new KeyNotFoundError(serial);
+    return this.ctx.inFlight.run(() =>
+      this.ctx.inFlight.keyOrder.withExclusive(serial, () => this.updateNow(serial, licenses, force)),
+    );
   }
 
   private async updateNow(serial: string, licenses: LicenseInput[], force: boolean): Promise<LicenseUpdateView> {
-    const { ledger, index, mirror, keys, events } = this.ctx;
+    const { ledger, index, keys, events } = this.ctx;
     const session = keys.session(serial);
     if (session === undefined) throw new KeyNotFoundError(serial);
     if (!session.present || !session.serving) {
@@ -57,15 +78,22 @@ export class LicenseGuard {
     const outstanding = index
       .rows()
       .filter((row) => row.serial === serial && (row.state === "active" || row.state === "returning"));
-    if (outstanding.length > 0 && !force) {
+    const before = await keys.call(session, (client) => client.listAllBorrows());
+    const activeBefore = new Set(before.filter((record) => record.state === "active").map((record) => record.id));
+    const recorded = new Set(outstanding.map((row) => row.id));
+    const unrecorded = before.filter((record) => record.state === "active" && !recorded.has(record.id));
+    if ((outstanding.length > 0 || unrecorded.length > 0) && !force) {
       ledger.audit({
         kind: "license-update-refused",
         serial,
-        message: `license update of key ${serial} refused: ${outstanding.length} borrow(s) outstanding`,
-        details: { borrowIds: outstanding.map((row) => row.id), licenses },
+        message: `license update of key ${serial} refused: ${outstanding.length + unrecorded.length} borrow(s) outstanding`,
+        details: {
+          borrowIds: [...outstanding.map((row) => row.id), ...unrecorded.map((record) => record.id)],
+          licenses,
+        },
       });
       this.observer?.noteLicenseUpdatePending(serial);
-      throw new LicenseUpdateBlockedError(serial, outstanding);
+      throw new LicenseUpdateBlockedError(serial, outstanding, unrecorded);
     }
 
     const opId = randomBytes(16);
@@ -80,50 +108,52 @@ export class LicenseGuard {
         details: {
           licenseSetVersionBefore: versionBefore,
           forced: force,
-          borrowIds: outstanding.map((row) => row.id),
+          borrowIds: [...activeBefore],
         },
       }),
     );
     const result = await keys.call(session, (client) => client.licenseUpdate({ opId, licenses }));
-    // The key's own dummyUntil for each borrow it turned (K6); rows it no longer lists stay as they were.
-    const onKey = new Map(
-      (await keys.call(session, (client) => client.listAllBorrows())).map((record) => [record.id, record]),
-    );
-    const dummies = await ledger.commit((tx) => {
-      const changed: BorrowRow[] = [];
-      for (const row of outstanding) {
-        const record = onKey.get(row.id);
-        if (record?.state !== "dummy") continue;
-        changed.push(tx.updateBorrowState(serial, row.id, { state: "dummy", dummyUntil: record.dummyUntil ?? null }));
-      }
-      tx.finishOp(opIdHex, "done");
-      tx.touchKey(serial, { lastSeen: Date.now(), licenseSetVersion: result.licenseSetVersion });
-      tx.audit({
-        kind: force && outstanding.length > 0 ? "license-update-forced" : "license-update",
+    // The key says how many borrows it turned (K6); its listing says which, with each dummyUntil.
+    const after = await keys.call(session, (client) => client.listAllBorrows());
+    const made = after.filter((record) => record.state === "dummy" && activeBefore.has(record.id));
+    if (made.length !== result.dummiesCreated) {
+      log.error("the key's count of dummies made by a license update differs from its listing", {
         serial,
-        message:
-          changed.length > 0
-            ? `licenses of key ${serial} replaced (version ${result.licenseSetVersion}) by a forced update; ` +
-              `${changed.length} borrow(s) became borrow dummies: ${describeBorrows(changed)}`
-            : `licenses of key ${serial} replaced (version ${result.licenseSetVersion})`,
-        details: {
-          licenses,
-          licenseSetVersion: result.licenseSetVersion,
-          forced: force,
-          dummies: changed.map((row) => ({
-            id: row.id,
-            client: row.client,
-            product: row.product,
-            dummyUntil: row.dummyUntil,
-          })),
-        },
+        answered: result.dummiesCreated,
+        listed: made.length,
       });
-      return changed;
-    });
-    for (const row of dummies) {
-      index.put(row);
-      mirror.markDirty(serial, row.id);
     }
+    const cause = force ? "a forced license update" : "a license update";
+    const dummies = await noteKeyDummies(this.ctx, session, made, {
+      cause,
+      includeBusy: true,
+      expected: force,
+      inTransaction: (tx, changed) => {
+        tx.finishOp(opIdHex, "done");
+        tx.touchKey(serial, { lastSeen: Date.now(), licenseSetVersion: result.licenseSetVersion });
+        tx.audit({
+          kind: force && made.length > 0 ? "license-update-forced" : "license-update",
+          serial,
+          message:
+            made.length > 0
+              ? `licenses of key ${serial} replaced (version ${result.licenseSetVersion}) by a ${force ? "forced " : ""}update; ` +
+                `${made.length} borrow(s) became borrow dummies: ${describeBorrows(made)}`
+              : `licenses of key ${serial} replaced (version ${result.licenseSetVersion})`,
+          details: {
+            licenses,
+            licenseSetVersion: result.licenseSetVersion,
+            forced: force,
+            dummiesAnswered: result.dummiesCreated,
+            dummies: changed.map((row) => ({
+              id: row.id,
+              client: row.client,
+              product: row.product,
+              dummyUntil: row.dummyUntil,
+            })),
+          },
+        });
+      },
+    });
     session.info = { ...session.info, licenseSetVersion: result.licenseSetVersion };
     await session.refreshLicenses().catch((error: unknown) => {
       log.debug("license refresh after update failed", { serial, error: String(error) });
@@ -134,13 +164,7 @@ export class LicenseGuard {
       serial,
       details: { licenseSetVersion: result.licenseSetVersion, forced: force, dummiesCreated: views.length },
     });
-    for (const view of views) {
-      events.emit("borrow.dummy", `borrow ${view.id} on key ${serial} became a borrow dummy (forced license update)`, {
-        serial,
-        borrow: view,
-      });
-    }
-    if (views.length > 0) log.warn("forced license update created borrow dummies", { serial, count: views.length });
+    if (views.length > 0) log.warn("a license update created borrow dummies", { serial, count: views.length, force });
     return { serial, licenseSetVersion: result.licenseSetVersion, forced: force, dummiesCreated: views };
   }
 }

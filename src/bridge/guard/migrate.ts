@@ -8,6 +8,7 @@ import { borrowKey } from "../borrow-index.js";
 import type { BridgeContext } from "../context.js";
 import { crashPoint } from "../crash-points.js";
 import { TagUnknownError } from "../errors.js";
+import { noteKeyDummies } from "../key-dummies.js";
 import type { KeySession } from "../key-session.js";
 import { isTagUnknown } from "../tag-unknown.js";
 
@@ -99,21 +100,28 @@ export class MigrationService {
     const key = borrowKey(row.serial, row.id);
     if (this.ctx.inFlight.busyBorrows.has(key)) return item("skipped", `borrow ${row.id} is busy; run migrate again`);
     this.ctx.inFlight.busyBorrows.add(key);
+    let notActive = false;
     try {
-      let current = row;
-      if (pendingOp !== undefined) {
-        // An interrupted rebind: send it again with its own opId (K2 replays it), then go on from there.
-        current = await this.rebind(session, row, String(pendingOp.details.newBinding ?? binding), pendingOp.opId);
-        if (current.binding === binding) return item("rebound", `borrow ${row.id} rebound (interrupted run completed)`);
-      }
-      await this.rebind(session, current, binding);
-      return item("rebound", `borrow ${row.id} rebound to this host identity`);
+      // In the key's order of seat operations: a license update never runs between journal and key.
+      return await this.ctx.inFlight.keyOrder.withShared(row.serial, async () => {
+        let current = row;
+        if (pendingOp !== undefined) {
+          // An interrupted rebind: send it again with its own opId (K2 replays it), then go on from there.
+          current = await this.rebind(session, row, String(pendingOp.details.newBinding ?? binding), pendingOp.opId);
+          if (current.binding === binding) {
+            return item("rebound", `borrow ${row.id} rebound (interrupted run completed)`);
+          }
+        }
+        await this.rebind(session, current, binding);
+        return item("rebound", `borrow ${row.id} rebound to this host identity`);
+      });
     } catch (error) {
       if (
         error instanceof RebindRefusedError ||
         error instanceof NotActiveError ||
         error instanceof KeyUnknownBorrowError
       ) {
+        notActive = error instanceof NotActiveError;
         return item("refused", `the key refused to rebind borrow ${row.id}: ${error.reason || error.message}`);
       }
       log.warn("rebind failed", { serial: row.serial, id: row.id, error: String(error) });
@@ -124,6 +132,21 @@ export class MigrationService {
       );
     } finally {
       this.ctx.inFlight.busyBorrows.delete(key);
+      // NOT_ACTIVE: the key holds the borrow as a dummy; the ledger is told at once (with the clear date).
+      if (notActive) await this.noteDummies(session);
+    }
+  }
+
+  private async noteDummies(session: KeySession): Promise<void> {
+    try {
+      const records = await this.ctx.keys.call(session, (client) => client.listAllBorrows());
+      await noteKeyDummies(this.ctx, session, records, { cause: "the key's listing after a NOT_ACTIVE refusal" });
+    } catch (error) {
+      log.warn("could not record the key's dummies after a NOT_ACTIVE refusal; the next listing does", {
+        serial: session.serial,
+        code: isCodedError(error) ? error.code : undefined,
+        error: String(error),
+      });
     }
   }
 

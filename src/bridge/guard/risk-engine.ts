@@ -3,6 +3,7 @@ import type { ClockJumpEvent, HostChangedEvent, HostComponent } from "../../host
 import type { BorrowRow } from "../../ledger/index.js";
 import { formatTime } from "../../reconcile/index.js";
 import type { BridgeEvent, RiskView } from "../api.js";
+import { describeLedgerProblem } from "../ledger-watch.js";
 import type { RiskSource } from "../risk-engine.js";
 import { isTagUnknown } from "../tag-unknown.js";
 import { describeBorrows, firstExpiry, lastExpiry, plural } from "./describe.js";
@@ -289,6 +290,9 @@ export class GuardRiskEngine implements RiskSource {
         return this.registry?.since;
       case "driver-changed":
         return this.driverChangedAt;
+      case "ledger-unwritable":
+      case "ledger-lost":
+        return this.inputs.ledgerProblem?.()?.since;
       case "driver-removed":
         return Math.min(...this.driverRemoved.values());
       case "host-ip-changed":
@@ -313,6 +317,16 @@ export class GuardRiskEngine implements RiskSource {
         rows: [],
         message: `A key presenting serial ${serial} failed the authenticity check (its public key differs from the one pinned at first attach); keybridge refuses to talk to it.`,
         advice: `Unplug that key and plug in the genuine key ${serial}; report the counterfeit to your license vendor.`,
+      });
+    }
+
+    // The ledger is what makes every borrow returnable: a problem with it is a risk with or without borrows out.
+    const ledger = this.inputs.ledgerProblem?.();
+    if (ledger !== undefined) {
+      desired.push({
+        kind: ledger.kind === "unwritable" ? "ledger-unwritable" : "ledger-lost",
+        rows: [],
+        ...describeLedgerProblem(ledger),
       });
     }
 

@@ -2,6 +2,7 @@ import type { Observable } from "rxjs";
 import type { ClockJumpEvent, HostChangedEvent } from "../../host/index.js";
 import type { BorrowRow } from "../../ledger/index.js";
 import type { BridgeEvent, BridgeEventType, RiskKind } from "../api.js";
+import type { LedgerProblem } from "../ledger-watch.js";
 
 /** The registry mirror's view of the OS registry. */
 export type RegistryHealth = "healthy" | "lost" | "corrupt";
@@ -32,6 +33,8 @@ export interface RiskEngineInputs {
   ledgerExportedAt(): number | null;
   /** The planned maintenance window (epoch ms), if any. */
   maintenance?(): MaintenanceWindow | null;
+  /** What is wrong with the ledger now (writes failing, file deleted or replaced), if anything. */
+  ledgerProblem?(): LedgerProblem | undefined;
   /** Publishes risk.raised / risk.cleared on the bridge's bus. */
   emit(type: BridgeEventType, message: string, extra: Omit<BridgeEvent, "type" | "at" | "message" | "seq">): void;
 }

@@ -21,6 +21,8 @@ export const SEVERITY: Record<RiskKind, Severity> = {
   "license-update-pending": "warning",
   "tag-unknown": "critical",
   "maintenance-blocked": "warning",
+  "ledger-unwritable": "critical",
+  "ledger-lost": "critical",
 };
 
 export const HOST_KIND: Partial<Record<HostComponent, RiskKind>> = {

@@ -46,6 +46,7 @@ export class BridgeRiskEngine extends GuardRiskEngine {
           return value === undefined ? null : Number(value);
         },
         maintenance: () => context.maintenance.window(),
+        ledgerProblem: () => bridge.ledgerWatch.problem(),
         emit: (type, message, extra) => context.events.emit(type, message, extra),
       },
       { pollMs, ledgerRebuilt: context.ledger.rebuilt },

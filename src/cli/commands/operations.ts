@@ -58,26 +58,47 @@ export function registerOperations(program: Command, kit: CommandKit): void {
     .requiredOption("--client <id>", "the client computer or user (at most 64 bytes)")
     .option("--days <n>", "borrow period in days (default: the license's)", integer("--days", 1))
     .option("--serial <serial>", "borrow from this key (default: the first holding the product)")
-    .addHelpText("after", example("keybridge borrow 1001 --client ws-07 --days 14"))
-    .action(async (product: number, options: { client: string; days?: number; serial?: string }, command: Command) => {
-      const body = { product, client: options.client, days: options.days, serial: options.serial };
-      show(command, await client(command).json<BorrowView>("POST", "/v1/borrows", body), render.borrowText);
-    });
+    .option(
+      "--idempotency-key <key>",
+      "makes a retry safe: the same key (with the same request) answers the same borrow, never a second seat",
+    )
+    .addHelpText(
+      "after",
+      example(
+        "keybridge borrow 1001 --client ws-07 --days 14",
+        "keybridge borrow 1001 --client ws-07 --idempotency-key ws-07-2026-12-07",
+      ),
+    )
+    .action(
+      async (
+        product: number,
+        options: { client: string; days?: number; serial?: string; idempotencyKey?: string },
+        command: Command,
+      ) => {
+        const body = { product, client: options.client, days: options.days, serial: options.serial };
+        const headers: Record<string, string> =
+          options.idempotencyKey === undefined ? {} : { "idempotency-key": options.idempotencyKey };
+        show(command, await client(command).json<BorrowView>("POST", "/v1/borrows", body, headers), render.borrowText);
+      },
+    );
 
   program
     .command("return")
     .description("return a borrow early")
     .argument("<id>", "borrow id", integer("ID"))
     .option("--serial <serial>", "the key holding the borrow, when two keys use the same id")
-    .addHelpText("after", example("keybridge return 42"))
+    .addHelpText(
+      "after",
+      "\nExits 1 when the key answers that it holds the borrow as a borrow dummy (outcome `dummy`):\n" +
+        "the seat is not free and the product stays blocked until the dummy's clear date.\n" +
+        example("keybridge return 42"),
+    )
     .action(async (id: number, options: { serial?: string }, command: Command) => {
       const query = options.serial === undefined ? "" : `?serial=${encodeURIComponent(options.serial)}`;
       const result = await client(command).json<ReturnResultView>("DELETE", `/v1/borrows/${id}${query}`);
-      show(
-        command,
-        result,
-        (r) => `Returned borrow ${r.borrow.id} (product ${r.borrow.product}, client ${r.borrow.client}).\n`,
-      );
+      show(command, result, render.returnText);
+      // The seat is not free: a script must not take this for a return.
+      if (result.outcome === "dummy") state.exitCode = EXIT.error;
     });
 
   program

@@ -43,9 +43,17 @@ export function registerVirtual(program: Command, kit: CommandKit): void {
   }
   virtual
     .command("clock")
-    .description("move every virtual key's clock forward")
-    .requiredOption("--advance <duration>", "how far: 31d, 2h, 15m, 90s", duration)
-    .addHelpText("after", example("keybridge virtual clock --advance 31d"))
+    .description("move every virtual key's clock forward, then settle the borrows that expired")
+    .requiredOption("--advance <duration>", "how far: 31d, 721h, 2h, 15m, 90s", duration)
+    .addHelpText(
+      "after",
+      "\nA 30-day borrow and the key's 24 h settle window:\n" +
+        "  --advance 721h  (30 d 1 h) the borrow has just expired; keybridge settles it, the seat is free.\n" +
+        "  --advance 31d   past the settle window too, as if keybridge had been down for a month: the key\n" +
+        "                  has made the borrow a Borrow Dummy by itself; keybridge marks it dummy, publishes\n" +
+        "                  borrow.dummy and shows when it clears (status, borrows --state dummy).\n" +
+        example("keybridge virtual clock --advance 721h", "keybridge virtual clock --advance 31d"),
+    )
     .action(async (options: { advance: number }, command: Command) => {
       const result = await client(command).json<{ keyTime: string }>("POST", "/v1/virtual/clock", {
         advance: options.advance,

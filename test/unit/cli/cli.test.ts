@@ -11,6 +11,12 @@ afterEach(async () => {
   await h.close();
 });
 
+function writeLicenses(dir: string): string {
+  const file = join(dir, "licenses.json");
+  writeFileSync(file, JSON.stringify({ licenses: [{ product: 1001, seats: 10, borrowable: 4, borrowDays: 30 }] }));
+  return file;
+}
+
 const borrowOne = async (client = "ws-07") => {
   const r = await h.cli("borrow", "1001", "--client", client, "--json");
   expect(r.code, r.stderr).toBe(0);
@@ -70,6 +76,22 @@ describe("borrow and return", () => {
     expect(returned.code).toBe(0);
     expect(returned.stdout).toBe("Returned borrow 1 (product 1001, client ws-07).\n");
     expect((await h.cli("borrows")).stdout).toBe("No borrows.\n");
+  });
+
+  it("return --json shows the borrow as returned; a return the key answers with a dummy says so and exits 1", async () => {
+    const b = await borrowOne();
+    const returned = await h.cli("return", String(b.id), "--json");
+    expect(returned.code, returned.stderr).toBe(0);
+    expect(returned.json).toMatchObject({ outcome: "returned", borrow: { id: b.id, state: "returned" } });
+
+    const held = await borrowOne("ws-held");
+    await h.cli("license-update", "KB-0001", writeLicenses(h.dataDir), "--force");
+    const dummy = await h.cli("return", String(held.id));
+    expect(dummy.code).toBe(1);
+    expect(dummy.stdout).toMatch(/^Borrow \d+ was NOT returned: key KB-0001 holds it as a borrow dummy until \d{4}-/);
+    const json = await h.cli("return", String(held.id), "--json");
+    expect(json.code).toBe(1);
+    expect(json.json).toMatchObject({ outcome: "dummy", borrow: { id: held.id, state: "dummy" } });
   });
 
   it("borrow --json has the contract's fields", async () => {

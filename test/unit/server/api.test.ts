@@ -66,7 +66,7 @@ describe("borrows", () => {
 
     const returned = await h.api(`/v1/borrows/${borrow.id}`, { method: "DELETE" });
     expect(returned.status).toBe(200);
-    expect(await returned.json()).toEqual({ borrow, outcome: "returned" });
+    expect(await returned.json()).toEqual({ borrow: { ...borrow, state: "returned" }, outcome: "returned" });
     expect(await (await h.api("/v1/borrows")).json()).toEqual([]);
     const again = await h.api(`/v1/borrows/${borrow.id}`, { method: "DELETE" });
     expect(again.status).toBe(404);

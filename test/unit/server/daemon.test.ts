@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { BorrowRequestInput, BorrowView } from "../../../src/bridge/api.js";
 import { CONFIG_DEFAULTS, type KeybridgeConfig } from "../../../src/config/index.js";
-import { startDaemon } from "../../../src/server/daemon.js";
+import { startDaemon, UNHANDLED_REJECTION_MESSAGE } from "../../../src/server/daemon.js";
 import { FakeBridge } from "./fake-bridge.js";
 
 let dir: string;
@@ -163,6 +163,10 @@ describe.skipIf(!built)("keybridge serve --virtual (spawned, real bridge)", () =
       const serial = (JSON.parse(keys.stdout) as { serial: string; licenses: { product: number }[] }[])[0]!;
       const borrow = cli("borrow", String(serial.licenses[0]!.product), "--client", "ps-check", "--json");
       expect(borrow.status, borrow.stderr).toBe(0);
+      const borrowed = JSON.parse(borrow.stdout) as { id: number };
+      const returned = cli("return", String(borrowed.id), "--json");
+      expect(returned.status, returned.stderr).toBe(0);
+      expect(JSON.parse(returned.stdout)).toMatchObject({ outcome: "returned", borrow: { state: "returned" } });
       // An SSE client with the token in its query: the URL must not reach the log.
       const controller = new AbortController();
       await fetch(`${url}/v1/events?token=${encodeURIComponent(token)}`, { signal: controller.signal });
@@ -189,6 +193,8 @@ describe.skipIf(!built)("keybridge serve --virtual (spawned, real bridge)", () =
       expect(logs).toContain(join(dir, "api-token"));
       expect(logs).not.toContain(token);
       expect(logs).not.toMatch(/[?&]token=/);
+      // A rejection nobody handled is logged by the daemon (which stays up): here it is a failure.
+      expect(logs).not.toContain(UNHANDLED_REJECTION_MESSAGE);
     } finally {
       if (daemon.exitCode === null) daemon.kill("SIGKILL");
     }

@@ -241,11 +241,12 @@ export class FakeBridge implements Bridge {
       this.tick();
       const record = this.records.get(id);
       if (record === undefined) fail("KEY_UNKNOWN_BORROW", `no borrow with id ${id}`, { id });
-      if (record.state === "dummy") fail("KEY_NOT_ACTIVE", `borrow ${id} is a dummy`, { id });
       const key = this.keyMap.get(record.serial);
       if (key === undefined || !key.plugged) fail("KEY_DISCONNECTED", `key ${record.serial} is not plugged in`);
+      // As the bridge does: the key holds it as a dummy, and the answer says so (never "returned").
+      if (record.state === "dummy") return { borrow: this.view(record), outcome: "dummy" };
       this.records.delete(id);
-      const view = this.view(record);
+      const view: BorrowView = { ...this.view(record), state: "returned" };
       this.emit({ type: "borrow.returned", serial: record.serial, borrow: view, message: `borrow ${id} returned` });
       return { borrow: view, outcome: "returned" };
     });

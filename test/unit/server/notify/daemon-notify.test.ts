@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join, resolve as resolvePath } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CONFIG_DEFAULTS, type KeybridgeConfig, loadConfig } from "../../../../src/config/index.js";
-import { type RunningDaemon, startDaemon } from "../../../../src/server/daemon.js";
+import { type RunningDaemon, startDaemon, UNHANDLED_REJECTION_MESSAGE } from "../../../../src/server/daemon.js";
 import { runCli } from "../../cli/cli-harness.js";
 import { until } from "./fake-sender.js";
 
@@ -291,6 +291,8 @@ describe.skipIf(!built)("keybridge serve with webhooks (spawned)", () => {
       expect(logs).toContain(`chat (http://127.0.0.1:${dead}/…)`);
       expect(logs).toMatch(/ECONNREFUSED/);
       for (const hidden of ["T0SECRET", "B0SECRET", "QSECRET", secret]) expect(logs).not.toContain(hidden);
+      // A rejection nobody handled is logged by the daemon (which stays up): here it is a failure.
+      expect(logs).not.toContain(UNHANDLED_REJECTION_MESSAGE);
     } finally {
       if (daemon.exitCode === null) daemon.kill("SIGKILL");
     }
