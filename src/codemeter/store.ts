@@ -13,8 +13,9 @@ export interface CodeMeterObservationStore {
 }
 
 export interface StoredObservations {
-  readonly borrows: readonly BorrowObservation[];
-  readonly licenses: readonly LicenseObservation[];
+  /** Borrow observations as saved (JSON values; the watch checks their shape). */
+  readonly borrows: readonly unknown[];
+  readonly licenses: readonly unknown[];
   /** The book's facts as last saved (JSON value), or null. */
   readonly facts: unknown;
   /** Rows that failed their checksum and were left out (they are re-learned at the next server start). */

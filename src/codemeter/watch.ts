@@ -13,6 +13,7 @@ import type { WatchInput } from "./model/inputs.js";
 import { type CodeMeterMaintenanceAdvice, maintenanceAdvice } from "./model/maintenance.js";
 import type { ObservationAudit } from "./model/observations.js";
 import { type CodeMeterPreflight, codeMeterPreflight } from "./model/preflight.js";
+import { restoreBorrow, restoreLicense } from "./model/restore.js";
 import {
   CODEMETER_SEVERITY,
   type CodeMeterRiskKind,
@@ -146,10 +147,16 @@ export class CodeMeterWatch {
     this.#now = options.now ?? Date.now;
     const goneRetentionMs = options.book?.goneRetentionMs ?? 60 * 86_400_000;
     const stored = store.load({ goneSinceMs: this.#now() - goneRetentionMs });
-    if (stored.damaged > 0)
-      log.warn("CodeMeter observations failed their checksum and were left out", { rows: stored.damaged });
+    const borrows = stored.borrows.flatMap((value) => restoreBorrow(value) ?? []);
+    const licenses = stored.licenses.flatMap((value) => restoreLicense(value) ?? []);
+    const leftOut = stored.damaged + stored.borrows.length - borrows.length + stored.licenses.length - licenses.length;
+    if (leftOut > 0) {
+      log.warn("CodeMeter observations of an unexpected shape were left out; the next server start re-lists them", {
+        rows: leftOut,
+      });
+    }
     const facts = restoreFacts(stored.facts);
-    this.#book = new BorrowBook({ borrows: stored.borrows, licenses: stored.licenses, facts }, options.book);
+    this.#book = new BorrowBook({ borrows, licenses, facts }, options.book);
     this.#savedFacts = JSON.stringify(facts);
   }
 

@@ -2,6 +2,7 @@ import type Database from "better-sqlite3";
 import { layerLogger } from "../log.js";
 import { appendAudit, listAudit } from "./audit.js";
 import * as borrows from "./borrows.js";
+import { type CodeMeterObservationLedger, codeMeterObservations } from "./codemeter-observations.js";
 import { LedgerDiskFullError, LedgerInvalidInputError, LedgerIoError } from "./errors.js";
 import { GroupCommitter } from "./group-commit.js";
 import * as journal from "./journal.js";
@@ -242,6 +243,13 @@ export class Ledger {
   /** Newest first. */
   listAudit(query: AuditQuery): AuditEntry[] {
     return listAudit(this.store, query);
+  }
+
+  // ---- CodeMeter observations --------------------------------------------------------------
+
+  /** The read-only CodeMeter mode's store: its own tables, never mixed with keybridge's borrows. */
+  codeMeterObservations(): CodeMeterObservationLedger {
+    return codeMeterObservations(this.store);
   }
 
   // ---- transactions ---------------------------------------------------------------------
