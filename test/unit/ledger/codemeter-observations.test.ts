@@ -33,9 +33,11 @@ describe("CodeMeter observations in the ledger", () => {
     const first = openLedger({ dir });
     first.insertBorrow(sampleBorrow());
     const store = first.codeMeterObservations();
+    // The ledger keeps whatever fields the observation has (the mode's own shape), not only the ones it selects by.
+    const license = { licenseId: "2-1500002-10-1", productCode: 1001 };
     store.save({
       borrows: [observation("3-1-10-0|never", "outstanding", 5), observation("3-1-10-1|never", "gone", 10)],
-      licenses: [{ licenseId: "2-1500002-10-1", productCode: 1001 }],
+      licenses: [license],
       facts: { version: 1, scopes: { all: { lastStart: 3 } } },
       audit: [audit("3-1-10-0")],
     });
