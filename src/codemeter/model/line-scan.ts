@@ -1,8 +1,14 @@
+import { isAscii } from "node:buffer";
+
 /**
  * Splits bytes read from a log into lines without ever holding more than one read buffer: a line
  * longer than `maxLineBytes` is skipped (and counted) while its bytes stream past, instead of
  * being collected. The caller reads the file from where the last complete line ended, so a line
  * that straddles two reads is simply read again whole the next time.
+ *
+ * The complete lines of a read are decoded as one string (one UTF-8 decode per read, not per
+ * line); each line's length in bytes comes from the newline positions in the bytes, which match
+ * the string's one for one (a newline byte is never part of a multi-byte sequence).
  */
 
 export interface ScanState {
@@ -36,19 +42,47 @@ export function scanLines(
   let skipping = state.skipping;
   let lines = 0;
   let oversized = 0;
-  for (let newline = view.indexOf(NEWLINE, 0); newline >= 0; newline = view.indexOf(NEWLINE, start)) {
-    if (skipping) {
-      skipping = false;
-      oversized++;
-    } else if (newline - start > maxLineBytes) {
-      oversized++;
-    } else {
-      lines++;
-      onLine(view.toString("utf8", start, newline));
-    }
+  if (skipping) {
+    const newline = view.indexOf(NEWLINE);
+    if (newline < 0) return { consumed: length, skipping, lines, oversized };
+    skipping = false;
+    oversized++;
     start = newline + 1;
   }
-  if (skipping) return { consumed: length, skipping, lines, oversized };
+  const last = view.lastIndexOf(NEWLINE);
+  if (last >= start) {
+    const complete = view.subarray(start, last + 1);
+    // Plain ASCII (the usual log) decodes far cheaper, and then a byte is a character.
+    const ascii = isAscii(complete);
+    const text = complete.toString(ascii ? "ascii" : "utf8");
+    let from = 0;
+    // Where the bytes of line `syncedFrom` start: kept in step only when a line's byte length is in doubt.
+    let byteFrom = start;
+    let syncedFrom = 0;
+    while (from < text.length) {
+      const newline = text.indexOf("\n", from);
+      const chars = newline - from;
+      let tooLong: boolean;
+      if (ascii || chars > maxLineBytes || chars * 3 <= maxLineBytes) {
+        // A UTF-8 line has at least one byte and at most three per UTF-16 unit (U+FFFD included).
+        tooLong = chars > maxLineBytes;
+      } else {
+        while (syncedFrom < from) {
+          byteFrom = view.indexOf(NEWLINE, byteFrom) + 1;
+          syncedFrom = text.indexOf("\n", syncedFrom) + 1;
+        }
+        tooLong = view.indexOf(NEWLINE, byteFrom) - byteFrom > maxLineBytes;
+      }
+      if (tooLong) {
+        oversized++;
+      } else {
+        lines++;
+        onLine(text.slice(from, newline));
+      }
+      from = newline + 1;
+    }
+    start = last + 1;
+  }
   if (length - start > maxLineBytes) return { consumed: length, skipping: true, lines, oversized };
   return { consumed: start, skipping: false, lines, oversized };
 }

@@ -16,6 +16,12 @@ function digits(text: string, start: number, count: number): number {
   return value;
 }
 
+function twoDigits(text: string, at: number): number {
+  const tens = text.charCodeAt(at) - 48;
+  const ones = text.charCodeAt(at + 1) - 48;
+  return tens >= 0 && tens <= 9 && ones >= 0 && ones <= 9 ? tens * 10 + ones : -1;
+}
+
 /** Days since 1970-01-01 of a proleptic Gregorian date (days-from-civil). */
 function daysFromCivil(year: number, month: number, day: number): number {
   const y = month <= 2 ? year - 1 : year;
@@ -42,28 +48,35 @@ export function timestampLength(text: string, start = 0): number {
   return separator === 45 /* - */ ? 17 : 0;
 }
 
+/**
+ * The last date seen and its day in epoch ms: consecutive log lines share their date, so its
+ * digits are checked and converted once per day of log rather than once per line.
+ */
+let cachedDate = "";
+let cachedDayMs = 0;
+
 /** Epoch milliseconds of the timestamp at `start`, or NaN when it is not one (or not a real date). */
 export function parseTimestampAt(text: string, start = 0): number {
   const length = timestampLength(text, start);
   if (length === 0) return Number.NaN;
-  const year = digits(text, start, 4);
-  const month = digits(text, start + 5, 2);
-  const day = digits(text, start + 8, 2);
-  let hour: number;
-  let minute: number;
-  let second: number;
-  if (length === 19) {
-    hour = digits(text, start + 11, 2);
-    minute = digits(text, start + 14, 2);
-    second = digits(text, start + 17, 2);
+  let dayMs: number;
+  if (cachedDate !== "" && text.startsWith(cachedDate, start)) {
+    dayMs = cachedDayMs;
   } else {
-    hour = digits(text, start + 11, 2);
-    minute = digits(text, start + 13, 2);
-    second = digits(text, start + 15, 2);
+    const year = digits(text, start, 4);
+    const month = digits(text, start + 5, 2);
+    const day = digits(text, start + 8, 2);
+    if (year < 0 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return Number.NaN;
+    dayMs = daysFromCivil(year, month, day) * DAY_MS;
+    cachedDate = text.slice(start, start + 10);
+    cachedDayMs = dayMs;
   }
-  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || minute < 0 || second < 0) return Number.NaN;
-  if (day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 60) return Number.NaN;
-  return daysFromCivil(year, month, day) * DAY_MS + ((hour * 60 + minute) * 60 + second) * 1000;
+  const long = length === 19;
+  const hour = twoDigits(text, start + 11);
+  const minute = twoDigits(text, start + (long ? 14 : 13));
+  const second = twoDigits(text, start + (long ? 17 : 15));
+  if (hour < 0 || minute < 0 || second < 0 || hour > 23 || minute > 59 || second > 60) return Number.NaN;
+  return dayMs + ((hour * 60 + minute) * 60 + second) * 1000;
 }
 
 /** A whole value that is exactly one timestamp. */

@@ -1,9 +1,13 @@
 import {
+  type AccessEntry,
   type AdminEntry,
   type BorrowEntry,
+  type DenialEntry,
   fieldValue,
   type LicenseEntry,
   type LineResult,
+  type OtherEntry,
+  type ReleaseEntry,
   type SkipReason,
   type TrackingEntry,
   type TrackingField,
@@ -14,8 +18,13 @@ import { isNever, parseTimestamp, parseTimestampAt, timestampLength } from "./ti
  * One line of the License Tracking log → a typed entry, or the reason it was skipped. Never
  * throws, whatever the input. The grammar: `<timestamp> <Type> <fields>`, fields `Key:value`
  * separated by `, `, string values in double quotes with `\"` for a quote inside; a few lines
- * (Admin) carry bare words after the fields. Hand-written scanning: this runs for every line of
- * logs that reach gigabytes.
+ * (Admin) carry bare words after the fields.
+ *
+ * Logs reach gigabytes, mostly Access and Release entries that the borrow view does not need, so:
+ * the line is checked whole (timestamp, type, every quote closed) for every entry, but the field
+ * objects of Access, Release, Denial and unknown entries are built only when something reads
+ * them. Borrow, License, Admin and log-file headers are decoded at once. Scanning jumps from
+ * separator to separator with `indexOf` instead of visiting every character.
  */
 
 const SPACE = 32;
@@ -24,10 +33,6 @@ const COMMA = 44;
 const COLON = 58;
 const QUOTE = 34;
 const BACKSLASH = 92;
-
-function isSeparator(code: number): boolean {
-  return code === SPACE || code === COMMA || code === TAB;
-}
 
 function isLetter(code: number): boolean {
   return (code >= 65 && code <= 90) || (code >= 97 && code <= 122);
@@ -39,12 +44,95 @@ function isKeyChar(code: number): boolean {
 
 const skip = (reason: SkipReason): LineResult => ({ ok: false, reason });
 
+/** Index of the quote closing a string that starts at `from`, or -1. Only `\"` is an escape. */
+function closingQuote(line: string, from: number, end: number): number {
+  let at = line.indexOf('"', from);
+  while (at >= 0 && at < end) {
+    if (at === from || line.charCodeAt(at - 1) !== BACKSLASH) return at;
+    at = line.indexOf('"', at + 1);
+  }
+  return -1;
+}
+
+/** The end of an unquoted token: the first ',', ' ' (or tab, when the line has one) at or after `from`. */
+function tokenEnd(line: string, from: number, end: number, tabs: boolean): number {
+  let stop = end;
+  let at = line.indexOf(",", from);
+  if (at >= 0 && at < stop) stop = at;
+  at = line.indexOf(" ", from);
+  if (at >= 0 && at < stop) stop = at;
+  if (tabs) {
+    at = line.indexOf("\t", from);
+    if (at >= 0 && at < stop) stop = at;
+  }
+  return stop;
+}
+
+function unescapeQuotes(text: string): string {
+  return text.includes('\\"') ? text.replaceAll('\\"', '"') : text;
+}
+
+/**
+ * Walks the fields and words of `line[pos, end)`. Collects them when `fields`/`words` are given,
+ * only checks them otherwise. False when a quote is never closed.
+ */
+function scanFields(
+  line: string,
+  pos: number,
+  end: number,
+  fields: TrackingField[] | null,
+  words: string[] | null,
+): boolean {
+  const tabs = line.indexOf("\t", pos) >= 0;
+  while (pos < end) {
+    const code = line.charCodeAt(pos);
+    if (code === SPACE || code === COMMA || code === TAB) {
+      pos++;
+      continue;
+    }
+    if (code === QUOTE) {
+      const closing = closingQuote(line, pos + 1, end);
+      if (closing < 0) return false;
+      words?.push(unescapeQuotes(line.slice(pos + 1, closing)));
+      pos = closing + 1;
+      continue;
+    }
+    // A key is a letter followed by letters, digits, '-' or '_', then ':'.
+    if (isLetter(code)) {
+      let keyEnd = pos + 1;
+      while (keyEnd < end && isKeyChar(line.charCodeAt(keyEnd))) keyEnd++;
+      if (keyEnd < end && line.charCodeAt(keyEnd) === COLON) {
+        const valueStart = keyEnd + 1;
+        if (valueStart < end && line.charCodeAt(valueStart) === QUOTE) {
+          const closing = closingQuote(line, valueStart + 1, end);
+          if (closing < 0) return false;
+          fields?.push({
+            key: line.slice(pos, keyEnd),
+            value: unescapeQuotes(line.slice(valueStart + 1, closing)),
+            quoted: true,
+          });
+          pos = closing + 1;
+        } else {
+          const valueEnd = tokenEnd(line, valueStart, end, tabs);
+          fields?.push({ key: line.slice(pos, keyEnd), value: line.slice(valueStart, valueEnd), quoted: false });
+          pos = valueEnd;
+        }
+        continue;
+      }
+    }
+    const wordEnd = tokenEnd(line, pos, end, tabs);
+    words?.push(line.slice(pos, wordEnd));
+    pos = wordEnd;
+  }
+  return true;
+}
+
 /** Parses `line` (no line terminator; a trailing `\r` is ignored). */
 export function parseTrackingLine(line: string): LineResult {
   let end = line.length;
-  while (end > 0 && (line.charCodeAt(end - 1) === 13 || line.charCodeAt(end - 1) === SPACE)) end--;
-  let pos = 0;
-  if (line.charCodeAt(0) === 0xfeff) pos = 1;
+  let last = line.charCodeAt(end - 1);
+  while (end > 0 && (last === 13 || last === SPACE)) last = line.charCodeAt(--end - 1);
+  let pos = line.charCodeAt(0) === 0xfeff ? 1 : 0;
   while (pos < end && (line.charCodeAt(pos) === SPACE || line.charCodeAt(pos) === TAB)) pos++;
   if (pos >= end) return skip("empty");
 
@@ -62,58 +150,45 @@ export function parseTrackingLine(line: string): LineResult {
   if (pos < end && line.charCodeAt(pos) !== SPACE && line.charCodeAt(pos) !== TAB) return skip("no-type");
   const type = line.slice(typeStart, pos);
 
+  const deferred = deferredKind(type);
+  if (deferred !== undefined) {
+    if (!quotesPaired(line, pos, end)) return skip("unterminated-quote");
+    return { ok: true, entry: deferredEntry(deferred, type, at, line, pos, end) };
+  }
   const fields: TrackingField[] = [];
   const words: string[] = [];
-  while (pos < end) {
-    const code = line.charCodeAt(pos);
-    if (isSeparator(code)) {
-      pos++;
-      continue;
-    }
-    // A key is a letter followed by letters, digits, '-' or '_', then ':'.
-    let keyEnd = pos;
-    if (isLetter(code)) {
-      keyEnd++;
-      while (keyEnd < end && isKeyChar(line.charCodeAt(keyEnd))) keyEnd++;
-    }
-    if (keyEnd > pos && keyEnd < end && line.charCodeAt(keyEnd) === COLON) {
-      const key = line.slice(pos, keyEnd);
-      pos = keyEnd + 1;
-      if (pos < end && line.charCodeAt(pos) === QUOTE) {
-        const closing = closingQuote(line, pos + 1, end);
-        if (closing < 0) return skip("unterminated-quote");
-        const inner = line.slice(pos + 1, closing);
-        fields.push({ key, value: inner.includes('\\"') ? inner.replaceAll('\\"', '"') : inner, quoted: true });
-        pos = closing + 1;
-      } else {
-        const valueStart = pos;
-        while (pos < end && !isSeparator(line.charCodeAt(pos))) pos++;
-        fields.push({ key, value: line.slice(valueStart, pos), quoted: false });
-      }
-      continue;
-    }
-    if (code === QUOTE) {
-      const closing = closingQuote(line, pos + 1, end);
-      if (closing < 0) return skip("unterminated-quote");
-      words.push(line.slice(pos + 1, closing).replaceAll('\\"', '"'));
-      pos = closing + 1;
-      continue;
-    }
-    const wordStart = pos;
-    while (pos < end && !isSeparator(line.charCodeAt(pos))) pos++;
-    words.push(line.slice(wordStart, pos));
-  }
+  if (!scanFields(line, pos, end, fields, words)) return skip("unterminated-quote");
   return typed(type, at, fields, words);
 }
 
-/** Index of the quote closing a string that starts at `from`, or -1. Only `\"` is an escape. */
-function closingQuote(line: string, from: number, end: number): number {
-  let at = line.indexOf('"', from);
-  while (at >= 0 && at < end) {
-    if (line.charCodeAt(at - 1) !== BACKSLASH || at - 1 < from) return at;
-    at = line.indexOf('"', at + 1);
+/**
+ * The cheap check for entries decoded later: the quotes that are not escaped come in pairs (in
+ * the grammar, quotes only ever enclose strings). Should a later decode still meet a quote that
+ * is never closed, the entry keeps the fields before it.
+ */
+function quotesPaired(line: string, pos: number, end: number): boolean {
+  let open = false;
+  for (let at = line.indexOf('"', pos); at >= 0 && at < end; at = line.indexOf('"', at + 1)) {
+    if (open && line.charCodeAt(at - 1) === BACKSLASH) continue;
+    open = !open;
   }
-  return -1;
+  return !open;
+}
+
+function sameWord(a: string, b: string): boolean {
+  return a === b || (a.length === b.length && a.toLowerCase() === b.toLowerCase());
+}
+
+type DeferredKind = "Access" | "Release" | "Denial" | "Other";
+
+function deferredKind(type: string): DeferredKind | undefined {
+  if (sameWord(type, "Access")) return "Access";
+  if (sameWord(type, "Release")) return "Release";
+  if (sameWord(type, "Denial")) return "Denial";
+  for (const eager of ["Borrow", "License", "Admin", "SignedLogfile", "TmrLogfile"]) {
+    if (sameWord(type, eager)) return undefined;
+  }
+  return "Other";
 }
 
 /** A decimal number (firm codes, product codes, quantities); null when absent or not one. */
@@ -131,10 +206,6 @@ function integer(value: string | null): number | null {
 /** `never` → null; a timestamp → epoch ms; anything else → NaN. */
 function expiry(value: string): number | null {
   return isNever(value) ? null : parseTimestamp(value);
-}
-
-function sameWord(a: string, b: string): boolean {
-  return a === b || (a.length === b.length && a.toLowerCase() === b.toLowerCase());
 }
 
 function typed(type: string, at: number, fields: TrackingField[], words: string[]): LineResult {
@@ -183,7 +254,6 @@ function typed(type: string, at: number, fields: TrackingField[], words: string[
     return { ok: true, entry };
   }
   if (sameWord(type, "Admin")) {
-    const event = words[0] ?? null;
     const when = words[1] === undefined ? Number.NaN : parseTimestamp(words[1]);
     const entry: AdminEntry = {
       type: "Admin",
@@ -191,55 +261,13 @@ function typed(type: string, at: number, fields: TrackingField[], words: string[
       fields,
       words,
       server: get("Server"),
-      event,
+      event: words[0] ?? null,
       eventAt: Number.isNaN(when) ? null : when,
     };
     return { ok: true, entry };
   }
-  return { ok: true, entry: otherTyped(type, at, fields, words, get) };
-}
-
-function otherTyped(
-  type: string,
-  at: number,
-  fields: TrackingField[],
-  words: string[],
-  get: (key: string) => string | null,
-): TrackingEntry {
-  if (sameWord(type, "Access")) {
-    return {
-      type: "Access",
-      at,
-      fields,
-      words,
-      server: get("Server"),
-      licenseId: get("LicenseId"),
-      accessId: get("AccessId"),
-      client: get("Client"),
-      user: get("User"),
-      appId: get("AppId"),
-      appText: get("AppText"),
-    };
-  }
-  if (sameWord(type, "Release")) {
-    return { type: "Release", at, fields, words, server: get("Server"), accessId: get("AccessId") };
-  }
-  if (sameWord(type, "Denial")) {
-    return {
-      type: "Denial",
-      at,
-      fields,
-      words,
-      server: get("Server"),
-      licenseId: get("LicenseId"),
-      client: get("Client"),
-      user: get("User"),
-      appId: get("AppId"),
-      appText: get("AppText"),
-    };
-  }
   if (sameWord(type, "SignedLogfile")) {
-    return {
+    const entry: TrackingEntry = {
       type: "SignedLogfile",
       at,
       fields,
@@ -248,16 +276,158 @@ function otherTyped(
       runtimeVersion: get("Runtime-Version"),
       logfileId: get("LogfileId"),
     };
+    return { ok: true, entry };
   }
-  if (sameWord(type, "TmrLogfile")) {
-    return {
-      type: "TmrLogfile",
-      at,
-      fields,
-      words,
-      firmCode: integer(get("FirmCode")),
-      runtimeVersion: get("Runtime-Version"),
-    };
+  const entry: TrackingEntry = {
+    type: "TmrLogfile",
+    at,
+    fields,
+    words,
+    firmCode: integer(get("FirmCode")),
+    runtimeVersion: get("Runtime-Version"),
+  };
+  return { ok: true, entry };
+}
+
+/** An entry whose fields are decoded on first use (the line was already checked whole). */
+class DeferredFields {
+  readonly at: number;
+  readonly #line: string;
+  readonly #start: number;
+  readonly #end: number;
+  #fields: TrackingField[] | undefined;
+  #words: string[] | undefined;
+
+  constructor(at: number, line: string, start: number, end: number) {
+    this.at = at;
+    this.#line = line;
+    this.#start = start;
+    this.#end = end;
   }
-  return { type: "Other", at, fields, words, rawType: type };
+
+  get fields(): readonly TrackingField[] {
+    this.#decode();
+    return this.#fields as TrackingField[];
+  }
+
+  get words(): readonly string[] {
+    this.#decode();
+    return this.#words as string[];
+  }
+
+  protected field(key: string): string | null {
+    return fieldValue(this.fields, key);
+  }
+
+  #decode(): void {
+    if (this.#fields !== undefined) return;
+    const fields: TrackingField[] = [];
+    const words: string[] = [];
+    scanFields(this.#line, this.#start, this.#end, fields, words);
+    this.#fields = fields;
+    this.#words = words;
+  }
+
+  /** As a plain object (JSON, test equality), with every decoded property. */
+  toJSON(): Record<string, unknown> {
+    const plain: Record<string, unknown> = {};
+    for (
+      let proto = Object.getPrototypeOf(this);
+      proto !== null && proto !== Object.prototype;
+      proto = Object.getPrototypeOf(proto)
+    ) {
+      for (const [name, descriptor] of Object.entries(Object.getOwnPropertyDescriptors(proto))) {
+        if (descriptor.get !== undefined && !(name in plain))
+          plain[name] = (this as unknown as Record<string, unknown>)[name];
+      }
+    }
+    return { ...this, ...plain };
+  }
+}
+
+class DeferredAccess extends DeferredFields implements AccessEntry {
+  readonly type = "Access" as const;
+  get server(): string | null {
+    return this.field("Server");
+  }
+  get licenseId(): string | null {
+    return this.field("LicenseId");
+  }
+  get accessId(): string | null {
+    return this.field("AccessId");
+  }
+  get client(): string | null {
+    return this.field("Client");
+  }
+  get user(): string | null {
+    return this.field("User");
+  }
+  get appId(): string | null {
+    return this.field("AppId");
+  }
+  get appText(): string | null {
+    return this.field("AppText");
+  }
+}
+
+class DeferredRelease extends DeferredFields implements ReleaseEntry {
+  readonly type = "Release" as const;
+  get server(): string | null {
+    return this.field("Server");
+  }
+  get accessId(): string | null {
+    return this.field("AccessId");
+  }
+}
+
+class DeferredDenial extends DeferredFields implements DenialEntry {
+  readonly type = "Denial" as const;
+  get server(): string | null {
+    return this.field("Server");
+  }
+  get licenseId(): string | null {
+    return this.field("LicenseId");
+  }
+  get client(): string | null {
+    return this.field("Client");
+  }
+  get user(): string | null {
+    return this.field("User");
+  }
+  get appId(): string | null {
+    return this.field("AppId");
+  }
+  get appText(): string | null {
+    return this.field("AppText");
+  }
+}
+
+class DeferredOther extends DeferredFields implements OtherEntry {
+  readonly type = "Other" as const;
+  readonly rawType: string;
+
+  constructor(rawType: string, at: number, line: string, start: number, end: number) {
+    super(at, line, start, end);
+    this.rawType = rawType;
+  }
+}
+
+function deferredEntry(
+  kind: DeferredKind,
+  type: string,
+  at: number,
+  line: string,
+  start: number,
+  end: number,
+): TrackingEntry {
+  switch (kind) {
+    case "Access":
+      return new DeferredAccess(at, line, start, end);
+    case "Release":
+      return new DeferredRelease(at, line, start, end);
+    case "Denial":
+      return new DeferredDenial(at, line, start, end);
+    default:
+      return new DeferredOther(type, at, line, start, end);
+  }
 }

@@ -62,6 +62,8 @@ export interface TrackingLogOptions {
 /** Compressed rotations are not text: they are left alone rather than counted as garbage. */
 const SKIPPED_EXTENSIONS = /\.(gz|bz2|xz|zip|7z|zst|lz4)$/i;
 const HEAD_BYTES = 64;
+/** One read from a log file. */
+const READ_BYTES = 1 << 20;
 
 interface LogFile {
   readonly name: string;
@@ -81,7 +83,7 @@ interface LogFile {
 export class FollowedTrackingLog implements TrackingLogSource {
   readonly #options: TrackingLogOptions;
   readonly #maxLineBytes: number;
-  readonly #buffer: Buffer;
+  readonly #buffers: [Buffer, Buffer];
   #dir: string | null = null;
   #positions: PositionStore | null = null;
   #positionsFinding: Finding | null = null;
@@ -94,7 +96,10 @@ export class FollowedTrackingLog implements TrackingLogSource {
     this.#options = options;
     this.#maxLineBytes = options.maxLineBytes ?? 1 << 20;
     // Room for the longest line kept plus a read's worth: a line that does not fit is too long.
-    this.#buffer = Buffer.allocUnsafe(this.#maxLineBytes + (256 << 10));
+    this.#buffers = [
+      Buffer.allocUnsafe(this.#maxLineBytes + READ_BYTES),
+      Buffer.allocUnsafe(this.#maxLineBytes + READ_BYTES),
+    ];
   }
 
   bytesRead(): number {
@@ -204,7 +209,12 @@ export class FollowedTrackingLog implements TrackingLogSource {
         if (errnoOf(error) !== "ENOENT") findings.push(unreadable(path, error));
       }
     }
-    files.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // Files already followed first (a rotated file's rest is older than anything in a new file),
+    // then by modification time: file times can be equal to the millisecond, so that alone would not do.
+    const known = (file: LogFile) => (positions.get(file.stream) === undefined ? 1 : 0);
+    files.sort(
+      (a, b) => known(a) - known(b) || a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+    );
     let budget = this.#options.maxBytesPerRead ?? 64 << 20;
     let pending = false;
     const streams = new Set<string>();
@@ -275,30 +285,61 @@ export class FollowedTrackingLog implements TrackingLogSource {
       const record = (atPosition: number) =>
         positions.set({ stream: file.stream, name: file.name, position: atPosition, skipping, head });
       record(position);
-      while (position < file.size && used < budget) {
-        const want = Math.min(this.#buffer.length, file.size - position);
-        const { bytesRead } = await handle.read(this.#buffer, 0, want, position);
-        if (bytesRead === 0) break;
-        this.#bytesRead += bytesRead;
-        const entries: TrackingEntry[] = [];
-        const result = scanLines(this.#buffer, bytesRead, { skipping }, this.#maxLineBytes, (line) => {
-          const parsed = parseTrackingLine(line);
-          if (parsed.ok) entries.push(parsed.entry);
-          else if (parsed.reason !== "empty") this.#malformed++;
-        });
-        this.#oversized += result.oversized;
-        skipping = result.skipping;
-        position += result.consumed;
-        used += result.consumed;
-        // Nothing consumed: what is left is the start of a line still being written.
-        const atEnd = result.consumed === 0 || position >= file.size;
-        try {
-          consume({ stream: file.stream, file: file.path, entries, atEnd });
-        } catch (error) {
-          throw new ConsumerFailed(error);
+      // Two buffers: the next part of the file is read while this one is parsed. Each has room in
+      // front for the start of a line cut by the end of the previous read, copied there before
+      // parsing, so a line is always parsed whole.
+      const room = this.#maxLineBytes;
+      const [first, second] = this.#buffers;
+      let current = first;
+      let other = second;
+      let carry = 0;
+      let readAt = position;
+      const readInto = (buffer: Buffer): Promise<number> => {
+        const want = Math.min(READ_BYTES, file.size - readAt);
+        const at = readAt;
+        readAt += want;
+        return want <= 0 ? Promise.resolve(0) : handle.read(buffer, room, want, at).then((read) => read.bytesRead);
+      };
+      let next: Promise<number> | null = position < file.size && used < budget ? readInto(current) : null;
+      try {
+        while (next !== null) {
+          const bytesRead = await next;
+          next = null;
+          if (bytesRead === 0) break;
+          this.#bytesRead += bytesRead;
+          const window = current.subarray(room - carry, room + bytesRead);
+          const entries: TrackingEntry[] = [];
+          const result = scanLines(window, window.length, { skipping }, this.#maxLineBytes, (line) => {
+            const parsed = parseTrackingLine(line);
+            if (parsed.ok) entries.push(parsed.entry);
+            else if (parsed.reason !== "empty") this.#malformed++;
+          });
+          this.#oversized += result.oversized;
+          skipping = result.skipping;
+          position += result.consumed;
+          used += result.consumed;
+          carry = window.length - result.consumed;
+          if (readAt < file.size && used < budget) {
+            next = readInto(other);
+            // The cut line goes in front of where the next read lands (not the same bytes).
+            window.copy(other, room - carry, result.consumed);
+          }
+          const atEnd = readAt >= file.size;
+          try {
+            consume({ stream: file.stream, file: file.path, entries, atEnd });
+          } catch (error) {
+            throw new ConsumerFailed(error);
+          }
+          record(position);
+          [current, other] = [other, current];
         }
-        record(position);
-        if (result.consumed === 0) break;
+      } finally {
+        // Never close the file under a read still in flight.
+        if (next !== null) {
+          await next.catch((error: unknown) =>
+            log.debug("a read ahead ended with an error after the read had stopped", { error: String(error) }),
+          );
+        }
       }
     } finally {
       await handle.close();
