@@ -101,6 +101,33 @@ describe("the entry grammar, one table row per type and spelling", () => {
     }
   });
 
+  it("an entry decoded on first use serialises like any other", () => {
+    const access = entry(
+      '2012-12-24T08:32:59 Access Server:"s", LicenseID:1, AccessID:2, Client:"c", User:"u", AppID:3, AppText:"t"',
+    );
+    expect(JSON.parse(JSON.stringify(access))).toEqual({
+      type: "Access",
+      at: T,
+      server: "s",
+      licenseId: "1",
+      accessId: "2",
+      client: "c",
+      user: "u",
+      appId: "3",
+      appText: "t",
+      fields: [
+        { key: "Server", value: "s", quoted: true },
+        { key: "LicenseID", value: "1", quoted: false },
+        { key: "AccessID", value: "2", quoted: false },
+        { key: "Client", value: "c", quoted: true },
+        { key: "User", value: "u", quoted: true },
+        { key: "AppID", value: "3", quoted: false },
+        { key: "AppText", value: "t", quoted: true },
+      ],
+      words: [],
+    });
+  });
+
   it("Release", () => {
     expect(entry('2012-12-24T08:32:59 Release Server:"s", AccessID:2-1500002-100532-18-4')).toMatchObject({
       type: "Release",
