@@ -82,6 +82,7 @@ export interface WatchedWorld extends SimWorld {
   readonly watch: CodeMeterWatch;
   readonly store: CodeMeterObservationStore;
   readonly positions: PositionStore;
+  readonly trackingLog: FollowedTrackingLog;
   /** Every source read once more, with the sticks and host as they are now. */
   look(): Promise<void>;
 }
@@ -100,11 +101,12 @@ export async function watchedWorld(
   const { sim } = world;
   const store = options.store ?? new MemoryObservationStore();
   const positions = options.positions ?? new MemoryPositionStore();
+  const trackingLog = new FollowedTrackingLog({ directory: sim.paths.logDir, positions: () => positions });
   const watch = new CodeMeterWatch(
     {
       runtime: new CmuRuntimeSource({ command: sim.paths.cmu, timeoutMs: options.cmuTimeoutMs ?? 10_000 }),
       config: new IniServerConfigSource({ path: sim.paths.serverIni, defaultTrackingDir: sim.paths.logDir }),
-      trackingLog: new FollowedTrackingLog({ directory: sim.paths.logDir, positions: () => positions }),
+      trackingLog,
       sticks: stickSourceFromDevices(world.found$),
       host: { identity$: world.identity$, clockJumps$: world.clockJumps$ },
       ...(options.maintenance$ === undefined ? {} : { maintenance$: options.maintenance$ }),
@@ -129,5 +131,5 @@ export async function watchedWorld(
   await world.rescan();
   world.publishHost();
   await watch.start();
-  return { ...world, watch, store, positions, look };
+  return { ...world, watch, store, positions, trackingLog, look };
 }

@@ -217,6 +217,7 @@ describe("the entry grammar, one table row per type and spelling", () => {
     ["2012-12-24T08:32:59Borrow", "no-timestamp"],
     ["2012-12-32T08:32:59 Borrow", "no-timestamp"],
     ['2012-12-24T08:32:59 Borrow Server:"unterminated', "unterminated-quote"],
+    ['2012-12-24T08:32:59 Access Server:"s", Client:"cut off', "unterminated-quote"],
     ['2012-12-24T08:32:59 Borrow Server:"s", Expires:never', "missing-field"],
     ["2012-12-24T08:32:59 Borrow BorrowId:1-2-3-4, Expires:tomorrow", "bad-value"],
     ['2012-12-24T08:32:59 License Server:"s"', "missing-field"],

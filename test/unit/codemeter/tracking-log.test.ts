@@ -10,6 +10,7 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { TrackingEntry } from "../../../src/codemeter/model/entries.js";
 import {
@@ -59,6 +60,34 @@ function follower(
 }
 
 describe("following the License Tracking log", () => {
+  it("any bytes in a file: every line is an entry or a counted skip, the read ends, nothing throws (property)", async () => {
+    const dir = tempDir();
+    const file = join(dir, "synthetic-random.log");
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.oneof(fc.uint8Array({ maxLength: 300 }), fc.constantFrom(Buffer.from(`${release(1)}\n`))), {
+          maxLength: 20,
+        }),
+        async (parts) => {
+          const data = Buffer.concat(parts);
+          writeFileSync(file, data);
+          const log = follower(dir, { maxLineBytes: 200 });
+          const { entries, status } = await readAll(log);
+          // The reference: the complete lines; blank ones (as the parser trims them) are neither.
+          let complete = 0;
+          let blank = 0;
+          for (let from = 0, nl = data.indexOf(10); nl >= 0; from = nl + 1, nl = data.indexOf(10, from)) {
+            complete++;
+            const text = data.toString("utf8", from, nl);
+            if (nl - from <= 200 && text.replace(/[\r ]+$/, "").replace(/^\ufeff?[ \t]*/, "") === "") blank++;
+          }
+          expect(entries.length + status.malformedLines + status.oversizedLines + blank).toBe(complete);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it("reads what was appended, and a line still being written only once it is complete", async () => {
     const dir = tempDir();
     const file = join(dir, "synthetic-fc10.log");

@@ -1,6 +1,9 @@
+import { readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import type { MemoryObservationStore } from "../../../src/codemeter/store.js";
-import { watchedWorld } from "./helpers.js";
+import { openCodeMeterWatch } from "../../../src/codemeter/open.js";
+import { POSITIONS_FILE } from "../../../src/codemeter/sources/position-store.js";
+import { MemoryObservationStore } from "../../../src/codemeter/store.js";
+import { onCleanup, simWorld, tempDir, watchedWorld } from "./helpers.js";
 
 // Runs the CodeMeter watch over the SYNTHETIC simulated installation (native-mocks/codemeter-sim).
 
@@ -82,6 +85,7 @@ describe("the CodeMeter borrow view", () => {
     await first.watch.close();
     const second = await watchedWorld({ world: first, store: first.store, positions: first.positions });
     expect(second.watch.view().borrows).toEqual(before);
+    expect(second.trackingLog.bytesRead()).toBe(0);
   });
 });
 
@@ -214,5 +218,28 @@ describe("preflight and maintenance advice for CodeMeter borrows", () => {
     );
     expect(advice.clear).toBe(false);
     expect(watch.maintenanceAdvice({ at: sim.now() - 1 }).maximumBorrowDurationMinutes).toBeNull();
+  });
+});
+
+describe("openCodeMeterWatch", () => {
+  it("builds the watch over a host's real sources (here the simulated installation's paths), positions in the data directory", async () => {
+    const { sim } = simWorld();
+    sim.advance(60_000);
+    const borrow = sim.borrow("ws-1", "anna", 1001);
+    const dataDir = tempDir();
+    const watch = await openCodeMeterWatch({
+      dataDir,
+      store: new MemoryObservationStore(),
+      platform: "linux",
+      serverIni: sim.paths.serverIni,
+      cmu: sim.paths.cmu,
+      watch: { now: () => sim.now(), runtimePollMs: 3_600_000, configPollMs: 3_600_000, logPollMs: 3_600_000 },
+    });
+    onCleanup(() => watch.close());
+    await watch.start();
+    // The log directory comes from LogLicenseTrackingPath in Server.ini.
+    expect(watch.view().tracking.dir).toBe(sim.paths.logDir);
+    expect(watch.view().borrows.map((b) => b.borrowId)).toEqual([borrow.borrowId]);
+    expect(readdirSync(dataDir)).toEqual([POSITIONS_FILE]);
   });
 });
