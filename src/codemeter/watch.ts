@@ -311,7 +311,7 @@ export class CodeMeterWatch {
           atEnd: batch.atEnd,
         }),
       );
-      this.#apply({ type: "tracking", now: this.#now(), status: result.status });
+      this.#apply({ type: "tracking", now: this.#now(), status: result.status, caughtUp: !result.pending });
       if (!result.pending) return;
       // Catching up on a large log: let other work in between reads.
       await new Promise<void>((resolve) => setImmediate(resolve));

@@ -187,6 +187,9 @@ export class BorrowBook {
         break;
       case "tracking":
         this.live.tracking = input.status;
+        // A file that gave no batch had nothing new: it is at its end too. (A re-listing still open
+        // when keybridge stopped is judged once the log has been read to its end after the restart.)
+        if (input.caughtUp) for (const stream of this.#windows.keys()) this.#caughtUp.add(stream);
         break;
       case "host":
         this.live.host = input.host;

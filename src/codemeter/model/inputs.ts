@@ -67,7 +67,13 @@ export type WatchInput =
   | { readonly type: "sticks"; readonly now: number; readonly sticks: readonly StickSighting[] }
   | { readonly type: "cmu"; readonly now: number; readonly reading: CmuReading }
   | { readonly type: "config"; readonly now: number; readonly reading: ConfigReading }
-  | { readonly type: "tracking"; readonly now: number; readonly status: TrackingStatus }
+  | {
+      readonly type: "tracking";
+      readonly now: number;
+      readonly status: TrackingStatus;
+      /** Every file was read to its end (nothing left pending). */
+      readonly caughtUp: boolean;
+    }
   | {
       readonly type: "host";
       readonly now: number;

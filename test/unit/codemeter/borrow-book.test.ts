@@ -110,6 +110,21 @@ describe("the borrow book", () => {
     expect(book.outstanding(T0 + 2 * DAY)).toHaveLength(1);
   });
 
+  it("a re-listing still open when keybridge stopped is judged once the log is read to its end after the restart", () => {
+    const before = new BorrowBook(undefined, { relistGraceMs: 2 * MIN });
+    feed(before, "a", T0, header(10), borrow(T0, "3-7000001-10-0", 10, T0 + 30 * DAY));
+    feed(before, "a", T0 + DAY, started(T0 + DAY));
+    const saved = { borrows: before.allBorrows(), licenses: before.licenses(), facts: before.facts };
+    const after = new BorrowBook(JSON.parse(JSON.stringify(saved)), { relistGraceMs: 2 * MIN });
+    expect(after.relistOpen()).toHaveLength(1);
+    after.apply({ type: "tick", now: T0 + DAY + 10 * MIN });
+    expect(after.relistOpen()).toHaveLength(1);
+    const status = { dir: "/d", state: "ok", files: 1, findings: [], malformedLines: 0, oversizedLines: 0 } as const;
+    after.apply({ type: "tracking", now: T0 + DAY + 10 * MIN, status, caughtUp: true });
+    expect(after.relistOpen()).toEqual([]);
+    expect(after.missing(T0 + DAY + 10 * MIN).map((b) => b.borrowId)).toEqual(["3-7000001-10-0"]);
+  });
+
   it("a borrow that never expires stays out; preflight then names no end date", () => {
     const book = new BorrowBook();
     feed(book, "a", T0, header(10), borrow(T0, "3-7000001-10-0", 10, null));
