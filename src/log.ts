@@ -15,6 +15,7 @@ export type Layer =
   | "ledger"
   | "host"
   | "reconcile"
+  | "codemeter"
   | "bridge"
   | "server"
   | "cli"

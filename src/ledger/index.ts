@@ -1,3 +1,11 @@
+export type {
+  CodeMeterAuditRecord,
+  CodeMeterBorrowRecord,
+  CodeMeterLicenseRecord,
+  CodeMeterObservationLedger,
+  CodeMeterObservationRows,
+  CodeMeterObservationWrite,
+} from "./codemeter-observations.js";
 export * from "./errors.js";
 export { GroupCommitter } from "./group-commit.js";
 export type { IntegrityMode } from "./integrity.js";

@@ -4,6 +4,7 @@ import type { KeybridgeError } from "../errors.js";
 import { layerLogger } from "../log.js";
 import { appendAudit, listAudit } from "./audit.js";
 import * as borrows from "./borrows.js";
+import { type CodeMeterObservationLedger, codeMeterObservations } from "./codemeter-observations.js";
 import { LedgerDiskFullError, LedgerInvalidInputError, LedgerIoError } from "./errors.js";
 import { GroupCommitter } from "./group-commit.js";
 import * as journal from "./journal.js";
@@ -340,6 +341,13 @@ export class Ledger {
   /** Newest first. */
   listAudit(query: AuditQuery): AuditEntry[] {
     return listAudit(this.store, query);
+  }
+
+  // ---- CodeMeter observations --------------------------------------------------------------
+
+  /** The read-only CodeMeter mode's store: its own tables, never mixed with keybridge's borrows. */
+  codeMeterObservations(): CodeMeterObservationLedger {
+    return codeMeterObservations(this.store);
   }
 
   // ---- transactions ---------------------------------------------------------------------

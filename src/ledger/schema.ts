@@ -91,6 +91,39 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec("DROP INDEX IF EXISTS borrows_state;");
     },
   },
+  {
+    version: 3,
+    name: "CodeMeter observations",
+    up(db) {
+      // What the read-only CodeMeter mode observed of CodeMeter's borrows: kept apart from
+      // keybridge's own borrows (CodeMeter holds these; keybridge only watches its log). Each row
+      // is the module's observation as JSON, with the columns its queries need and a checksum.
+      db.exec(`
+        CREATE TABLE codemeter_borrows (
+          key TEXT PRIMARY KEY,
+          borrow_id TEXT NOT NULL,
+          serial TEXT,
+          status TEXT NOT NULL,
+          status_at INTEGER NOT NULL,
+          data TEXT NOT NULL,
+          checksum TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX codemeter_borrows_status ON codemeter_borrows (status, status_at);
+
+        CREATE TABLE codemeter_licenses (
+          license_id TEXT PRIMARY KEY,
+          data TEXT NOT NULL,
+          checksum TEXT NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE TABLE codemeter_facts (
+          key TEXT PRIMARY KEY,
+          value TEXT NOT NULL,
+          checksum TEXT NOT NULL
+        ) WITHOUT ROWID;
+      `);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -7,8 +7,8 @@ import { describe, expect, it } from "vitest";
 /**
  * The layer rules (CONTRIBUTING.md, "Layers"), checked on the import graph of `src/` and
  * `native-mocks/`: dependencies point down only (cli → server → bridge → {key, registry,
- * ledger, host, reconcile} → transport → protocol), the pure layers do no I/O, and logging goes
- * through winston. Each violation names the file, the import and the rule it breaks.
+ * ledger, host, reconcile, codemeter} → transport → protocol), the pure layers do no I/O, and
+ * logging goes through winston. Each violation names the file, the import and the rule it breaks.
  */
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -21,6 +21,7 @@ type Layer =
   | "ledger"
   | "host"
   | "reconcile"
+  | "codemeter"
   | "bridge"
   | "server"
   | "cli"
@@ -32,7 +33,16 @@ type Layer =
   | "native-mocks";
 
 const SHARED_LEAVES: readonly Layer[] = ["errors", "log", "serial-queue"];
-const BELOW_BRIDGE: readonly Layer[] = ["key", "registry", "ledger", "host", "reconcile", "transport", "protocol"];
+const BELOW_BRIDGE: readonly Layer[] = [
+  "key",
+  "registry",
+  "ledger",
+  "host",
+  "reconcile",
+  "codemeter",
+  "transport",
+  "protocol",
+];
 
 /**
  * Which layers each layer may import (besides itself). Siblings of the middle row do not import
@@ -48,6 +58,9 @@ const ALLOWED: Record<Layer, readonly Layer[]> = {
   host: ["transport", "protocol", ...SHARED_LEAVES],
   // Pure: the transport below it does I/O, so only the pure protocol layer is in reach.
   reconcile: ["protocol", ...SHARED_LEAVES],
+  // Read-only CodeMeter mode: the Windows registry backend (read), host identity and clock types,
+  // the transport's discovery types (CmSticks), and the preflight action names of reconcile.
+  codemeter: ["registry", "host", "transport", "reconcile", "protocol", ...SHARED_LEAVES],
   bridge: [...BELOW_BRIDGE, ...SHARED_LEAVES],
   server: ["bridge", "config", "reconcile", "protocol", ...SHARED_LEAVES],
   cli: ["server", "bridge", "config", "reconcile", "protocol", ...SHARED_LEAVES],
@@ -91,7 +104,24 @@ const IO_MODULES = new Set([
   "winston",
 ]);
 const PURE_LAYERS: readonly Layer[] = ["protocol", "reconcile"];
+/**
+ * Folders of an I/O layer that are pure all the same: parsers and derivations that take what the
+ * layer read and return values. They import only each other, the pure layers and src/errors.ts.
+ */
+const PURE_DIRS: readonly string[] = ["src/codemeter/model/"];
+const PURE_TARGETS: readonly string[] = ["src/protocol/", "src/reconcile/", "src/errors.ts"];
+
+function pureDirOf(file: string): string | undefined {
+  return PURE_DIRS.find((dir) => file.startsWith(dir));
+}
+
+function isPureFile(file: string): boolean {
+  const layer = layerOf(file);
+  return (layer !== undefined && PURE_LAYERS.includes(layer)) || pureDirOf(file) !== undefined;
+}
 const TIMER_CALL = /\b(setTimeout|setInterval|setImmediate)\s*\(/;
+/** Reading the clock: a pure function takes `now` as an argument instead. */
+const CLOCK_CALL = /\bDate\s*\.\s*now\s*\(|\bnew\s+Date\s*\(\s*\)|\bperformance\s*\.\s*now\s*\(/;
 
 /** Legitimate imports the rules above would refuse, each with the reason it stands. */
 const EXCEPTIONS: readonly { from: string; target: string; why: string }[] = [
@@ -253,6 +283,10 @@ function importViolations(edge: ImportEdge): string[] {
     if (PURE_LAYERS.includes(from) && IO_MODULES.has(name)) {
       say(`src/${from}/ is pure: no I/O or timer module ("${name}")`);
     }
+    const pureDir = pureDirOf(edge.file);
+    if (pureDir !== undefined && IO_MODULES.has(name)) {
+      say(`${pureDir} is pure: no I/O or timer module ("${name}")`);
+    }
     if ((name === "node-hid" || name === "usb") && from !== "transport" && from !== "native-mocks") {
       say(`"${name}" is reached only through src/transport/'s backend factory`);
     }
@@ -263,6 +297,14 @@ function importViolations(edge: ImportEdge): string[] {
   }
 
   if (!existsSync(join(ROOT, edge.target))) say("a relative import must resolve to a file of the repository");
+  const pureDir = pureDirOf(edge.file);
+  if (
+    pureDir !== undefined &&
+    !edge.target.startsWith(pureDir) &&
+    !PURE_TARGETS.some((target) => edge.target?.startsWith(target))
+  ) {
+    say(`${pureDir} is pure: it imports only its own folder, src/protocol/, src/reconcile/ and src/errors.ts`);
+  }
   const to = layerOf(edge.target);
   if (to === undefined) {
     say(`${from} may import only project files under src/ or native-mocks/`);
@@ -326,8 +368,13 @@ function textViolations(parsed: ParsedFile): string[] {
     if (parsed.file.startsWith("src/") && layer !== "cli" && /\bconsole\s*\.\s*log\b/.test(line)) {
       problems.push(`${at}: console.log breaks: log through layerLogger(); only src/cli/ prints to the console`);
     }
-    if (layer !== undefined && PURE_LAYERS.includes(layer) && TIMER_CALL.test(line)) {
-      problems.push(`${at}: ${TIMER_CALL.exec(line)?.[1]}() breaks: src/${layer}/ is pure: no timers`);
+    if (isPureFile(parsed.file) && TIMER_CALL.test(line)) {
+      const where = pureDirOf(parsed.file) ?? `src/${layer}/`;
+      problems.push(`${at}: ${TIMER_CALL.exec(line)?.[1]}() breaks: ${where} is pure: no timers`);
+    }
+    if (isPureFile(parsed.file) && CLOCK_CALL.test(line)) {
+      const where = pureDirOf(parsed.file) ?? `src/${layer}/`;
+      problems.push(`${at}: reading the clock breaks: ${where} is pure: take the time as an argument`);
     }
   });
   return problems;
@@ -413,6 +460,29 @@ describe("the import parser", () => {
     ]);
   });
 
+  it("keeps a pure folder of an I/O layer pure: no I/O module, no clock, nothing of the layer outside it", () => {
+    const pure = parseSource(
+      "src/codemeter/model/sample.ts",
+      [
+        'import { readFile } from "node:fs/promises";',
+        'import { createHash } from "node:crypto";',
+        'import { PREFLIGHT_ACTIONS } from "../../reconcile/index.js";',
+        'import { parseIni } from "./ini.js";',
+        'import { CmuRunner } from "../sources/cmu.js";',
+        "const now = Date.now();",
+        "const then = new Date(now);",
+      ].join("\n"),
+    );
+    const problems = pure.imports.flatMap(importViolations);
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toContain('src/codemeter/model/sample.ts:1: import "node:fs/promises"');
+    expect(problems[0]).toContain("src/codemeter/model/ is pure");
+    expect(problems[1]).toMatch(/^src\/codemeter\/model\/sample\.ts:5: .*imports only its own folder/);
+    expect(textViolations(pure)).toEqual([
+      "src/codemeter/model/sample.ts:6: reading the clock breaks: src/codemeter/model/ is pure: take the time as an argument",
+    ]);
+  });
+
   it("lets the CLI name the API's shapes but not open a bridge", () => {
     const cli = parseSource(
       "src/cli/sample.ts",
@@ -432,7 +502,17 @@ describe("the layer rules", () => {
 
   it("reads the whole source tree", () => {
     const layers = new Set(parsed.map((p) => layerOf(p.file)));
-    for (const layer of ["protocol", "transport", "key", "registry", "bridge", "server", "cli", "native-mocks"]) {
+    for (const layer of [
+      "protocol",
+      "transport",
+      "key",
+      "registry",
+      "codemeter",
+      "bridge",
+      "server",
+      "cli",
+      "native-mocks",
+    ]) {
       expect(layers, `no .ts file found for layer ${layer}`).toContain(layer);
     }
     expect(project.get("src/server/app.ts")?.imports.map((e) => e.target)).toContain("src/bridge/api.ts");
@@ -448,6 +528,15 @@ describe("the layer rules", () => {
 
   it("the pure layers start no timers, and only the CLI uses console.log", () => {
     expect(parsed.flatMap(textViolations)).toEqual([]);
+  });
+
+  it("each pure folder exists and holds source files", () => {
+    for (const dir of PURE_DIRS) {
+      expect(
+        parsed.some((p) => p.file.startsWith(dir)),
+        `no .ts file under ${dir}`,
+      ).toBe(true);
+    }
   });
 
   it("each exception still names an import that exists", () => {

@@ -1,0 +1,75 @@
+import { join } from "node:path";
+import type { Observable } from "rxjs";
+import type { ClockJumpEvent, HostIdentity } from "../host/index.js";
+import { loadNativeRegBackend } from "../registry/native-reg-backend.js";
+import type { MaintenanceWindow } from "./model/risks.js";
+import { CmuRuntimeSource } from "./sources/cmu.js";
+import { FilePositionStore, POSITIONS_FILE } from "./sources/position-store.js";
+import {
+  defaultServerIniPath,
+  defaultTrackingDir,
+  IniServerConfigSource,
+  type ReadOnlyRegistryBackend,
+  RegistryServerConfigSource,
+  type ServerConfigSource,
+  WINDOWS_SERVER_KEY,
+} from "./sources/server-config.js";
+import type { StickSource } from "./sources/sticks.js";
+import { FollowedTrackingLog } from "./sources/tracking-log.js";
+import type { CodeMeterObservationStore } from "./store.js";
+import { CodeMeterWatch, type CodeMeterWatchOptions } from "./watch.js";
+
+export interface OpenCodeMeterOptions {
+  /** keybridge's data directory: the tracking-log read positions are kept there. */
+  readonly dataDir: string;
+  readonly store: CodeMeterObservationStore;
+  readonly platform?: NodeJS.Platform;
+  /** Server.ini (Linux, macOS); default the platform's path. */
+  readonly serverIni?: string;
+  /** The License Tracking directory; default what the configuration names, else the platform's default. */
+  readonly logDir?: string;
+  /** The cmu executable; default `cmu` on PATH. */
+  readonly cmu?: string;
+  /** Windows: the registry backend to read CodeMeter's key with; default native-reg. */
+  readonly registry?: ReadOnlyRegistryBackend;
+  readonly sticks?: StickSource;
+  readonly host?: { readonly identity$: Observable<HostIdentity>; readonly clockJumps$?: Observable<ClockJumpEvent> };
+  readonly maintenance$?: Observable<MaintenanceWindow | null>;
+  readonly watch?: CodeMeterWatchOptions;
+}
+
+/**
+ * The CodeMeter watch over the real sources of this host: Server.ini or the registry key, `cmu`,
+ * the License Tracking directory, and the sticks and host streams the caller already has. Not
+ * started: call `start()`.
+ */
+export async function openCodeMeterWatch(options: OpenCodeMeterOptions): Promise<CodeMeterWatch> {
+  const platform = options.platform ?? process.platform;
+  const trackingDefault = defaultTrackingDir(platform);
+  let config: ServerConfigSource;
+  const iniPath = options.serverIni ?? defaultServerIniPath(platform);
+  if (iniPath !== null) {
+    config = new IniServerConfigSource({ path: iniPath, defaultTrackingDir: trackingDefault });
+  } else {
+    const backend = options.registry ?? (await loadNativeRegBackend());
+    config = new RegistryServerConfigSource({ backend, key: WINDOWS_SERVER_KEY, defaultTrackingDir: trackingDefault });
+  }
+  let watch: CodeMeterWatch | undefined;
+  const trackingLog = new FollowedTrackingLog({
+    directory: () => options.logDir ?? watch?.configuredTrackingDir() ?? null,
+    positions: (dir) => new FilePositionStore(join(options.dataDir, POSITIONS_FILE), dir),
+  });
+  watch = new CodeMeterWatch(
+    {
+      runtime: new CmuRuntimeSource(options.cmu === undefined ? {} : { command: options.cmu }),
+      config,
+      trackingLog,
+      ...(options.sticks === undefined ? {} : { sticks: options.sticks }),
+      ...(options.host === undefined ? {} : { host: options.host }),
+      ...(options.maintenance$ === undefined ? {} : { maintenance$: options.maintenance$ }),
+    },
+    options.store,
+    options.watch,
+  );
+  return watch;
+}
