@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import { layerLogger } from "../log.js";
+import type { BorrowState } from "../vocabulary/index.js";
 import { appendAudit, listAudit } from "./audit.js";
 import * as borrows from "./borrows.js";
 import { LedgerDiskFullError, LedgerInvalidInputError, LedgerIoError } from "./errors.js";
@@ -16,7 +17,6 @@ import type {
   BorrowPatch,
   BorrowQuery,
   BorrowRow,
-  BorrowState,
   ImportSummary,
   KeyRow,
   KeyTouch,

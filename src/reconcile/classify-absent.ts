@@ -1,3 +1,4 @@
+import { DEFAULT_SETTLE_WINDOW_MS } from "../vocabulary/index.js";
 import {
   changedFields,
   dummyFinding,
@@ -10,9 +11,6 @@ import {
 import { describeBorrow, formatTime } from "./format.js";
 import type { ClassifyContext, Slot } from "./slot.js";
 import type { KeyView } from "./types.js";
-
-/** K4's default settle window, used for serials the input has no key view for. */
-const DEFAULT_SETTLE_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Classifies one borrow of a key that is absent or unreadable: the ledger stands in for the key,

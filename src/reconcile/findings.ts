@@ -1,8 +1,9 @@
+import { SEVERITY_RANK, type Severity } from "../vocabulary/index.js";
 import type { BorrowLike } from "./format.js";
 import { describeBorrow, formatTime } from "./format.js";
-import { KIND_PRIORITY, SEVERITY_RANK } from "./kinds.js";
+import { KIND_PRIORITY } from "./kinds.js";
 import type { Slot } from "./slot.js";
-import type { Finding, FindingKind, Repair, Severity } from "./types.js";
+import type { Finding, FindingKind, Repair } from "./types.js";
 
 /** Repairs without per-borrow text are shared: frozen, so one report cannot change another's. */
 const HEALTHY_REPAIR: Repair = Object.freeze({ action: "none", safe: true, description: "Nothing to do." });

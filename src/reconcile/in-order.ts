@@ -13,7 +13,7 @@ import type {
   ReconcileReport,
   RegistryBorrow,
 } from "./types.js";
-import { isOutstanding } from "./view-index.js";
+import { isOutstandingRow } from "./view-index.js";
 
 /**
  * Reconcile in one pass over views that are already in order: each record is read once, and
@@ -231,7 +231,7 @@ function attempt(input: ReconcileInput, order: Order): ReconcileReport | undefin
     if (led < ledger.length) {
       const l = ledger[led]!;
       if (l.id === id && l.serial === serial) {
-        if (isOutstanding(l)) slot.led = l;
+        if (isOutstandingRow(l)) slot.led = l;
         else slot.hist = l;
         led++;
         if (led < ledger.length && !(order(serial, id, ledger[led]!.serial, ledger[led]!.id) < 0)) {

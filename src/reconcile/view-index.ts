@@ -1,3 +1,4 @@
+import { isOutstanding } from "../vocabulary/index.js";
 import { viewRank } from "./report.js";
 import { type Scratch, ScratchSlot } from "./scratch.js";
 import type { KeyBorrow, KeyView, LedgerBorrow, ReconcileInput, RegistryBorrow } from "./types.js";
@@ -50,8 +51,8 @@ const NO_RECORDS: Buckets<never> = {
   start: new Int32Array(1),
 };
 
-export function isOutstanding(row: LedgerBorrow): boolean {
-  return row.state === "active" || row.state === "returning" || row.state === "dummy";
+export function isOutstandingRow(row: LedgerBorrow): boolean {
+  return isOutstanding(row.state);
 }
 
 class GroupTable {
@@ -152,7 +153,7 @@ export function indexViews(input: ReconcileInput, scratch: Scratch): ViewIndex {
   if (input.registry.readable) scan(table, input.registry.borrows, undefined, registryBuckets, registryIds);
   const ledgerBuckets = scratch.int32(ScratchSlot.LedgerBuckets, input.ledger.length);
   const ledgerIds = scratch.float64(ScratchSlot.LedgerIds, input.ledger.length);
-  scan(table, input.ledger, (row) => !isOutstanding(row), ledgerBuckets, ledgerIds);
+  scan(table, input.ledger, (row) => !isOutstandingRow(row), ledgerBuckets, ledgerIds);
   const count = table.groups.length;
   const groupNumbers = Array.from(table.groups.keys()).sort((a, b) => {
     const x = table.groups[a]!.serial;

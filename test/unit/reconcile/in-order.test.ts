@@ -2,8 +2,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { looksInOrder, reconcileInOrder, bySerialThenId as serialThenId } from "../../../src/reconcile/in-order.js";
 import type { ReconcileInput } from "../../../src/reconcile/index.js";
-import { historyNeeded, OUTSTANDING_LEDGER_STATES, reconcile } from "../../../src/reconcile/index.js";
+import { historyNeeded, reconcile } from "../../../src/reconcile/index.js";
 import { reconcileIndexed } from "../../../src/reconcile/reconcile.js";
+import { OUTSTANDING_STATES } from "../../../src/vocabulary/index.js";
 import { consistent, DAY, keyBorrow, NOW, OTHER_HOST } from "./fixtures.js";
 import { inputOf, worldArb } from "./world.js";
 
@@ -127,7 +128,7 @@ describe("history the reconciler needs", () => {
         const input = inputOf(w);
         const named = historyNeeded(input.keys, input.registry);
         const ledger = input.ledger.filter(
-          (row) => OUTSTANDING_LEDGER_STATES.includes(row.state) || named.get(row.serial)?.has(row.id) === true,
+          (row) => OUTSTANDING_STATES.includes(row.state) || named.get(row.serial)?.has(row.id) === true,
         );
         expect(reconcile({ ...input, ledger })).toEqual(reconcile(input));
       }),
@@ -142,7 +143,7 @@ describe("history the reconciler needs", () => {
         const input = inputOf(w);
         const named = historyNeeded(input.keys, input.registry);
         dropped += input.ledger.filter(
-          (row) => !OUTSTANDING_LEDGER_STATES.includes(row.state) && named.get(row.serial)?.has(row.id) !== true,
+          (row) => !OUTSTANDING_STATES.includes(row.state) && named.get(row.serial)?.has(row.id) !== true,
         ).length;
       }),
       RUNS,
