@@ -1,12 +1,13 @@
 import { spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve as resolvePath } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CONFIG_DEFAULTS, type KeybridgeConfig, loadConfig } from "../../../../src/config/index.js";
 import { type RunningDaemon, startDaemon } from "../../../../src/server/daemon.js";
+import { describeNeeding, Requirement } from "../../../support/require-tool.js";
 import { runCli } from "../../cli/cli-harness.js";
 import { until } from "./fake-sender.js";
 
@@ -248,10 +249,9 @@ describe("the notify routes", () => {
 });
 
 const bin = resolvePath("dist/src/cli/main.js");
-const built = existsSync(bin);
-if (!built) process.stderr.write("spawned webhook log test skipped: run `npm run build` first\n");
+const build = Requirement.build(bin);
 
-describe.skipIf(!built)("keybridge serve with webhooks (spawned)", () => {
+describeNeeding(build, "keybridge serve with webhooks (spawned)", () => {
   it("logs where each webhook goes and why a delivery failed, never its path, query or secret", async () => {
     const dead = await closedPort();
     const apiPort = await closedPort();
