@@ -8,8 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CONFIG_DEFAULTS, type KeybridgeConfig, loadConfig } from "../../../../src/config/index.js";
 import { type RunningDaemon, startDaemon } from "../../../../src/server/daemon.js";
 import { describeNeeding, Requirement } from "../../../support/require-tool.js";
-import { runCli } from "../../cli/cli-harness.js";
-import { until } from "./fake-sender.js";
+import { runCli } from "../../../unit/cli/cli-harness.js";
+import { until } from "../../../unit/server/notify/fake-sender.js";
 
 interface Received {
   url: string;
@@ -231,7 +231,7 @@ describe("webhooks in the configuration", () => {
 
 describe("the notify routes", () => {
   it("POST /v1/notify/test needs no body, takes ?name=, and validates it", async () => {
-    const { startHarness } = await import("../helpers.js");
+    const { startHarness } = await import("../../../unit/server/helpers.js");
     const h = await startHarness();
     try {
       expect(await (await h.api("/v1/notify/test", { method: "POST" })).json()).toEqual({ results: [] });

@@ -8,7 +8,7 @@ import type { BorrowRequestInput, BorrowView } from "../../../src/bridge/api.js"
 import { CONFIG_DEFAULTS, type KeybridgeConfig } from "../../../src/config/index.js";
 import { startDaemon } from "../../../src/server/daemon.js";
 import { describeNeeding, Requirement } from "../../support/require-tool.js";
-import { FakeBridge } from "./fake-bridge.js";
+import { FakeBridge } from "../../unit/server/fake-bridge.js";
 
 let dir: string;
 beforeEach(() => {

@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONFIG_DEFAULTS, type KeybridgeConfig, loadConfig } from "../../../src/config/index.js";
 import { startDaemon } from "../../../src/server/daemon.js";
 import { describeNeeding, Requirement } from "../../support/require-tool.js";
-import { runCli } from "../cli/cli-harness.js";
-import { FakeBridge } from "./fake-bridge.js";
+import { runCli } from "../../unit/cli/cli-harness.js";
+import { FakeBridge } from "../../unit/server/fake-bridge.js";
 
 const openssl = Requirement.tool("openssl", ["version"]);
 

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeNeeding, Requirement } from "../../support/require-tool.js";
-import { type CliHarness, startCli } from "./cli-harness.js";
+import { type CliHarness, startCli } from "../../unit/cli/cli-harness.js";
 
 const bin = resolve("dist/src/cli/main.js");
 const build = Requirement.build(bin);

@@ -14,7 +14,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeNeeding, Requirement } from "../../support/require-tool.js";
-import { type CliHarness, startCli } from "../cli/cli-harness.js";
+import { type CliHarness, startCli } from "../../unit/cli/cli-harness.js";
 
 const SERVICE_PATH = fileURLToPath(new URL("../../../systemd/keybridge-export.service", import.meta.url));
 const TIMER_PATH = fileURLToPath(new URL("../../../systemd/keybridge-export.timer", import.meta.url));
