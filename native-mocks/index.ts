@@ -1,3 +1,4 @@
+export { DAY_MS, DEFAULT_SETTLE_WINDOW_MS } from "../src/protocol/index.js";
 export * from "./codemeter-stick.js";
 export * from "./demo.js";
 export * from "./errors.js";
@@ -11,9 +12,7 @@ export {
   MESSAGE_TIMEOUT_MS,
 } from "./firmware/firmware.js";
 export {
-  DAY_MS,
   DEFAULT_FIRMWARE_VERSION,
-  DEFAULT_SETTLE_WINDOW_MS,
   JOURNAL_LIMIT,
   type KeyStateDocument,
   type NewKeyOptions,

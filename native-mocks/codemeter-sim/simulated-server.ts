@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { appendFileSync, chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { DAY_MS } from "../../src/protocol/index.js";
 import type { VirtualBus } from "../virtual-bus.js";
 import { type IniSectionText, idKey, logTime, quoted, serverIniText, trackingLogName } from "./files.js";
 
@@ -13,7 +14,7 @@ import { type IniSectionText, idKey, logTime, quoted, serverIniText, trackingLog
  * on the virtual bus. Everything is made from the grammar in CodeMeter's public help texts; no
  * byte of it comes from a real installation.
  *
- * Its borrows turn into Borrow Dummies by the seed's rules. A borrow is settled (returned, or at
+ * Its borrows turn into Borrow Dummies by the rules of the Borrow Dummy problem. A borrow is settled (returned, or at
  * its expiry) by the stick holding its license; it becomes a dummy instead when, at that moment:
  *   - the stick is not plugged into this server (unplugged, or moved to another computer);
  *   - the server's identity (IP address, hostname, machine id) differs from the one at borrow time;
@@ -24,7 +25,6 @@ import { type IniSectionText, idKey, logTime, quoted, serverIniText, trackingLog
  * re-listed. A borrow in progress when the service stops reaches the stick but not the copy.
  */
 
-const DAY_MS = 86_400_000;
 /** 2026-03-02T08:00:00Z: the simulation's day 0. */
 export const SIM_EPOCH = Date.UTC(2026, 2, 2, 8, 0, 0);
 
@@ -395,7 +395,7 @@ export class SimulatedCodeMeterServer {
     for (const firmCode of new Set(this.licenses.map((license) => license.firmCode))) this.#writeLicenses(firmCode);
   }
 
-  /** CodeMeter's Borrow sections are emptied (the seed's "registry lost"), the service keeps running. */
+  /** CodeMeter's Borrow sections are emptied ("registry lost"), the service keeps running. */
   loseBorrowSections(): void {
     this.#copies.clear();
     this.#writeServerIni();

@@ -1,8 +1,9 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import {
   BINDING_SIZE,
-  type BorrowState,
+  DEFAULT_SETTLE_WINDOW_MS,
   fromHex,
+  type KeyRecordState,
   type License,
   MAX_BORROW_DAYS,
   MAX_SERIAL_BYTES,
@@ -15,8 +16,6 @@ import {
 } from "../../src/protocol/index.js";
 import { VirtualKeyError, VirtualKeyErrorCode } from "../errors.js";
 
-export const DAY_MS = 86_400_000;
-export const DEFAULT_SETTLE_WINDOW_MS = DAY_MS;
 export const DEFAULT_FIRMWARE_VERSION = "1.0.0";
 /** The operation journal keeps the outcome of this many most recent mutating operations. */
 export const JOURNAL_LIMIT = 4096;
@@ -33,7 +32,7 @@ export interface StoredBorrow {
   readonly tag: Uint8Array;
   /** The license's borrow period when the borrow was made; used when the product later disappears. */
   readonly borrowDays: number;
-  state: BorrowState;
+  state: KeyRecordState;
   dummyUntil?: number;
 }
 
@@ -133,7 +132,7 @@ export interface StoredBorrowDocument {
   readonly binding: string;
   readonly tag: string;
   readonly borrowDays: number;
-  readonly state: BorrowState;
+  readonly state: KeyRecordState;
   readonly dummyUntil?: number;
 }
 

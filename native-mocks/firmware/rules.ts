@@ -4,6 +4,7 @@ import {
   type BorrowRecord,
   type BorrowRequest,
   Capability,
+  DAY_MS,
   type KeyInfo,
   type License,
   type LicenseUpdateRequest,
@@ -18,7 +19,7 @@ import {
   Status,
   toHex,
 } from "../../src/protocol/index.js";
-import { DAY_MS, JOURNAL_LIMIT, type JournalEntry, type KeyState, type StoredBorrow } from "./key-state.js";
+import { JOURNAL_LIMIT, type JournalEntry, type KeyState, type StoredBorrow } from "./key-state.js";
 
 /**
  * Rules K1–K8 of the key model (src/protocol/PROTOCOL.md section 10.1) over a KeyState. Pure logic: no framing,

@@ -5,10 +5,9 @@
  */
 import type { Observable } from "rxjs";
 import type { PreflightAction } from "../reconcile/index.js";
+import type { Severity } from "../vocabulary/index.js";
 
-export type { PreflightAction };
-
-export type Severity = "info" | "warning" | "critical";
+export type { PreflightAction, Severity };
 
 /**
  * `expired`: past expiresAt and not yet settled; `dummy`: blocks borrowing of its product until dummyUntil.

@@ -1,5 +1,5 @@
 import type { BorrowRow } from "../ledger/index.js";
-import { OUTSTANDING_STATES } from "../ledger/index.js";
+import { borrowKey, OUTSTANDING_STATES } from "../vocabulary/index.js";
 import { isoTime } from "./iso-time.js";
 
 /** An outstanding borrow with the parts of its view that never change, formatted once when first shown. */
@@ -44,10 +44,6 @@ function flatIso(ms: number): string {
   // Reading a character makes V8 flatten the joined string in place.
   text.charCodeAt(0);
   return text;
-}
-
-export function borrowKey(serial: string, id: number): string {
-  return `${serial}/${id}`;
 }
 
 /**

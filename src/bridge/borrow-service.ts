@@ -13,8 +13,8 @@ import { layerLogger } from "../log.js";
 import type { BorrowRecord } from "../protocol/index.js";
 import { MAX_BORROW_DAYS, MAX_CLIENT_BYTES } from "../protocol/index.js";
 import { TransportAborted, TransportTimeout } from "../transport/index.js";
+import { borrowKey } from "../vocabulary/index.js";
 import type { BorrowRequestInput, BorrowView, ReturnResultView } from "./api.js";
-import { borrowKey } from "./borrow-index.js";
 import type { BridgeContext } from "./context.js";
 import { type CrashPoint, crashPoint } from "./crash-points.js";
 import {

@@ -1,5 +1,5 @@
 import { layerLogger } from "../log.js";
-import { borrowKey } from "./borrow-index.js";
+import { borrowKey } from "../vocabulary/index.js";
 import type { BorrowService } from "./borrow-service.js";
 import type { BridgeContext } from "./context.js";
 import { noteKeyDummies } from "./key-dummies.js";

@@ -1,4 +1,5 @@
-const DAY_MS = 86_400_000;
+import { DAY_MS } from "../vocabulary/index.js";
+
 /** 9999-12-31T23:59:59.999Z: past it (and before 0000) toISOString writes six-digit years. */
 const LAST_FOUR_DIGIT_YEAR_MS = 253_402_300_799_999;
 const FIRST_FOUR_DIGIT_YEAR_MS = -62_167_219_200_000;

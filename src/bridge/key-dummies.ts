@@ -1,7 +1,7 @@
 import type { BorrowRow, Ledger } from "../ledger/index.js";
 import { layerLogger } from "../log.js";
 import type { BorrowRecord } from "../protocol/index.js";
-import { borrowKey } from "./borrow-index.js";
+import { borrowKey } from "../vocabulary/index.js";
 import type { BridgeContext } from "./context.js";
 import type { KeySession } from "./key-session.js";
 import { borrowViewOfRow } from "./views.js";

@@ -1,5 +1,6 @@
 import { layerLogger } from "../log.js";
 import { isPreflightAction } from "../reconcile/index.js";
+import { DAY_MS } from "../vocabulary/index.js";
 import type { BorrowView, MaintenanceInput, MaintenancePlanView, MaintenanceView, PreflightAction } from "./api.js";
 import { InvalidRequestError, MaintenancePlannedError } from "./errors.js";
 import type { EventBus } from "./event-bus.js";
@@ -7,7 +8,6 @@ import type { EventBus } from "./event-bus.js";
 const log = layerLogger("bridge");
 
 const META_KEY = "maintenance_plan";
-const DAY_MS = 86_400_000;
 const MAX_NOTE = 200;
 
 interface Plan {

@@ -3,7 +3,8 @@ import type { Ledger } from "../ledger/index.js";
 import { layerLogger } from "../log.js";
 import type { RegistryView } from "../reconcile/index.js";
 import { type RegistryAdapter, RegistryCorruptError, type RegistryOp } from "../registry/index.js";
-import { type BorrowIndex, borrowKey } from "./borrow-index.js";
+import { borrowKey } from "../vocabulary/index.js";
+import type { BorrowIndex } from "./borrow-index.js";
 import { crashPoint } from "./crash-points.js";
 import type { EventBus } from "./event-bus.js";
 import {

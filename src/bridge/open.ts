@@ -25,6 +25,7 @@ import { layerLogger } from "../log.js";
 import type { PreflightAction } from "../reconcile/index.js";
 import { defaultRegistryKind, openRegistry, type RegistryAdapter } from "../registry/index.js";
 import { type HidBackend, HidBackendUnavailable, loadHidBackend } from "../transport/index.js";
+import { borrowKey } from "../vocabulary/index.js";
 import type {
   AuditEntryView,
   AuditQueryInput,
@@ -320,7 +321,7 @@ async function assemble(
     context,
     async () => {
       const { entries } = await mirror.read();
-      return new Map(entries.map((entry) => [`${entry.borrow.serial}/${entry.borrow.id}`, entry]));
+      return new Map(entries.map((entry) => [borrowKey(entry.borrow.serial, entry.borrow.id), entry]));
     },
     fresh,
   );

@@ -16,6 +16,7 @@ import {
   type RepairStep,
   reconcile,
 } from "../reconcile/index.js";
+import { borrowKey, DEFAULT_SETTLE_WINDOW_MS } from "../vocabulary/index.js";
 import type { FindingView, PreflightView, ReconcileView, RepairResultView } from "./api.js";
 import type { BorrowService } from "./borrow-service.js";
 import type { BridgeContext } from "./context.js";
@@ -26,7 +27,6 @@ import { isTagUnknown } from "./tag-unknown.js";
 
 const log = layerLogger("bridge");
 
-const DEFAULT_SETTLE_WINDOW_MS = 24 * 60 * 60 * 1000;
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 const iso = (ms: number | null | undefined): string | null => (ms == null ? null : new Date(ms).toISOString());
 
@@ -122,10 +122,10 @@ export class ReconcileService {
   private ledgerRowsFor(views: readonly ReconcileKeyView[], registry: RegistryView): LedgerBorrow[] {
     const { ledger } = this.ctx;
     const rows = ledger.listOutstanding();
-    const outstanding = new Set(rows.map((row) => `${row.serial}\u0000${row.id}`));
+    const outstanding = new Set(rows.map((row) => borrowKey(row.serial, row.id)));
     for (const [serial, ids] of historyNeeded(views, registry)) {
       for (const id of ids) {
-        if (outstanding.has(`${serial}\u0000${id}`)) continue;
+        if (outstanding.has(borrowKey(serial, id))) continue;
         const closed = ledger.getBorrow(serial, id);
         if (closed !== undefined) rows.push(closed);
       }

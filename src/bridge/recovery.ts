@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { isCodedError } from "../errors.js";
 import { UnknownBorrowError as KeyUnknownBorrowError } from "../key/index.js";
-import type { BorrowRow, BorrowState, OpRow } from "../ledger/index.js";
-import { OUTSTANDING_STATES } from "../ledger/index.js";
+import type { BorrowRow, OpRow } from "../ledger/index.js";
 import { layerLogger } from "../log.js";
 import type { BorrowRecord } from "../protocol/index.js";
+import { type BorrowState, borrowKey, OUTSTANDING_STATES } from "../vocabulary/index.js";
 import type { BridgeContext } from "./context.js";
 import { crashPoint } from "./crash-points.js";
 import { noteKeyDummies } from "./key-dummies.js";
@@ -100,7 +100,7 @@ export class Recovery {
     // (a) interrupted returns and settles.
     for (const row of rows) {
       if (row.state !== "returning") continue;
-      if (this.ctx.inFlight.busyBorrows.has(`${serial}/${row.id}`)) continue;
+      if (this.ctx.inFlight.busyBorrows.has(borrowKey(serial, row.id))) continue;
       await this.completeSettle(session, row, onKey.get(row.id), pendingById);
       report.completedSettles++;
     }
@@ -132,12 +132,12 @@ export class Recovery {
         if (this.ctx.inFlight.borrowOpIds.has(opId)) continue;
         if (ledger.rebuilt) {
           registry ??= await this.registryEntries();
-          if (!(await this.adopt(serial, record, registry.get(`${serial}/${record.id}`)))) report.tagsUnknown++;
+          if (!(await this.adopt(serial, record, registry.get(borrowKey(serial, record.id))))) report.tagsUnknown++;
           report.adopted++;
         } else if (record.state === "active" && hex(record.binding) === binding) {
           if (this.freshLedger) {
             registry ??= await this.registryEntries();
-            if (!(await this.adopt(serial, record, registry.get(`${serial}/${record.id}`)))) report.tagsUnknown++;
+            if (!(await this.adopt(serial, record, registry.get(borrowKey(serial, record.id))))) report.tagsUnknown++;
             report.adopted++;
           } else {
             await this.rollBack(session, record);
@@ -165,7 +165,7 @@ export class Recovery {
     // (c) ledger rows the key no longer holds.
     for (const row of this.outstandingRows(serial, ["active", "dummy"])) {
       if (onKey.has(row.id)) continue;
-      if (this.ctx.inFlight.busyBorrows.has(`${serial}/${row.id}`)) continue;
+      if (this.ctx.inFlight.busyBorrows.has(borrowKey(serial, row.id))) continue;
       const updated = await ledger.commit((tx) => {
         const next = tx.updateBorrowState(serial, row.id, { state: "settled" });
         tx.audit({

@@ -57,8 +57,8 @@ export {
   WINDOWS_SERVER_KEY,
 } from "./sources/server-config.js";
 export {
-  type FoundDevice,
   ManualStickSource,
+  type SeenDevice,
   type StickSource,
   stickSourceFromDevices,
   usbStickSource,

@@ -1,15 +1,9 @@
+import { BORROW_STATES, type BorrowState, borrowKey, OUTSTANDING_STATES } from "../vocabulary/index.js";
 import { LedgerDuplicateError, LedgerNotFoundError } from "./errors.js";
 import { mapLedgerError } from "./map-error.js";
 import { BORROW_COLUMNS, borrowChecksum, borrowFromRaw, type RawBorrow, rawBorrowTypesValid } from "./rows.js";
 import type { LedgerStore } from "./store.js";
-import {
-  BORROW_STATES,
-  type BorrowPatch,
-  type BorrowQuery,
-  type BorrowRow,
-  type BorrowState,
-  type NewBorrow,
-} from "./types.js";
+import type { BorrowPatch, BorrowQuery, BorrowRow, NewBorrow } from "./types.js";
 import {
   requireBorrowState,
   requireClient,
@@ -19,7 +13,7 @@ import {
   requireSerial,
 } from "./validate.js";
 
-const OUTSTANDING_SQL = "'active', 'returning', 'dummy'";
+const OUTSTANDING_SQL = OUTSTANDING_STATES.map((state) => `'${state}'`).join(", ");
 
 const INSERT_BORROW = `INSERT INTO borrows (serial, id, op_id, product, client, issued_at, expires_at, binding, tag, state,
     dummy_until, settle_op_id, created_at, updated_at, checksum)
@@ -180,7 +174,7 @@ function verifyBorrows(store: LedgerStore, rows: Iterable<RawBorrow>): BorrowRow
     out.push(row);
   }
   if (bad.length > 0) {
-    const names = bad.slice(0, 10).map((row) => `${row.serial}/${row.id}`);
+    const names = bad.slice(0, 10).map((row) => borrowKey(row.serial, row.id));
     throw store.rowCorrupt(`${bad.length} borrow row(s) fail their checksum (${names.join(", ")})`, {
       badRows: bad.length,
       rows: bad.slice(0, 100),

@@ -2,6 +2,7 @@ import { chmodSync, renameSync, rmSync, statSync } from "node:fs";
 import type Database from "better-sqlite3";
 import type { KeybridgeError } from "../errors.js";
 import { layerLogger } from "../log.js";
+import type { BorrowState } from "../vocabulary/index.js";
 import { appendAudit, listAudit } from "./audit.js";
 import * as borrows from "./borrows.js";
 import { type CodeMeterObservationLedger, codeMeterObservations } from "./codemeter-observations.js";
@@ -19,7 +20,6 @@ import type {
   BorrowPatch,
   BorrowQuery,
   BorrowRow,
-  BorrowState,
   ImportSummary,
   KeyRow,
   KeyTouch,

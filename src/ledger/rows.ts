@@ -1,5 +1,6 @@
+import type { BorrowState } from "../vocabulary/index.js";
 import { rowChecksum, sha256Hex } from "./checksum.js";
-import type { BorrowRow, BorrowState, KeyRow, OpRow } from "./types.js";
+import type { BorrowRow, KeyRow, OpRow } from "./types.js";
 
 /** Column lists aliased to the API's field names, so rows come out of SQLite already shaped. */
 export const BORROW_COLUMNS = `serial, id, op_id AS opId, product, client, issued_at AS issuedAt,

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { borrowKey } from "../vocabulary/index.js";
 import { canonicalJson, sha256Hex } from "./checksum.js";
 import {
   LedgerExportCorruptError,
@@ -121,10 +122,10 @@ export function findConflicts(ledger: Ledger, body: ExportBody): string[] {
       conflicts.push(`key ${key.serial} is pinned here to a different public key`);
     }
   }
-  const incoming = new Map(body.borrows.map((row) => [`${row.serial}/${row.id}`, row]));
+  const incoming = new Map(body.borrows.map((row) => [borrowKey(row.serial, row.id), row]));
   const serials = new Set(body.borrows.map((row) => row.serial));
   for (const row of ledger.listOutstanding()) {
-    if (serials.has(row.serial) && !incoming.has(`${row.serial}/${row.id}`)) {
+    if (serials.has(row.serial) && !incoming.has(borrowKey(row.serial, row.id))) {
       conflicts.push(`borrow ${row.serial}/${row.id} is outstanding here but not in the export`);
     }
   }

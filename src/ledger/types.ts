@@ -2,12 +2,7 @@
  * Row shapes of the ledger's API. Ids and times are JS numbers (epoch ms; borrow ids must be safe
  * integers), byte strings are lower-case hex: opId and tag 16 bytes, binding and publicKey 32 bytes.
  */
-
-export const BORROW_STATES = ["active", "returning", "returned", "settled", "rolled-back", "dummy"] as const;
-export type BorrowState = (typeof BORROW_STATES)[number];
-
-/** States whose borrow still occupies something on the key (or may, until settled). */
-export const OUTSTANDING_STATES: readonly BorrowState[] = ["active", "returning", "dummy"];
+import type { BorrowState, LedgerBorrow } from "../vocabulary/index.js";
 
 export const OP_KINDS = ["borrow", "return", "settle-expired", "rebind", "license-update", "rollback"] as const;
 export type OpKind = (typeof OP_KINDS)[number];
@@ -46,17 +41,8 @@ export interface KeyTouch {
   licenseSetVersion?: number | null;
 }
 
-export interface BorrowRow {
-  serial: string;
-  id: number;
-  opId: string;
-  product: number;
-  client: string;
-  issuedAt: number;
-  expiresAt: number;
-  binding: string;
-  tag: string;
-  state: BorrowState;
+/** The vocabulary's ledger borrow with what only the ledger keeps: the settle in progress and the row's times. */
+export interface BorrowRow extends LedgerBorrow {
   dummyUntil: number | null;
   settleOpId: string | null;
   createdAt: number;

@@ -1,8 +1,8 @@
+import { BORROW_STATES, type BorrowState, MAX_CLIENT_BYTES } from "../vocabulary/index.js";
 import { LedgerInvalidInputError } from "./errors.js";
-import { BORROW_STATES, type BorrowState, OP_KINDS, OP_OUTCOMES, type OpKind, type OpOutcome } from "./types.js";
+import { OP_KINDS, OP_OUTCOMES, type OpKind, type OpOutcome } from "./types.js";
 
 const LOWER_HEX = /^[0-9a-f]*$/;
-const MAX_CLIENT_BYTES = 64;
 
 export function requireHex(name: string, value: unknown, bytes: number): string {
   if (typeof value !== "string" || value.length !== bytes * 2 || !LOWER_HEX.test(value)) {

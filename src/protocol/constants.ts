@@ -176,3 +176,7 @@ export const MAX_BORROWS_PER_PAGE = 32;
 export const MAX_PING_BYTES = 1024;
 /** Longest BORROW period a license may declare. */
 export const MAX_BORROW_DAYS = 365;
+/** Borrow periods, a license's borrowDays and K4's dummy period count whole days of this many ms. */
+export const DAY_MS = 86_400_000;
+/** K4: how long after expiresAt a key waits for a settle before it makes a dummy, unless GET_TIME says otherwise. */
+export const DEFAULT_SETTLE_WINDOW_MS = DAY_MS;

@@ -24,7 +24,8 @@ export interface LicenseUsage extends License {
   readonly dummies: number;
 }
 
-export type BorrowState = "active" | "dummy";
+/** A borrow record as the key holds it: a client holds it, or it became a dummy (K4). */
+export type KeyRecordState = "active" | "dummy";
 
 export interface BorrowRecord {
   readonly id: number;
@@ -34,7 +35,7 @@ export interface BorrowRecord {
   readonly expiresAt: number;
   readonly binding: Uint8Array;
   readonly opId: Uint8Array;
-  readonly state: BorrowState;
+  readonly state: KeyRecordState;
   /** Set when state is "dummy": the time the dummy clears (rule K5). */
   readonly dummyUntil?: number;
 }

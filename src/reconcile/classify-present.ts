@@ -1,3 +1,4 @@
+import type { BorrowViews, Classified, ClassifyContext } from "./borrow-views.js";
 import {
   changedFields,
   dummyFinding,
@@ -15,57 +16,58 @@ import {
   tagMismatch,
 } from "./findings.js";
 import { describeBorrow, formatTime } from "./format.js";
-import type { ClassifyContext, Slot } from "./slot.js";
-import type { KeyView } from "./types.js";
+import type { Finding, KeyView } from "./types.js";
 
 /**
  * Classifies one borrow of a key that could be read: the key's record is the truth, the ledger
  * and the registry are compared with it. A borrow that yields no finding is healthy.
  */
-export function classifyPresent(slot: Slot, view: KeyView, ctx: ClassifyContext): void {
+export function classifyPresent(borrow: BorrowViews, view: KeyView, ctx: ClassifyContext): Classified {
   const keyNow = view.keyTimeMs ?? ctx.now;
-  const k = slot.key;
-  const l = slot.led;
-  const r = slot.reg;
+  const findings: Finding[] = [];
+  const k = borrow.key;
+  const l = borrow.led;
+  const r = borrow.reg;
 
   if (k === undefined) {
     if (l !== undefined) {
       const expected = l.state !== "active" || keyNow >= l.expiresAt;
-      ctx.out.push(
+      findings.push(
         finding(
           "ledger-orphan",
           expected ? "info" : "warning",
-          `${describeBorrow(slot.serial, l, "Borrow")} is outstanding in the ledger but the key no longer holds it: ` +
+          `${describeBorrow(borrow.serial, l, "Borrow")} is outstanding in the ledger but the key no longer holds it: ` +
             `the key has settled it${expected ? "" : " before its expiry, although keybridge did not return it"}.`,
           MARK_LEDGER_SETTLED,
-          slot,
+          borrow,
           l.product,
           l.client,
         ),
       );
     }
     if (r !== undefined) {
-      ctx.out.push(
+      findings.push(
         finding(
           "registry-extra",
           "info",
-          `The registry lists ${describeBorrow(slot.serial, r)}, which the key does not hold` +
-            (l === undefined && slot.hist === undefined ? " and the ledger does not know." : " any more."),
+          `The registry lists ${describeBorrow(borrow.serial, r)}, which the key does not hold` +
+            (l === undefined && borrow.hist === undefined ? " and the ledger does not know." : " any more."),
           REMOVE_CONFIRMED_ENTRY,
-          slot,
+          borrow,
           r.product,
           r.client,
         ),
       );
     }
-    return;
+    return { findings };
   }
 
   if (k.state === "dummy") {
     const until = k.dummyUntil ?? null;
-    ctx.dummies.push({ serial: slot.serial, product: k.product, borrowId: k.id, dummyUntil: until });
-    ctx.out.push(dummyFinding(slot, k.product, k.client, until, keyNow));
-    return;
+    return {
+      findings: [dummyFinding(borrow, k.product, k.client, until, keyNow)],
+      dummy: { serial: borrow.serial, product: k.product, borrowId: k.id, dummyUntil: until },
+    };
   }
 
   const derived = ctx.derivedTags?.[k.opId];
@@ -74,7 +76,7 @@ export function classifyPresent(slot: Slot, view: KeyView, ctx: ClassifyContext)
 
   if (l === undefined) {
     const tagSource = r !== undefined ? "registry" : tagRecoverable ? "derived" : undefined;
-    const what = describeBorrow(slot.serial, k, "Borrow");
+    const what = describeBorrow(borrow.serial, k, "Borrow");
     const message =
       tagSource === "registry"
         ? `${what} is on the key but missing from the ledger; the row can be rebuilt from the key and the registry.`
@@ -83,7 +85,7 @@ export function classifyPresent(slot: Slot, view: KeyView, ctx: ClassifyContext)
             `server secret, so both can be rebuilt.`
           : `${what} is on the key but missing from the ledger and the registry, and its tag cannot be recovered: ` +
             `returning or settling it will create a borrow dummy.`;
-    ctx.out.push(
+    findings.push(
       finding(
         "ledger-missing",
         tagSource === undefined ? "critical" : "warning",
@@ -100,7 +102,7 @@ export function classifyPresent(slot: Slot, view: KeyView, ctx: ClassifyContext)
               description: `Rebuild the ledger row from the key and the ${tagSource === "registry" ? "registry's" : "derived"} tag.`,
               tagSource,
             },
-        slot,
+        borrow,
         k.product,
         k.client,
       ),
@@ -109,13 +111,13 @@ export function classifyPresent(slot: Slot, view: KeyView, ctx: ClassifyContext)
   } else {
     const changed = changedFields(k, l);
     if (changed !== "") {
-      ctx.out.push(
+      findings.push(
         finding(
           "ledger-changed",
           "warning",
-          `The ledger row of ${describeBorrow(slot.serial, k)} differs from the key in ${changed}; the key is right.`,
+          `The ledger row of ${describeBorrow(borrow.serial, k)} differs from the key in ${changed}; the key is right.`,
           REBUILD_LEDGER_FROM_KEY,
-          slot,
+          borrow,
           k.product,
           k.client,
         ),
@@ -126,40 +128,40 @@ export function classifyPresent(slot: Slot, view: KeyView, ctx: ClassifyContext)
   if (ctx.registryReadable) {
     if (r === undefined) {
       if (tagRecoverable || l !== undefined) {
-        ctx.out.push(registryMissing(slot, k));
+        findings.push(registryMissing(borrow, k));
       }
     } else {
       const changed = changedFields(k, r);
       if (changed !== "") {
-        ctx.out.push(
+        findings.push(
           finding(
             "registry-changed",
             "warning",
-            `The registry entry of ${describeBorrow(slot.serial, k)} differs from the key in ${changed}.`,
+            `The registry entry of ${describeBorrow(borrow.serial, k)} differs from the key in ${changed}.`,
             RESTORE_FROM_KEY,
-            slot,
+            borrow,
             k.product,
             k.client,
           ),
         );
       }
-      if (l !== undefined && r.tag !== l.tag) ctx.out.push(tagMismatch(slot, k));
+      if (l !== undefined && r.tag !== l.tag) findings.push(tagMismatch(borrow, k));
     }
   }
 
   if (k.binding !== ctx.hostBinding) {
-    const moved = ctx.keyMoved(slot.serial);
-    ctx.out.push(
+    const moved = ctx.keyMoved(borrow.serial);
+    findings.push(
       finding(
         "binding-mismatch",
         "critical",
-        `${describeBorrow(slot.serial, k, "Borrow")} is bound to another host identity ` +
+        `${describeBorrow(borrow.serial, k, "Borrow")} is bound to another host identity ` +
           (moved
             ? "because the key was moved here from another computer"
             : "because this computer's IP address, hostname or machine id changed") +
           `; returning it now would create a borrow dummy.`,
         ledgerHoldsTag ? MIGRATE_WITH_PROOF : MIGRATE_AFTER_REBUILD,
-        slot,
+        borrow,
         k.product,
         k.client,
       ),
@@ -171,17 +173,18 @@ export function classifyPresent(slot: Slot, view: KeyView, ctx: ClassifyContext)
     const bindingMatches = k.binding === ctx.hostBinding;
     const safe = bindingMatches && ledgerHoldsTag;
     const close = deadline - keyNow <= view.settleWindowMs / 4;
-    ctx.out.push(
+    findings.push(
       finding(
         "expired-unsettled",
         close || !safe ? "critical" : "warning",
-        `${describeBorrow(slot.serial, k, "Borrow")} has expired and is not settled; the key turns it into a borrow ` +
+        `${describeBorrow(borrow.serial, k, "Borrow")} has expired and is not settled; the key turns it into a borrow ` +
           `dummy if it is not settled by ${formatTime(deadline)} (key time).`,
         safe ? SETTLE_NOW : bindingMatches ? SETTLE_AFTER_REBUILD : SETTLE_AFTER_MIGRATE,
-        slot,
+        borrow,
         k.product,
         k.client,
       ),
     );
   }
+  return { findings };
 }

@@ -1,10 +1,11 @@
+import { SEVERITY_RANK, type Severity } from "../vocabulary/index.js";
+import type { BorrowViews } from "./borrow-views.js";
 import type { BorrowLike } from "./format.js";
 import { describeBorrow, formatTime } from "./format.js";
-import { KIND_PRIORITY, SEVERITY_RANK } from "./kinds.js";
-import type { Slot } from "./slot.js";
-import type { Finding, FindingKind, Repair, Severity } from "./types.js";
+import { KIND_PRIORITY } from "./kinds.js";
+import type { Finding, FindingKind, Repair } from "./types.js";
 
-/** Repairs without per-borrow text are shared: frozen, so one report cannot change another's. */
+/** Repairs whose text names no borrow are shared by the findings that offer them: frozen, so no caller changes all. */
 const HEALTHY_REPAIR: Repair = Object.freeze({ action: "none", safe: true, description: "Nothing to do." });
 export const RESTORE_FROM_LEDGER: Repair = Object.freeze({
   action: "restore-registry",
@@ -17,7 +18,6 @@ const RESTORE_LEDGER_TAG: Repair = Object.freeze({
   description: "Rewrite the registry entry with the ledger's tag.",
 });
 
-/** The constant repairs of the classifiers, shared for the same reason. */
 export const MARK_LEDGER_SETTLED: Repair = Object.freeze({
   action: "mark-ledger-settled",
   safe: true,
@@ -75,24 +75,24 @@ export function finding(
   severity: Severity,
   message: string,
   repair: Repair,
-  slot: Slot,
+  borrow: BorrowViews,
   product: number,
   client: string,
 ): Finding {
-  flatten(message);
-  return { kind, severity, message, repair, primary: false, borrowId: slot.id, serial: slot.serial, product, client };
+  return {
+    kind,
+    severity,
+    message,
+    repair,
+    primary: false,
+    borrowId: borrow.id,
+    serial: borrow.serial,
+    product,
+    client,
+  };
 }
 
-/**
- * V8 builds a template string as a tree of partial strings (some 25 small objects for one
- * message); reading a character collapses it into one flat string. A report of 100 000 borrows
- * then holds less than half the memory, and the garbage collector has that much less to copy.
- */
-function flatten(text: string): void {
-  text.charCodeAt(0);
-}
-
-/** One finding for all healthy borrows of a key, so a healthy borrow costs no object. */
+/** One finding for all healthy borrows of a key: what an admin needs to know of them is that they are fine. */
 export function healthyFinding(serial: string, ids: number[], problems: number): Finding {
   const n = ids.length;
   const what = n === 1 ? `borrow ${ids[0]} is` : `${problems > 0 ? "the other " : "all "}${n} borrows are`;
@@ -125,62 +125,65 @@ export function unreadableRegistryFinding(reason: string, safe: boolean): Findin
   };
 }
 
-export function dummyFinding(slot: Slot, product: number, client: string, until: number | null, now: number): Finding {
+export function dummyFinding(
+  borrow: BorrowViews,
+  product: number,
+  client: string,
+  until: number | null,
+  now: number,
+): Finding {
   const cleared = until !== null && until <= now;
   const message = cleared
-    ? `Borrow ${slot.id} of product ${product} by client "${client}" on key ${slot.serial} is a borrow dummy that ` +
+    ? `Borrow ${borrow.id} of product ${product} by client "${client}" on key ${borrow.serial} is a borrow dummy that ` +
       `cleared on ${formatTime(until)}; borrowing of product ${product} resumes once the key drops it.`
-    : `Borrow ${slot.id} of product ${product} by client "${client}" on key ${slot.serial} is a borrow dummy; ` +
+    : `Borrow ${borrow.id} of product ${product} by client "${client}" on key ${borrow.serial} is a borrow dummy; ` +
       `nothing can be done: borrowing of product ${product} is blocked until ${formatTime(until)}.`;
   return finding(
     "dummy",
     cleared ? "info" : "warning",
     message,
     { action: "none", safe: true, description: `Wait until ${formatTime(until)}, when the key clears the dummy.` },
-    slot,
+    borrow,
     product,
     client,
   );
 }
 
-export function registryMissing(slot: Slot, record: BorrowLike): Finding {
+export function registryMissing(borrow: BorrowViews, record: BorrowLike): Finding {
   return finding(
     "registry-missing",
     "warning",
-    `The registry entry of ${describeBorrow(slot.serial, record)} is missing; it can be rewritten from the ledger.`,
+    `The registry entry of ${describeBorrow(borrow.serial, record)} is missing; it can be rewritten from the ledger.`,
     RESTORE_FROM_LEDGER,
-    slot,
+    borrow,
     record.product,
     record.client,
   );
 }
 
-export function tagMismatch(slot: Slot, record: BorrowLike): Finding {
+export function tagMismatch(borrow: BorrowViews, record: BorrowLike): Finding {
   return finding(
     "tag-mismatch",
     "warning",
-    `The registry holds another tag for ${describeBorrow(slot.serial, record)} than the ledger; the ledger's tag is the one the key accepts.`,
+    `The registry holds another tag for ${describeBorrow(borrow.serial, record)} than the ledger; the ledger's tag is the one the key accepts.`,
     RESTORE_LEDGER_TAG,
-    slot,
+    borrow,
     record.product,
     record.client,
   );
 }
 
-/** Moves one slot's findings to the output, the primary one (most severe, then by kind) first. */
-export function emitSlot(found: Finding[], out: Finding[]): void {
-  if (found.length === 1) {
-    const only = found[0]!;
-    only.primary = true;
-    out.push(only);
-    return;
-  }
-  found.sort(
+/**
+ * One borrow's findings in report order: the primary one first (the most severe; among equals,
+ * the one of the most authoritative view, KIND_PRIORITY), then the others by kind.
+ */
+export function primaryFirst(found: readonly Finding[]): Finding[] {
+  const [primary, ...others] = [...found].sort(
     (a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || KIND_PRIORITY[a.kind] - KIND_PRIORITY[b.kind],
   );
-  found[0]!.primary = true;
-  const rest = found.slice(1).sort((a, b) => KIND_PRIORITY[a.kind] - KIND_PRIORITY[b.kind]);
-  out.push(found[0]!, ...rest);
+  if (primary === undefined) return [];
+  primary.primary = true;
+  return [primary, ...others.sort((a, b) => KIND_PRIORITY[a.kind] - KIND_PRIORITY[b.kind])];
 }
 
 interface Fields {

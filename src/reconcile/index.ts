@@ -24,7 +24,6 @@ export type {
   KeyLicense,
   KeyView,
   LedgerBorrow,
-  LedgerBorrowState,
   ReconcileInput,
   ReconcileReport,
   RegistryBorrow,
@@ -35,4 +34,4 @@ export type {
   RepairStep,
   Severity,
 } from "./types.js";
-export { FINDING_KINDS, OUTSTANDING_LEDGER_STATES, REPAIR_ACTIONS } from "./types.js";
+export { FINDING_KINDS, REPAIR_ACTIONS } from "./types.js";

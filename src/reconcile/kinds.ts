@@ -1,4 +1,4 @@
-import type { FindingKind, Severity } from "./types.js";
+import type { FindingKind } from "./types.js";
 
 export interface KindDescription {
   kind: FindingKind;
@@ -98,8 +98,6 @@ const DESCRIPTIONS: Record<FindingKind, Omit<KindDescription, "kind">> = {
 export function describeKind(kind: FindingKind): KindDescription {
   return { kind, ...DESCRIPTIONS[kind] };
 }
-
-export const SEVERITY_RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
 
 /**
  * Tie-break when choosing a borrow's primary finding among findings of equal severity: the state

@@ -1,3 +1,4 @@
+import { borrowKey } from "../vocabulary/index.js";
 import type { PreflightAction } from "./actions.js";
 import { isPreflightAction } from "./actions.js";
 import { UnknownPreflightActionError } from "./errors.js";
@@ -234,7 +235,7 @@ export function preflightStateFrom(
     if (!view.present || view.borrows === undefined || readable.has(view.serial)) continue;
     readable.add(view.serial);
     for (const b of view.borrows) {
-      const id = `${view.serial}/${b.id}`;
+      const id = borrowKey(view.serial, b.id);
       if (b.state !== "active" || seen.has(id)) continue;
       seen.add(id);
       const { product, client, issuedAt, expiresAt } = b;
@@ -242,7 +243,7 @@ export function preflightStateFrom(
     }
   }
   for (const row of input.ledger) {
-    const id = `${row.serial}/${row.id}`;
+    const id = borrowKey(row.serial, row.id);
     if (readable.has(row.serial) || seen.has(id)) continue;
     if (row.state !== "active" && row.state !== "returning") continue;
     seen.add(id);

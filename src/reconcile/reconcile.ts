@@ -1,80 +1,111 @@
+import { isOutstanding } from "../vocabulary/index.js";
+import { Cursor, compareSerials, firstId, firstSerial } from "./borrow-order.js";
+import type { BorrowViews, Classified, ClassifyContext } from "./borrow-views.js";
 import { classifyAbsent } from "./classify-absent.js";
 import { classifyPresent } from "./classify-present.js";
-import { emitSlot, healthyFinding } from "./findings.js";
-import { reconcileInOrder } from "./in-order.js";
-import { classifyContext, finishReport, isReadable } from "./report.js";
-import { type Scratch, withScratch } from "./scratch.js";
-import type { Slot } from "./slot.js";
-import type { Finding, KeyBorrow, LedgerBorrow, ReconcileInput, ReconcileReport, RegistryBorrow } from "./types.js";
-import { Cursor, emptyBuckets, indexViews, keyBuckets } from "./view-index.js";
+import { healthyFinding, primaryFirst, unreadableRegistryFinding } from "./findings.js";
+import { blockedBy, tally } from "./summary.js";
+import type { DummyInfo, Finding, KeyBorrow, KeyView, ReconcileInput, ReconcileReport } from "./types.js";
 
 /**
  * Key view × registry view × ledger view × host identity → findings, dummies and blocked
- * products. Pure and synchronous; linear in the number of records for input in any order.
+ * products. Pure and synchronous, and independent of the order of the input's lists: the report
+ * lists keys by serial, and each key's borrows by id, each key's healthy finding last.
+ *
+ * Every view is put in borrow order (serial, then id) and the views are walked side by side, so
+ * each borrow is met once with every view's record of it. The bridge hands the ledger and the
+ * registry over in that order already, and a key lists its borrows by id, so the sorting costs
+ * a check only.
  */
 export function reconcile(input: ReconcileInput): ReconcileReport {
-  return reconcileInOrder(input) ?? reconcileIndexed(input);
-}
-
-/** The general path, for input in any order: index the views, then merge and classify per serial. */
-export function reconcileIndexed(input: ReconcileInput): ReconcileReport {
-  return withScratch((scratch) => reconcileWith(input, scratch));
-}
-
-function reconcileWith(input: ReconcileInput, scratch: Scratch): ReconcileReport {
-  const index = indexViews(input, scratch);
-  const ctx = classifyContext(input, []);
-
+  const ctx = classifyContext(input);
   const findings: Finding[] = [];
-  let anyKeyUnreadable = false;
+  const dummies: DummyInfo[] = [];
   let healthyBorrows = 0;
-  // One slot and one cursor per source serve every borrow: nothing is allocated per record but findings.
-  const slot: Slot = { serial: "", id: 0, key: undefined, reg: undefined, led: undefined, hist: undefined };
-  const keys = new Cursor<KeyBorrow>();
-  const regs = new Cursor<RegistryBorrow>();
-  const leds = new Cursor<LedgerBorrow>();
-  const hists = new Cursor<LedgerBorrow>();
+  let anyKeyUnreadable = false;
 
-  for (let g = 0; g < index.groups.length; g++) {
-    const group = index.groups[g]!;
-    const number = index.groupNumbers[g]!;
-    const view = group.view;
+  const views = bestViews(input.keys);
+  const viewSerials = [...views.keys()].sort(compareSerials);
+  const registry = new Cursor(input.registry.readable ? input.registry.borrows : []);
+  const ledger = new Cursor(input.ledger);
+  let nextView = 0;
+
+  for (;;) {
+    const serial = firstSerial(firstSerial(viewSerials[nextView], registry.serial()), ledger.serial());
+    if (serial === undefined) break;
+    if (viewSerials[nextView] === serial) nextView++;
+    const view = views.get(serial);
     const readable = isReadable(view);
-    keys.reset(readable ? keyBuckets(view.borrows, scratch) : emptyBuckets(), 0);
-    regs.reset(index.registry, number);
-    leds.reset(index.ledger, number * 2);
-    hists.reset(index.ledger, number * 2 + 1);
-    const healthyIds: number[] = readable ? new Array(view.borrows.length) : [];
-    let healthyCount = 0;
+    const keys = new Cursor(readable ? view.borrows : [], serial);
+    const healthyIds: number[] = [];
     let problems = 0;
-    slot.serial = group.serial;
-    // A merge of the four id-ordered lists: linear, and independent of the input order.
+
     for (;;) {
-      const id = Math.min(keys.nextId(), regs.nextId(), leds.nextId(), hists.nextId());
-      if (id === Number.POSITIVE_INFINITY) break;
-      slot.id = id;
-      slot.key = keys.take(id);
-      slot.reg = regs.take(id);
-      slot.led = leds.take(id);
-      slot.hist = hists.take(id);
-      if (readable) classifyPresent(slot, view, ctx);
-      else classifyAbsent(slot, view, ctx);
-      if (ctx.out.length === 0) {
-        if (slot.key !== undefined) healthyIds[healthyCount++] = slot.key.id;
+      const id = firstId(firstId(keys.id(serial), registry.id(serial)), ledger.id(serial));
+      if (id === undefined) break;
+      const borrow: BorrowViews = { serial, id, key: undefined, reg: undefined, led: undefined, hist: undefined };
+      borrow.key = keys.takeFirst(serial, id);
+      borrow.reg = registry.takeFirst(serial, id);
+      for (let row = ledger.take(serial, id); row !== undefined; row = ledger.take(serial, id)) {
+        if (isOutstanding(row.state)) borrow.led ??= row;
+        else borrow.hist ??= row;
+      }
+      const classified: Classified = readable ? classifyPresent(borrow, view, ctx) : classifyAbsent(borrow, view, ctx);
+      if (classified.dummy !== undefined) dummies.push(classified.dummy);
+      if (classified.findings.length === 0) {
+        if (borrow.key !== undefined) healthyIds.push(borrow.key.id);
         continue;
       }
       problems++;
-      emitSlot(ctx.out, findings);
-      // Not `length = 0`: V8 then drops the backing store and the next slot's push allocates a new one.
-      while (ctx.out.length > 0) ctx.out.pop();
+      for (const finding of primaryFirst(classified.findings)) findings.push(finding);
     }
+
     if (!readable && problems > 0) anyKeyUnreadable = true;
-    if (healthyCount > 0) {
-      healthyIds.length = healthyCount;
-      healthyBorrows += healthyCount;
-      findings.push(healthyFinding(group.serial, healthyIds, problems));
+    if (healthyIds.length > 0) {
+      healthyBorrows += healthyIds.length;
+      findings.push(healthyFinding(serial, healthyIds, problems));
     }
   }
 
-  return finishReport(input, findings, healthyBorrows, anyKeyUnreadable, ctx.dummies);
+  if (!input.registry.readable) {
+    // Rewriting the whole registry from the ledger is safe only when the ledger is known to hold every borrow.
+    const ledgerComplete = !anyKeyUnreadable && !findings.some((f) => f.kind === "ledger-missing");
+    findings.unshift(unreadableRegistryFinding(input.registry.reason, ledgerComplete));
+  }
+  const { counts, worst } = tally(findings);
+  return { now: input.now, findings, counts, healthyBorrows, worst, dummies, blockedProducts: blockedBy(dummies) };
+}
+
+/** The view reconciled for each key: a key given more than once is reconciled with its most informative view. */
+function bestViews(keys: readonly KeyView[]): Map<string, KeyView> {
+  const views = new Map<string, KeyView>();
+  for (const view of keys) {
+    const seen = views.get(view.serial);
+    if (seen === undefined || viewRank(view) > viewRank(seen)) views.set(view.serial, view);
+  }
+  return views;
+}
+
+function classifyContext(input: ReconcileInput): ClassifyContext {
+  const keyLastBinding = input.host.keyLastBinding;
+  return {
+    hostBinding: input.host.binding,
+    keyMoved: (serial) => {
+      const last = keyLastBinding?.[serial];
+      return last !== undefined && last !== input.host.binding;
+    },
+    registryReadable: input.registry.readable,
+    now: input.now,
+    tagDerivable: input.tagDerivable === true,
+    derivedTags: input.derivedTags,
+  };
+}
+
+function isReadable(view: KeyView | undefined): view is KeyView & { borrows: KeyBorrow[] } {
+  return view?.present === true && view.borrows !== undefined;
+}
+
+/** A view that lists the key's borrows says most, one of a key present but unreadable less, one of an absent key least. */
+function viewRank(view: KeyView): number {
+  return isReadable(view) ? 2 : view.present ? 1 : 0;
 }

@@ -1,5 +1,5 @@
-import { SEVERITY_RANK } from "./kinds.js";
-import type { BlockedProduct, DummyInfo, Finding, FindingKind, Severity } from "./types.js";
+import { SEVERITY_RANK, type Severity } from "../vocabulary/index.js";
+import type { BlockedProduct, DummyInfo, Finding, FindingKind } from "./types.js";
 import { FINDING_KINDS } from "./types.js";
 
 /** Number of findings of each kind, and the most severe severity among them. */

@@ -1,8 +1,13 @@
 /**
  * Plain-data shapes of the reconciler. Ids are JS numbers (u64 borrow ids below 2^53), times are
  * epoch milliseconds, products are u32 numbers, and binding, tag and opId are lower-case hex
- * strings. The orchestration layer maps the key, registry, ledger and host views into these.
+ * strings. The orchestration layer maps the key, registry, ledger and host views into these; the
+ * ledger's view is the vocabulary's `LedgerBorrow`, which the ledger's rows extend.
  */
+import type { KeyRecordState } from "../protocol/index.js";
+import type { LedgerBorrow, Severity } from "../vocabulary/index.js";
+
+export type { LedgerBorrow, Severity };
 
 /** A borrow record as the key lists it (K8): with its opId, never with its tag. */
 export interface KeyBorrow {
@@ -13,7 +18,7 @@ export interface KeyBorrow {
   expiresAt: number;
   binding: string;
   opId: string;
-  state: "active" | "dummy";
+  state: KeyRecordState;
   dummyUntil?: number | null;
 }
 
@@ -49,25 +54,6 @@ export interface RegistryBorrow {
 
 export type RegistryView = { readable: true; borrows: RegistryBorrow[] } | { readable: false; reason: string };
 
-export type LedgerBorrowState = "active" | "returning" | "returned" | "settled" | "rolled-back" | "dummy";
-
-/** Ledger states in which the borrow still occupies something on the key. */
-export const OUTSTANDING_LEDGER_STATES: readonly LedgerBorrowState[] = ["active", "returning", "dummy"];
-
-export interface LedgerBorrow {
-  serial: string;
-  id: number;
-  opId: string;
-  product: number;
-  client: string;
-  issuedAt: number;
-  expiresAt: number;
-  binding: string;
-  tag: string;
-  state: LedgerBorrowState;
-  dummyUntil?: number | null;
-}
-
 export interface HostView {
   /** Binding of the host keybridge runs on now. */
   binding: string;
@@ -102,8 +88,6 @@ export const FINDING_KINDS = [
   "key-absent",
 ] as const;
 export type FindingKind = (typeof FINDING_KINDS)[number];
-
-export type Severity = "info" | "warning" | "critical";
 
 export const REPAIR_ACTIONS = [
   "none",

@@ -42,8 +42,9 @@ export function prepareOps(ops: readonly RegistryOp[]): PreparedOp[] {
 
 /**
  * One key of an in-memory, case-insensitive registry tree. A key read from an INI file keeps its
- * value lines as text until a value is used: a registry of 100 000 borrows holds 700 000 values,
- * and a Map and an object per value made its parse slow and its snapshot hundreds of MB.
+ * value lines as text until a value is used: each borrow entry has seven values, and a Map and an
+ * object per value would make a large registry slow to parse and its snapshot many times the
+ * size of the file.
  */
 export class KeyNode {
   private valueMap: Map<string, StoredValue> | undefined;

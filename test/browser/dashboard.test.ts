@@ -1,12 +1,12 @@
 import { mkdirSync } from "node:fs";
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import type { KeyView } from "../../src/bridge/api.js";
-import { CHROMIUM, haveChromium, useDashboard } from "./helpers.js";
+import { describeNeeding } from "../support/require-tool.js";
+import { chromiumNeeded, useDashboard } from "./helpers.js";
 
 const TOKEN = "dashboard-test-token-abcdefghijklmnopqrstuvwxyz0123";
-if (!haveChromium) process.stderr.write(`dashboard browser test skipped: ${CHROMIUM} is not installed\n`);
 
-describe.skipIf(!haveChromium)("dashboard in headless Chromium (virtual bridge)", () => {
+describeNeeding(chromiumNeeded, "dashboard in headless Chromium (virtual bridge)", () => {
   const dashboard = useDashboard("kb-dashboard-", TOKEN);
   const { api } = dashboard;
 

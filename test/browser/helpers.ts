@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium } from "playwright-core";
@@ -6,10 +6,11 @@ import { afterAll, beforeAll, expect } from "vitest";
 import type { Bridge } from "../../src/bridge/api.js";
 import { openBridge } from "../../src/bridge/index.js";
 import { createServer, type KeybridgeServer } from "../../src/server/app.js";
+import { Requirement } from "../support/require-tool.js";
 
 /** Debian's Chromium; the browser tests never download one. */
 export const CHROMIUM = "/usr/bin/chromium";
-export const haveChromium = existsSync(CHROMIUM);
+export const chromiumNeeded = Requirement.tool(CHROMIUM);
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({

@@ -1,12 +1,12 @@
 import { mkdirSync } from "node:fs";
 import type { Page } from "playwright-core";
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import type { BorrowView, KeyView, MaintenanceView } from "../../src/bridge/api.js";
-import { CHROMIUM, haveChromium, useDashboard } from "./helpers.js";
+import { describeNeeding } from "../support/require-tool.js";
+import { chromiumNeeded, useDashboard } from "./helpers.js";
 
 const TOKEN = "maintenance-dashboard-test-token-abcdefghijklmnopq";
 const DAY_MS = 86_400_000;
-if (!haveChromium) process.stderr.write(`maintenance browser test skipped: ${CHROMIUM} is not installed\n`);
 
 /** A `datetime-local` value `ms` from now in the page's own time zone, and the ISO time it stands for there. */
 function localInPage(page: Page, ms: number): Promise<{ local: string; iso: string }> {
@@ -19,7 +19,7 @@ function localInPage(page: Page, ms: number): Promise<{ local: string; iso: stri
   }, ms);
 }
 
-describe.skipIf(!haveChromium)("dashboard maintenance in headless Chromium (virtual bridge)", () => {
+describeNeeding(chromiumNeeded, "dashboard maintenance in headless Chromium (virtual bridge)", () => {
   const dashboard = useDashboard("kb-maintenance-dashboard-", TOKEN);
   const { api } = dashboard;
 

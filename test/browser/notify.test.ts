@@ -4,15 +4,15 @@ import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Bridge, KeyView } from "../../src/bridge/api.js";
 import { openBridge } from "../../src/bridge/index.js";
 import { createServer, type KeybridgeServer } from "../../src/server/app.js";
 import { Notifier, resolveWebhooks } from "../../src/server/notify/index.js";
-import { apiClient, CHROMIUM, haveChromium, launchChromium } from "./helpers.js";
+import { describeNeeding } from "../support/require-tool.js";
+import { apiClient, chromiumNeeded, launchChromium } from "./helpers.js";
 
 const TOKEN = "notify-dashboard-test-token-abcdefghijklmnopqrstuvw";
-if (!haveChromium) process.stderr.write(`notifications browser test skipped: ${CHROMIUM} is not installed\n`);
 
 interface Received {
   event: string;
@@ -37,7 +37,7 @@ async function openDashboard(browser: Browser, base: string): Promise<Page> {
   return page;
 }
 
-describe.skipIf(!haveChromium)("dashboard notifications in headless Chromium (virtual bridge)", () => {
+describeNeeding(chromiumNeeded, "dashboard notifications in headless Chromium (virtual bridge)", () => {
   let dataDir: string;
   let bridge: Bridge;
   let receiver: HttpServer;

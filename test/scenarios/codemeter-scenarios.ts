@@ -6,7 +6,7 @@ import { PREFLIGHT_ACTIONS, type PreflightAction } from "../../src/reconcile/ind
 import { simWorld, watchedWorld } from "../unit/codemeter/helpers.js";
 
 /**
- * The seed's forbidden actions on a SYNTHETIC simulated CodeMeter server (native-mocks/codemeter-sim)
+ * The forbidden actions on a SYNTHETIC simulated CodeMeter server (native-mocks/codemeter-sim)
  * with three borrows out, run three ways: with nothing watching (the dummies CodeMeter makes),
  * with the CodeMeter watch (its preflight before the action, its risk after it, before any
  * dummy exists), and with the admin heeding the preflight (waiting until the last borrow ends).

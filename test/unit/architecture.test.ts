@@ -7,8 +7,9 @@ import { describe, expect, it } from "vitest";
 /**
  * The layer rules (CONTRIBUTING.md, "Layers"), checked on the import graph of `src/` and
  * `native-mocks/`: dependencies point down only (cli → server → bridge → {key, registry,
- * ledger, host, reconcile, codemeter} → transport → protocol), the pure layers do no I/O, and
- * logging goes through winston. Each violation names the file, the import and the rule it breaks.
+ * ledger, host, reconcile, codemeter} → transport → protocol), every layer above the protocol
+ * shares one vocabulary, the pure layers do no I/O, and logging goes through winston. Each
+ * violation names the file, the import and the rule it breaks.
  */
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -26,13 +27,19 @@ type Layer =
   | "server"
   | "cli"
   | "config"
+  | "vocabulary"
   | "errors"
   | "log"
   | "serial-queue"
   | "package"
   | "native-mocks";
 
-const SHARED_LEAVES: readonly Layer[] = ["errors", "log", "serial-queue"];
+/**
+ * What every layer above the protocol may use: the vocabulary (`src/vocabulary/`: borrow states,
+ * the borrow key, the ledger's borrow shape, severities, the protocol's units re-exported) and the
+ * leaves that import nothing of the project.
+ */
+const SHARED_LEAVES: readonly Layer[] = ["vocabulary", "errors", "log", "serial-queue"];
 const BELOW_BRIDGE: readonly Layer[] = [
   "key",
   "registry",
@@ -65,6 +72,8 @@ const ALLOWED: Record<Layer, readonly Layer[]> = {
   server: ["bridge", "config", "reconcile", "protocol", ...SHARED_LEAVES],
   cli: ["server", "bridge", "config", "reconcile", "protocol", ...SHARED_LEAVES],
   config: [...SHARED_LEAVES],
+  // Words, not behaviour: it re-exports the protocol's units and limits and needs nothing else.
+  vocabulary: ["protocol"],
   errors: [],
   log: [],
   "serial-queue": [],
@@ -103,13 +112,13 @@ const IO_MODULES = new Set([
   "usb",
   "winston",
 ]);
-const PURE_LAYERS: readonly Layer[] = ["protocol", "reconcile"];
+const PURE_LAYERS: readonly Layer[] = ["protocol", "vocabulary", "reconcile"];
 /**
  * Folders of an I/O layer that are pure all the same: parsers and derivations that take what the
  * layer read and return values. They import only each other, the pure layers and src/errors.ts.
  */
 const PURE_DIRS: readonly string[] = ["src/codemeter/model/"];
-const PURE_TARGETS: readonly string[] = ["src/protocol/", "src/reconcile/", "src/errors.ts"];
+const PURE_TARGETS: readonly string[] = ["src/protocol/", "src/vocabulary/", "src/reconcile/", "src/errors.ts"];
 
 function pureDirOf(file: string): string | undefined {
   return PURE_DIRS.find((dir) => file.startsWith(dir));
@@ -432,7 +441,7 @@ describe("the import parser", () => {
     const problems = sample.imports.flatMap(importViolations);
     expect(problems).toContain(
       'src/server/sample.ts:4: import "../key/index.js" (src/key/index.ts) breaks: layer "server" may import only ' +
-        'bridge, config, reconcile, protocol, errors, log, serial-queue; not "key"',
+        'bridge, config, reconcile, protocol, vocabulary, errors, log, serial-queue; not "key"',
     );
     expect(problems.some((p) => p.startsWith('src/server/sample.ts:7: dynamic import "../cli/main.js"'))).toBe(true);
     expect(problems.filter((p) => p.includes("../bridge/api.js"))).toEqual([]);
@@ -504,6 +513,7 @@ describe("the layer rules", () => {
     const layers = new Set(parsed.map((p) => layerOf(p.file)));
     for (const layer of [
       "protocol",
+      "vocabulary",
       "transport",
       "key",
       "registry",

@@ -12,6 +12,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
+import { missingToolError, toolMissing, toolsRequired } from "../support/tools.mjs";
 import { buildGuest, defaultCacheDir } from "./build-guest.mjs";
 
 const QEMU = "qemu-system-x86_64";
@@ -28,8 +29,14 @@ const verbose = args.includes("--verbose") || process.env.KEYBRIDGE_VM_VERBOSE =
 const timeoutS = Number(process.env.KEYBRIDGE_VM_TIMEOUT_S || 480);
 const say = (message) => process.stderr.write(`[vm] ${message}\n`);
 
-if (spawnSync(QEMU, ["--version"], { stdio: "ignore" }).error) {
-  process.stdout.write(`SKIPPED: ${QEMU} not installed\n`);
+const qemuMissing = toolMissing(QEMU);
+if (qemuMissing !== undefined) {
+  // Under KEYBRIDGE_REQUIRE_TOOLS=1 (CI) a missing QEMU is a broken image: fail, do not skip.
+  if (toolsRequired()) {
+    process.stdout.write(`FAILED: ${missingToolError("the QEMU suite", qemuMissing).message}\n`);
+    process.exit(1);
+  }
+  process.stdout.write(`SKIPPED: ${qemuMissing}\n`);
   process.exit(0);
 }
 

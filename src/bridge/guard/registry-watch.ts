@@ -1,5 +1,6 @@
 import { Subject } from "rxjs";
 import { layerLogger } from "../../log.js";
+import { borrowKey } from "../../vocabulary/index.js";
 import type { BridgeContext } from "../context.js";
 import { isMirrored } from "../registry-codec.js";
 import type { RegistryHealth } from "./risk-engine.js";
@@ -58,14 +59,14 @@ export class RegistryWatch {
     if (this.closed) return "healthy";
     if (!view.readable) return this.report("corrupt", view.reason);
     const settledBefore = Date.now() - 2 * this.options.lagMs - 500;
-    const present = new Map(entries.map((entry) => [`${entry.borrow.serial}/${entry.borrow.id}`, entry.borrow]));
+    const present = new Map(entries.map((entry) => [borrowKey(entry.borrow.serial, entry.borrow.id), entry.borrow]));
     let expected = 0;
     let missing = 0;
     let differing = 0;
     for (const row of this.ctx.index.rows()) {
       if (!isMirrored(row) || row.updatedAt > settledBefore) continue;
       expected++;
-      const entry = present.get(`${row.serial}/${row.id}`);
+      const entry = present.get(borrowKey(row.serial, row.id));
       if (entry === undefined) missing++;
       else if (entry.tag !== row.tag || entry.binding !== row.binding) differing++;
     }

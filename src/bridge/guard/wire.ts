@@ -1,6 +1,7 @@
 import { merge, type Observable } from "rxjs";
 import type { ClockJumpEvent } from "../../host/index.js";
 import type { PreflightAction } from "../../reconcile/index.js";
+import { DAY_MS } from "../../vocabulary/index.js";
 import type { LicenseInput, LicenseUpdateView, MigrationView, PreflightView } from "../api.js";
 import type { OpenedBridge } from "../open.js";
 import type { RiskSource } from "../risk-engine.js";
@@ -9,8 +10,6 @@ import { MigrationService } from "./migrate.js";
 import { guardedPreflight } from "./preflight.js";
 import { RegistryWatch } from "./registry-watch.js";
 import { GuardRiskEngine } from "./risk-engine.js";
-
-const DAY_MS = 86_400_000;
 
 export interface GuardOptions {
   /** Registry check and time-driven risk interval. Default 5000 ms. */

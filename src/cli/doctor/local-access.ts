@@ -2,13 +2,9 @@
  * Doctor's way below the HTTP API, for when the daemon is down or the question is whether it could
  * start: the bridge layer's local diagnostics, loaded only when doctor runs.
  */
-/** A device as doctor reports it (the shape the bridge's local diagnostics return). */
-export interface FoundDevice {
-  readonly kind: "keybridge" | "codemeter";
-  readonly path: string;
-  readonly serial: string;
-  readonly model: string;
-}
+import type { FoundDevice } from "../../bridge/local-diagnostics.js";
+
+export type { FoundDevice };
 
 const diagnostics = () => import("../../bridge/local-diagnostics.js");
 

@@ -1,3 +1,4 @@
+import { DAY_MS } from "../../vocabulary/index.js";
 import type { BorrowEntry, LicenseEntry, TrackingEntry } from "./entries.js";
 import { type BookFacts, EMPTY_EPISODE, type EpisodeFacts, emptyFacts, type RelistWindow } from "./facts.js";
 import type { Finding } from "./findings.js";
@@ -25,8 +26,6 @@ import { isoOf } from "./timestamp.js";
  * is returned. So a borrow ends here when its expiry passes, or when a server start re-lists the
  * others and not it — then it is *missing*: CodeMeter lost it, and a Borrow Dummy is likely.
  */
-
-const DAY_MS = 86_400_000;
 
 export interface BookOptions {
   /** How long after a `CodeMeter_started` entry re-list entries are still expected. Default 2 minutes. */

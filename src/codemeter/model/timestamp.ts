@@ -4,7 +4,7 @@
  * expression per line): the log parser calls this for every line.
  */
 
-const DAY_MS = 86_400_000;
+import { DAY_MS } from "../../vocabulary/index.js";
 
 function digits(text: string, start: number, count: number): number {
   let value = 0;

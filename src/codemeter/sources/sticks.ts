@@ -21,9 +21,9 @@ export interface StickSource {
 }
 
 /** What a discovery reports of a device; `DiscoveredDevice` of the transport fits. */
-export type FoundDevice = Pick<DiscoveredDevice, "kind" | "serial" | "path" | "vendorId" | "productId" | "model">;
+export type SeenDevice = Pick<DiscoveredDevice, "kind" | "serial" | "path" | "vendorId" | "productId" | "model">;
 
-function sightingsOf(devices: readonly FoundDevice[]): StickSighting[] {
+function sightingsOf(devices: readonly SeenDevice[]): StickSighting[] {
   return devices
     .filter((device) => device.kind === "codemeter" || device.vendorId === CODEMETER_VENDOR_ID)
     .map((device) => ({ serial: device.serial, model: device.model, path: device.path, productId: device.productId }))
@@ -38,7 +38,7 @@ function sameSightings(a: readonly StickSighting[], b: readonly StickSighting[])
  * The adapter the bridge feeds from the discovery it already runs: every list of devices it
  * found becomes the list of CmSticks (vendor 0x064F) present, repeated only when it changed.
  */
-export function stickSourceFromDevices(found$: Observable<readonly FoundDevice[]>): StickSource {
+export function stickSourceFromDevices(found$: Observable<readonly SeenDevice[]>): StickSource {
   return { sticks$: found$.pipe(map(sightingsOf), distinctUntilChanged(sameSightings)) };
 }
 

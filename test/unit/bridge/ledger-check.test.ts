@@ -1,14 +1,14 @@
 import { closeSync, existsSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { openLedger } from "../../../src/ledger/index.js";
+import { describeNeeding, Requirement } from "../../support/require-tool.js";
 import { closeBridge, openVirtual, tempDataDir } from "./helpers.js";
 
 // The worker runs compiled JavaScript, so these tests use the build (`npm run build`).
 const built = resolve("dist/src/bridge/ledger-check.js");
-const hasBuild = existsSync(built);
-if (!hasBuild) process.stderr.write("ledger-check tests skipped: run `npm run build` first\n");
+const build = Requirement.build(built);
 
 async function startLedgerCheck(dataDir: string): Promise<boolean> {
   const module = (await import(pathToFileURL(built).href)) as { startLedgerCheck(dir: string): Promise<boolean> };
@@ -57,7 +57,7 @@ function damageAPage(dir: string): void {
   }
 }
 
-describe.skipIf(!hasBuild)("the ledger's quick_check on a worker thread", () => {
+describeNeeding(build, "the ledger's quick_check on a worker thread", () => {
   it("passes for a healthy ledger", async () => {
     expect(await startLedgerCheck(populatedLedger())).toBe(true);
   });

@@ -1,10 +1,11 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { verifyLedger } from "../../../src/bridge/local-diagnostics.js";
 import { openLedger } from "../../../src/ledger/index.js";
+import { describeNeeding, Requirement } from "../../support/require-tool.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -62,8 +63,7 @@ describe("verifyLedger (doctor's ledger check)", () => {
 
 // The worker runs compiled JavaScript, so these use the build (`npm run build`).
 const built = resolve("dist/src/bridge/local-diagnostics.js");
-const hasBuild = existsSync(built);
-if (!hasBuild) process.stderr.write("local-diagnostics worker tests skipped: run `npm run build` first\n");
+const build = Requirement.build(built);
 
 type VerifyLedger = (dir: string, signal?: AbortSignal) => Promise<{ outstanding: number } | undefined>;
 const builtVerify = async (): Promise<VerifyLedger> =>
@@ -95,7 +95,7 @@ function bigLedger(rows: number): string {
   return dir;
 }
 
-describe.skipIf(!hasBuild)("verifyLedger on a worker thread (the build)", () => {
+describeNeeding(build, "verifyLedger on a worker thread (the build)", () => {
   it("checks the ledger there and gives the same answer as inline", async () => {
     const verify = await builtVerify();
     const dir = bigLedger(300);

@@ -9,7 +9,7 @@ import type { MaintenanceWindow } from "../../../src/codemeter/model/risks.js";
 import { CmuRuntimeSource } from "../../../src/codemeter/sources/cmu.js";
 import { MemoryPositionStore, type PositionStore } from "../../../src/codemeter/sources/position-store.js";
 import { IniServerConfigSource } from "../../../src/codemeter/sources/server-config.js";
-import { type FoundDevice, stickSourceFromDevices } from "../../../src/codemeter/sources/sticks.js";
+import { type SeenDevice, stickSourceFromDevices } from "../../../src/codemeter/sources/sticks.js";
 import { FollowedTrackingLog } from "../../../src/codemeter/sources/tracking-log.js";
 import { type CodeMeterObservationStore, MemoryObservationStore } from "../../../src/codemeter/store.js";
 import { CodeMeterWatch, type CodeMeterWatchOptions } from "../../../src/codemeter/watch.js";
@@ -42,7 +42,7 @@ export interface SimWorld {
   rescan(): Promise<void>;
   /** Sends the simulated host's identity to the watch. */
   publishHost(): void;
-  readonly found$: ReplaySubject<readonly FoundDevice[]>;
+  readonly found$: ReplaySubject<readonly SeenDevice[]>;
   readonly identity$: ReplaySubject<HostIdentity>;
   readonly clockJumps$: Subject<ClockJumpEvent>;
 }
@@ -52,7 +52,7 @@ export function simWorld(options: Partial<SimulatedServerOptions> = {}): SimWorl
   onCleanup(() => bus.close());
   const sim = new SimulatedCodeMeterServer({ root: tempDir("keybridge-cmsim-"), bus, ...options });
   const backend = virtualHidBackend(createNodeHidStandIn(bus), createUsbStandIn(bus));
-  const found$ = new ReplaySubject<readonly FoundDevice[]>(1);
+  const found$ = new ReplaySubject<readonly SeenDevice[]>(1);
   const identity$ = new ReplaySubject<HostIdentity>(1);
   const clockJumps$ = new Subject<ClockJumpEvent>();
   return {

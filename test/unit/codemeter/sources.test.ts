@@ -9,7 +9,7 @@ import {
   RegistryServerConfigSource,
   WINDOWS_SERVER_KEY,
 } from "../../../src/codemeter/sources/server-config.js";
-import { type FoundDevice, stickSourceFromDevices, usbStickSource } from "../../../src/codemeter/sources/sticks.js";
+import { type SeenDevice, stickSourceFromDevices, usbStickSource } from "../../../src/codemeter/sources/sticks.js";
 import { virtualHidBackend } from "../../../src/transport/backend.js";
 import { FakeWindowsBackend } from "../registry/fake-windows-backend.js";
 import { onCleanup, simWorld, tempDir } from "./helpers.js";
@@ -180,7 +180,7 @@ describe("the Windows registry key", () => {
 
 describe("CmSticks", () => {
   it("the adapter turns found devices into the sticks present, once per change", async () => {
-    const found$ = new Subject<readonly FoundDevice[]>();
+    const found$ = new Subject<readonly SeenDevice[]>();
     const seen = firstValueFrom(stickSourceFromDevices(found$).sticks$.pipe(take(2), toArray()));
     const stick = {
       kind: "codemeter",

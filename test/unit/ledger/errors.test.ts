@@ -1,5 +1,7 @@
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { chmodSync, chownSync, mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { KeybridgeError } from "../../../src/errors.js";
@@ -10,9 +12,32 @@ import {
   mapLedgerError,
   openLedger,
 } from "../../../src/ledger/index.js";
+import { Requirement } from "../../support/require-tool.js";
 import { openTracked, sampleBorrow, tempDir, track } from "./helpers.js";
 
 const isRoot = process.getuid?.() === 0;
+const NOBODY = 65534;
+const LEDGER_MODULE = resolve("dist/src/ledger/index.js");
+const build = Requirement.build(LEDGER_MODULE);
+
+/** Opens the ledger in `dir` in a child process running as `uid`; what it threw, by class and code. */
+function openAs(uid: number, dir: string): { uid: number; error?: string; code?: string } {
+  const script = [
+    `const { openLedger } = await import(${JSON.stringify(pathToFileURL(LEDGER_MODULE).href)});`,
+    "let outcome = { uid: process.getuid() };",
+    `try { openLedger({ dir: ${JSON.stringify(dir)} }).close(); }`,
+    "catch (error) { outcome = { ...outcome, error: error.constructor.name, code: error.code }; }",
+    "process.stdout.write('\\n' + JSON.stringify(outcome) + '\\n');",
+  ].join("\n");
+  const child = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+    uid,
+    gid: uid,
+    encoding: "utf8",
+    env: { PATH: process.env.PATH, KEYBRIDGE_LOG_LEVEL: "error" },
+  });
+  expect(child.status, child.stderr).toBe(0);
+  return JSON.parse(child.stdout.trim().split("\n").at(-1) ?? "{}");
+}
 
 describe("error mapping", () => {
   it.each([
@@ -108,12 +133,21 @@ describe("typed errors from a real ledger", () => {
     expect(() => openLedger({ dir })).toThrow(expect.objectContaining({ code: "LEDGER_IO" }));
   });
 
-  it.skipIf(isRoot)("reports an unwritable directory as LEDGER_READ_ONLY", () => {
+  it("reports an unwritable directory as LEDGER_READ_ONLY", (ctx) => {
     const dir = tempDir();
     mkdirSync(dir, { recursive: true });
     chmodSync(dir, 0o500);
     try {
-      expect(() => openLedger({ dir })).toThrow(LedgerReadOnlyError);
+      if (!isRoot) {
+        expect(() => openLedger({ dir })).toThrow(LedgerReadOnlyError);
+        return;
+      }
+      // Root may write into any directory, so in this process the check could not fail: the
+      // ledger is opened by a child process running as an unprivileged user who owns the directory.
+      build.check(ctx);
+      chmodSync(dirname(dir), 0o755);
+      chownSync(dir, NOBODY, NOBODY);
+      expect(openAs(NOBODY, dir)).toEqual({ uid: NOBODY, error: "LedgerReadOnlyError", code: "LEDGER_READ_ONLY" });
     } finally {
       chmodSync(dir, 0o700);
     }

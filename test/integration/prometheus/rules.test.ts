@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { SEVERITY } from "../../../src/bridge/guard/risk-texts.js";
 import { CONFIG_DEFAULTS, type KeybridgeConfig } from "../../../src/config/index.js";
 import { startDaemon } from "../../../src/server/daemon.js";
+import { Requirement } from "../../support/require-tool.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const RULES = "prometheus/keybridge.rules.yml";
@@ -17,8 +18,7 @@ const workDir = mkdtempSync(join(tmpdir(), "keybridge-prometheus-"));
 afterAll(() => rmSync(workDir, { recursive: true, force: true }));
 
 const PROMTOOL = "/usr/bin/promtool";
-const promtoolMissing = existsSync(PROMTOOL) ? undefined : `${PROMTOOL} is not installed`;
-const skipNote = promtoolMissing ? ` (skipped: ${promtoolMissing})` : "";
+const promtoolNeeded = Requirement.tool(PROMTOOL);
 
 /** Runs promtool and returns its exit code and output; a timeout or a failure to start throws. */
 function promtool(args: string[], cwd = ROOT): Promise<{ code: number; output: string }> {
@@ -55,28 +55,22 @@ function selectorLabels(): Map<string, Set<string>> {
 }
 
 describe("prometheus/keybridge.rules.yml", () => {
-  it(`passes promtool check rules${skipNote}`, async (ctx) => {
-    if (promtoolMissing !== undefined) {
-      console.warn(`promtool check rules skipped: ${promtoolMissing}`);
-      ctx.skip(promtoolMissing);
-    }
+  it(`passes promtool check rules${promtoolNeeded.skipNote}`, async (ctx) => {
+    promtoolNeeded.check(ctx);
     const result = await promtool(["check", "rules", RULES]);
     expect(result.code, result.output).toBe(0);
     expect(result.output).toMatch(/SUCCESS: 11 rules found/);
   });
 
-  it(`passes its promtool unit tests${skipNote}`, async (ctx) => {
-    if (promtoolMissing !== undefined) {
-      console.warn(`promtool test rules skipped: ${promtoolMissing}`);
-      ctx.skip(promtoolMissing);
-    }
+  it(`passes its promtool unit tests${promtoolNeeded.skipNote}`, async (ctx) => {
+    promtoolNeeded.check(ctx);
     const result = await promtool(["test", "rules", RULE_TESTS]);
     expect(result.code, result.output).toBe(0);
     expect(result.output).toMatch(/SUCCESS/);
   });
 
-  it(`the unit tests catch a rule that pages on a blip${skipNote}`, async (ctx) => {
-    if (promtoolMissing !== undefined) ctx.skip(promtoolMissing);
+  it(`the unit tests catch a rule that pages on a blip${promtoolNeeded.skipNote}`, async (ctx) => {
+    promtoolNeeded.check(ctx);
     const dir = mkdtempSync(join(workDir, "blip-"));
     copyFileSync(join(ROOT, RULE_TESTS), join(dir, "keybridge.rules.test.yml"));
     const down = /(- alert: KeybridgeDown\n\s+expr: [^\n]+\n\s+)for: 3m/;
@@ -87,8 +81,8 @@ describe("prometheus/keybridge.rules.yml", () => {
     expect(result.output).toMatch(/alertname: KeybridgeDown, time: 2m/);
   });
 
-  it(`the prometheus.yml example in docs/alerts.md passes promtool check config${skipNote}`, async (ctx) => {
-    if (promtoolMissing !== undefined) ctx.skip(promtoolMissing);
+  it(`the prometheus.yml example in docs/alerts.md passes promtool check config${promtoolNeeded.skipNote}`, async (ctx) => {
+    promtoolNeeded.check(ctx);
     const docs = readFileSync(join(ROOT, "docs/alerts.md"), "utf8");
     const example = /```yaml\n([\s\S]*?)```/.exec(docs)?.[1] ?? "";
     expect(example).toMatch(/job_name: keybridge\b/);

@@ -1,14 +1,15 @@
 import { spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve as resolvePath } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CONFIG_DEFAULTS, type KeybridgeConfig, loadConfig } from "../../../../src/config/index.js";
 import { type RunningDaemon, startDaemon, UNHANDLED_REJECTION_MESSAGE } from "../../../../src/server/daemon.js";
-import { runCli } from "../../cli/cli-harness.js";
-import { until } from "./fake-sender.js";
+import { describeNeeding, Requirement } from "../../../support/require-tool.js";
+import { runCli } from "../../../unit/cli/cli-harness.js";
+import { until } from "../../../unit/server/notify/fake-sender.js";
 
 interface Received {
   url: string;
@@ -230,7 +231,7 @@ describe("webhooks in the configuration", () => {
 
 describe("the notify routes", () => {
   it("POST /v1/notify/test needs no body, takes ?name=, and validates it", async () => {
-    const { startHarness } = await import("../helpers.js");
+    const { startHarness } = await import("../../../unit/server/helpers.js");
     const h = await startHarness();
     try {
       expect(await (await h.api("/v1/notify/test", { method: "POST" })).json()).toEqual({ results: [] });
@@ -248,10 +249,9 @@ describe("the notify routes", () => {
 });
 
 const bin = resolvePath("dist/src/cli/main.js");
-const built = existsSync(bin);
-if (!built) process.stderr.write("spawned webhook log test skipped: run `npm run build` first\n");
+const build = Requirement.build(bin);
 
-describe.skipIf(!built)("keybridge serve with webhooks (spawned)", () => {
+describeNeeding(build, "keybridge serve with webhooks (spawned)", () => {
   it("logs where each webhook goes and why a delivery failed, never its path, query or secret", async () => {
     const dead = await closedPort();
     const apiPort = await closedPort();

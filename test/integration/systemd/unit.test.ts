@@ -1,9 +1,10 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { Requirement } from "../../support/require-tool.js";
 
 const UNIT_PATH = fileURLToPath(new URL("../../../systemd/keybridge.service", import.meta.url));
 const SYSUSERS_PATH = fileURLToPath(new URL("../../../systemd/keybridge.sysusers.conf", import.meta.url));
@@ -42,10 +43,6 @@ const only = (key: string): string | undefined => {
 const workDir = mkdtempSync(join(tmpdir(), "keybridge-systemd-"));
 afterAll(() => rmSync(workDir, { recursive: true, force: true }));
 
-function hasTool(path: string): boolean {
-  return existsSync(path);
-}
-
 /**
  * Runs systemd-analyze verify on a copy whose ExecStart points at a binary that exists here,
  * so the check does not depend on keybridge being installed. Returns the warnings about the
@@ -63,19 +60,16 @@ function verifyUnit(source: string, name: string): { status: number | null; prob
 }
 
 const ANALYZE = "/usr/bin/systemd-analyze";
-const analyzeMissing = hasTool(ANALYZE) ? undefined : `${ANALYZE} is not installed`;
+const analyzeNeeded = Requirement.tool(ANALYZE);
 
 describe("systemd/keybridge.service", () => {
-  it(`passes systemd-analyze verify${analyzeMissing ? ` (skipped: ${analyzeMissing})` : ""}`, (ctx) => {
-    if (analyzeMissing !== undefined) {
-      console.warn(`systemd-analyze verify skipped: ${analyzeMissing}`);
-      ctx.skip(analyzeMissing);
-    }
+  it(`passes systemd-analyze verify${analyzeNeeded.skipNote}`, (ctx) => {
+    analyzeNeeded.check(ctx);
     expect(verifyUnit(unitSource, "shipped")).toEqual({ status: 0, problems: [] });
   });
 
-  it(`verification reports a misspelt setting${analyzeMissing ? ` (skipped: ${analyzeMissing})` : ""}`, (ctx) => {
-    if (analyzeMissing !== undefined) ctx.skip(analyzeMissing);
+  it(`verification reports a misspelt setting${analyzeNeeded.skipNote}`, (ctx) => {
+    analyzeNeeded.check(ctx);
     const broken = unitSource.replace("ProtectHome=yes", "ProtectHomme=yes");
     const { problems } = verifyUnit(broken, "misspelt");
     expect(problems.join("\n")).toMatch(/ProtectHomme/);
@@ -139,14 +133,11 @@ describe("systemd/keybridge.service", () => {
 });
 
 const SYSUSERS = "/usr/bin/systemd-sysusers";
-const sysusersMissing = hasTool(SYSUSERS) ? undefined : `${SYSUSERS} is not installed`;
+const sysusersNeeded = Requirement.tool(SYSUSERS);
 
 describe("systemd/keybridge.sysusers.conf", () => {
-  it(`creates the keybridge user in the keybridge group${sysusersMissing ? ` (skipped: ${sysusersMissing})` : ""}`, (ctx) => {
-    if (sysusersMissing !== undefined) {
-      console.warn(`systemd-sysusers step skipped: ${sysusersMissing}`);
-      ctx.skip(sysusersMissing);
-    }
+  it(`creates the keybridge user in the keybridge group${sysusersNeeded.skipNote}`, (ctx) => {
+    sysusersNeeded.check(ctx);
     const root = join(workDir, "root");
     mkdirSync(join(root, "etc"), { recursive: true });
     for (const name of ["passwd", "group", "shadow", "gshadow"]) writeFileSync(join(root, "etc", name), "");

@@ -6,11 +6,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONFIG_DEFAULTS, type KeybridgeConfig, loadConfig } from "../../../src/config/index.js";
 import { startDaemon } from "../../../src/server/daemon.js";
-import { runCli } from "../cli/cli-harness.js";
-import { FakeBridge } from "./fake-bridge.js";
+import { describeNeeding, Requirement } from "../../support/require-tool.js";
+import { runCli } from "../../unit/cli/cli-harness.js";
+import { FakeBridge } from "../../unit/server/fake-bridge.js";
 
-const haveOpenssl = spawnSync("openssl", ["version"]).status === 0;
-if (!haveOpenssl) process.stderr.write("TLS tests skipped: the openssl command is not installed\n");
+const openssl = Requirement.tool("openssl", ["version"]);
 
 /** A self-signed certificate for 127.0.0.1 and localhost, and its key, made with the openssl command. */
 function selfSigned(dir: string, name: string): { cert: string; key: string } {
@@ -50,7 +50,7 @@ function getWithCa(url: string, ca: string): Promise<number> {
   });
 }
 
-describe.skipIf(!haveOpenssl)("HTTPS", () => {
+describeNeeding(openssl, "HTTPS", () => {
   let dir: string;
   let pair: { cert: string; key: string };
   let other: { cert: string; key: string };

@@ -1,13 +1,12 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CliHarness, startCli } from "./cli-harness.js";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeNeeding, Requirement } from "../../support/require-tool.js";
+import { type CliHarness, startCli } from "../../unit/cli/cli-harness.js";
 
 const bin = resolve("dist/src/cli/main.js");
-const built = existsSync(bin);
-if (!built)
-  process.stderr.write("spawned CLI tests skipped: run `npm run build` first (dist/src/cli/main.js is missing)\n");
+const build = Requirement.build(bin);
 
 function keybridge(
   args: string[],
@@ -26,7 +25,7 @@ function keybridge(
   });
 }
 
-describe.skipIf(!built)("the keybridge bin, spawned", () => {
+describeNeeding(build, "the keybridge bin, spawned", () => {
   let h: CliHarness;
   beforeAll(async () => {
     h = await startCli();

@@ -7,7 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { BorrowRequestInput, BorrowView } from "../../../src/bridge/api.js";
 import { CONFIG_DEFAULTS, type KeybridgeConfig } from "../../../src/config/index.js";
 import { startDaemon, UNHANDLED_REJECTION_MESSAGE } from "../../../src/server/daemon.js";
-import { FakeBridge } from "./fake-bridge.js";
+import { describeNeeding, Requirement } from "../../support/require-tool.js";
+import { FakeBridge } from "../../unit/server/fake-bridge.js";
 
 let dir: string;
 beforeEach(() => {
@@ -114,9 +115,7 @@ describe("startDaemon (fake bridge)", () => {
 });
 
 const bin = resolve("dist/src/cli/main.js");
-const built = existsSync(bin);
-if (!built)
-  process.stderr.write("spawned daemon tests skipped: run `npm run build` first (dist/src/cli/main.js is missing)\n");
+const build = Requirement.build(bin);
 
 async function freePort(): Promise<number> {
   const server = createNetServer();
@@ -126,7 +125,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-describe.skipIf(!built)("keybridge serve --virtual (spawned, real bridge)", () => {
+describeNeeding(build, "keybridge serve --virtual (spawned, real bridge)", () => {
   it("logs JSON lines without the token, keeps it out of the process list, stops cleanly on SIGTERM", async () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;

@@ -1,6 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
 import {
-  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -14,16 +13,17 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CliHarness, startCli } from "../cli/cli-harness.js";
+import { describeNeeding, Requirement } from "../../support/require-tool.js";
+import { type CliHarness, startCli } from "../../unit/cli/cli-harness.js";
 
 const SERVICE_PATH = fileURLToPath(new URL("../../../systemd/keybridge-export.service", import.meta.url));
 const TIMER_PATH = fileURLToPath(new URL("../../../systemd/keybridge-export.timer", import.meta.url));
 const MAIN_UNIT_PATH = fileURLToPath(new URL("../../../systemd/keybridge.service", import.meta.url));
 const service = readFileSync(SERVICE_PATH, "utf8");
 const ANALYZE = "/usr/bin/systemd-analyze";
-const analyzeMissing = existsSync(ANALYZE) ? undefined : `${ANALYZE} is not installed`;
+const analyzeNeeded = Requirement.tool(ANALYZE);
 const bin = resolve("dist/src/cli/main.js");
-const builtMissing = existsSync(bin) ? undefined : "run `npm run build` first (dist/src/cli/main.js is missing)";
+const build = Requirement.build(bin);
 
 /** Runs a command without blocking this process (the daemon the command talks to runs in it). */
 function runAsync(command: string, args: string[]): Promise<{ status: number | null; stderr: string }> {
@@ -45,8 +45,8 @@ function directive(key: string): string {
 }
 
 describe("systemd/keybridge-export.service and .timer", () => {
-  it(`pass systemd-analyze verify${analyzeMissing ? ` (skipped: ${analyzeMissing})` : ""}`, (ctx) => {
-    if (analyzeMissing !== undefined) ctx.skip(analyzeMissing);
+  it(`pass systemd-analyze verify${analyzeNeeded.skipNote}`, (ctx) => {
+    analyzeNeeded.check(ctx);
     const dir = mkdtempSync(join(tmpdir(), "keybridge-export-unit-"));
     try {
       writeFileSync(join(dir, "keybridge-export.service"), service);
@@ -77,7 +77,7 @@ describe("systemd/keybridge-export.service and .timer", () => {
     expect(timer).toMatch(/^WantedBy=timers.target$/m);
   });
 
-  describe.skipIf(builtMissing !== undefined)("its commands, run against a daemon", () => {
+  describeNeeding(build, "its commands, run against a daemon", () => {
     let h: CliHarness;
     let exports: string;
     beforeAll(async () => {

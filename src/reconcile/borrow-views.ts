@@ -1,7 +1,7 @@
 import type { DummyInfo, Finding, KeyBorrow, LedgerBorrow, RegistryBorrow } from "./types.js";
 
-/** One borrow identity (serial/id) as seen by each view. */
-export interface Slot {
+/** One borrow (serial and id) as each view sees it; a view that does not list it leaves its field undefined. */
+export interface BorrowViews {
   serial: string;
   id: number;
   key: KeyBorrow | undefined;
@@ -12,7 +12,13 @@ export interface Slot {
   hist: LedgerBorrow | undefined;
 }
 
-/** What the classifiers need besides the slot, and where they put what they find. */
+/** A classifier's verdict on one borrow: no finding means healthy; `dummy` when it blocks its product. */
+export interface Classified {
+  findings: Finding[];
+  dummy?: DummyInfo;
+}
+
+/** What the classifiers need besides the borrow: the same for every borrow of one reconcile. */
 export interface ClassifyContext {
   hostBinding: string;
   keyMoved: (serial: string) => boolean;
@@ -20,7 +26,4 @@ export interface ClassifyContext {
   now: number;
   tagDerivable: boolean;
   derivedTags: Record<string, string> | undefined;
-  /** The findings of the slot being classified; empty for a healthy borrow. */
-  out: Finding[];
-  dummies: DummyInfo[];
 }
