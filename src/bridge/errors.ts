@@ -103,6 +103,19 @@ export class VirtualStateUnwritableError extends KeybridgeError {
   }
 }
 
+/** A file of virtual mode exists but does not read (the demo vendor key); it is never replaced silently. */
+export class VirtualStateUnreadableError extends KeybridgeError {
+  constructor(file: string, cause: unknown) {
+    super(
+      "VIRTUAL_STATE_UNREADABLE",
+      `cannot read ${file} (${cause instanceof Error ? cause.message : String(cause)}); the virtual keys of this ` +
+        "data directory are provisioned with the key it held, so it is not replaced: restore it, or start over " +
+        "with a new data directory",
+      { cause, details: { file } },
+    );
+  }
+}
+
 /** A key with this serial is absent or unknown. */
 export class KeyNotFoundError extends KeybridgeError {
   constructor(serial: string) {
