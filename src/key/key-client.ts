@@ -242,13 +242,16 @@ export class KeyClient {
    * WrongSerialError, BadVendorSignatureError, StaleCounterError (replay or rollback),
    * KeyBadRequestError (malformed). The same opId on a retry answers as the first time (K2).
    */
-  signedLicenseUpdate(request: SignedLicenseUpdateRequest, options?: CallOptions): Promise<SignedLicenseUpdateResult> {
+  async signedLicenseUpdate(
+    request: SignedLicenseUpdateRequest,
+    options?: CallOptions,
+  ): Promise<SignedLicenseUpdateResult> {
     this.requireSignedUpdates();
     return this.call(SignedLicenseUpdateCommand, request, options);
   }
 
   /** VENDOR_INFO: whether the key is provisioned, with which vendor key, and its update counter. */
-  vendorInfo(options?: CallOptions): Promise<VendorInfo> {
+  async vendorInfo(options?: CallOptions): Promise<VendorInfo> {
     this.requireSignedUpdates();
     return this.call(VendorInfoQuery, {}, options);
   }
@@ -258,7 +261,7 @@ export class KeyClient {
    * vendor key answers OK; another one is AlreadyProvisionedError; a serial other than the key's
    * is WrongSerialError.
    */
-  provision(request: ProvisionRequest, options?: CallOptions): Promise<VendorInfo> {
+  async provision(request: ProvisionRequest, options?: CallOptions): Promise<VendorInfo> {
     this.requireSignedUpdates();
     return this.call(Provision, request, options);
   }
