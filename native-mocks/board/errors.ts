@@ -13,6 +13,8 @@ export const BoardKeyErrorCode = {
   SERVING: "BOARD_KEY_SERVING",
   /** No USB device controller, an unknown one, or several when none was named. */
   UDC_NOT_FOUND: "BOARD_UDC_NOT_FOUND",
+  /** No configfs usb_gadget directory: configfs not mounted or libcomposite not loaded. */
+  NO_GADGET_SUPPORT: "BOARD_NO_GADGET_SUPPORT",
   /** A wipe was asked without confirming it. */
   NOT_CONFIRMED: "BOARD_KEY_NOT_CONFIRMED",
   /** The lock or the state directory could not be created or read. */

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import {
   bindGadget,
   boundUdc,
@@ -75,6 +75,15 @@ export interface SetupResult {
  */
 export function setupGadget(options: SetupOptions): SetupResult {
   const key = readKey(options.statePath);
+  const gadgets = dirname(options.gadgetDir);
+  if (!existsSync(gadgets)) {
+    throw new BoardKeyError(
+      BoardKeyErrorCode.NO_GADGET_SUPPORT,
+      `${gadgets} does not exist: configfs is not mounted or libcomposite is not loaded ` +
+        "(modprobe libcomposite; to load it at boot, put libcomposite in /etc/modules-load.d/keybridge-key.conf)",
+      { details: { path: gadgets } },
+    );
+  }
   const udc = resolveUdc(options.udc, options.udcDir);
   const replaced = removeGadgetConfig(options.gadgetDir);
   const params = gadgetParameters(key, options.identity);

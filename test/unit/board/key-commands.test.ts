@@ -110,6 +110,14 @@ describe("keybridge key setup", () => {
     expect(() => resolveUdc(undefined, join(b.root, "none"))).toThrow(/dtoverlay=dwc2/);
   });
 
+  it("a kernel without gadget support is named, with what to load", async () => {
+    const b = board();
+    await runCli(["key", "init", "--serial", "KB-0001"], b.env);
+    const setup = await runCli(["key", "setup"], { ...b.env, KEYBRIDGE_KEY_GADGET: join(b.root, "none", "keybridge") });
+    expect(setup.code).toBe(1);
+    expect(setup.stderr).toMatch(/libcomposite.*\[BOARD_NO_GADGET_SUPPORT\]/);
+  });
+
   it("teardown of a board without a gadget says so", async () => {
     const b = board();
     const result = await runCli(["key", "teardown", "--json"], b.env);
