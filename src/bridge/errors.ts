@@ -9,6 +9,17 @@ export class NoKeyError extends KeybridgeError {
   }
 }
 
+/** Several keys are attached and the command did not say which one it means. */
+export class AmbiguousKeyError extends KeybridgeError {
+  constructor(serials: readonly string[]) {
+    super(
+      "KEY_AMBIGUOUS",
+      `${serials.length} keybridge keys are attached (${serials.join(", ")}); name one with --serial`,
+      { details: { serials } },
+    );
+  }
+}
+
 /** A request field is missing, malformed or out of range; `details.field` names it. Nothing was changed. */
 export class InvalidRequestError extends KeybridgeError {
   readonly field: string;

@@ -10,6 +10,7 @@ import { registerLedger } from "./commands/ledger.js";
 import { registerMaintenance } from "./commands/maintenance.js";
 import { registerNotify } from "./commands/notify.js";
 import { registerOperations } from "./commands/operations.js";
+import { registerVendor } from "./commands/vendor.js";
 import { registerViews } from "./commands/views.js";
 import { registerVirtual } from "./commands/virtual.js";
 import { ApiError } from "./errors.js";
@@ -58,6 +59,7 @@ export function buildProgram(io: CliIo, deps: CliDeps, state: { exitCode: number
   registerMaintenance(program, kit);
   registerLocalCommands(program, kit);
   registerVirtual(program, kit);
+  registerVendor(program, kit);
   registerKey(program, kit);
   return program;
 }

@@ -123,6 +123,14 @@ const EXCEPTIONS: readonly { from: string; target: string; why: string }[] = [
     target: "native-mocks/board/index.ts",
     why: "`keybridge key` serves the reference key firmware on a board's USB gadget",
   },
+  {
+    // A factory station has no daemon: `keybridge vendor provision|apply` talk to the key over
+    // USB through the bridge's station (transport and KeyClient as the daemon uses them). Loaded
+    // only inside those two actions.
+    from: "src/cli/commands/vendor.ts",
+    target: "src/bridge/factory-station.ts",
+    why: "the vendor's factory station provisions and updates a key over USB without a daemon",
+  },
 ];
 
 function isException(edge: ImportEdge): boolean {
