@@ -107,7 +107,8 @@ export async function applyUpdateToAttachedKey(
 ): Promise<ApplyOutcome> {
   return withAttachedKey({ ...options, serial: update.serial }, async (client) => {
     const active = (await client.listAllBorrows()).filter((record) => record.state === "active");
-    if (active.length > 0) throw new KeyInServiceError(client.serial, active.map((record) => record.id));
+    const activeIds = active.map((record) => record.id);
+    if (activeIds.length > 0) throw new KeyInServiceError(client.serial, activeIds);
     const before = (await client.listLicenses()).map(({ product, seats, borrowable, borrowDays }) => ({
       product,
       seats,
