@@ -15,7 +15,9 @@
  * (borrows, clock offset) stays. The port does the same when the bus state says unpowered.
  *
  * Reads on the node block a libuv thread-pool thread for as long as the host sends nothing, and
- * closing the descriptor does not wake it: a process serving a gadget ends with `process.exit`.
+ * closing the descriptor does not wake it. Node joins its thread pool when the process exits, so
+ * an exit (`process.exit` included) waits for that read forever: a process serving a gadget ends
+ * by a signal's default action instead (`keybridge key serve` re-raises the SIGTERM it got).
  */
 import {
   close,

@@ -1,7 +1,6 @@
 import type { Command } from "commander";
 import { KeybridgeError } from "../../errors.js";
 import { type CommandKit, example } from "../command-kit.js";
-import { EXIT } from "../io.js";
 
 /**
  * `keybridge key ...`: turns a Linux board with a USB device controller into a keybridge key.
@@ -24,7 +23,7 @@ const ENVIRONMENT =
   "KEYBRIDGE_KEY_GADGET, KEYBRIDGE_KEY_UDC, KEYBRIDGE_KEY_DEVICE.\n";
 
 export function registerKey(program: Command, kit: CommandKit): void {
-  const { io, out, globals, state } = kit;
+  const { io, out, globals } = kit;
   const env = io.env;
   const statePath = (o: Locations, board: Board) => o.state ?? env.KEYBRIDGE_KEY_STATE ?? board.DEFAULT_STATE_PATH;
   const gadgetDir = (o: Locations, board: Board) => o.gadget ?? env.KEYBRIDGE_KEY_GADGET ?? board.DEFAULT_GADGET_DIR;
@@ -132,7 +131,8 @@ export function registerKey(program: Command, kit: CommandKit): void {
     .addHelpText(
       "after",
       "\nPrints `ready SERIAL` on stdout once the node is open; events go to stderr. Every change of the key's\n" +
-        "state is written durably before the key answers. One process serves a key at a time.\n" +
+        "state is written durably before the key answers. One process serves a key at a time. On SIGTERM or\n" +
+        "SIGINT it stops serving, releases the key and ends by that signal.\n" +
         example("sudo keybridge key serve"),
     )
     .action(async (options: Omit<Locations, "gadget"> & { gadget?: string | false; ipcControl?: boolean }) => {
@@ -193,9 +193,15 @@ export function registerKey(program: Command, kit: CommandKit): void {
         out(`ready ${serial}\n`);
         if (options.ipcControl === true) process.send?.({ event: "ready", serial });
       });
-      say(`${await stopped}: stopping`);
+      const reason = await stopped;
+      say(`${reason}: stopping`);
       serving.stop();
-      state.exitCode = EXIT.ok;
+      // A read blocked in the gadget node cannot be woken, and a normal exit waits for it forever
+      // (Node joins its thread pool at exit). So the process ends by the signal it was sent, with
+      // the default action: systemd counts a service ended by its SIGTERM as stopped cleanly.
+      const signal = reason === "SIGINT" ? "SIGINT" : "SIGTERM";
+      process.removeAllListeners(signal);
+      process.kill(process.pid, signal);
     });
 
   key

@@ -3,11 +3,11 @@
  * plain directories. What only a kernel can show (binding, enumeration, teardown of a live
  * gadget, serving /dev/hidg0) runs in the QEMU guest (docs/vm.md).
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { join, resolve } from "node:path";
+import { afterEach, describe, expect, it, onTestFinished } from "vitest";
 import { serveKey } from "../../../native-mocks/board/index.js";
 import { runCli } from "../cli/cli-harness.js";
 
@@ -161,5 +161,41 @@ describe("one process owns the key", () => {
       writeFileSync(node, new Uint8Array(64));
     }
     expect((await runCli(["key", "status", "--json"], b.env)).json).toMatchObject({ servedBy: null });
+  });
+});
+
+const bin = resolve("dist/src/cli/main.js");
+const builtMissing = existsSync(bin) ? undefined : "run `npm run build` first (dist/src/cli/main.js is missing)";
+
+describe.skipIf(builtMissing !== undefined)("keybridge key serve as a process", () => {
+  it("says ready, and on SIGTERM stops, releases the key and ends by that signal although a read is blocked", async () => {
+    const b = board();
+    await runCli(["key", "init", "--serial", "KB-0001"], b.env);
+    const node = join(b.root, "hidg0");
+    expect(spawnSync("mkfifo", [node]).status).toBe(0);
+    const child = spawn(process.execPath, [bin, "key", "serve", "--device", node, "--no-gadget"], {
+      env: { ...process.env, ...b.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    onTestFinished(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const ready = await new Promise<string>((done) =>
+      child.stdout.once("data", (chunk: Buffer) => done(chunk.toString())),
+    );
+    expect(ready).toBe("ready KB-0001\n");
+    expect((await runCli(["key", "status", "--json"], b.env)).json).toMatchObject({ servedBy: child.pid });
+    // The read on the node is blocked now (nothing was written): an ordinary exit would wait for it forever.
+    const ended = new Promise<{ code: number | null; signal: string | null }>((done) =>
+      child.once("exit", (code, signal) => done({ code, signal })),
+    );
+    child.kill("SIGTERM");
+    expect(await ended).toEqual({ code: null, signal: "SIGTERM" });
+    expect(stderr).toMatch(/SIGTERM: stopping/);
+    expect(existsSync(`${b.state}.lock`)).toBe(false);
   });
 });
