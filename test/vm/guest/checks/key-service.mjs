@@ -9,7 +9,7 @@ import { runUnitCommands } from "../lib/key-unit.mjs";
 
 export default {
   name: "key-service",
-  timeoutMs: 180_000,
+  timeoutMs: 300_000,
   async run(ctx) {
     await ctx.ensureKey();
     const status = (label) => {

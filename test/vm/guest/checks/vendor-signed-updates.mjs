@@ -15,7 +15,7 @@ const LICENSES = [
 
 export default {
   name: "vendor-signed-updates",
-  timeoutMs: 240_000,
+  timeoutMs: 400_000,
   async run(ctx) {
     const detail = { steps: [] };
     const started = performance.now();
