@@ -25,6 +25,8 @@ export interface DemoKeyOptions {
   /** Keep the key in this file so it survives daemon restarts; in memory by default. */
   readonly stateFile?: string;
   readonly latencyMs?: number;
+  /** Provision the key with this vendor public key (raw 32 bytes); unprovisioned without it. */
+  readonly vendorPublicKey?: Uint8Array;
 }
 
 /** A plugged-in virtual key with the demo licenses. */
@@ -35,6 +37,7 @@ export function createDemoKey(options: DemoKeyOptions = {}): { bus: VirtualBus; 
     licenses: DEMO_LICENSES,
     ...(options.stateFile === undefined ? {} : { stateFile: options.stateFile }),
     ...(options.latencyMs === undefined ? {} : { latencyMs: options.latencyMs }),
+    ...(options.vendorPublicKey === undefined ? {} : { vendorPublicKey: options.vendorPublicKey }),
   });
   return { bus, key };
 }

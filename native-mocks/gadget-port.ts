@@ -15,9 +15,22 @@
  * (borrows, clock offset) stays. The port does the same when the bus state says unpowered.
  *
  * Reads on the node block a libuv thread-pool thread for as long as the host sends nothing, and
- * closing the descriptor does not wake it: a process serving a gadget ends with `process.exit`.
+ * closing the descriptor does not wake it. Node joins its thread pool when the process exits, so
+ * an exit (`process.exit` included) waits for that read forever: a process serving a gadget ends
+ * by a signal's default action instead (`keybridge key serve` re-raises the SIGTERM it got).
  */
-import { close, mkdirSync, open, read, readFileSync, symlinkSync, write, writeFileSync } from "node:fs";
+import {
+  close,
+  mkdirSync,
+  open,
+  read,
+  readFileSync,
+  rmdirSync,
+  symlinkSync,
+  unlinkSync,
+  write,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { HID_REPORT_DESCRIPTOR, REPORT_SIZE, USB_PRODUCT_ID, USB_VENDOR_ID } from "../src/protocol/constants.js";
 import { type HoldRequest, KeyFirmware, type KeySnapshot } from "./firmware/firmware.js";
@@ -119,6 +132,27 @@ export function configfsEntries(params: GadgetParameters): ConfigfsEntry[] {
   ];
 }
 
+/** One step of removing the gadget, relative to its directory, in order. */
+export type ConfigfsRemoval =
+  | { readonly kind: "unlink"; readonly path: string }
+  | { readonly kind: "rmdir"; readonly path: string };
+
+/**
+ * What `configfsEntries` made, undone in the order configfs requires: the function link out of
+ * the configuration, then each directory created, innermost first. Attribute files and the
+ * default groups (strings/, configs/, functions/) go with the directory that holds them.
+ */
+export function configfsRemovals(): ConfigfsRemoval[] {
+  return [
+    { kind: "unlink", path: `${CONFIG}/hid.usb0` },
+    { kind: "rmdir", path: `${CONFIG}/strings/0x409` },
+    { kind: "rmdir", path: CONFIG },
+    { kind: "rmdir", path: FUNCTION },
+    { kind: "rmdir", path: "strings/0x409" },
+    { kind: "rmdir", path: "" },
+  ];
+}
+
 export const GadgetErrorCode = {
   /** A configfs write failed: module not loaded, gadget already bound, attribute refused. */
   CONFIGFS_FAILED: "GADGET_CONFIGFS_FAILED",
@@ -165,6 +199,37 @@ export function bindGadget(gadgetDir: string, udc: string | undefined): void {
   } catch (error) {
     throw configfsFailure(path, error);
   }
+}
+
+/** The UDC the gadget is bound to, "" when unbound, undefined when there is no gadget. */
+export function boundUdc(gadgetDir: string): string | undefined {
+  try {
+    return readFileSync(join(gadgetDir, "UDC"), "utf8").trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw configfsFailure(join(gadgetDir, "UDC"), error);
+  }
+}
+
+/**
+ * Unbinds the gadget (the host sees the key unplugged) and removes it from configfs. Steps whose
+ * entry is already gone are skipped, so a gadget left half made by an interrupted setup goes too.
+ * Returns false when there was no gadget.
+ */
+export function removeGadgetConfig(gadgetDir: string): boolean {
+  const udc = boundUdc(gadgetDir);
+  if (udc === undefined) return false;
+  if (udc !== "") bindGadget(gadgetDir, undefined);
+  for (const step of configfsRemovals()) {
+    const path = step.path === "" ? gadgetDir : join(gadgetDir, step.path);
+    try {
+      if (step.kind === "unlink") unlinkSync(path);
+      else rmdirSync(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw configfsFailure(path, error);
+    }
+  }
+  return true;
 }
 
 function mkdirChecked(path: string): void {

@@ -52,6 +52,8 @@ export interface VirtualKeyOptions {
   readonly settleWindowMs?: number;
   /** Real-time source of the key clock (default Date.now). */
   readonly realNow?: () => number;
+  /** Provisions a new key with this vendor public key (raw 32 bytes); ignored when the state file already holds a key. */
+  readonly vendorPublicKey?: Uint8Array;
 }
 
 interface ArmedFault {
@@ -147,8 +149,19 @@ export class VirtualKey {
         licenses: this.options.licenses ?? [],
         ...(this.options.firmwareVersion === undefined ? {} : { firmwareVersion: this.options.firmwareVersion }),
         ...(this.options.settleWindowMs === undefined ? {} : { settleWindowMs: this.options.settleWindowMs }),
+        ...(this.options.vendorPublicKey === undefined ? {} : { vendorPublicKey: this.options.vendorPublicKey }),
       },
     );
+  }
+
+  /** Provisions the key with a vendor public key, as its factory would (the PROVISION rule; persisted). */
+  provision(vendorPublicKey: Uint8Array): void {
+    this.firmware.provision(vendorPublicKey);
+  }
+
+  /** Wipes the key as its board would: no vendor, no licenses, no borrows (persisted). */
+  wipe(): void {
+    this.firmware.wipe();
   }
 
   get plugged(): boolean {

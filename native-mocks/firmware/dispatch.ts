@@ -4,15 +4,17 @@ import {
   encodeErrorBody,
   GetInfo,
   GetTime,
-  LicenseUpdate,
   ListBorrows,
   ListLicenses,
   OpStatusQuery,
   Ping,
   ProtocolError,
+  Provision,
   Rebind,
   Settle,
+  SignedLicenseUpdateCommand,
   Status,
+  VendorInfoQuery,
 } from "../../src/protocol/index.js";
 import type { KeyState } from "./key-state.js";
 import {
@@ -22,10 +24,12 @@ import {
   listBorrows,
   listLicenses,
   opStatus,
+  provision,
   type RuleResult,
   rebind,
   settle,
-  updateLicenses,
+  signedLicenseUpdate,
+  vendorInfo,
 } from "./rules.js";
 
 /** What the firmware sends back for one application command, before signing. */
@@ -36,9 +40,14 @@ export interface CommandAnswer {
   readonly persist: boolean;
 }
 
-function answer<T>(result: RuleResult<T>, encode: (value: T) => Uint8Array): CommandAnswer {
-  if (!result.ok) return { status: result.status, body: encodeErrorBody(result.reason), persist: true };
+/** `journaled`: a refusal was written to the operation journal and must be persisted too. */
+function answer<T>(result: RuleResult<T>, encode: (value: T) => Uint8Array, journaled = true): CommandAnswer {
+  if (!result.ok) return { status: result.status, body: encodeErrorBody(result.reason), persist: journaled };
   return { status: Status.OK, body: encode(result.value), persist: result.mutated };
+}
+
+function unknownCommand(reason: string): CommandAnswer {
+  return { status: Status.UNKNOWN_COMMAND, body: encodeErrorBody(reason), persist: false };
 }
 
 function readOnly(body: Uint8Array): CommandAnswer {
@@ -68,7 +77,20 @@ export function dispatchCommand(state: KeyState, command: number, body: Uint8Arr
       case AppCommand.LIST_BORROWS:
         return readOnly(ListBorrows.encodeResponse(listBorrows(state, ListBorrows.decodeRequest(body))));
       case AppCommand.LICENSE_UPDATE:
-        return answer(updateLicenses(state, LicenseUpdate.decodeRequest(body), now), LicenseUpdate.encodeResponse);
+        // Not offered (capability LICENSE_UPDATE clear): an unsigned set would let anyone holding the key rewrite it.
+        return unknownCommand(
+          "this key takes no unsigned LICENSE_UPDATE; send a vendor-signed SIGNED_LICENSE_UPDATE (0x0b)",
+        );
+      case AppCommand.SIGNED_LICENSE_UPDATE:
+        return answer(
+          signedLicenseUpdate(state, SignedLicenseUpdateCommand.decodeRequest(body), now),
+          SignedLicenseUpdateCommand.encodeResponse,
+        );
+      case AppCommand.PROVISION:
+        return answer(provision(state, Provision.decodeRequest(body)), Provision.encodeResponse, false);
+      case AppCommand.VENDOR_INFO:
+        VendorInfoQuery.decodeRequest(body);
+        return readOnly(VendorInfoQuery.encodeResponse(vendorInfo(state)));
       case AppCommand.GET_TIME:
         GetTime.decodeRequest(body);
         return readOnly(GetTime.encodeResponse({ keyTimeMs: now, settleWindowMs: state.settleWindowMs }));
@@ -77,11 +99,7 @@ export function dispatchCommand(state: KeyState, command: number, body: Uint8Arr
       case AppCommand.OP_STATUS:
         return readOnly(OpStatusQuery.encodeResponse(opStatus(state, OpStatusQuery.decodeRequest(body).opId)));
       default:
-        return {
-          status: Status.UNKNOWN_COMMAND,
-          body: encodeErrorBody(`unknown command 0x${command.toString(16)}`),
-          persist: false,
-        };
+        return unknownCommand(`unknown command 0x${command.toString(16)}`);
     }
   } catch (error) {
     if (error instanceof ProtocolError || error instanceof RangeError) {

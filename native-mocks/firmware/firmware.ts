@@ -33,7 +33,7 @@ import {
   type NewKeyOptions,
   toDocument,
 } from "./key-state.js";
-import { applyTime, KEY_CAPABILITIES, listLicenses, toWireRecord } from "./rules.js";
+import { applyTime, KEY_CAPABILITIES, listLicenses, provision, toWireRecord, wipe } from "./rules.js";
 
 /** What a test may inspect of a key; the private key and borrow tags stay inside. */
 export interface KeySnapshot {
@@ -45,6 +45,10 @@ export interface KeySnapshot {
   readonly settleWindowMs: number;
   readonly licenseSetVersion: number;
   readonly licenses: readonly LicenseUsage[];
+  /** The vendor key a license update must be signed with; undefined while not provisioned. */
+  readonly vendorPublicKey: Uint8Array | undefined;
+  /** Counter of the last signed update applied (0 before the first). */
+  readonly updateCounter: number;
   readonly borrows: readonly BorrowRecord[];
   readonly nextBorrowId: number;
   readonly journalSize: number;
@@ -152,6 +156,8 @@ export class KeyFirmware {
       settleWindowMs: state.settleWindowMs,
       licenseSetVersion: state.licenseSetVersion,
       licenses: listLicenses(state),
+      vendorPublicKey: state.vendorPublicKey === undefined ? undefined : Uint8Array.from(state.vendorPublicKey),
+      updateCounter: state.updateCounter,
       borrows: [...state.borrows.values()].map((record) => {
         const wire = toWireRecord(record);
         return { ...wire, binding: Uint8Array.from(wire.binding), opId: Uint8Array.from(wire.opId) };
@@ -172,6 +178,31 @@ export class KeyFirmware {
   /** Moves the key clock (persisted, like a real key's RTC). Throws STATE_WRITE_FAILED when it cannot be saved. */
   setClockOffset(offsetMs: number): void {
     this.state.clockOffsetMs = offsetMs;
+    const failure = this.save();
+    if (failure !== undefined) throw failure;
+  }
+
+  /**
+   * Provisions the key as a factory would, by the same rule as the PROVISION command (same
+   * refusals, thrown as VirtualKeyError BAD_OPTION). Throws STATE_WRITE_FAILED when it cannot be saved.
+   */
+  provision(vendorPublicKey: Uint8Array): void {
+    const result = provision(this.state, { serial: this.state.serial, vendorPublicKey });
+    if (!result.ok) {
+      throw new VirtualKeyError(
+        VirtualKeyErrorCode.BAD_OPTION,
+        `cannot provision key ${this.state.serial}: ${result.reason}`,
+      );
+    }
+    if (!result.mutated) return;
+    const failure = this.save();
+    if (failure !== undefined) throw failure;
+  }
+
+  /** Board-side wipe (rules.ts `wipe`): back to an unprovisioned key without licenses or borrows; saved before it returns. */
+  wipe(): void {
+    applyTime(this.state, this.keyNow());
+    wipe(this.state);
     const failure = this.save();
     if (failure !== undefined) throw failure;
   }

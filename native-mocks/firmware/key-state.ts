@@ -7,8 +7,10 @@ import {
   type License,
   MAX_BORROW_DAYS,
   MAX_SERIAL_BYTES,
+  MAX_UPDATE_COUNTER,
   OP_ID_SIZE,
   type OperationKind,
+  PUBLIC_KEY_SIZE,
   rawPublicKey,
   type SettleOutcome,
   TAG_SIZE,
@@ -45,6 +47,8 @@ export interface JournalEntry {
   readonly dummyUntil?: number;
   readonly licenseSetVersion?: number;
   readonly dummiesCreated?: number;
+  /** For a signed license update: the counter it carried. */
+  readonly updateCounter?: number;
 }
 
 /** The whole mutable state of one key. Only the firmware mutates it. */
@@ -60,6 +64,10 @@ export interface KeyState {
   readonly settleWindowMs: number;
   licenseSetVersion: number;
   licenses: Map<number, License>;
+  /** The vendor whose signature a license update needs; undefined until provisioned. */
+  vendorPublicKey: Uint8Array | undefined;
+  /** Counter of the last signed update applied (0 before the first): the next one must be above it. */
+  updateCounter: number;
   nextBorrowId: number;
   /** Insertion order is id order: ids only grow. */
   readonly borrows: Map<number, StoredBorrow>;
@@ -75,6 +83,8 @@ export interface NewKeyOptions {
   readonly firmwareVersion?: string;
   readonly settleWindowMs?: number;
   readonly clockOffsetMs?: number;
+  /** Provisions the new key with this vendor public key (raw 32 bytes), as a factory would. */
+  readonly vendorPublicKey?: Uint8Array;
 }
 
 export function createKeyState(options: NewKeyOptions): KeyState {
@@ -91,6 +101,8 @@ export function createKeyState(options: NewKeyOptions): KeyState {
     settleWindowMs: options.settleWindowMs ?? DEFAULT_SETTLE_WINDOW_MS,
     licenseSetVersion: 1,
     licenses: new Map((options.licenses ?? []).map((license) => [license.product, { ...license }])),
+    vendorPublicKey: options.vendorPublicKey === undefined ? undefined : Uint8Array.from(options.vendorPublicKey),
+    updateCounter: 0,
     nextBorrowId: 1,
     borrows: new Map(),
     journal: new Map(),
@@ -107,9 +119,13 @@ export function validateSerial(serial: string): void {
   }
 }
 
-/** The persisted form: plain JSON, binary fields in hex, the private key as PKCS#8 DER base64. */
+/**
+ * The persisted form: plain JSON, binary fields in hex, the private key as PKCS#8 DER base64.
+ * Format 2 added the vendor key and the update counter; a format 1 document (written before
+ * keys were provisioned) reads as an unprovisioned key.
+ */
 export interface KeyStateDocument {
-  readonly format: 1;
+  readonly format: 2;
   readonly serial: string;
   readonly firmwareVersion: string;
   readonly privateKeyPkcs8: string;
@@ -117,6 +133,9 @@ export interface KeyStateDocument {
   readonly settleWindowMs: number;
   readonly licenseSetVersion: number;
   readonly licenses: readonly License[];
+  /** Hex; absent while the key is not provisioned. */
+  readonly vendorPublicKey?: string;
+  readonly updateCounter: number;
   readonly nextBorrowId: number;
   readonly borrows: readonly StoredBorrowDocument[];
   readonly journal: readonly JournalDocumentEntry[];
@@ -194,7 +213,7 @@ export function toDocument(state: KeyState): KeyStateDocument {
   const journal: JournalDocumentEntry[] = [];
   for (const [opId, entry] of state.journal) journal.push(journalDocument(opId, entry));
   return {
-    format: 1,
+    format: 2,
     serial: state.serial,
     firmwareVersion: state.firmwareVersion,
     privateKeyPkcs8: state.privateKeyPkcs8,
@@ -202,6 +221,8 @@ export function toDocument(state: KeyState): KeyStateDocument {
     settleWindowMs: state.settleWindowMs,
     licenseSetVersion: state.licenseSetVersion,
     licenses: [...state.licenses.values()].map((license) => ({ ...license })),
+    ...(state.vendorPublicKey === undefined ? {} : { vendorPublicKey: toHex(state.vendorPublicKey) }),
+    updateCounter: state.updateCounter,
     nextBorrowId: state.nextBorrowId,
     borrows,
     journal,
@@ -245,7 +266,8 @@ const OPERATION_KINDS: ReadonlySet<string> = new Set(["borrow", "settle", "rebin
 /** Rebuilds a state from its document, checking every field: a checksum only proves the bytes are intact. */
 export function fromDocument(input: unknown): KeyState {
   const doc = expectRecord(input, "document");
-  if (doc.format !== 1) throw corrupt(`unknown format ${String(doc.format)}`);
+  if (doc.format !== 1 && doc.format !== 2) throw corrupt(`unknown format ${String(doc.format)}`);
+  const provisioned = doc.format === 2 && doc.vendorPublicKey !== undefined;
   const pkcs8 = expectString(doc.privateKeyPkcs8, "privateKeyPkcs8");
   let privateKey: KeyObject;
   try {
@@ -307,6 +329,8 @@ export function fromDocument(input: unknown): KeyState {
     settleWindowMs: expectInt(doc.settleWindowMs, "settleWindowMs", 0, 0xffffffff),
     licenseSetVersion: expectInt(doc.licenseSetVersion, "licenseSetVersion", 0, 0xffffffff),
     licenses,
+    vendorPublicKey: provisioned ? expectHex(doc.vendorPublicKey, "vendorPublicKey", PUBLIC_KEY_SIZE) : undefined,
+    updateCounter: doc.format === 2 ? expectInt(doc.updateCounter, "updateCounter", 0, MAX_UPDATE_COUNTER) : 0,
     nextBorrowId,
     borrows,
     journal,

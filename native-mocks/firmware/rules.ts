@@ -5,29 +5,34 @@ import {
   type BorrowRequest,
   Capability,
   DAY_MS,
+  ed25519PublicKey,
+  judgeLicenseUpdate,
   type KeyInfo,
   type License,
-  type LicenseUpdateRequest,
-  type LicenseUpdateResult,
   type LicenseUsage,
   type ListBorrowsRequest,
   type OpStatus,
   PROTOCOL_VERSION,
+  type ProvisionRequest,
   type RebindRequest,
   type SettleRequest,
   type SettleResult,
+  type SignedLicenseUpdateRequest,
+  type SignedLicenseUpdateResult,
   Status,
   toHex,
+  type VendorInfo,
 } from "../../src/protocol/index.js";
 import { JOURNAL_LIMIT, type JournalEntry, type KeyState, type StoredBorrow } from "./key-state.js";
 
 /**
- * Rules K1–K8 of the key model (src/protocol/PROTOCOL.md section 10.1) over a KeyState. Pure logic: no framing,
+ * Rules K1–K8 of the key model (PROTOCOL.md section 10) and vendor provisioning over a KeyState. Pure logic: no framing,
  * no signing, no I/O. A refusal is a `Refusal` result, never an exception.
  */
 
+/** The unsigned LICENSE_UPDATE is not among them: this key takes only vendor-signed updates. */
 export const KEY_CAPABILITIES =
-  Capability.REBIND | Capability.OP_STATUS | Capability.KEEPALIVE | Capability.CANCEL | Capability.LICENSE_UPDATE;
+  Capability.REBIND | Capability.OP_STATUS | Capability.KEEPALIVE | Capability.CANCEL | Capability.VENDOR_SIGNED;
 
 export interface Refusal {
   readonly ok: false;
@@ -265,22 +270,9 @@ export function rebind(state: KeyState, request: RebindRequest): RuleResult<Borr
   return success(toWireRecord(record), true);
 }
 
-/** K6: never refused; every active borrow becomes a dummy. */
-export function updateLicenses(
-  state: KeyState,
-  request: LicenseUpdateRequest,
-  now: number,
-): RuleResult<LicenseUpdateResult> {
-  const opIdHex = toHex(request.opId);
-  const earlier = previous(state, opIdHex, "license-update");
-  if (isRefusal(earlier)) return earlier;
-  if (earlier !== undefined) {
-    return success(
-      { licenseSetVersion: earlier.licenseSetVersion ?? 0, dummiesCreated: earlier.dummiesCreated ?? 0 },
-      false,
-    );
-  }
-  state.licenses = new Map(request.licenses.map((license): [number, License] => [license.product, { ...license }]));
+/** K6: the whole set is replaced, the version goes up, every active borrow becomes a dummy. Returns how many. */
+function replaceLicenseSet(state: KeyState, licenses: readonly License[], now: number): number {
+  state.licenses = new Map(licenses.map((license): [number, License] => [license.product, { ...license }]));
   state.licenseSetVersion++;
   let dummiesCreated = 0;
   for (const record of state.borrows.values()) {
@@ -288,9 +280,95 @@ export function updateLicenses(
     makeDummy(state, record, now + periodMs(state, record));
     dummiesCreated++;
   }
-  const result = { licenseSetVersion: state.licenseSetVersion, dummiesCreated };
+  return dummiesCreated;
+}
+
+/**
+ * K6 with the vendor's signature: refused, with nothing changed, when the key is not provisioned,
+ * the update names another serial, its signature does not verify with the vendor key, or its
+ * counter is not above the key's (a replay or rollback). K2 first: a retry answers as the first time.
+ */
+export function signedLicenseUpdate(
+  state: KeyState,
+  request: SignedLicenseUpdateRequest,
+  now: number,
+): RuleResult<SignedLicenseUpdateResult> {
+  const opIdHex = toHex(request.opId);
+  const earlier = previous(state, opIdHex, "license-update");
+  if (isRefusal(earlier)) return earlier;
+  if (earlier !== undefined) {
+    return success(
+      {
+        licenseSetVersion: earlier.licenseSetVersion ?? 0,
+        dummiesCreated: earlier.dummiesCreated ?? 0,
+        updateCounter: earlier.updateCounter ?? 0,
+      },
+      false,
+    );
+  }
+  const verdict = judgeLicenseUpdate(request.update, state);
+  if (verdict !== undefined) {
+    return journalRefusal(state, opIdHex, "license-update", refuse(verdict.status, verdict.reason));
+  }
+  const dummiesCreated = replaceLicenseSet(state, request.update.licenses, now);
+  state.updateCounter = request.update.counter;
+  const result = { licenseSetVersion: state.licenseSetVersion, dummiesCreated, updateCounter: state.updateCounter };
   remember(state, opIdHex, { kind: "license-update", status: Status.OK, ...result });
   return success(result, true);
+}
+
+export function vendorInfo(state: KeyState): VendorInfo {
+  return state.vendorPublicKey === undefined
+    ? { provisioned: false, updateCounter: state.updateCounter }
+    : { provisioned: true, vendorPublicKey: state.vendorPublicKey, updateCounter: state.updateCounter };
+}
+
+/**
+ * PROVISION: binds the key to a vendor key, once. Repeating it with the vendor key the key
+ * already holds answers OK and changes nothing (a station that lost the answer may ask again);
+ * another vendor key is ALREADY_PROVISIONED until the key is wiped on the board.
+ */
+export function provision(state: KeyState, request: ProvisionRequest): RuleResult<VendorInfo> {
+  if (request.serial !== state.serial) {
+    return refuse(Status.WRONG_SERIAL, `the request provisions key ${request.serial}, not ${state.serial}`);
+  }
+  if (state.vendorPublicKey !== undefined) {
+    if (sameBytes(state.vendorPublicKey, request.vendorPublicKey)) return success(vendorInfo(state), false);
+    return refuse(Status.ALREADY_PROVISIONED, "the key is already provisioned with another vendor key");
+  }
+  if (!isUsableVendorKey(request.vendorPublicKey)) {
+    return refuse(Status.BAD_REQUEST, "the vendor public key is not an Ed25519 public key");
+  }
+  state.vendorPublicKey = Uint8Array.from(request.vendorPublicKey);
+  state.updateCounter = 0;
+  return success(vendorInfo(state), true);
+}
+
+function isUsableVendorKey(raw: Uint8Array): boolean {
+  if (raw.every((byte) => byte === 0)) return false;
+  try {
+    ed25519PublicKey(raw);
+    return true;
+  } catch {
+    // An encoding OpenSSL refuses is answered as a bad request, not a fault of the key.
+    return false;
+  }
+}
+
+/**
+ * Board-side only (never a protocol command: over USB it would let whoever holds a key replace
+ * its vendor): forgets the vendor key, the update counter, the licenses, the borrows and the
+ * journal. The serial, the identity key pair, the clock and the id counter stay (ids are never
+ * reused); the license-set version goes up, as for any change of the set.
+ */
+export function wipe(state: KeyState): void {
+  state.vendorPublicKey = undefined;
+  state.updateCounter = 0;
+  state.licenses = new Map();
+  state.licenseSetVersion++;
+  state.borrows.clear();
+  state.journal.clear();
+  state.nextTransitionAt = Number.NEGATIVE_INFINITY;
 }
 
 /** K8: paged by id, dummies included, tags never. */

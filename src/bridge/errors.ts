@@ -9,6 +9,17 @@ export class NoKeyError extends KeybridgeError {
   }
 }
 
+/** Several keys are attached and the command did not say which one it means. */
+export class AmbiguousKeyError extends KeybridgeError {
+  constructor(serials: readonly string[]) {
+    super(
+      "KEY_AMBIGUOUS",
+      `${serials.length} keybridge keys are attached (${serials.join(", ")}); name one with --serial`,
+      { details: { serials } },
+    );
+  }
+}
+
 /** A request field is missing, malformed or out of range; `details.field` names it. Nothing was changed. */
 export class InvalidRequestError extends KeybridgeError {
   readonly field: string;
@@ -100,6 +111,19 @@ export class VirtualStateUnwritableError extends KeybridgeError {
       cause,
       details: { file },
     });
+  }
+}
+
+/** A file of virtual mode exists but does not read (the demo vendor key); it is never replaced silently. */
+export class VirtualStateUnreadableError extends KeybridgeError {
+  constructor(file: string, cause: unknown) {
+    super(
+      "VIRTUAL_STATE_UNREADABLE",
+      `cannot read ${file} (${cause instanceof Error ? cause.message : String(cause)}); the virtual keys of this ` +
+        "data directory are provisioned with the key it held, so it is not replaced: restore it, or start over " +
+        "with a new data directory",
+      { cause, details: { file } },
+    );
   }
 }
 

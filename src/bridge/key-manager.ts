@@ -1,6 +1,6 @@
 import { type Observable, Subject, type Subscription } from "rxjs";
 import { isCodedError } from "../errors.js";
-import { CounterfeitKeyError, connectKey, type PinStore } from "../key/index.js";
+import { CounterfeitKeyError, connectKey, type LicenseUpdateSigner, type PinStore } from "../key/index.js";
 import type { Ledger } from "../ledger/index.js";
 import { layerLogger } from "../log.js";
 import {
@@ -46,6 +46,8 @@ export interface KeyManagerOptions {
    * renewed (the key clears dummies by itself, K4/K5). Default 60 000 ms.
    */
   licenseRefreshMs?: number;
+  /** Signs bare license sets for keys that take only vendor-signed updates (virtual mode's demo vendor). */
+  licenseSigner?: LicenseUpdateSigner;
 }
 
 const DEFAULT_LICENSE_REFRESH_MS = 60_000;
@@ -278,6 +280,7 @@ export class KeyManager {
       );
       const timed = { serial: undefined as string | undefined };
       const client = await connectKey(transport, this.options.pins, {
+        ...(this.options.licenseSigner === undefined ? {} : { licenseSigner: this.options.licenseSigner }),
         onExchange: (sample) =>
           this.exchangeSubject.next({ ...sample, ...(timed.serial === undefined ? {} : { serial: timed.serial }) }),
       });

@@ -301,6 +301,7 @@ async function assemble(
     debounceMs: internals.hotplugDebounceMs ?? (virtual ? 50 : 250),
     ...(internals.enumerationRetryMs === undefined ? {} : { enumerationRetryMs: internals.enumerationRetryMs }),
     currentBinding: () => binding,
+    ...(world === undefined ? {} : { licenseSigner: world.licenseSigner }),
     beforeServe: async (session) => {
       await recovery?.recoverKey(session);
       recovered.add(session.serial);

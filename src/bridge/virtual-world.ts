@@ -10,16 +10,36 @@ import {
   type VirtualKey,
 } from "../../native-mocks/index.js";
 import { SIMULATED_HOST_FILE, SimulatedHostProbe } from "../host/index.js";
+import type { LicenseUpdateSigner } from "../key/index.js";
 import { layerLogger } from "../log.js";
+import {
+  generateVendorKeyPair,
+  signLicenseUpdate,
+  type VendorKeyPair,
+  vendorPublicKeyToText,
+  vendorSecretFromPem,
+  vendorSecretToPem,
+} from "../protocol/index.js";
 import { type HidBackend, virtualHidBackend } from "../transport/index.js";
 import type { LicenseInput, VirtualKeyView } from "./api.js";
-import { InvalidRequestError, KeyNotFoundError, VirtualStateUnwritableError } from "./errors.js";
+import {
+  InvalidRequestError,
+  KeyNotFoundError,
+  VirtualStateUnreadableError,
+  VirtualStateUnwritableError,
+} from "./errors.js";
 
 const log = layerLogger("bridge");
 
 const KEY_FILE_SUFFIX = ".key.json";
 /** Which virtual keys are unplugged: bus state, not key state, so not in the keys' own files. */
 const UNPLUGGED_FILE = "unplugged.json";
+/**
+ * The demo vendor of this data directory: a vendor secret in the same PEM format `keybridge
+ * vendor keygen` writes (so `keybridge vendor sign --key` takes it), generated on first use, 0600.
+ */
+export const DEMO_VENDOR_SECRET_FILE = "demo-vendor.key";
+export const DEMO_VENDOR_PUBLIC_FILE = "demo-vendor.pub";
 
 /**
  * Virtual mode's world: a virtual USB bus whose keys live in `<dataDir>/virtual/<serial>.key.json`
@@ -27,11 +47,18 @@ const UNPLUGGED_FILE = "unplugged.json";
  * node-hid and usb stand-ins so the real transport path runs unchanged, and a simulated host
  * kept in the data directory. A key unplugged stays unplugged across restarts, as a real one would,
  * so "restart the service while the key is out" can be played.
+ *
+ * Keys take only license updates signed by their vendor. Every virtual key is provisioned with
+ * the data directory's demo vendor key, and `licenseSigner` signs a bare license set on that
+ * vendor's behalf, so virtual mode's license updates work without a vendor at hand.
  */
 export class VirtualWorld {
   readonly bus: VirtualBus;
   readonly backend: HidBackend;
+  /** Signs bare license sets as the demo vendor (KeyClientOptions.licenseSigner). */
+  readonly licenseSigner: LicenseUpdateSigner;
   private readonly dir: string;
+  private readonly vendor: VendorKeyPair;
 
   private constructor(
     dataDir: string,
@@ -40,18 +67,41 @@ export class VirtualWorld {
   ) {
     this.dir = join(dataDir, "virtual");
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    this.vendor = loadOrCreateDemoVendor(this.dir);
+    const vendor = this.vendor;
+    this.licenseSigner = { sign: (update) => signLicenseUpdate(vendor.secret, update) };
     this.bus = new VirtualBus();
     this.backend = virtualHidBackend(createNodeHidStandIn(this.bus), createUsbStandIn(this.bus));
     const files = readdirSync(this.dir).filter((name) => name.endsWith(KEY_FILE_SUFFIX));
     if (files.length === 0) {
-      createDemoKey({ bus: this.bus, stateFile: this.keyFile("KB-DEMO-0001"), latencyMs });
+      createDemoKey({
+        bus: this.bus,
+        stateFile: this.keyFile("KB-DEMO-0001"),
+        latencyMs,
+        vendorPublicKey: vendor.publicKey,
+      });
     } else {
       const unplugged = this.readUnplugged();
       for (const file of files.sort()) {
         const serial = file.slice(0, -KEY_FILE_SUFFIX.length);
-        this.bus.createKey({ serial, stateFile: join(this.dir, file), latencyMs, plugged: !unplugged.has(serial) });
+        const key = this.bus.createKey({
+          serial,
+          stateFile: join(this.dir, file),
+          latencyMs,
+          plugged: !unplugged.has(serial),
+        });
+        // A key saved before keys were provisioned: the world is its factory, so it provisions it now.
+        if (key.state.vendorPublicKey === undefined) {
+          key.provision(vendor.publicKey);
+          log.info("provisioned a virtual key with the demo vendor key", { serial });
+        }
       }
     }
+  }
+
+  /** Raw public key of the demo vendor every virtual key is provisioned with. */
+  get vendorPublicKey(): Uint8Array {
+    return Uint8Array.from(this.vendor.publicKey);
   }
 
   /** Plugs a key in and remembers it; the record is written first, so a failed write changes nothing. */
@@ -138,6 +188,7 @@ export class VirtualWorld {
       licenses: input.licenses ?? DEMO_LICENSES,
       stateFile: this.keyFile(serial),
       latencyMs: this.latencyMs,
+      vendorPublicKey: this.vendor.publicKey,
     });
     return viewOf(key);
   }
@@ -157,6 +208,33 @@ export class VirtualWorld {
       if (!taken.has(serial)) return serial;
     }
   }
+}
+
+/**
+ * The data directory's demo vendor: read from its PEM file, or generated and written (0600, then
+ * the public key beside it) on first use. A file that exists but does not read is an error, never
+ * replaced: the keys of this directory are provisioned with the key it held.
+ */
+function loadOrCreateDemoVendor(dir: string): VendorKeyPair {
+  const file = join(dir, DEMO_VENDOR_SECRET_FILE);
+  if (existsSync(file)) {
+    try {
+      return vendorSecretFromPem(readFileSync(file, "utf8"));
+    } catch (error) {
+      throw new VirtualStateUnreadableError(file, error);
+    }
+  }
+  const vendor = generateVendorKeyPair();
+  const temporary = `${file}.tmp`;
+  try {
+    writeFileSync(temporary, vendorSecretToPem(vendor.secret), { mode: 0o600 });
+    renameSync(temporary, file);
+    writeFileSync(join(dir, DEMO_VENDOR_PUBLIC_FILE), vendorPublicKeyToText(vendor.publicKey), { mode: 0o644 });
+  } catch (error) {
+    throw new VirtualStateUnwritableError(file, error);
+  }
+  log.info("generated the demo vendor key of this data directory", { file });
+  return vendor;
 }
 
 function viewOf(key: VirtualKey): VirtualKeyView {

@@ -5,10 +5,12 @@ import { ApiClient, resolveEndpoint } from "./client.js";
 import { type CliDeps, type CommandKit, example, type GlobalOptions } from "./command-kit.js";
 import { registerLocalCommands, registerServe } from "./commands/daemon.js";
 import { registerHistory } from "./commands/history.js";
+import { registerKey } from "./commands/key.js";
 import { registerLedger } from "./commands/ledger.js";
 import { registerMaintenance } from "./commands/maintenance.js";
 import { registerNotify } from "./commands/notify.js";
 import { registerOperations } from "./commands/operations.js";
+import { registerVendor } from "./commands/vendor.js";
 import { registerViews } from "./commands/views.js";
 import { registerVirtual } from "./commands/virtual.js";
 import { ApiError } from "./errors.js";
@@ -57,6 +59,8 @@ export function buildProgram(io: CliIo, deps: CliDeps, state: { exitCode: number
   registerMaintenance(program, kit);
   registerLocalCommands(program, kit);
   registerVirtual(program, kit);
+  registerVendor(program, kit);
+  registerKey(program, kit);
   return program;
 }
 

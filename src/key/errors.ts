@@ -42,6 +42,17 @@ export class KeyCancelledError extends KeyStatusError {}
 /** The key failed internally (e.g. its flash write failed); the command had no effect. */
 export class KeyInternalError extends KeyStatusError {}
 
+/** A signed license update reached a key that has no vendor key yet: provision it first. */
+export class NotProvisionedError extends KeyStatusError {}
+/** The update (or PROVISION) names another key's serial; nothing changed. */
+export class WrongSerialError extends KeyStatusError {}
+/** The update's signature does not verify with the vendor key the key was provisioned with; nothing changed. */
+export class BadVendorSignatureError extends KeyStatusError {}
+/** The update's counter is not above the key's: an old or replayed update (a rollback); nothing changed. */
+export class StaleCounterError extends KeyStatusError {}
+/** PROVISION of a key already bound to another vendor key; only a wipe on the board undoes it. */
+export class AlreadyProvisionedError extends KeyStatusError {}
+
 const STATUS_ERRORS: ReadonlyMap<number, { code: string; type: typeof KeyStatusError }> = new Map([
   [Status.BAD_REQUEST, { code: "KEY_BAD_REQUEST", type: KeyBadRequestError }],
   [Status.UNKNOWN_COMMAND, { code: "KEY_UNKNOWN_COMMAND", type: UnknownCommandError }],
@@ -54,6 +65,11 @@ const STATUS_ERRORS: ReadonlyMap<number, { code: string; type: typeof KeyStatusE
   [Status.STORAGE_FULL, { code: "KEY_STORAGE_FULL", type: KeyStorageFullError }],
   [Status.CANCELLED, { code: "KEY_CANCELLED", type: KeyCancelledError }],
   [Status.INTERNAL, { code: "KEY_INTERNAL", type: KeyInternalError }],
+  [Status.NOT_PROVISIONED, { code: "KEY_NOT_PROVISIONED", type: NotProvisionedError }],
+  [Status.WRONG_SERIAL, { code: "KEY_WRONG_SERIAL", type: WrongSerialError }],
+  [Status.BAD_VENDOR_SIGNATURE, { code: "KEY_BAD_VENDOR_SIGNATURE", type: BadVendorSignatureError }],
+  [Status.STALE_COUNTER, { code: "KEY_STALE_COUNTER", type: StaleCounterError }],
+  [Status.ALREADY_PROVISIONED, { code: "KEY_ALREADY_PROVISIONED", type: AlreadyProvisionedError }],
 ]);
 
 /** The typed error for a non-OK status. */
@@ -70,6 +86,33 @@ export class CounterfeitKeyError extends KeybridgeError {
       "KEY_COUNTERFEIT",
       `the key with serial ${serial} presents a public key other than the one pinned at its first attach; ` +
         "it is refused as counterfeit",
+      { details: { serial } },
+    );
+  }
+}
+
+/** The key does not announce the VENDOR_SIGNED capability: it has no signed updates, provisioning or vendor info. */
+export class SignedUpdatesUnsupportedError extends KeybridgeError {
+  constructor(serial: string, capabilities: number) {
+    super(
+      "KEY_SIGNED_UPDATES_UNSUPPORTED",
+      `key ${serial} does not take vendor-signed license updates (capabilities 0x${capabilities.toString(16)}, ` +
+        "bit VENDOR_SIGNED clear); its firmware predates them",
+      { details: { serial, capabilities } },
+    );
+  }
+}
+
+/**
+ * A bare license set was given for a key that takes only vendor-signed updates, and no signer
+ * was configured to sign it: the update has to come as a file signed by the key's vendor.
+ */
+export class UnsignedLicenseUpdateError extends KeybridgeError {
+  constructor(serial: string) {
+    super(
+      "KEY_UPDATE_NOT_SIGNED",
+      `key ${serial} accepts only license updates signed by its vendor; ask the vendor for an update file ` +
+        "(`keybridge vendor sign`) and apply that",
       { details: { serial } },
     );
   }

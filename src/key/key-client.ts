@@ -1,6 +1,13 @@
 import { isCodedError } from "../errors.js";
 import { layerLogger } from "../log.js";
-import { AppCommand, MAX_BORROWS_PER_PAGE, NONCE_SIZE, STATUS_NAMES, Status } from "../protocol/constants.js";
+import {
+  AppCommand,
+  Capability,
+  MAX_BORROWS_PER_PAGE,
+  NONCE_SIZE,
+  STATUS_NAMES,
+  Status,
+} from "../protocol/constants.js";
 import { ProtocolError, ProtocolErrorCode } from "../protocol/errors.js";
 import {
   Borrow,
@@ -16,9 +23,12 @@ import {
   ListLicenses,
   OpStatusQuery,
   Ping,
+  Provision,
   Rebind,
   type ResponseEnvelope,
   Settle,
+  SignedLicenseUpdateCommand,
+  VendorInfoQuery,
 } from "../protocol/index.js";
 import { verifyResponse } from "../protocol/signature.js";
 import type {
@@ -32,12 +42,23 @@ import type {
   LicenseUsage,
   ListBorrowsRequest,
   OpStatus,
+  ProvisionRequest,
   RebindRequest,
   SettleRequest,
   SettleResult,
+  SignedLicenseUpdate,
+  SignedLicenseUpdateRequest,
+  SignedLicenseUpdateResult,
+  UnsignedLicenseUpdate,
+  VendorInfo,
 } from "../protocol/types.js";
 import { defaultRandomBytes, type RandomBytes, type Transport } from "../transport/transport.js";
-import { CounterfeitKeyError, statusError } from "./errors.js";
+import {
+  CounterfeitKeyError,
+  SignedUpdatesUnsupportedError,
+  statusError,
+  UnsignedLicenseUpdateError,
+} from "./errors.js";
 import type { PinStore } from "./pin-store.js";
 import { verifyResponseAsync } from "./verify-async.js";
 
@@ -53,6 +74,18 @@ export interface KeyClientOptions {
   readonly randomBytes?: RandomBytes;
   /** Told of every exchange with the key as it ends (for latency metrics); must not throw. */
   readonly onExchange?: (sample: ExchangeSample) => void;
+  /**
+   * Signs a bare license set given to `licenseUpdate` for a key that takes only vendor-signed
+   * updates. Virtual mode passes its demo vendor here; without a signer such a call fails with
+   * UnsignedLicenseUpdateError and the update has to come as a signed file.
+   */
+  readonly licenseSigner?: LicenseUpdateSigner;
+}
+
+/** Turns a bare license set into an update signed by the key's vendor (see KeyClientOptions.licenseSigner). */
+export interface LicenseUpdateSigner {
+  /** `vendor` is what the key reports: its vendor key and its current counter. */
+  sign(update: UnsignedLicenseUpdate, vendor: VendorInfo): SignedLicenseUpdate | Promise<SignedLicenseUpdate>;
 }
 
 /** One request/answer with the key, as it was timed. */
@@ -93,6 +126,7 @@ export interface RawResponse {
 export class KeyClient {
   private readonly randomBytes: RandomBytes;
   private readonly onExchange: ((sample: ExchangeSample) => void) | undefined;
+  private readonly licenseSigner: LicenseUpdateSigner | undefined;
   /** Calls between request and verified answer: more than one means others wait for the key. */
   private inFlight = 0;
 
@@ -105,10 +139,16 @@ export class KeyClient {
   ) {
     this.randomBytes = options.randomBytes ?? defaultRandomBytes;
     this.onExchange = options.onExchange;
+    this.licenseSigner = options.licenseSigner;
   }
 
   get serial(): string {
     return this.info.serial;
+  }
+
+  /** True when the key announces VENDOR_SIGNED: provisioning, vendor info and signed license updates. */
+  get takesSignedUpdates(): boolean {
+    return (this.info.capabilities & Capability.VENDOR_SIGNED) !== 0;
   }
 
   getInfo(options?: CallOptions): Promise<KeyInfo> {
@@ -173,8 +213,61 @@ export class KeyClient {
     }
   }
 
-  licenseUpdate(request: LicenseUpdateRequest, options?: CallOptions): Promise<LicenseUpdateResult> {
-    return this.call(LicenseUpdate, request, options);
+  /**
+   * Replaces the key's license set with a bare set (K6). A key that still offers the unsigned
+   * LICENSE_UPDATE gets it as is. A key that takes only vendor-signed updates gets it signed by
+   * the configured LicenseUpdateSigner, with the counter after the key's; without a signer this
+   * fails with UnsignedLicenseUpdateError before anything is sent.
+   */
+  async licenseUpdate(request: LicenseUpdateRequest, options?: CallOptions): Promise<LicenseUpdateResult> {
+    if ((this.info.capabilities & Capability.LICENSE_UPDATE) !== 0 || !this.takesSignedUpdates) {
+      return this.call(LicenseUpdate, request, options);
+    }
+    if (this.licenseSigner === undefined) throw new UnsignedLicenseUpdateError(this.serial);
+    const vendor = await this.vendorInfo(options);
+    const update = await this.licenseSigner.sign(
+      { serial: this.serial, counter: vendor.updateCounter + 1, licenses: request.licenses },
+      vendor,
+    );
+    const { licenseSetVersion, dummiesCreated } = await this.signedLicenseUpdate(
+      { opId: request.opId, update },
+      options,
+    );
+    return { licenseSetVersion, dummiesCreated };
+  }
+
+  /**
+   * SIGNED_LICENSE_UPDATE (PROTOCOL.md 8.11): replaces the license set with a vendor-signed one
+   * (K6: active borrows become dummies). Refusals, each with nothing changed: NotProvisionedError,
+   * WrongSerialError, BadVendorSignatureError, StaleCounterError (replay or rollback),
+   * KeyBadRequestError (malformed). The same opId on a retry answers as the first time (K2).
+   */
+  async signedLicenseUpdate(
+    request: SignedLicenseUpdateRequest,
+    options?: CallOptions,
+  ): Promise<SignedLicenseUpdateResult> {
+    this.requireSignedUpdates();
+    return this.call(SignedLicenseUpdateCommand, request, options);
+  }
+
+  /** VENDOR_INFO: whether the key is provisioned, with which vendor key, and its update counter. */
+  async vendorInfo(options?: CallOptions): Promise<VendorInfo> {
+    this.requireSignedUpdates();
+    return this.call(VendorInfoQuery, {}, options);
+  }
+
+  /**
+   * PROVISION: binds an unprovisioned key to a vendor public key. Repeating it with the same
+   * vendor key answers OK; another one is AlreadyProvisionedError; a serial other than the key's
+   * is WrongSerialError.
+   */
+  async provision(request: ProvisionRequest, options?: CallOptions): Promise<VendorInfo> {
+    this.requireSignedUpdates();
+    return this.call(Provision, request, options);
+  }
+
+  private requireSignedUpdates(): void {
+    if (!this.takesSignedUpdates) throw new SignedUpdatesUnsupportedError(this.serial, this.info.capabilities);
   }
 
   getTime(options?: CallOptions): Promise<KeyTime> {
@@ -382,6 +475,7 @@ export async function connectKey(
   return new KeyClient(transport, publicKey, info, {
     randomBytes,
     ...(options.onExchange === undefined ? {} : { onExchange: options.onExchange }),
+    ...(options.licenseSigner === undefined ? {} : { licenseSigner: options.licenseSigner }),
   });
 }
 

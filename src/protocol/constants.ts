@@ -124,6 +124,9 @@ export const AppCommand = {
   GET_TIME: 0x08,
   PING: 0x09,
   OP_STATUS: 0x0a,
+  SIGNED_LICENSE_UPDATE: 0x0b,
+  PROVISION: 0x0c,
+  VENDOR_INFO: 0x0d,
 } as const;
 export type AppCommand = (typeof AppCommand)[keyof typeof AppCommand];
 
@@ -140,6 +143,11 @@ export const Status = {
   STORAGE_FULL: 0x09,
   CANCELLED: 0x0a,
   INTERNAL: 0x0b,
+  NOT_PROVISIONED: 0x0c,
+  WRONG_SERIAL: 0x0d,
+  BAD_VENDOR_SIGNATURE: 0x0e,
+  STALE_COUNTER: 0x0f,
+  ALREADY_PROVISIONED: 0x10,
 } as const;
 export type Status = (typeof Status)[keyof typeof Status];
 
@@ -157,7 +165,10 @@ export const Capability = {
   OP_STATUS: 1 << 1,
   KEEPALIVE: 1 << 2,
   CANCEL: 1 << 3,
+  /** The unsigned LICENSE_UPDATE command: keys that take only vendor-signed updates leave it clear. */
   LICENSE_UPDATE: 1 << 4,
+  /** PROVISION, VENDOR_INFO and SIGNED_LICENSE_UPDATE: the license set changes only by the vendor's signature. */
+  VENDOR_SIGNED: 1 << 5,
 } as const;
 
 /** Sizes of fixed fields. */
@@ -174,6 +185,8 @@ export const MAX_LICENSES = 256;
 /** LIST_BORROWS returns at most this many records per page. */
 export const MAX_BORROWS_PER_PAGE = 32;
 export const MAX_PING_BYTES = 1024;
+/** Highest update counter of a signed license update (u32 on the wire). */
+export const MAX_UPDATE_COUNTER = 0xffffffff;
 /** Longest BORROW period a license may declare. */
 export const MAX_BORROW_DAYS = 365;
 /** Borrow periods, a license's borrowDays and K4's dummy period count whole days of this many ms. */

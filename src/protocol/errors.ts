@@ -25,6 +25,8 @@ export const ProtocolErrorCode = {
   MISMATCHED_RESPONSE: "PROTOCOL_MISMATCHED_RESPONSE",
   /** A message too large to be sent. */
   MESSAGE_TOO_LARGE: "PROTOCOL_MESSAGE_TOO_LARGE",
+  /** A license update file that does not start with the update file's magic and version, or is too large to be one. */
+  BAD_UPDATE_FILE: "PROTOCOL_BAD_UPDATE_FILE",
 } as const;
 export type ProtocolErrorCode = (typeof ProtocolErrorCode)[keyof typeof ProtocolErrorCode];
 

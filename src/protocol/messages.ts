@@ -3,7 +3,6 @@ import {
   AppCommand,
   BINDING_SIZE,
   INIT_NONCE_SIZE,
-  MAX_BORROW_DAYS,
   MAX_BORROWS_PER_PAGE,
   MAX_CLIENT_BYTES,
   MAX_LICENSES,
@@ -17,6 +16,8 @@ import {
   TAG_SIZE,
 } from "./constants.js";
 import { ProtocolError, ProtocolErrorCode } from "./errors.js";
+import { readSignedUpdate, writeSignedUpdate } from "./license-update.js";
+import { badField, readLicense, readLicenseSet, writeLicense, writeLicenseSet } from "./licenses.js";
 import type {
   BorrowPage,
   BorrowRecord,
@@ -24,16 +25,19 @@ import type {
   InitResponse,
   KeyInfo,
   KeyTime,
-  License,
   LicenseUpdateRequest,
   LicenseUpdateResult,
   LicenseUsage,
   ListBorrowsRequest,
   OperationKind,
   OpStatus,
+  ProvisionRequest,
   RebindRequest,
   SettleRequest,
   SettleResult,
+  SignedLicenseUpdateRequest,
+  SignedLicenseUpdateResult,
+  VendorInfo,
 } from "./types.js";
 
 export type Empty = Record<never, never>;
@@ -47,25 +51,6 @@ export interface CommandCodec<Req, Res> {
   decodeRequest(body: Uint8Array): Req;
   encodeResponse(response: Res): Uint8Array;
   decodeResponse(body: Uint8Array): Res;
-}
-
-function badField(what: string, field: string, detail: string): ProtocolError {
-  return new ProtocolError(ProtocolErrorCode.BAD_FIELD, `${what}: ${field} ${detail}`, { field });
-}
-
-function readLicense(r: ByteReader, what: string): License {
-  const product = r.u32("product");
-  const seats = r.u16("seats");
-  const borrowable = r.u16("borrowable");
-  const borrowDays = r.u16("borrowDays");
-  if (borrowable > seats) throw badField(what, "borrowable", `(${borrowable}) exceeds seats (${seats})`);
-  if (borrowDays < 1 || borrowDays > MAX_BORROW_DAYS)
-    throw badField(what, "borrowDays", `must be 1..${MAX_BORROW_DAYS}`);
-  return { product, seats, borrowable, borrowDays };
-}
-
-function writeLicense(w: ByteWriter, license: License): void {
-  w.u32(license.product).u16(license.seats).u16(license.borrowable).u16(license.borrowDays);
 }
 
 function readVersion(r: ByteReader): string {
@@ -332,26 +317,15 @@ export const ListBorrows = define<ListBorrowsRequest, BorrowPage>("LIST_BORROWS"
 
 export const LicenseUpdate = define<LicenseUpdateRequest, LicenseUpdateResult>("LICENSE_UPDATE", true, {
   encodeRequest(request) {
-    const w = new ByteWriter(18 + request.licenses.length * 10)
-      .bytes(request.opId, OP_ID_SIZE)
-      .u16(request.licenses.length);
-    for (const license of request.licenses) writeLicense(w, license);
+    const w = new ByteWriter(18 + request.licenses.length * 10).bytes(request.opId, OP_ID_SIZE);
+    writeLicenseSet(w, request.licenses);
     return w.finish();
   },
   decodeRequest(body) {
     const what = "LICENSE_UPDATE request";
     const r = new ByteReader(body, what);
     const opId = r.bytesOf(OP_ID_SIZE, "opId");
-    const count = r.u16("count");
-    if (count > MAX_LICENSES) throw badField(what, "count", `${count} exceeds ${MAX_LICENSES}`);
-    const licenses: License[] = [];
-    const seen = new Set<number>();
-    for (let i = 0; i < count; i++) {
-      const license = readLicense(r, what);
-      if (seen.has(license.product)) throw badField(what, "product", `${license.product} appears twice`);
-      seen.add(license.product);
-      licenses.push(license);
-    }
+    const licenses = readLicenseSet(r, what);
     r.end();
     return { opId, licenses };
   },
@@ -445,6 +419,90 @@ export const OpStatusQuery = define<{ opId: Uint8Array }, OpStatus>("OP_STATUS",
   },
 });
 
+export const SignedLicenseUpdateCommand = define<SignedLicenseUpdateRequest, SignedLicenseUpdateResult>(
+  "SIGNED_LICENSE_UPDATE",
+  true,
+  {
+    encodeRequest(request) {
+      const w = new ByteWriter(128 + request.update.licenses.length * 10).bytes(request.opId, OP_ID_SIZE);
+      writeSignedUpdate(w, request.update);
+      return w.finish();
+    },
+    decodeRequest(body) {
+      const what = "SIGNED_LICENSE_UPDATE request";
+      const r = new ByteReader(body, what);
+      const opId = r.bytesOf(OP_ID_SIZE, "opId");
+      const update = readSignedUpdate(r, what);
+      r.end();
+      return { opId, update };
+    },
+    encodeResponse(result) {
+      return new ByteWriter(10)
+        .u32(result.licenseSetVersion)
+        .u16(result.dummiesCreated)
+        .u32(result.updateCounter)
+        .finish();
+    },
+    decodeResponse(body) {
+      const r = new ByteReader(body, "SIGNED_LICENSE_UPDATE response");
+      const result = {
+        licenseSetVersion: r.u32("licenseSetVersion"),
+        dummiesCreated: r.u16("dummiesCreated"),
+        updateCounter: r.u32("updateCounter"),
+      };
+      r.end();
+      return result;
+    },
+  },
+);
+
+function writeVendorInfo(info: VendorInfo): Uint8Array {
+  const w = new ByteWriter(37).u8(info.provisioned ? 1 : 0);
+  w.bytes(
+    info.provisioned && info.vendorPublicKey ? info.vendorPublicKey : new Uint8Array(PUBLIC_KEY_SIZE),
+    PUBLIC_KEY_SIZE,
+  );
+  return w.u32(info.updateCounter).finish();
+}
+
+function readVendorInfo(body: Uint8Array, what: string): VendorInfo {
+  const r = new ByteReader(body, what);
+  const provisioned = r.u8("provisioned");
+  const vendorPublicKey = r.bytesOf(PUBLIC_KEY_SIZE, "vendorPublicKey");
+  const updateCounter = r.u32("updateCounter");
+  r.end();
+  if (provisioned === 0) return { provisioned: false, updateCounter };
+  if (provisioned !== 1) throw badField(what, "provisioned", `has unknown value ${provisioned}`);
+  return { provisioned: true, vendorPublicKey, updateCounter };
+}
+
+export const Provision = define<ProvisionRequest, VendorInfo>("PROVISION", true, {
+  encodeRequest(request) {
+    return new ByteWriter(66)
+      .shortString(request.serial, MAX_SERIAL_BYTES)
+      .bytes(request.vendorPublicKey, PUBLIC_KEY_SIZE)
+      .finish();
+  },
+  decodeRequest(body) {
+    const r = new ByteReader(body, "PROVISION request");
+    const request = {
+      serial: r.shortString("serial", MAX_SERIAL_BYTES),
+      vendorPublicKey: r.bytesOf(PUBLIC_KEY_SIZE, "vendorPublicKey"),
+    };
+    r.end();
+    return request;
+  },
+  encodeResponse: writeVendorInfo,
+  decodeResponse: (body) => readVendorInfo(body, "PROVISION response"),
+});
+
+export const VendorInfoQuery = define<Empty, VendorInfo>("VENDOR_INFO", false, {
+  encodeRequest: empty,
+  decodeRequest: (body) => decodeEmpty(body, "VENDOR_INFO request"),
+  encodeResponse: writeVendorInfo,
+  decodeResponse: (body) => readVendorInfo(body, "VENDOR_INFO response"),
+});
+
 export const COMMAND_CODECS = {
   GET_INFO: GetInfo,
   LIST_LICENSES: ListLicenses,
@@ -456,6 +514,9 @@ export const COMMAND_CODECS = {
   GET_TIME: GetTime,
   PING: Ping,
   OP_STATUS: OpStatusQuery,
+  SIGNED_LICENSE_UPDATE: SignedLicenseUpdateCommand,
+  PROVISION: Provision,
+  VENDOR_INFO: VendorInfoQuery,
 } as const;
 
 /** Request envelope inside MSG: nonce(16) | command(1) | body. */

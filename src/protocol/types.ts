@@ -119,3 +119,46 @@ export interface InitResponse {
   readonly firmwareVersion: string;
   readonly capabilities: number;
 }
+
+/**
+ * The part of a vendor-signed license update that the vendor signs: which key (serial), the
+ * update's place in that key's sequence (counter, strictly increasing) and the whole new set.
+ */
+export interface UnsignedLicenseUpdate {
+  readonly serial: string;
+  readonly counter: number;
+  readonly licenses: readonly License[];
+}
+
+/** An update with the vendor's Ed25519 signature (PROTOCOL.md section 8.11). */
+export interface SignedLicenseUpdate extends UnsignedLicenseUpdate {
+  readonly signature: Uint8Array;
+}
+
+export interface SignedLicenseUpdateRequest {
+  readonly opId: Uint8Array;
+  readonly update: SignedLicenseUpdate;
+}
+
+export interface SignedLicenseUpdateResult {
+  readonly licenseSetVersion: number;
+  readonly dummiesCreated: number;
+  /** The key's update counter now: the counter of the update applied. */
+  readonly updateCounter: number;
+}
+
+export interface ProvisionRequest {
+  /** The serial of the key meant: a key refuses a PROVISION naming another one. */
+  readonly serial: string;
+  /** Raw 32-byte Ed25519 public key of the vendor whose signature the key will require. */
+  readonly vendorPublicKey: Uint8Array;
+}
+
+/** Whose signature a key requires for a license update, and how far its update sequence is. */
+export interface VendorInfo {
+  readonly provisioned: boolean;
+  /** Set when provisioned. */
+  readonly vendorPublicKey?: Uint8Array;
+  /** Counter of the last update applied; 0 before the first one. The next update must be above it. */
+  readonly updateCounter: number;
+}

@@ -24,6 +24,7 @@ import {
   rejectsWithCode,
   settleHeld,
 } from "./helpers.js";
+import { vendorCases } from "./vendor-cases.js";
 
 const protocolCases: ConformanceCase[] = [
   {
@@ -320,29 +321,6 @@ const borrowCases: ConformanceCase[] = [
     },
   },
   {
-    name: "LICENSE_UPDATE bumps the version and turns every active borrow into a dummy",
-    rule: "K6",
-    destructive: true,
-    needsClockControl: true,
-    async run({ client, controls }) {
-      assert.ok(controls);
-      const license = await borrowableProduct(client);
-      const held = await borrowOne(client, license.product);
-      const info = await client.getInfo();
-      const licenses = (await client.listLicenses()).map(({ product, seats, borrowable, borrowDays }) => ({
-        product,
-        seats,
-        borrowable,
-        borrowDays,
-      }));
-      const result = await client.licenseUpdate({ opId: random(16), licenses });
-      assert.equal(result.licenseSetVersion, info.licenseSetVersion + 1);
-      assert.ok(result.dummiesCreated >= 1);
-      assert.equal((await recordOf(client, held.record.id))?.state, "dummy");
-      await clearDummies(client, controls.advanceClock);
-    },
-  },
-  {
     name: "REBIND with the right old binding and tag moves the borrow; the new binding returns it",
     rule: "K7",
     async run({ client }) {
@@ -462,4 +440,4 @@ const borrowCases: ConformanceCase[] = [
 ];
 
 /** Every case of the suite, in the order they run. */
-export const conformanceCases: readonly ConformanceCase[] = [...protocolCases, ...borrowCases];
+export const conformanceCases: readonly ConformanceCase[] = [...protocolCases, ...borrowCases, ...vendorCases];

@@ -26,6 +26,7 @@ export function skipReason(
   destructive: boolean,
 ): string | undefined {
   if (testCase.needsClockControl && context.controls === undefined) return "needs clock control (virtual key only)";
+  if (testCase.needsVendor && context.vendor === undefined) return "needs the key's vendor secret to sign updates";
   if (testCase.destructive && !destructive) return "destructive on a real key (enable explicitly)";
   return undefined;
 }

@@ -2,7 +2,11 @@
  * The conformance suite against a REAL key through real node-hid (hardware in the loop).
  *
  *   KEYBRIDGE_HIL=1 npx vitest run test/hil
+ *   KEYBRIDGE_HIL=1 KEYBRIDGE_HIL_VENDOR_KEY=vendor.key npx vitest run test/hil
  *
+ * With the vendor secret the key was provisioned with (KEYBRIDGE_HIL_VENDOR_KEY), the cases that
+ * check the key against its vendor run too; the ones that apply an update are destructive and
+ * stay skipped on a real key.
  * Without the variable, or without a key attached, every case is skipped visibly with the
  * reason. A key that already holds borrows is refused (the suite borrows and returns seats and
  * must not disturb production borrows) unless KEYBRIDGE_HIL_FORCE=1. Cases that need clock
@@ -15,9 +19,11 @@ import { loadHidBackend } from "../../src/transport/backend.js";
 import { listKeys } from "../../src/transport/discovery.js";
 import { openHidPort } from "../../src/transport/node-hid-port.js";
 import { Transport } from "../../src/transport/transport.js";
-import { conformanceCases, skipReason } from "../conformance/index.js";
+import { conformanceCases, skipReason, type TestVendor, vendorFromFile } from "../conformance/index.js";
 
 const enabled = process.env.KEYBRIDGE_HIL === "1";
+const vendorFile = process.env.KEYBRIDGE_HIL_VENDOR_KEY;
+const vendor: TestVendor | undefined = enabled && vendorFile ? vendorFromFile(vendorFile) : undefined;
 const force = process.env.KEYBRIDGE_HIL_FORCE === "1";
 
 interface Connected {
@@ -55,7 +61,8 @@ describe.skipIf(connected.client === undefined)(`conformance on a real key`, () 
   });
 
   for (const testCase of conformanceCases) {
-    const reason = connected.client ? skipReason(testCase, { client: connected.client }, false) : undefined;
+    const context = connected.client ? { client: connected.client, ...(vendor ? { vendor } : {}) } : undefined;
+    const reason = context ? skipReason(testCase, context, false) : undefined;
     const title = `[${testCase.rule}] ${testCase.name}`;
     if (reason !== undefined) {
       it.skip(`${title} (skipped: ${reason})`, () => {});
@@ -65,7 +72,7 @@ describe.skipIf(connected.client === undefined)(`conformance on a real key`, () 
       const client = connected.client;
       if (client === undefined) throw new Error("no key");
       if (!force && connected.outstandingBorrows !== 0) throw new Error("refused: the key holds borrows");
-      await testCase.run({ client });
+      await testCase.run({ client, ...(vendor ? { vendor } : {}) });
     });
   }
 });

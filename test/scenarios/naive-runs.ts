@@ -1,4 +1,6 @@
 import { createDemoKey, type VirtualBus } from "../../native-mocks/index.js";
+import type { LicenseUpdateSigner } from "../../src/key/index.js";
+import { newTestVendor } from "../conformance/vendor.js";
 import { CLIENTS, DAY_MS, DummyTracker, type RunResult, SERIAL, TIMELINE, UPGRADED_LICENSES } from "./kit.js";
 import { NaiveServer } from "./naive-server.js";
 import type { ScenarioId } from "./scenario-ids.js";
@@ -8,6 +10,8 @@ const HOST = { ip: "192.0.2.10", hostname: "license-srv", machineId: "4f1c0de5" 
 /** One naive run: the scenario's forbidden action happens on `actionDay`; the server never knows better. */
 interface NaiveWorld {
   bus: VirtualBus;
+  /** The key's vendor: signs the license updates any server applies. */
+  signer: LicenseUpdateSigner;
   server: NaiveServer;
   ids: Map<string, number>;
   notes: string[];
@@ -60,7 +64,12 @@ const PLANS: Record<ScenarioId, NaivePlan> = {
     actionDay: 1,
     action: async (w) => {
       w.notes.push("key moved to another computer running the license server (same network settings)");
-      w.moved = new NaiveServer(w.bus, SERIAL, { ip: "192.0.2.11", hostname: "license-srv-2", machineId: "77aa01" });
+      w.moved = new NaiveServer(
+        w.bus,
+        SERIAL,
+        { ip: "192.0.2.11", hostname: "license-srv-2", machineId: "77aa01" },
+        w.signer,
+      );
     },
   },
   "uninstall-driver": {
@@ -111,10 +120,12 @@ const PLANS: Record<ScenarioId, NaivePlan> = {
 /** Runs one scenario against the naive server on a fresh virtual key and counts the dummies. */
 export async function runNaive(id: ScenarioId): Promise<RunResult> {
   const plan = PLANS[id];
-  const { bus, key } = createDemoKey({ serial: SERIAL });
-  const server = new NaiveServer(bus, SERIAL, { ...HOST });
+  const vendor = newTestVendor();
+  const { bus, key } = createDemoKey({ serial: SERIAL, vendorPublicKey: vendor.publicKey });
+  const signer: LicenseUpdateSigner = { sign: (update) => vendor.sign(update) };
+  const server = new NaiveServer(bus, SERIAL, { ...HOST }, signer);
   const tracker = new DummyTracker();
-  const world: NaiveWorld = { bus, server, ids: new Map(), notes: [], current: () => world.moved ?? server };
+  const world: NaiveWorld = { bus, signer, server, ids: new Map(), notes: [], current: () => world.moved ?? server };
   try {
     for (const c of CLIENTS) world.ids.set(c.client, await server.borrow(c.product, c.client));
     for (let day = 1; day <= TIMELINE.lastDay; day++) {

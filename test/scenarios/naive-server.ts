@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { VirtualBus } from "../../native-mocks/index.js";
 import { createNodeHidStandIn, createUsbStandIn } from "../../native-mocks/index.js";
-import { connectKey, type KeyClient, MemoryPinStore } from "../../src/key/index.js";
+import { connectKey, type KeyClient, type LicenseUpdateSigner, MemoryPinStore } from "../../src/key/index.js";
 import type { License } from "../../src/protocol/index.js";
 import { listKeys, openHidPort, Transport, virtualHidBackend } from "../../src/transport/index.js";
 
@@ -39,6 +39,8 @@ export class NaiveServer {
     bus: VirtualBus,
     private readonly serial: string,
     public host: NaiveHost,
+    /** The key's vendor, who signs the updates the naive server applies as they come. */
+    private readonly licenseSigner: LicenseUpdateSigner,
   ) {
     this.backend = virtualHidBackend(createNodeHidStandIn(bus), createUsbStandIn(bus));
   }
@@ -155,7 +157,7 @@ export class NaiveServer {
     const device = (await listKeys(this.backend)).find((candidate) => candidate.serial === this.serial);
     if (device === undefined) throw new Error(`key ${this.serial} is not plugged in`);
     const transport = await Transport.open(await openHidPort(this.backend, device), { timeoutMs: 2000 });
-    this.client = await connectKey(transport, this.pins);
+    this.client = await connectKey(transport, this.pins, { licenseSigner: this.licenseSigner });
     return this.client;
   }
 }

@@ -154,6 +154,22 @@ const EXCEPTIONS: readonly { from: string; target: string; why: string }[] = [
     target: "src/bridge/local-diagnostics.ts",
     why: "doctor checks the devices, the ledger and the registry file locally, read-only",
   },
+  {
+    // The key firmware is a shipped part of the package (dist/native-mocks): `keybridge key ...`
+    // runs it on a board with a USB device controller. Loaded only inside those commands' actions
+    // (the closure check keeps it out of the CLI's start), so no other command ever loads it.
+    from: "src/cli/commands/key.ts",
+    target: "native-mocks/board/index.ts",
+    why: "`keybridge key` serves the reference key firmware on a board's USB gadget",
+  },
+  {
+    // A factory station has no daemon: `keybridge vendor provision|apply` talk to the key over
+    // USB through the bridge's station (transport and KeyClient as the daemon uses them). Loaded
+    // only inside those two actions.
+    from: "src/cli/commands/vendor.ts",
+    target: "src/bridge/factory-station.ts",
+    why: "the vendor's factory station provisions and updates a key over USB without a daemon",
+  },
 ];
 
 function isException(edge: ImportEdge): boolean {

@@ -56,14 +56,13 @@ const GUEST_PACKAGES = ["busybox-static", "udev", "kmod", "libudev1", "libusb-1.
 const UNUSED_PACKAGE_PATH =
   /^(usr\/share|usr\/lib\/systemd\/(system|network)|usr\/lib\/udev\/hwdb\.d|usr\/bin\/systemd-hwdb|etc\/init\.d)(\/|$)/;
 /**
- * Where the guest puts the key. The gadget's USB identity is not here: the guest writes it to
- * configfs with `dist/native-mocks/gadget-main.js configure`, from the protocol constants and the
- * key's own state (serial, firmware version), so nothing is copied.
+ * Where the guest puts the key: the defaults of systemd/keybridge-key.service (the guest checks
+ * they agree). The gadget's USB identity is not here: the guest writes it to configfs with
+ * `keybridge key setup`, from the protocol constants and the key's own state, so nothing is copied.
  */
 const GUEST_KEY = {
   serial: "KB-VM-0001",
-  product: "keybridge VM key",
-  keyState: "/tmp/key.json",
+  keyState: "/var/lib/keybridge-key/key.json",
   device: "/dev/hidg0",
   udc: "dummy_udc.0",
   configfsDir: "/sys/kernel/config/usb_gadget/keybridge",
@@ -343,15 +342,11 @@ function ensureProjectBuilt(cacheDir, log) {
 
 /** What init and the checks read: where the key lives, not what it looks like on the bus. */
 function guestConfig(kernel) {
-  const gadgetMain = join(REPO, "dist", "native-mocks", "gadget-main.js");
-  if (!existsSync(gadgetMain)) throw new Error(`the build has no ${relative(REPO, gadgetMain)}`);
+  const board = join(REPO, "dist", "native-mocks", "board", "index.js");
+  if (!existsSync(board)) throw new Error(`the build has no ${relative(REPO, board)}`);
   const json = { ...GUEST_KEY, kernelVersion: kernel.version };
   const env = {
     KB_SERIAL: GUEST_KEY.serial,
-    KB_PRODUCT: GUEST_KEY.product,
-    KB_KEY_STATE: GUEST_KEY.keyState,
-    KB_UDC: GUEST_KEY.udc,
-    KB_GADGET: GUEST_KEY.configfsDir,
     KB_GROUP: GUEST_KEY.group,
     KB_KERNEL: kernel.version,
     KB_MODULES: kernel.modules.join(" "),
@@ -370,7 +365,7 @@ async function buildProjectLayer(cacheDir, kernel, log) {
     const cpio = new CpioWriter(`${path}.tmp`);
     cpio.file("init", join(REPO, "test", "vm", "guest", "init.sh"), 0o755);
     cpio.file("kb/package.json", join(REPO, "package.json"));
-    for (const dir of ["dist", "udev", join("test", "vm", "guest")]) {
+    for (const dir of ["dist", "udev", "systemd", join("test", "vm", "guest")]) {
       for (const file of treeFiles(join(REPO, dir))) cpio.file(`kb/${relative(REPO, file)}`, file);
     }
     cpio.content("etc/keybridge-vm/guest.env", config.envText);

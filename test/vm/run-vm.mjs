@@ -5,7 +5,7 @@
 //
 //   node test/vm/run-vm.mjs [--checks a,b] [--shell] [--rebuild] [--gzip] [--verbose]
 //
-// Environment: KEYBRIDGE_VM_TIMEOUT_S (default 480), KEYBRIDGE_VM_CACHE (default
+// Environment: KEYBRIDGE_VM_TIMEOUT_S (default 900), KEYBRIDGE_VM_CACHE (default
 // ~/.cache/keybridge-vm), KEYBRIDGE_VM_APPEND (extra kernel arguments), KEYBRIDGE_VM_VERBOSE=1,
 // KEYBRIDGE_VM_SMP (guest CPUs, default 2 or the host's count if lower).
 import { spawn, spawnSync } from "node:child_process";
@@ -26,7 +26,7 @@ const option = (name) => {
 };
 const shell = args.includes("--shell");
 const verbose = args.includes("--verbose") || process.env.KEYBRIDGE_VM_VERBOSE === "1";
-const timeoutS = Number(process.env.KEYBRIDGE_VM_TIMEOUT_S || 480);
+const timeoutS = Number(process.env.KEYBRIDGE_VM_TIMEOUT_S || 900);
 const say = (message) => process.stderr.write(`[vm] ${message}\n`);
 
 const qemuMissing = toolMissing(QEMU);

@@ -18,6 +18,11 @@ describe("status errors", () => {
     [Status.STORAGE_FULL, "KEY_STORAGE_FULL"],
     [Status.CANCELLED, "KEY_CANCELLED"],
     [Status.INTERNAL, "KEY_INTERNAL"],
+    [Status.NOT_PROVISIONED, "KEY_NOT_PROVISIONED"],
+    [Status.WRONG_SERIAL, "KEY_WRONG_SERIAL"],
+    [Status.BAD_VENDOR_SIGNATURE, "KEY_BAD_VENDOR_SIGNATURE"],
+    [Status.STALE_COUNTER, "KEY_STALE_COUNTER"],
+    [Status.ALREADY_PROVISIONED, "KEY_ALREADY_PROVISIONED"],
     [0x99, "KEY_STATUS_UNKNOWN"],
   ])("status 0x%s becomes %s and carries the key's reason", (status, code) => {
     const error = statusError(status, AppCommand.BORROW, "the key's words");

@@ -17,6 +17,7 @@ import {
   type RebindRequest,
   type SettleRequest,
   type SettleResult,
+  SIGNATURE_SIZE,
   TAG_SIZE,
 } from "../../../src/protocol/index.js";
 
@@ -138,6 +139,31 @@ export const borrowPage = fc.record({
 export const licenseUpdateRequest = fc.record({ opId: fixedBytes(OP_ID_SIZE), licenses: licenseSet });
 
 export const licenseUpdateResult = fc.record({ licenseSetVersion: u32, dummiesCreated: u16 });
+
+export const signedLicenseUpdate = fc.record({
+  serial: utf8String(MAX_SERIAL_BYTES),
+  counter: fc.integer({ min: 1, max: 0xffffffff }),
+  licenses: licenseSet,
+  signature: fixedBytes(SIGNATURE_SIZE),
+});
+
+export const signedLicenseUpdateRequest = fc.record({ opId: fixedBytes(OP_ID_SIZE), update: signedLicenseUpdate });
+
+export const signedLicenseUpdateResult = fc.record({ licenseSetVersion: u32, dummiesCreated: u16, updateCounter: u32 });
+
+export const provisionRequest = fc.record({
+  serial: utf8String(MAX_SERIAL_BYTES),
+  vendorPublicKey: fixedBytes(PUBLIC_KEY_SIZE),
+});
+
+export const vendorInfo = fc.oneof(
+  fc.record({ provisioned: fc.constant(false as const), updateCounter: u32 }),
+  fc.record({
+    provisioned: fc.constant(true as const),
+    vendorPublicKey: fixedBytes(PUBLIC_KEY_SIZE),
+    updateCounter: u32,
+  }),
+);
 
 export const keyTime = fc.record({ keyTimeMs: u64, settleWindowMs: u32 });
 

@@ -28,3 +28,9 @@ export function filled(size: number, value: number): Uint8Array {
 export const EXAMPLE_TIME = 1_767_225_600_000;
 export const DAY_MS = 86_400_000;
 export const EXAMPLE_CID = 0x1a2b3c4d;
+
+/** RFC 8032 section 7.1, test 2: the vendor of the worked examples (another published pair). */
+export const RFC8032_VENDOR_SECRET = "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb";
+export const RFC8032_VENDOR_PUBLIC = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c";
+export const exampleVendorKey = ed25519FromSeed(RFC8032_VENDOR_SECRET);
+export const exampleVendorPublicKey = fromHex(RFC8032_VENDOR_PUBLIC);

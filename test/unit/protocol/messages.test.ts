@@ -25,8 +25,11 @@ import {
   Ping,
   ProtocolError,
   ProtocolErrorCode,
+  Provision,
   Rebind,
   Settle,
+  SignedLicenseUpdateCommand,
+  VendorInfoQuery,
 } from "../../../src/protocol/index.js";
 import * as arb from "./arbitraries.js";
 import { counting, DAY_MS, EXAMPLE_TIME, filled } from "./fixtures.js";
@@ -37,6 +40,7 @@ const BINDING = counting(32, 0x20);
 const NEW_BINDING = filled(32, 0xbb);
 const TAG = counting(16, 0x40);
 const PUBLIC_KEY = counting(32, 0x80);
+const SIGNATURE = counting(64, 0x01);
 const TIME = "0000019b76daa800"; // EXAMPLE_TIME
 const TIME_PLUS_30D = "0000019c11597000";
 
@@ -188,6 +192,35 @@ const CASES: readonly CodecCase[] = [
     requestHex: hexOf(OP_ID),
     response: { known: true, kind: "settle", status: 0, borrowId: 42, settleOutcome: "dummy" },
     responseHex: hex(["01", "02", "00", "000000000000002a", "01"]),
+  },
+  {
+    codec: SignedLicenseUpdateCommand,
+    request: {
+      opId: OP_ID,
+      update: {
+        serial: "KB-7",
+        counter: 258,
+        licenses: [{ product: 7, seats: 10, borrowable: 4, borrowDays: 30 }],
+        signature: SIGNATURE,
+      },
+    },
+    requestHex: hex([hexOf(OP_ID), "04", "4b422d37", "00000102", "0001", "00000007000a0004001e", hexOf(SIGNATURE)]),
+    response: { licenseSetVersion: 8, dummiesCreated: 3, updateCounter: 258 },
+    responseHex: hex(["00000008", "0003", "00000102"]),
+  },
+  {
+    codec: Provision,
+    request: { serial: "KB-7", vendorPublicKey: PUBLIC_KEY },
+    requestHex: hex(["04", "4b422d37", hexOf(PUBLIC_KEY)]),
+    response: { provisioned: true, vendorPublicKey: PUBLIC_KEY, updateCounter: 0 },
+    responseHex: hex(["01", hexOf(PUBLIC_KEY), "00000000"]),
+  },
+  {
+    codec: VendorInfoQuery,
+    request: {},
+    requestHex: "",
+    response: { provisioned: false, updateCounter: 0 },
+    responseHex: hex(["00", "00".repeat(32), "00000000"]),
   },
 ];
 
@@ -393,6 +426,9 @@ describe("round-trip properties", () => {
     ["GET_TIME", fc.constant({}), arb.keyTime],
     ["PING", arb.pingData, arb.pingData],
     ["OP_STATUS", fc.record({ opId: arb.fixedBytes(16) }), arb.opStatus],
+    ["SIGNED_LICENSE_UPDATE", arb.signedLicenseUpdateRequest, arb.signedLicenseUpdateResult],
+    ["PROVISION", arb.provisionRequest, arb.vendorInfo],
+    ["VENDOR_INFO", fc.constant({}), arb.vendorInfo],
   ];
 
   it("covers every command", () => {

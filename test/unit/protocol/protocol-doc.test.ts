@@ -8,6 +8,7 @@ import {
   decodeFrames,
   decodeInitRequest,
   decodeInitResponse,
+  decodeLicenseUpdateFile,
   decodeRequestEnvelope,
   decodeResponseEnvelope,
   FrameCommand,
@@ -16,14 +17,15 @@ import {
   GetInfo,
   HID_REPORT_DESCRIPTOR,
   KeepaliveStatus,
+  licenseUpdateSignatureValid,
   MAX_MESSAGE_SIZE,
   ProtocolErrorCode,
   Status,
   toHex,
   verifyResponse,
 } from "../../../src/protocol/index.js";
-import { RFC8032_PUBLIC } from "./fixtures.js";
-import { EXAMPLE_BORROW, EXAMPLE_INFO, workedExamples } from "./worked-examples.js";
+import { RFC8032_PUBLIC, RFC8032_VENDOR_PUBLIC } from "./fixtures.js";
+import { EXAMPLE_BORROW, EXAMPLE_INFO, EXAMPLE_UPDATE, workedExamples } from "./worked-examples.js";
 
 const DOC_PATH = fileURLToPath(new URL("../../../src/protocol/PROTOCOL.md", import.meta.url));
 
@@ -104,6 +106,18 @@ describe("PROTOCOL.md agrees with the code", () => {
     const borrow = decodeRequestEnvelope(frames("borrow")[0]!.payload);
     expect(borrow.command).toBe(AppCommand.BORROW);
     expect(Borrow.decodeRequest(borrow.body)).toEqual(EXAMPLE_BORROW);
+  });
+
+  it("the example update file, read back from the document, verifies with the published vendor key", () => {
+    const rows = block("update-file")
+      .exec(doc)![1]!
+      .split("\n")
+      .filter((line) => /^ {4}[0-9a-f]{4} {2}/.test(line));
+    const file = fromHex(rows.map((line) => line.slice(10).replace(/ /g, "")).join(""));
+    const update = decodeLicenseUpdateFile(file);
+    expect(update).toEqual({ ...EXAMPLE_UPDATE, signature: update.signature });
+    expect(licenseUpdateSignatureValid(update, fromHex(RFC8032_VENDOR_PUBLIC))).toBe(true);
+    expect(licenseUpdateSignatureValid(update, fromHex(RFC8032_PUBLIC))).toBe(false);
   });
 
   it("every frame command, with its wire byte", () => {

@@ -6,19 +6,35 @@ import {
   encodeFrames,
   encodeInitRequest,
   encodeInitResponse,
+  encodeLicenseUpdateFile,
   encodeRequestEnvelope,
   encodeResponseEnvelope,
   FRAME_COMMAND_FLAG,
   FrameCommand,
   GetInfo,
   type KeyInfo,
+  LICENSE_UPDATE_CONTEXT,
+  licenseUpdateSignedBytes,
   PROTOCOL_VERSION,
+  Provision,
   REPORT_SIZE,
+  type SignedLicenseUpdate,
+  SignedLicenseUpdateCommand,
   Status,
+  signLicenseUpdate,
   signResponse,
   toHex,
+  type UnsignedLicenseUpdate,
 } from "../../../src/protocol/index.js";
-import { counting, EXAMPLE_CID, EXAMPLE_TIME, exampleKey, examplePublicKey } from "./fixtures.js";
+import {
+  counting,
+  EXAMPLE_CID,
+  EXAMPLE_TIME,
+  exampleKey,
+  examplePublicKey,
+  exampleVendorKey,
+  exampleVendorPublicKey,
+} from "./fixtures.js";
 
 /**
  * The worked examples of PROTOCOL.md, built with the real codecs and a published key pair
@@ -82,7 +98,7 @@ export const EXAMPLE_INFO: KeyInfo = {
   serial: "KB-0001",
   firmwareVersion: "1.0.0",
   protocolVersion: PROTOCOL_VERSION,
-  capabilities: 0x1f,
+  capabilities: 0x2f,
   licenseSetVersion: 1,
   publicKey: examplePublicKey,
   keyTimeMs: EXAMPLE_TIME,
@@ -192,7 +208,126 @@ export function borrowRequestReports(): string {
   ]);
 }
 
+const PROVISION_NONCE = counting(16, 0xd0);
+const UPDATE_NONCE = counting(16, 0xe0);
+
+export const EXAMPLE_UPDATE: UnsignedLicenseUpdate = {
+  serial: "KB-0001",
+  counter: 1,
+  licenses: [{ product: 7, seats: 10, borrowable: 4, borrowDays: 30 }],
+};
+export const EXAMPLE_UPDATE_OP_ID = counting(16, 0x30);
+
+export function exampleSignedUpdate(): SignedLicenseUpdate {
+  return signLicenseUpdate(exampleVendorKey, EXAMPLE_UPDATE);
+}
+
+/** A byte string that is not a frame, with its fields and a hex dump. */
+function renderBytes(title: string, bytes: Uint8Array, fields: ReadonlyArray<readonly [string, number]>): string {
+  const lines = [`${title}, ${bytes.length} bytes`, "  fields:"];
+  let offset = 0;
+  for (const [name, size] of fields) {
+    lines.push(`    ${String(offset).padStart(4)}  ${name.padEnd(18)} ${toHex(bytes.subarray(offset, offset + size))}`);
+    offset += size;
+  }
+  if (offset !== bytes.length) throw new Error(`fields of "${title}" cover ${offset} of ${bytes.length} bytes`);
+  lines.push("  bytes:");
+  for (let row = 0; row < bytes.length; row += 16) {
+    lines.push(`    ${row.toString(16).padStart(4, "0")}  ${hexBytes(bytes.subarray(row, row + 16))}`);
+  }
+  return lines.join("\n");
+}
+
+const SERIAL_FIELDS: ReadonlyArray<readonly [string, number]> = [
+  ["serial length", 1],
+  [`serial "${EXAMPLE_UPDATE.serial}"`, Buffer.byteLength(EXAMPLE_UPDATE.serial)],
+];
+const UPDATE_FIELDS: ReadonlyArray<readonly [string, number]> = [
+  ...SERIAL_FIELDS,
+  ["counter", 4],
+  ["license count", 2],
+  ["license product 7", 10],
+];
+
+/** PROVISION of KB-0001 with the example vendor key, and the key's answer. */
+export function provisionExchange(): string {
+  const request = { serial: EXAMPLE_UPDATE.serial, vendorPublicKey: exampleVendorPublicKey };
+  const body = Provision.encodeResponse({
+    provisioned: true,
+    vendorPublicKey: exampleVendorPublicKey,
+    updateCounter: 0,
+  });
+  const signature = signResponse(exampleKey, PROVISION_NONCE, AppCommand.PROVISION, Status.OK, body);
+  return render([
+    {
+      direction: "host → key",
+      title: "MSG PROVISION request",
+      cid: EXAMPLE_CID,
+      cmd: FrameCommand.MSG,
+      payload: encodeRequestEnvelope({
+        nonce: PROVISION_NONCE,
+        command: AppCommand.PROVISION,
+        body: Provision.encodeRequest(request),
+      }),
+      fields: [["nonce", 16], ["command PROVISION", 1], ...SERIAL_FIELDS, ["vendor public key", 32]],
+    },
+    {
+      direction: "key → host",
+      title: "MSG PROVISION response, status OK, signed",
+      cid: EXAMPLE_CID,
+      cmd: FrameCommand.MSG,
+      payload: encodeResponseEnvelope({ command: AppCommand.PROVISION, status: Status.OK, body, signature }),
+      fields: [
+        ["command PROVISION", 1],
+        ["status OK", 1],
+        ["provisioned", 1],
+        ["vendor public key", 32],
+        ["update counter", 4],
+        ["signature", 64],
+      ],
+    },
+  ]);
+}
+
+/** What the vendor signs, and the signed update as the request carries it. */
+export function signedUpdateExample(): string {
+  const signed = exampleSignedUpdate();
+  const body = SignedLicenseUpdateCommand.encodeRequest({ opId: EXAMPLE_UPDATE_OP_ID, update: signed });
+  return [
+    renderBytes("bytes the vendor signs", licenseUpdateSignedBytes(EXAMPLE_UPDATE), [
+      [`"${LICENSE_UPDATE_CONTEXT}"`, LICENSE_UPDATE_CONTEXT.length],
+      ...UPDATE_FIELDS,
+    ]),
+    render([
+      {
+        direction: "host → key",
+        title: "MSG SIGNED_LICENSE_UPDATE request",
+        cid: EXAMPLE_CID,
+        cmd: FrameCommand.MSG,
+        payload: encodeRequestEnvelope({ nonce: UPDATE_NONCE, command: AppCommand.SIGNED_LICENSE_UPDATE, body }),
+        fields: [["nonce", 16], ["command 0x0b", 1], ["opId", 16], ...UPDATE_FIELDS, ["vendor signature", 64]],
+      },
+    ]),
+  ].join("\n\n");
+}
+
+/** The same signed update as a file. */
+export function updateFileExample(): string {
+  return renderBytes("license update file KB-0001-1.kblu", encodeLicenseUpdateFile(exampleSignedUpdate()), [
+    ['magic "KBLU"', 4],
+    ["file version", 1],
+    ...UPDATE_FIELDS,
+    ["vendor signature", 64],
+  ]);
+}
+
 /** Name → rendered text of every worked example in PROTOCOL.md. */
 export function workedExamples(): Record<string, string> {
-  return { "get-info": getInfoExchange(), borrow: borrowRequestReports() };
+  return {
+    "get-info": getInfoExchange(),
+    borrow: borrowRequestReports(),
+    provision: provisionExchange(),
+    "signed-update": signedUpdateExample(),
+    "update-file": updateFileExample(),
+  };
 }

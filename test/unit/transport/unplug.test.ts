@@ -6,11 +6,18 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { KeyClient } from "../../../src/key/key-client.js";
-import { connectVirtual, virtualSetup } from "../key/virtual-key-harness.js";
+import { connectVirtual, HARNESS_VENDOR, virtualSetup } from "../key/virtual-key-harness.js";
 
 const random = (size: number) => Uint8Array.from(randomBytes(size));
 const PRODUCT = 1001;
 const TIMEOUT_MS = 3_000;
+/** Large enough for a request of five reports; every seat count differs from the demo set's. */
+const UPDATED_SET = Array.from({ length: 14 }, (_, i) => ({
+  product: 1001 + i,
+  seats: 40 + i,
+  borrowable: 8,
+  borrowDays: 30,
+}));
 
 interface Scenario<S> {
   readonly name: string;
@@ -96,25 +103,43 @@ const scenarios: Scenario<unknown>[] = [
     },
   },
   {
-    name: "LICENSE_UPDATE (two-report request)",
-    prepare: async (client) => ({ opId: random(16), before: (await client.getInfo()).licenseSetVersion }),
+    // Every boundary of a five-report request: the key has the old set or the new one, never a mix.
+    name: "SIGNED_LICENSE_UPDATE (five-report request)",
+    prepare: async (client) => ({
+      opId: random(16),
+      before: (await client.getInfo()).licenseSetVersion,
+      counter: (await client.vendorInfo()).updateCounter,
+      licenses: (await client.listLicenses()).map(({ product, seats, borrowable, borrowDays }) => ({
+        product,
+        seats,
+        borrowable,
+        borrowDays,
+      })),
+    }),
     act: (client, s) => {
-      const { opId } = s as { opId: Uint8Array };
-      const licenses = [
-        { product: 1001, seats: 10, borrowable: 4, borrowDays: 30 },
-        { product: 1002, seats: 5, borrowable: 2, borrowDays: 14 },
-        { product: 1003, seats: 20, borrowable: 10, borrowDays: 30 },
-        { product: 1004, seats: 3, borrowable: 1, borrowDays: 7 },
-      ];
-      return client.licenseUpdate({ opId, licenses }, { timeoutMs: TIMEOUT_MS });
+      const { opId, counter } = s as { opId: Uint8Array; counter: number };
+      const update = HARNESS_VENDOR.sign({ serial: client.serial, counter: counter + 1, licenses: UPDATED_SET });
+      return client.signedLicenseUpdate({ opId, update }, { timeoutMs: TIMEOUT_MS });
     },
     async check(client, s) {
-      const { opId, before } = s as { opId: Uint8Array; before: number };
+      const { opId, before, counter, licenses } = s as {
+        opId: Uint8Array;
+        before: number;
+        counter: number;
+        licenses: readonly { product: number }[];
+      };
       const status = await client.opStatus(opId);
       const info = await client.getInfo();
-      const products = (await client.listLicenses()).map((l) => l.product);
+      const vendor = await client.vendorInfo();
+      const now = (await client.listLicenses()).map(({ product, seats, borrowable, borrowDays }) => ({
+        product,
+        seats,
+        borrowable,
+        borrowDays,
+      }));
       expect(info.licenseSetVersion).toBe(status.known ? before + 1 : before);
-      expect(products.includes(1004)).toBe(status.known);
+      expect(vendor.updateCounter).toBe(status.known ? counter + 1 : counter);
+      expect(now).toEqual(status.known ? UPDATED_SET : licenses);
       return status.known;
     },
   },

@@ -20,6 +20,7 @@ import {
   type Status,
   verifyResponse,
 } from "../../../src/protocol/index.js";
+import { newTestVendor, type TestVendor } from "../../conformance/vendor.js";
 
 export const T0 = Date.UTC(2025, 0, 1);
 export const DAY = 86_400_000;
@@ -35,6 +36,19 @@ export interface Answer<T> {
   readonly reason?: string;
 }
 
+export const HOST_SERIAL = "KB-TEST-1";
+
+/** The vendor every FirmwareHost key is provisioned with, unless told otherwise. */
+export const HOST_VENDOR: TestVendor = newTestVendor();
+
+export interface FirmwareHostOptions {
+  readonly store?: KeyStore;
+  readonly licenses?: readonly License[];
+  readonly settleWindowMs?: number;
+  /** The vendor key of a new key; `null` leaves it unprovisioned. Default HOST_VENDOR's. */
+  readonly vendorPublicKey?: Uint8Array | null;
+}
+
 export class FirmwareHost {
   readonly outbox: Uint8Array[] = [];
   readonly store: KeyStore;
@@ -42,18 +56,20 @@ export class FirmwareHost {
   firmware: KeyFirmware;
   cid = 0;
 
-  constructor(options: { store?: KeyStore; licenses?: readonly License[]; settleWindowMs?: number } = {}) {
+  constructor(options: FirmwareHostOptions = {}) {
     this.store = options.store ?? new MemoryKeyStore();
     this.firmware = this.boot(options);
   }
 
-  private boot(options: { licenses?: readonly License[]; settleWindowMs?: number } = {}): KeyFirmware {
+  private boot(options: FirmwareHostOptions = {}): KeyFirmware {
+    const vendorPublicKey = options.vendorPublicKey === undefined ? HOST_VENDOR.publicKey : options.vendorPublicKey;
     return KeyFirmware.boot(
       { store: this.store, emit: (report) => this.outbox.push(Uint8Array.from(report)), realNow: () => this.realTime },
       {
-        serial: "KB-TEST-1",
+        serial: HOST_SERIAL,
         licenses: options.licenses ?? LICENSES,
         ...(options.settleWindowMs === undefined ? {} : { settleWindowMs: options.settleWindowMs }),
+        ...(vendorPublicKey === null ? {} : { vendorPublicKey }),
       },
     );
   }

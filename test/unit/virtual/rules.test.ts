@@ -1,10 +1,20 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { type BorrowRequest, COMMAND_CODECS, type License, Status, toHex } from "../../../src/protocol/index.js";
-import { bytes, DAY, FirmwareHost, T0 } from "./key-host.js";
+import { bytes, DAY, FirmwareHost, HOST_SERIAL, HOST_VENDOR, T0 } from "./key-host.js";
 
-const { BORROW, SETTLE, REBIND, LIST_BORROWS, LICENSE_UPDATE, LIST_LICENSES, OP_STATUS, GET_INFO, GET_TIME, PING } =
-  COMMAND_CODECS;
+const {
+  BORROW,
+  SETTLE,
+  REBIND,
+  LIST_BORROWS,
+  SIGNED_LICENSE_UPDATE,
+  LIST_LICENSES,
+  OP_STATUS,
+  GET_INFO,
+  GET_TIME,
+  PING,
+} = COMMAND_CODECS;
 
 const HOST_A = bytes(32, 0xaa);
 const HOST_B = bytes(32, 0xbb);
@@ -188,8 +198,9 @@ describe("K4 expiry and K5 dummy clearing", () => {
   });
 });
 
-describe("K6 license update", () => {
+describe("K6 license update (vendor-signed)", () => {
   const NEW_SET: License[] = [{ product: 1001, seats: 20, borrowable: 5, borrowDays: 10 }];
+  const signed = (counter: number, licenses = NEW_SET) => HOST_VENDOR.sign({ serial: HOST_SERIAL, counter, licenses });
 
   it("replaces the set, bumps the version and turns every active borrow into a dummy", () => {
     const host = new FirmwareHost();
@@ -197,8 +208,8 @@ describe("K6 license update", () => {
     borrowOk(host, { product: 1002, days: 14 });
     const before = host.call(GET_INFO, {}).value!.licenseSetVersion;
     host.realTime += DAY;
-    const result = host.call(LICENSE_UPDATE, { opId: randomBytes(16), licenses: NEW_SET }).value!;
-    expect(result).toEqual({ licenseSetVersion: before + 1, dummiesCreated: 2 });
+    const result = host.call(SIGNED_LICENSE_UPDATE, { opId: randomBytes(16), update: signed(1) }).value!;
+    expect(result).toEqual({ licenseSetVersion: before + 1, dummiesCreated: 2, updateCounter: 1 });
     const records = host.call(LIST_BORROWS, { afterId: 0, maxCount: 32 }).value!.records;
     expect(records.map((r) => [r.product, r.state, r.dummyUntil])).toEqual([
       [1001, "dummy", T0 + DAY + 10 * DAY],
@@ -210,8 +221,8 @@ describe("K6 license update", () => {
   it("a repeated update opId does not bump the version twice", () => {
     const host = new FirmwareHost();
     const opId = randomBytes(16);
-    const first = host.call(LICENSE_UPDATE, { opId, licenses: NEW_SET }).value!;
-    expect(host.call(LICENSE_UPDATE, { opId, licenses: NEW_SET }).value).toEqual(first);
+    const first = host.call(SIGNED_LICENSE_UPDATE, { opId, update: signed(1) }).value!;
+    expect(host.call(SIGNED_LICENSE_UPDATE, { opId, update: signed(1) }).value).toEqual(first);
     expect(host.call(GET_INFO, {}).value!.licenseSetVersion).toBe(first.licenseSetVersion);
   });
 });

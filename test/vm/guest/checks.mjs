@@ -63,7 +63,7 @@ process.exit(failed > 0 ? 1 : 0);
 
 /**
  * Where the key lives (from the builder) and what the guest wrote to configfs (from
- * `gadget-main configure`, i.e. from the protocol constants and the key's state).
+ * `keybridge key setup`, read back from configfs by key-service.mjs).
  */
 async function loadConfig() {
   const guest = JSON.parse(readFileSync(process.env.KB_GUEST_CONFIG ?? "/etc/keybridge-vm/guest.json", "utf8"));

@@ -71,12 +71,12 @@ echo kbvm >/proc/sys/kernel/hostname
 tr -d '-' </proc/sys/kernel/random/uuid >/etc/machine-id
 
 stage "plugging the gadget"
-# The gadget's identity comes from the protocol constants and the key's state (created here on
-# first use), written to configfs by the same code that serves the key: nothing is copied.
+# As on a board: `keybridge key init` once, then the ExecStartPre= lines of the shipped
+# systemd/keybridge-key.service (`keybridge key setup`), which write the gadget from the protocol
+# constants and the key's state: nothing about the gadget is copied into this script.
 mkdir -p /run/keybridge-vm
-node /kb/dist/native-mocks/gadget-main.js configure --gadget "$KB_GADGET" --udc "$KB_UDC" \
-  --state "$KB_KEY_STATE" --serial "$KB_SERIAL" --product "$KB_PRODUCT" >/run/keybridge-vm/gadget.json ||
-  fail "gadget-main configure failed (configfs, see the console)"
+node /kb/test/vm/guest/key-service.mjs prepare ||
+  fail "key-service.mjs prepare failed (keybridge key init/setup, see the console)"
 # Enumeration runs after the bind returns: wait for the hidraw node with the key's serial, then udev.
 waited=0
 until grep -q "^HID_UNIQ=$KB_SERIAL\$" /sys/class/hidraw/*/device/uevent 2>/dev/null; do

@@ -1,15 +1,16 @@
-// The conformance suite (rules K1-K9, test/conformance, built to dist/) unchanged, through the
-// production path: real node-hid over hidraw, NodeHidPort, Transport, KeyClient. The key is the
-// firmware on the gadget; its clock and reboot are driven over the gadget process's control
-// channel, so the clock-control and destructive cases run too (the VM's key is disposable).
-import { CheckFailed } from "../lib/context.mjs";
+// The conformance suite (rules K1-K9 and the vendor's signature, test/conformance, built to dist/)
+// unchanged, through the production path: real node-hid over hidraw, NodeHidPort, Transport,
+// KeyClient. The key is the firmware on the gadget; its clock and reboot are driven over the key
+// process's control channel, and the guest's vendor secret signs updates, so the clock-control,
+// vendor and destructive cases run too (the VM's key is disposable).
+import { CheckFailed, VENDOR_KEY } from "../lib/context.mjs";
 
 export default {
   name: "conformance",
   timeoutMs: 300_000,
   async run(ctx) {
     await ctx.ensureKey();
-    const { runConformance } = await ctx.dist("test/conformance/index.js");
+    const { runConformance, vendorFromFile } = await ctx.dist("test/conformance/index.js");
     const { client } = await ctx.connect();
     const lines = [];
     let outcomes;
@@ -17,6 +18,7 @@ export default {
       outcomes = await runConformance(
         {
           client,
+          vendor: vendorFromFile(VENDOR_KEY),
           controls: {
             advanceClock: (ms) => ctx.keyControl("advanceClock", { ms }),
             reboot: () => ctx.keyControl("reboot"),

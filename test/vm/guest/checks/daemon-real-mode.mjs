@@ -15,7 +15,7 @@ const OUTPUT_LINES = 30;
 
 export default {
   name: "daemon-real-mode",
-  timeoutMs: 180_000,
+  timeoutMs: 420_000,
   async run(ctx) {
     const missing = [MAIN, BRIDGE].filter((path) => !existsSync(path));
     if (missing.length > 0) throw new CheckSkipped(`the build has no daemon yet (${missing.join(", ")} missing)`);
@@ -46,7 +46,8 @@ export default {
           alive();
           return (await request("GET", "/v1/health")).ok;
         },
-        90_000,
+        // The daemon needs 30–40 s to start under TCG on an idle machine, several times that on a busy one.
+        300_000,
       );
       step("healthy");
       const token = readFileSync(`${DATA_DIR}/api-token`, "utf8").trim();

@@ -15,7 +15,7 @@ export default {
   name: "exchange-latency",
   timeoutMs: 180_000,
   async run(ctx) {
-    await ctx.ensureKey();
+    await ctx.ensureKey({ provisioned: false });
     const kernel = await ctx.connect();
     let kernelFigures;
     try {

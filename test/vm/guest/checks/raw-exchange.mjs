@@ -5,7 +5,7 @@ import { initExchange } from "../lib/context.mjs";
 export default {
   name: "raw-exchange",
   async run(ctx) {
-    await ctx.ensureKey();
+    await ctx.ensureKey({ provisioned: false });
     const protocol = await ctx.dist("src/protocol/index.js");
     const device = await ctx.openHid();
     try {

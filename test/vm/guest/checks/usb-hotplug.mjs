@@ -32,7 +32,7 @@ export default {
       const hidrawBackMs = performance.now() - pluggedAt;
       // The reconnected key must answer again, through a new handle.
       ctx.settleUdev();
-      await ctx.ensureKey();
+      await ctx.ensureKey({ provisioned: false });
       const protocol = await ctx.dist("src/protocol/index.js");
       const device = await ctx.openHid();
       try {

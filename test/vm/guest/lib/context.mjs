@@ -1,12 +1,14 @@
 // What every check gets: the gadget's expected identity, the production `node-hid` and `usb`
 // modules, the built project (`dist()`), plug/unplug of the gadget, the sysfs view of it, and the
-// key itself: the virtual key firmware served on /dev/hidg0 by dist/native-mocks/gadget-main.js,
-// with a control channel (clock, reboot, held requests).
+// key itself: the key firmware served on /dev/hidg0 by the ExecStart= of the shipped
+// systemd/keybridge-key.service (`keybridge key serve`), with a control channel (clock, reboot,
+// held requests), provisioned and given its licenses by the vendor tooling as a factory would.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { keybridge, readKeyUnit, unitEnvironment } from "./key-unit.mjs";
 
 const require = createRequire(import.meta.url);
 
@@ -18,11 +20,15 @@ export class CheckFailed extends Error {
 }
 
 const DIST = "/kb/dist";
+/** The guest's vendor: its secret signs the key's updates (the conformance suite signs with it too). */
+export const VENDOR_DIR = "/tmp/vendor";
+export const VENDOR_KEY = `${VENDOR_DIR}/vendor.key`;
 
 /** Thrown by a check that cannot run in this build (reported as skipped with the reason, not failed). */
 export class CheckSkipped extends Error {}
 
 export function createContext(config) {
+  const unit = readKeyUnit();
   let key = null;
   let nextRequest = 1;
   const pendingRequests = new Map();
@@ -105,43 +111,73 @@ export function createContext(config) {
       return import(`${DIST}/${path}`);
     },
 
+    /** The board's unit as the guest runs it (test/vm/guest/lib/key-unit.mjs). */
+    unit,
+
+    /** `keybridge ARGS` with the unit's environment, as an admin on the board runs it. */
+    keybridge: (args, options) => keybridge(unit, args, options),
+
     /**
-     * Starts the key (gadget-main serving /dev/hidg0 from the state file init created) once and
-     * waits until it has the node open; later checks share it. The key reboots on its own when
-     * the gadget is unplugged, as a real key loses power.
+     * Starts the key once, as the unit's ExecStart= (`keybridge key serve`) plus the test hooks
+     * (--ipc-control), and waits until it has the node open; later checks share it. The key
+     * reboots on its own when the gadget is unplugged, as a real key loses power. Unless
+     * `provisioned: false`, the key is then provisioned with the guest's vendor and holds the
+     * demo licenses (ensureLicensed).
      */
-    async ensureKey() {
-      if (key && key.exitCode === null) return;
-      const args = [`${DIST}/native-mocks/gadget-main.js`, "--device", config.device, "--state", config.keyState];
-      args.push("--serial", config.serial, "--gadget", config.configfsDir);
-      key = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit", "ipc"] });
+    async ensureKey({ provisioned = true } = {}) {
+      if (!key || key.exitCode !== null || key.signalCode !== null) await startKey();
+      if (provisioned) await ctx.ensureLicensed();
+    },
+
+    /**
+     * Stops the key as `systemctl stop` does (SIGTERM) and waits until it ended by that signal,
+     * which systemd counts as a clean stop (it cannot exit normally: see native-mocks/gadget-port.ts).
+     */
+    async stopKey() {
+      if (!key || key.exitCode !== null || key.signalCode !== null) return;
       const child = key;
-      let ready = false;
-      child.on("message", (message) => {
-        if (message.event === "ready") ready = true;
-        if (message.id === undefined) return;
-        const request = pendingRequests.get(message.id);
-        pendingRequests.delete(message.id);
-        if (message.ok) request?.resolve(message.result);
-        else request?.reject(new CheckFailed(`key control: ${message.error}`));
-      });
-      child.on("exit", (code) => {
-        for (const request of pendingRequests.values()) request.reject(new CheckFailed(`the key exited (${code})`));
-        pendingRequests.clear();
-      });
-      await ctx.waitFor(
-        "the key to open /dev/hidg0",
-        () => {
-          if (child.exitCode !== null) throw new CheckFailed(`gadget-main exited with ${child.exitCode}`);
-          return ready;
-        },
-        30_000,
-      );
+      const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+      child.kill("SIGTERM");
+      const { code, signal } = await exited;
+      if (signal !== "SIGTERM") throw new CheckFailed(`keybridge key serve ended with ${code ?? signal} on SIGTERM`);
+    },
+
+    /**
+     * What a factory does before a key ships, with the vendor tooling: a vendor key pair (once),
+     * provisioning over USB, and a signed update with the demo licenses, applied over USB. Only
+     * what is missing is done.
+     */
+    async ensureLicensed() {
+      const { client } = await ctx.connect();
+      let vendor;
+      let licenses;
+      try {
+        vendor = await client.vendorInfo();
+        licenses = await client.listLicenses();
+      } finally {
+        await client.close();
+      }
+      if (vendor.provisioned && licenses.length > 0) return;
+      const cli = (...args) => {
+        const result = ctx.keybridge(args);
+        if (result.status !== 0) throw new CheckFailed(`keybridge ${args.join(" ")} failed`, { stderr: result.stderr });
+        return result;
+      };
+      if (!existsSync(VENDOR_KEY)) cli("vendor", "keygen", "--key", VENDOR_KEY);
+      if (!vendor.provisioned) cli("vendor", "provision", "--key", VENDOR_KEY);
+      const { DEMO_LICENSES } = await ctx.dist("native-mocks/demo.js");
+      const file = `${VENDOR_DIR}/demo-licenses.json`;
+      writeFileSync(file, JSON.stringify({ licenses: DEMO_LICENSES }));
+      const update = `${VENDOR_DIR}/${config.serial}-demo.kblu`;
+      cli("vendor", "sign", "--key", VENDOR_KEY, "--serial", config.serial, "--licenses", file, "--out", update);
+      cli("vendor", "apply", update);
     },
 
     /** Sends a control message to the running key: advanceClock {ms}, reboot, hold {durationMs}, snapshot. */
     keyControl(op, fields = {}) {
-      if (!key || key.exitCode !== null) return Promise.reject(new CheckFailed("the key is not running"));
+      if (!key || key.exitCode !== null || key.signalCode !== null) {
+        return Promise.reject(new CheckFailed("the key is not running"));
+      }
       const id = nextRequest++;
       return new Promise((resolve, reject) => {
         pendingRequests.set(id, { resolve, reject });
@@ -187,6 +223,37 @@ export function createContext(config) {
       key?.kill("SIGTERM");
     },
   };
+
+  async function startKey() {
+    const [binary, ...args] = unit.start.argv;
+    key = spawn(binary, [...args, "--ipc-control"], {
+      env: unitEnvironment(unit),
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
+    });
+    const child = key;
+    let ready = false;
+    child.on("message", (message) => {
+      if (message.event === "ready") ready = true;
+      if (message.id === undefined) return;
+      const request = pendingRequests.get(message.id);
+      pendingRequests.delete(message.id);
+      if (message.ok) request?.resolve(message.result);
+      else request?.reject(new CheckFailed(`key control: ${message.error}`));
+    });
+    child.on("exit", (code) => {
+      for (const request of pendingRequests.values()) request.reject(new CheckFailed(`the key exited (${code})`));
+      pendingRequests.clear();
+    });
+    await ctx.waitFor(
+      "the key to open /dev/hidg0",
+      () => {
+        if (child.exitCode !== null) throw new CheckFailed(`${unit.start.line} exited with ${child.exitCode}`);
+        return ready;
+      },
+      30_000,
+    );
+  }
+
   return ctx;
 }
 
