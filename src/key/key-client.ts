@@ -214,18 +214,31 @@ export class KeyClient {
   }
 
   /**
+   * Throws UnsignedLicenseUpdateError when `licenseUpdate` could not deliver a bare set to this key
+   * (it takes only vendor-signed updates and no signer is configured), so a caller can refuse
+   * before it lists, journals or sends anything.
+   */
+  checkBareLicenseUpdate(): void {
+    if (!this.takesBareLicenseSets() && this.licenseSigner === undefined)
+      throw new UnsignedLicenseUpdateError(this.serial);
+  }
+
+  private takesBareLicenseSets(): boolean {
+    return (this.info.capabilities & Capability.LICENSE_UPDATE) !== 0 || !this.takesSignedUpdates;
+  }
+
+  /**
    * Replaces the key's license set with a bare set (K6). A key that still offers the unsigned
    * LICENSE_UPDATE gets it as is. A key that takes only vendor-signed updates gets it signed by
    * the configured LicenseUpdateSigner, with the counter after the key's; without a signer this
    * fails with UnsignedLicenseUpdateError before anything is sent.
    */
   async licenseUpdate(request: LicenseUpdateRequest, options?: CallOptions): Promise<LicenseUpdateResult> {
-    if ((this.info.capabilities & Capability.LICENSE_UPDATE) !== 0 || !this.takesSignedUpdates) {
-      return this.call(LicenseUpdate, request, options);
-    }
-    if (this.licenseSigner === undefined) throw new UnsignedLicenseUpdateError(this.serial);
+    if (this.takesBareLicenseSets()) return this.call(LicenseUpdate, request, options);
+    const signer = this.licenseSigner;
+    if (signer === undefined) throw new UnsignedLicenseUpdateError(this.serial);
     const vendor = await this.vendorInfo(options);
-    const update = await this.licenseSigner.sign(
+    const update = await signer.sign(
       { serial: this.serial, counter: vendor.updateCounter + 1, licenses: request.licenses },
       vendor,
     );

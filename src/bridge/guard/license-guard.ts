@@ -75,6 +75,7 @@ export class LicenseGuard {
     if (!session.present || !session.serving) {
       throw new NoKeyError(`key ${serial} is not attached; plug it in and try again`, { details: { serial } });
     }
+    session.requireClient().checkBareLicenseUpdate();
     const outstanding = index
       .rows()
       .filter((row) => row.serial === serial && (row.state === "active" || row.state === "returning"));
