@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Observable, Subscription } from "rxjs";
 import { isCodedError } from "../errors.js";
@@ -56,6 +56,7 @@ import { listAuditEntries } from "./audit-view.js";
 import { BorrowIndex } from "./borrow-index.js";
 import { BorrowService } from "./borrow-service.js";
 import type { BridgeContext } from "./context.js";
+import { DataDirLock, prepareDataDir } from "./data-dir.js";
 import { InvalidRequestError, NotVirtualError } from "./errors.js";
 import { EventBus } from "./event-bus.js";
 import { ExpiryService } from "./expiry.js";
@@ -98,6 +99,11 @@ export interface BridgeInternals {
    * answers while it runs. Reads through the mirror (reconcile, preflight, recovery) wait for it.
    */
   driftCheckInBackground?: boolean;
+  /**
+   * The data directory's lock, already taken by the caller (the daemon takes it before anything
+   * else); the caller releases it. Without it, openBridge takes the lock and close() releases it.
+   */
+  dataDirLock?: DataDirLock;
 }
 
 /** The parts of an open bridge other layers (the guard) compose with. */
@@ -170,10 +176,17 @@ async function openOrRebuildLedger(
  */
 export async function openBridge(options: BridgeOptions, internals: BridgeInternals = {}): Promise<OpenedBridge> {
   const dataDir = options.dataDir;
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  prepareDataDir(dataDir);
   chmodSync(dataDir, 0o700);
+  const given = internals.dataDirLock;
+  if (given !== undefined && (!given.held || !given.covers(dataDir))) {
+    throw new Error(`the data directory lock passed to openBridge does not hold ${dataDir}`);
+  }
+  // Before anything is read: a second keybridge on this directory must not recover or repair anything.
+  const lock = given ?? DataDirLock.acquire(dataDir, { role: "library" });
   const events = new EventBus();
-  const cleanups: (() => Promise<void> | void)[] = [];
+  // Released last (cleanups run in reverse): nothing of the bridge touches the directory after it.
+  const cleanups: (() => Promise<void> | void)[] = given === undefined ? [() => lock.release()] : [];
   const cleanUp = async () => {
     for (const cleanup of cleanups.splice(0).reverse()) {
       try {

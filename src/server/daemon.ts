@@ -7,7 +7,8 @@ import { type KeybridgeConfig, parseListen } from "../config/index.js";
 import { KeybridgeError } from "../errors.js";
 import { type LogLevel, layerLogger, setLogFormat, setLogLevel } from "../log.js";
 import { createServer, type KeybridgeServer } from "./app.js";
-import { ensureDataDir, readOrCreateToken, removeDaemonInfo, writeDaemonInfo } from "./daemon-files.js";
+import { type ClaimedDataDir, claimDataDir } from "./daemon-boot.js";
+import { readOrCreateToken, removeDaemonInfo, writeDaemonInfo } from "./daemon-files.js";
 import { BridgeUnavailableError } from "./errors.js";
 import { Notifier, OUTBOX_FILE_NAME, resolveWebhooks } from "./notify/index.js";
 
@@ -24,6 +25,11 @@ export interface DaemonOptions {
   warnings?: string[];
   /** The ledger's quick_check, started before the daemon's modules loaded (`startLedgerCheck`). */
   ledgerCheck?: Promise<boolean>;
+  /**
+   * The data directory, already claimed (`claimDataDir`: `serve` claims it before the ledger check
+   * starts); claimed here otherwise. Either way the daemon releases its lock when it stops.
+   */
+  claimed?: ClaimedDataDir;
 }
 
 export interface RunningDaemon {
@@ -111,23 +117,37 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   applyLogSettings(config.logLevel as LogLevel, config.logFormat);
   for (const warning of options.warnings ?? []) log.warn(warning);
 
-  const dir = ensureDataDir(config.dataDir);
-  if (!dir.created && (dir.mode & 0o077) !== 0) {
-    log.warn("the data directory is readable by others; it holds the API token", {
-      dataDir: config.dataDir,
-      mode: dir.mode.toString(8),
-    });
-  }
-  const { token, file: tokenFile, created } = readOrCreateToken(config.dataDir);
-  const tls = readTls(config);
-  // Before the bridge opens: a webhook that cannot work is a configuration error, said at once.
-  const webhooks = resolveWebhooks(config.webhooks);
-  if (created) log.info("API token created", { tokenFile });
+  // Before anything in the directory is read: a second daemon is refused here, having touched nothing.
+  const dir = options.claimed ?? claimDataDir(config.dataDir, config.listen);
+  const { lock } = dir;
+  let bridge: Bridge;
+  let tokenFile: string;
+  let token: string;
+  let webhooks: ReturnType<typeof resolveWebhooks>;
+  let tls: ReturnType<typeof readTls>;
+  try {
+    if (!dir.created && (dir.mode & 0o077) !== 0) {
+      log.warn("the data directory is readable by others; it holds the API token", {
+        dataDir: config.dataDir,
+        mode: dir.mode.toString(8),
+      });
+    }
+    const read = readOrCreateToken(config.dataDir);
+    ({ token, file: tokenFile } = read);
+    tls = readTls(config);
+    // Before the bridge opens: a webhook that cannot work is a configuration error, said at once.
+    webhooks = resolveWebhooks(config.webhooks);
+    if (read.created) log.info("API token created", { tokenFile });
 
-  const { ledgerCheck } = options;
-  const open =
-    options.openBridge ?? ((bridgeOptions) => openBridge(bridgeOptions, { ledgerCheck, driftCheckInBackground: true }));
-  const bridge = await openReadyBridge(open, bridgeOptionsFrom(config));
+    const { ledgerCheck } = options;
+    const open =
+      options.openBridge ??
+      ((bridgeOptions) => openBridge(bridgeOptions, { ledgerCheck, driftCheckInBackground: true, dataDirLock: lock }));
+    bridge = await openReadyBridge(open, bridgeOptionsFrom(config));
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
 
   const notifier = new Notifier(bridge, webhooks, { version, outboxFile: join(config.dataDir, OUTBOX_FILE_NAME) });
   notifier.start();
@@ -151,6 +171,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     // Whatever started must stop again, or the process would keep its port, USB watch and timers.
     await closeAfterFailedStart(error, server, bridge);
     await notifier.close(0);
+    lock.release();
     throw error;
   }
   log.info("keybridge daemon listening", { url, mode: bridge.mode, dataDir: config.dataDir, tokenFile });
@@ -176,6 +197,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
           // After the bridge: what it published while closing is still sent, within the drain time.
           await notifier.close();
           removeDaemonInfo(config.dataDir, process.pid);
+          lock.release();
           log.info("keybridge daemon stopped");
         }
       }

@@ -49,6 +49,7 @@ export const STATUS_BY_CODE: Readonly<Record<string, HttpMapping>> = {
   KEY_REBIND_REFUSED: at(409),
   KEY_STORAGE_FULL: at(409),
   LEDGER_IMPORT_CONFLICT: at(409),
+  DATA_DIR_LOCKED: at(409),
   LEDGER_DUPLICATE: at(409),
   VIRTUAL_KEY_EXISTS: at(409),
   ALREADY_RETURNED: at(409),
@@ -67,6 +68,7 @@ export const STATUS_BY_CODE: Readonly<Record<string, HttpMapping>> = {
   SHUTTING_DOWN: at(503, 5),
   LEDGER_READ_ONLY: at(503, 30),
   LEDGER_DISK_FULL: at(503, 30),
+  DATA_DIR_UNWRITABLE: at(503, 30),
   REGISTRY_LOCKED: at(503, 1),
   TRANSPORT_TIMEOUT: at(504, 1),
 };

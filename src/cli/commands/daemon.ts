@@ -51,11 +51,18 @@ export function registerServe(program: Command, kit: CommandKit): void {
           state.exitCode = await deps.serve({ config: loaded.config, warnings: loaded.warnings });
           return;
         }
-        // Started first: on a second core the ledger's quick_check runs while the daemon's modules load.
-        const { startLedgerCheck } = await import("../../server/daemon-boot.js");
+        // The data directory's lock first, before anything in it is read: a second daemon stops here.
+        // Then, on a second core, the ledger's quick_check runs while the daemon's modules load.
+        const { claimDataDir, startLedgerCheck } = await import("../../server/daemon-boot.js");
+        const claimed = claimDataDir(loaded.config.dataDir, loaded.config.listen);
         const ledgerCheck = startLedgerCheck(loaded.config.dataDir);
         const { runDaemonUntilSignal } = await import("../../server/daemon.js");
-        state.exitCode = await runDaemonUntilSignal({ config: loaded.config, warnings: loaded.warnings, ledgerCheck });
+        state.exitCode = await runDaemonUntilSignal({
+          config: loaded.config,
+          warnings: loaded.warnings,
+          ledgerCheck,
+          claimed,
+        });
       },
     );
 }
