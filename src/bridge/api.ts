@@ -147,7 +147,18 @@ export interface StatusView {
    * `lastDriftCheck`: when the mirror last compared the registry with the ledger (ISO time);
    * null until the first check at start has finished, while `healthy` is not yet known.
    */
-  registry: { kind: string; location: string; lagMs: number; healthy: boolean; lastDriftCheck: string | null };
+  registry: {
+    kind: string;
+    location: string;
+    lagMs: number;
+    healthy: boolean;
+    lastDriftCheck: string | null;
+    /**
+     * Borrows the registry refused to store (a client name with a NUL, recorded before names were
+     * checked): the ledger holds them, the other entries are copied. Empty normally.
+     */
+    refused: { serial: string; id: number; reason: string }[];
+  };
 }
 
 export interface BorrowRequestInput {

@@ -468,6 +468,7 @@ class BridgeImpl implements OpenedBridge {
           this.context.mirror.lastDriftCheckAt === undefined
             ? null
             : new Date(this.context.mirror.lastDriftCheckAt).toISOString(),
+        refused: this.context.mirror.refused(),
       },
     };
   }

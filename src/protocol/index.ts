@@ -4,4 +4,5 @@ export * from "./errors.js";
 export * from "./frame.js";
 export * from "./messages.js";
 export * from "./signature.js";
+export * from "./text.js";
 export type * from "./types.js";

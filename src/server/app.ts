@@ -113,9 +113,10 @@ export async function createServer(options: ServerOptions): Promise<KeybridgeSer
 
   app.setErrorHandler(async (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const validation = (error as { validation?: unknown[]; validationContext?: string }).validation;
+    const context = (error as { validationContext?: string }).validationContext;
     const cause =
       Array.isArray(validation) && validation.length > 0
-        ? validationError(validation as never[], (error as { validationContext?: string }).validationContext)
+        ? validationError(validation as never[], context, requestPart(request, context))
         : error;
     const { problem, retryAfter, internal } = toProblem(cause);
     const details = (cause as { details?: { field?: unknown } }).details;
@@ -221,6 +222,14 @@ class ValidatorWarmer {
     this.immediate = setImmediate(() => this.step());
     this.immediate.unref();
   }
+}
+
+/** The part of the request a validation error is about. */
+function requestPart(request: FastifyRequest, context: string | undefined): unknown {
+  if (context === "querystring") return request.query;
+  if (context === "params") return request.params;
+  if (context === "headers") return request.headers;
+  return request.body;
 }
 
 function register(app: FastifyInstance, route: RouteSpec, ctx: RouteContext): void {

@@ -9,6 +9,9 @@ const Iso = Type.String({ format: "date-time", description: "ISO 8601" });
 const Severity = Type.Union([Type.Literal("info"), Type.Literal("warning"), Type.Literal("critical")]);
 const Product = Type.Integer({ minimum: 0, maximum: 4_294_967_295, description: "product code (u32)" });
 const Serial = Type.String({ minLength: 1, maxLength: 64 });
+/** No control character, line break or bidirectional control (the bridge also refuses unpaired surrogates). */
+const CLIENT_PATTERN =
+  "^[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069]*$";
 
 export const LicenseInputSchema = Type.Object(
   {
@@ -26,7 +29,9 @@ export const BorrowRequestSchema = Type.Object(
     client: Type.String({
       minLength: 1,
       maxLength: 64,
-      description: "client computer or user; at most 64 bytes UTF-8",
+      pattern: CLIENT_PATTERN,
+      description:
+        "client computer or user; at most 64 bytes UTF-8, no control characters, line breaks or bidirectional controls",
     }),
     days: Type.Optional(Type.Integer({ minimum: 1, maximum: 3_650 })),
     serial: Type.Optional(Serial),
@@ -255,6 +260,9 @@ export const StatusViewSchema = Type.Object({
     lagMs: Type.Number(),
     healthy: Type.Boolean(),
     lastDriftCheck: Type.Union([Type.String(), Type.Null()]),
+    refused: Type.Array(Type.Object({ serial: Serial, id: Type.Integer(), reason: Type.String() }), {
+      description: "borrows the registry refused to store (the ledger holds them; the other entries are copied)",
+    }),
   }),
 });
 

@@ -159,7 +159,7 @@ export class FakeBridge implements Bridge {
       risks: this.risks(),
       ledger: { path: "/fake/ledger.sqlite", healthy: true, rebuilt: false, lastExportAt: this.lastExportAt },
       maintenance: this.planner.current(),
-      registry: { kind: "memory", location: "memory", lagMs: 0, healthy: true, lastDriftCheck: null },
+      registry: { kind: "memory", location: "memory", lagMs: 0, healthy: true, lastDriftCheck: null, refused: [] },
     };
   }
 
