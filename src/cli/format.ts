@@ -1,8 +1,9 @@
 import { formatDuration } from "../config/duration.js";
+import { safe } from "./safe-text.js";
 
-/** Left-aligned columns with two spaces between them; a header row first. */
+/** Left-aligned columns with two spaces between them; a header row first. Every cell is made safe. */
 export function table(headers: string[], rows: (string | number)[][]): string {
-  const cells = [headers, ...rows.map((row) => row.map(String))];
+  const cells = [headers, ...rows.map((row) => row.map(safe))];
   const widths = headers.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? "").length)));
   return cells
     .map((row) =>

@@ -19,6 +19,7 @@ import type { LoadedConfig } from "../config/load.js";
 import { describeWebhook } from "../config/webhooks.js";
 import type { WebhookTestResult, WebhookView } from "../server/notify/index.js";
 import { table, when } from "./format.js";
+import { safe } from "./safe-text.js";
 import { webhookInTrouble } from "./webhooks.js";
 
 export function keysText(keys: KeyView[]): string {
@@ -76,12 +77,13 @@ export function auditText(entries: AuditEntryView[]): string {
 
 export function maintenanceText(view: MaintenanceView): string {
   const plan = view.plan;
-  if (plan === null) return `${view.summary}\nPlan one with: keybridge maintenance plan 14d --action reinstall-os\n`;
+  if (plan === null)
+    return `${safe(view.summary)}\nPlan one with: keybridge maintenance plan 14d --action reinstall-os\n`;
   const lines = [
     `Maintenance ${view.phase === "before" ? "planned" : view.phase === "during" ? "under way" : "window over"}: ` +
       `from ${when(plan.at)}${plan.until === null ? " until cancelled" : ` until ${when(plan.until)}`}` +
-      `${plan.action === null ? "" : ` — ${plan.action}`}${plan.note === null ? "" : ` (${plan.note})`}`,
-    view.summary,
+      `${plan.action === null ? "" : ` — ${safe(plan.action)}`}${plan.note === null ? "" : ` (${safe(plan.note)})`}`,
+    safe(view.summary),
   ];
   let text = `${lines.join("\n")}\n`;
   if (view.borrowsEndingAfter.length > 0) {
@@ -128,7 +130,8 @@ export function webhooksText(hooks: WebhookView[]): string {
 export function webhookTestText(results: WebhookTestResult[]): string {
   if (results.length === 0) return NO_WEBHOOKS;
   const lines = results.map(
-    (result) => `${result.ok ? "ok  " : "FAIL"}  ${result.name}  ${result.url}  ${result.result}  (${result.ms} ms)`,
+    (result) =>
+      `${result.ok ? "ok  " : "FAIL"}  ${safe(result.name)}  ${safe(result.url)}  ${safe(result.result)}  (${result.ms} ms)`,
   );
   const failed = results.filter((result) => !result.ok).length;
   const summary =
@@ -139,7 +142,7 @@ export function webhookTestText(results: WebhookTestResult[]): string {
 }
 
 export function borrowText(b: BorrowView): string {
-  return `Borrowed product ${b.product} for ${b.client}: borrow ${b.id} on key ${b.serial}, expires ${when(b.expiresAt)}.\n`;
+  return `Borrowed product ${b.product} for ${safe(b.client)}: borrow ${b.id} on key ${safe(b.serial)}, expires ${when(b.expiresAt)}.\n`;
 }
 
 export function dummiesText(dummies: DummyView[]): string {
@@ -161,7 +164,7 @@ export function risksText(risks: RiskView[]): string {
   return risks
     .map(
       (r) =>
-        `[${r.severity.toUpperCase()}] ${r.kind} since ${when(r.since)}\n  ${r.message}\n  What to do: ${r.advice}\n`,
+        `[${safe(r.severity.toUpperCase())}] ${safe(r.kind)} since ${when(r.since)}\n  ${safe(r.message)}\n  What to do: ${safe(r.advice)}\n`,
     )
     .join("");
 }
@@ -178,10 +181,18 @@ function registryHealth(registry: StatusView["registry"]): string {
   return registry.lastDriftCheck === null ? "being checked (start-up drift check running)" : "healthy";
 }
 
+/** Borrows the registry refused: each one, so the user can find it (the ledger still has it). */
+function registryRefusedLines(registry: StatusView["registry"]): string {
+  const refused = registry.refused ?? [];
+  if (refused.length === 0) return "";
+  const lines = refused.map((entry) => `  borrow ${entry.id} on key ${safe(entry.serial)}: ${safe(entry.reason)}\n`);
+  return `Registry: ${refused.length} borrow(s) NOT copied (the ledger keeps them; every other entry is copied):\n${lines.join("")}`;
+}
+
 function maintenanceLine(plan: StatusView["maintenance"]): string {
   if (plan === null) return "";
   const until = plan.until === null ? "until cancelled" : `until ${when(plan.until)}`;
-  return `Maintenance: from ${when(plan.at)} ${until}${plan.action === null ? "" : ` (${plan.action})`}: new borrows end before it — keybridge maintenance\n`;
+  return `Maintenance: from ${when(plan.at)} ${until}${plan.action === null ? "" : ` (${safe(plan.action)})`}: new borrows end before it — keybridge maintenance\n`;
 }
 
 function notificationsLine(hooks: readonly WebhookView[] | undefined): string {
@@ -191,18 +202,19 @@ function notificationsLine(hooks: readonly WebhookView[] | undefined): string {
   const state =
     failing.length === 0
       ? "no failed deliveries"
-      : `FAILING: ${failing.map((hook) => hook.name).join(", ")} (keybridge notify test ${failing[0]?.name ?? ""})`;
+      : `FAILING: ${failing.map((hook) => safe(hook.name)).join(", ")} (keybridge notify test ${safe(failing[0]?.name ?? "")})`;
   return `Notifications: ${hooks.length} webhook(s), ${state}\n`;
 }
 
 export function statusText(status: StatusView, webhooks?: readonly WebhookView[]): string {
   const present = status.keys.filter((k) => k.present).length;
   return [
-    `keybridge (${status.mode} mode): ${present} of ${status.keys.length} key(s) present, ${status.borrows.length} borrow(s) out, ` +
+    `keybridge (${safe(status.mode)} mode): ${present} of ${status.keys.length} key(s) present, ${status.borrows.length} borrow(s) out, ` +
       `${status.dummies.length} dummy(ies), ${status.risks.length} open risk(s)\n`,
-    `Ledger: ${status.ledger.healthy ? "healthy" : "NOT HEALTHY"}${status.ledger.rebuilt ? " (rebuilt)" : ""} — ${status.ledger.path}; ` +
+    `Ledger: ${status.ledger.healthy ? "healthy" : "NOT HEALTHY"}${status.ledger.rebuilt ? " (rebuilt)" : ""} — ${safe(status.ledger.path)}; ` +
       `last export: ${status.ledger.lastExportAt === null ? "never (keybridge ledger export FILE)" : when(status.ledger.lastExportAt)}\n`,
-    `Registry: ${status.registry.kind} ${registryHealth(status.registry)} — ${status.registry.location}\n`,
+    `Registry: ${safe(status.registry.kind)} ${registryHealth(status.registry)} — ${safe(status.registry.location)}\n`,
+    registryRefusedLines(status.registry),
     maintenanceLine(status.maintenance ?? null),
     notificationsLine(webhooks),
     noKeyHint(status),
@@ -244,11 +256,13 @@ export function repairText(result: RepairResultView): string {
 
 export function preflightText(view: PreflightView): string {
   const lines = [
-    view.safe ? `SAFE: ${view.action} can be done now.` : `UNSAFE: do not ${view.action.replaceAll("-", " ")} now.`,
+    view.safe
+      ? `SAFE: ${safe(view.action)} can be done now.`
+      : `UNSAFE: do not ${safe(view.action.replaceAll("-", " "))} now.`,
   ];
-  for (const reason of view.reasons) lines.push(`  - ${reason}`);
+  for (const reason of view.reasons) lines.push(`  - ${safe(reason)}`);
   if (view.advice.length > 0) lines.push("What to do:");
-  for (const advice of view.advice) lines.push(`  - ${advice}`);
+  for (const advice of view.advice) lines.push(`  - ${safe(advice)}`);
   return `${lines.join("\n")}\n`;
 }
 
@@ -263,13 +277,13 @@ export function migrationText(view: MigrationView): string {
 }
 
 export function licenseUpdateText(view: LicenseUpdateView): string {
-  const head = `Key ${view.serial} now has license set version ${view.licenseSetVersion}${view.forced ? " (forced)" : ""}.\n`;
+  const head = `Key ${safe(view.serial)} now has license set version ${view.licenseSetVersion}${view.forced ? " (forced)" : ""}.\n`;
   if (view.dummiesCreated.length === 0) return head;
   return `${head}These borrows became Borrow Dummies:\n${borrowsText(view.dummiesCreated)}`;
 }
 
 export function ledgerText(verb: "Exported" | "Imported", view: LedgerExportView, file: string): string {
-  return `${verb} ${view.borrows} borrow(s) of ${view.keys} key(s) ${verb === "Exported" ? "to" : "from"} ${file}.\n`;
+  return `${verb} ${view.borrows} borrow(s) of ${view.keys} key(s) ${verb === "Exported" ? "to" : "from"} ${safe(file)}.\n`;
 }
 
 export function virtualKeysText(keys: VirtualKeyView[]): string {
@@ -295,16 +309,16 @@ export function configText(loaded: LoadedConfig): string {
     }
     return [[field, Array.isArray(value) ? value.join(",") : String(value), source]];
   });
-  const file = loaded.file === undefined ? "Configuration file: none\n" : `Configuration file: ${loaded.file}\n`;
+  const file = loaded.file === undefined ? "Configuration file: none\n" : `Configuration file: ${safe(loaded.file)}\n`;
   return file + table(["FIELD", "VALUE", "SOURCE"], rows);
 }
 
 export function eventLine(type: string, data: string): string {
   try {
     const event = JSON.parse(data) as { at?: string; message?: string };
-    return `${event.at ?? ""} ${type}: ${event.message ?? ""}\n`;
+    return `${safe(event.at ?? "")} ${safe(type)}: ${safe(event.message ?? "")}\n`;
   } catch {
-    // Not every event carries JSON (a future event type may not); show it as it came.
-    return `${type}: ${data}\n`;
+    // Not every event carries JSON (a future event type may not); show it as it came, made safe.
+    return `${safe(type)}: ${safe(data)}\n`;
   }
 }

@@ -10,16 +10,25 @@ import type {
   ReturnResultView,
 } from "../../bridge/api.js";
 import { KeybridgeError } from "../../errors.js";
+import { firstUnsafeCharacter, unsafeTextReason } from "../../protocol/text.js";
 import { PREFLIGHT_ACTIONS } from "../../reconcile/actions.js";
 import { type CommandKit, example, integer, readText } from "../command-kit.js";
 import { CliFileError } from "../errors.js";
 import { EXIT } from "../io.js";
 import * as render from "../render.js";
+import { safe } from "../safe-text.js";
 
 const preflightAction = (value: string) => {
   if (!(PREFLIGHT_ACTIONS as readonly string[]).includes(value)) {
     throw new InvalidArgumentError(`unknown action '${value}'; one of: ${PREFLIGHT_ACTIONS.join(", ")}`);
   }
+  return value;
+};
+
+/** A client name is checked here as the daemon would: a usage error (exit 2) before anything is sent. */
+const clientName = (value: string) => {
+  const unsafe = firstUnsafeCharacter(value);
+  if (unsafe !== undefined) throw new InvalidArgumentError(`--client ${unsafeTextReason(unsafe)}`);
   return value;
 };
 
@@ -55,7 +64,11 @@ export function registerOperations(program: Command, kit: CommandKit): void {
     .command("borrow")
     .description("borrow a license; prints the borrow")
     .argument("<product>", "product code", integer("PRODUCT"))
-    .requiredOption("--client <id>", "the client computer or user (at most 64 bytes)")
+    .requiredOption(
+      "--client <id>",
+      "the client computer or user (at most 64 bytes, no control characters)",
+      clientName,
+    )
     .option("--days <n>", "borrow period in days (default: the license's)", integer("--days", 1))
     .option("--serial <serial>", "borrow from this key (default: the first holding the product)")
     .addHelpText("after", example("keybridge borrow 1001 --client ws-07 --days 14"))
@@ -76,7 +89,7 @@ export function registerOperations(program: Command, kit: CommandKit): void {
       show(
         command,
         result,
-        (r) => `Returned borrow ${r.borrow.id} (product ${r.borrow.product}, client ${r.borrow.client}).\n`,
+        (r) => `Returned borrow ${r.borrow.id} (product ${r.borrow.product}, client ${safe(r.borrow.client)}).\n`,
       );
     });
 
