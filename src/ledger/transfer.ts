@@ -1,3 +1,4 @@
+import { createHmac, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { canonicalJson, sha256Hex } from "./checksum.js";
 import {
@@ -9,6 +10,7 @@ import {
 import { writeFileAtomic } from "./files.js";
 import type { Ledger } from "./ledger.js";
 import { mapLedgerError } from "./map-error.js";
+import { deriveTag, opIdBytes } from "./meta.js";
 import type { BorrowRow, ImportSummary, KeyRow, OpRow } from "./types.js";
 import { requireHex } from "./validate.js";
 
@@ -23,6 +25,12 @@ export interface ExportBody {
   keys: KeyRow[];
   borrows: BorrowRow[];
   pendingOps: OpRow[];
+  /**
+   * `serial/id` → seal of a borrow whose tag is not derived from its opId under `serverSecret`
+   * (taken over from the registry after the ledger was lost, derived under a secret adopted from
+   * another ledger, or the unknown-tag marker). Absent in exports of older versions.
+   */
+  tagSeals?: Record<string, string>;
 }
 
 interface ExportDocument {
@@ -36,15 +44,66 @@ function documentChecksum(version: number, body: unknown): string {
   return sha256Hex(canonicalJson({ format: EXPORT_FORMAT, version, body }));
 }
 
+const TAG_SEAL_CONTEXT = "keybridge-export-tag-seal-v1";
+
+/** Whether the row's tag is HMAC(secret, opId), as every tag keybridge makes for a borrow is. */
+function tagIsDerived(secret: Buffer, row: BorrowRow): boolean {
+  try {
+    return deriveTag(opIdBytes(row.opId), secret).toString("hex") === row.tag;
+  } catch {
+    // A malformed opId derives nothing: the row needs a seal, and an import refuses it without one.
+    return false;
+  }
+}
+
+function tagSeal(secret: Buffer, row: BorrowRow): string {
+  return createHmac("sha256", secret)
+    .update(TAG_SEAL_CONTEXT)
+    .update(`${row.serial}\x1f${row.id}\x1f${row.opId}\x1f${row.tag}`)
+    .digest("hex");
+}
+
+function sealMatches(secret: Buffer, row: BorrowRow, seal: unknown): boolean {
+  if (typeof seal !== "string" || !/^[0-9a-f]{64}$/.test(seal)) return false;
+  return timingSafeEqual(Buffer.from(seal, "hex"), Buffer.from(tagSeal(secret, row), "hex"));
+}
+
+/**
+ * The borrows whose tag is neither derived from their opId under the export's secret nor sealed
+ * by it: edited after the export (the SHA-256 alone is recomputed by anyone). Returning such a
+ * borrow would send the key a wrong tag and make a Borrow Dummy, so none of the file is imported.
+ */
+function tamperedRows(body: ExportBody): string[] {
+  const secret = Buffer.from(body.serverSecret, "hex");
+  const seals = body.tagSeals ?? {};
+  const bad: string[] = [];
+  for (const row of body.borrows) {
+    const name = `${String(row?.serial)}/${String(row?.id)}`;
+    const valid =
+      row !== null &&
+      typeof row === "object" &&
+      typeof row.tag === "string" &&
+      (tagIsDerived(secret, row) || sealMatches(secret, row, seals[name]));
+    if (!valid) bad.push(name);
+  }
+  return bad;
+}
+
 export function exportLedger(ledger: Ledger, file: string, now: number): ExportBody {
+  const secret = ledger.serverSecret();
   const body: ExportBody = ledger.snapshot(() => ({
     sourceInstanceId: ledger.instanceId,
     exportedAt: now,
-    serverSecret: ledger.serverSecret().toString("hex"),
+    serverSecret: secret.toString("hex"),
     keys: ledger.listKeys(),
     borrows: ledger.listOutstanding(),
     pendingOps: ledger.listPendingOps(),
   }));
+  const tagSeals: Record<string, string> = {};
+  for (const row of body.borrows) {
+    if (!tagIsDerived(secret, row)) tagSeals[`${row.serial}/${row.id}`] = tagSeal(secret, row);
+  }
+  body.tagSeals = tagSeals;
   const document: ExportDocument = {
     format: EXPORT_FORMAT,
     version: EXPORT_VERSION,
@@ -102,6 +161,20 @@ export function readExport(file: string): ExportBody {
     requireHex("serverSecret", body.serverSecret, 32);
   } catch (error) {
     throw damaged("malformed server secret", error);
+  }
+  if (body.tagSeals !== undefined && (body.tagSeals === null || typeof body.tagSeals !== "object")) {
+    throw damaged("malformed tag seals");
+  }
+  const tampered = tamperedRows(body);
+  if (tampered.length > 0) {
+    const shown = `${tampered.slice(0, 10).join(", ")}${tampered.length > 10 ? `, ... (${tampered.length} in all)` : ""}`;
+    throw new LedgerExportCorruptError(
+      `ledger export ${file} was modified: the tag of borrow(s) ${shown} is not the one derived from its ` +
+        "operation id under the export's secret (nor sealed by it); returning such a borrow would make a Borrow " +
+        "Dummy. Do not import this file: export the ledger again from its source (an earlier keybridge did not " +
+        "seal tags it had not derived: export again with this version)",
+      { details: { file, reason: "tag-mismatch", rows: tampered } },
+    );
   }
   return body;
 }
