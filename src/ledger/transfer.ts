@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { canonicalJson, sha256Hex } from "./checksum.js";
 import {
   LedgerExportCorruptError,
@@ -8,6 +8,7 @@ import {
   LedgerInvalidInputError,
 } from "./errors.js";
 import { writeFileAtomic } from "./files.js";
+import { nestingTooDeepAt } from "./json-bounds.js";
 import type { Ledger } from "./ledger.js";
 import { mapLedgerError } from "./map-error.js";
 import { deriveTag, opIdBytes } from "./meta.js";
@@ -16,6 +17,10 @@ import { requireHex } from "./validate.js";
 
 export const EXPORT_FORMAT = "keybridge-ledger-export";
 export const EXPORT_VERSION = 1;
+/** An export nests five levels (document, body, list, row, details); op details add a few at most. */
+export const MAX_EXPORT_DEPTH = 32;
+/** Far above the export of the largest ledger (100 000 outstanding borrows are about 50 MiB). */
+export const MAX_EXPORT_BYTES = 256 * 1024 * 1024;
 
 export interface ExportBody {
   sourceInstanceId: string;
@@ -124,17 +129,26 @@ export function exportLedger(ledger: Ledger, file: string, now: number): ExportB
 }
 
 export function readExport(file: string): ExportBody {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (error) {
-    throw mapLedgerError(error, file, "read ledger export");
-  }
   const damaged = (reason: string, cause?: unknown) =>
     new LedgerExportCorruptError(`ledger export ${file} is damaged or was modified (${reason}); do not import it`, {
       cause,
       details: { file, reason },
     });
+  let text: string;
+  try {
+    const size = statSync(file).size;
+    if (size > MAX_EXPORT_BYTES) throw damaged(`${size} bytes, more than any ledger export (${MAX_EXPORT_BYTES})`);
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    if (error instanceof LedgerExportCorruptError) throw error;
+    throw mapLedgerError(error, file, "read ledger export");
+  }
+  // Before parsing: JSON.parse would build a hostile nesting in full, and the checksum's canonical
+  // form walks it recursively until the stack runs out.
+  const tooDeep = nestingTooDeepAt(text, MAX_EXPORT_DEPTH);
+  if (tooDeep !== undefined) {
+    throw damaged(`nested deeper than ${MAX_EXPORT_DEPTH} levels at character ${tooDeep}; not a ledger export`);
+  }
   let document: Partial<ExportDocument>;
   try {
     document = JSON.parse(text) as Partial<ExportDocument>;
