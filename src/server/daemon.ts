@@ -154,7 +154,14 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   let server: KeybridgeServer | undefined;
   let url: string;
   try {
-    server = await createServer({ bridge, token, version, notifier, ...(tls === undefined ? {} : { tls }) });
+    server = await createServer({
+      bridge,
+      token,
+      version,
+      notifier,
+      allowedHosts: config.allowedHosts,
+      ...(tls === undefined ? {} : { tls }),
+    });
     const { host, port } = parseListen(config.listen);
     url = await server.listen(host, port).catch((error: unknown) => {
       throw new ListenFailedError(config.listen, error);

@@ -56,6 +56,7 @@ export const STATUS_BY_CODE: Readonly<Record<string, HttpMapping>> = {
   BINDING_MISMATCH: at(409),
   TAG_UNKNOWN: at(409),
   PAYLOAD_TOO_LARGE: at(413),
+  HOST_NOT_ALLOWED: at(421),
   UNSUPPORTED_MEDIA_TYPE: at(415),
   KEY_ABSENT: at(503, 5),
   NO_KEY: at(503, 5),

@@ -15,6 +15,10 @@ export function registerServe(program: Command, kit: CommandKit): void {
     .option("--listen <host:port>", "listen address (default 127.0.0.1:22380)")
     .option("--log-level <level>", "error, warn, info, debug, traffic")
     .option("--allow-remote", "allow a non-loopback listen address")
+    .option(
+      "--allowed-hosts <names>",
+      "host names requests may be addressed to besides localhost, 127.0.0.1, [::1] (comma-separated)",
+    )
     .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (chain); needs --tls-key")
     .option("--tls-key <file>", "the PEM private key of --tls-cert")
     .addHelpText(
@@ -31,6 +35,7 @@ export function registerServe(program: Command, kit: CommandKit): void {
           listen?: string;
           logLevel?: string;
           allowRemote?: boolean;
+          allowedHosts?: string;
           tlsCert?: string;
           tlsKey?: string;
         },
@@ -43,6 +48,7 @@ export function registerServe(program: Command, kit: CommandKit): void {
           logLevel: options.logLevel,
           mode: options.virtual ? "virtual" : undefined,
           allowRemote: options.allowRemote ? true : undefined,
+          allowedHosts: options.allowedHosts,
           tlsCert: options.tlsCert,
           tlsKey: options.tlsKey,
         };
