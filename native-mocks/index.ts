@@ -16,6 +16,7 @@ export {
   DEFAULT_SETTLE_WINDOW_MS,
   JOURNAL_LIMIT,
   type KeyStateDocument,
+  MAX_CLOCK_OFFSET_MS,
   type NewKeyOptions,
 } from "./firmware/key-state.js";
 export { KEY_CAPABILITIES } from "./firmware/rules.js";

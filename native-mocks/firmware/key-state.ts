@@ -16,6 +16,12 @@ import {
 import { VirtualKeyError, VirtualKeyErrorCode } from "../errors.js";
 
 export const DAY_MS = 86_400_000;
+/**
+ * How far a virtual key's clock may be moved from real time, either way: 100 years. Far beyond any
+ * borrow period and settle window, and it keeps every key time (and every expiry computed from
+ * it) an exact integer of milliseconds that a Date and the protocol's u64 can hold.
+ */
+export const MAX_CLOCK_OFFSET_MS = 36_525 * DAY_MS;
 export const DEFAULT_SETTLE_WINDOW_MS = DAY_MS;
 export const DEFAULT_FIRMWARE_VERSION = "1.0.0";
 /** The operation journal keeps the outcome of this many most recent mutating operations. */
@@ -304,7 +310,7 @@ export function fromDocument(input: unknown): KeyState {
     privateKey,
     privateKeyPkcs8: pkcs8,
     publicKey: rawPublicKey(privateKey),
-    clockOffsetMs: expectInt(doc.clockOffsetMs, "clockOffsetMs", Number.MIN_SAFE_INTEGER),
+    clockOffsetMs: expectInt(doc.clockOffsetMs, "clockOffsetMs", -MAX_CLOCK_OFFSET_MS, MAX_CLOCK_OFFSET_MS),
     settleWindowMs: expectInt(doc.settleWindowMs, "settleWindowMs", 0, 0xffffffff),
     licenseSetVersion: expectInt(doc.licenseSetVersion, "licenseSetVersion", 0, 0xffffffff),
     licenses,

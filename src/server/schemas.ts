@@ -102,8 +102,11 @@ export const VirtualCreateSchema = Type.Object(
 export const VirtualClockSchema = Type.Object(
   {
     advance: Type.Union([
-      Type.String({ pattern: "^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d|w)?\\s*$", description: "a duration like 31d, 2h" }),
-      Type.Integer({ minimum: 0, description: "milliseconds" }),
+      Type.String({
+        pattern: "^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d|w)?\\s*$",
+        description: "a duration like 31d, 2h; at most 3650d, and no key clock more than 100 years ahead",
+      }),
+      Type.Integer({ minimum: 0, description: "milliseconds, at most 315360000000 (3650 days)" }),
     ]),
   },
   { additionalProperties: false },

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { OpenedBridge } from "../../../src/bridge/open.js";
 import { createServer, type KeybridgeServer } from "../../../src/server/app.js";
-import { openVirtual, tempDataDir } from "../bridge/helpers.js";
+import { closeBridge, openVirtual, tempDataDir } from "../bridge/helpers.js";
 import { TOKEN } from "./helpers.js";
 
 let server: KeybridgeServer | undefined;
@@ -50,4 +50,28 @@ describe("a deeply nested import is refused before it is parsed", () => {
     writeFileSync(file, JSON.stringify({ format: "keybridge-ledger-export", note: "[".repeat(1000) }));
     await expect(bridge.importLedger(file)).rejects.toThrow(/not a keybridge ledger export|missing|version/);
   });
+});
+
+describe("POST /v1/virtual/clock is bounded before anything is saved", () => {
+  it.each([{ advance: 1e308 }, { advance: "99999999999999999999d" }, { advance: 3651 * 86_400_000 }])(
+    "%j: 400 VALIDATION on advance; the daemon's data directory still starts",
+    async (body) => {
+      const dataDir = tempDataDir();
+      const bridge = await openVirtual({ dataDir });
+      const url = await serve(bridge);
+      const response = await fetch(`${url}/v1/virtual/clock`, {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      expect(response.status).toBe(400);
+      const problem = (await response.json()) as { code: string; field: string; detail: string };
+      expect(problem).toMatchObject({ code: "VALIDATION", field: "advance" });
+      expect(problem.detail).toMatch(/advance must be a duration from 0 to 3650d/);
+      await server?.close();
+      server = undefined;
+      await closeBridge(bridge);
+      await expect(openVirtual({ dataDir })).resolves.toBeDefined();
+    },
+  );
 });
