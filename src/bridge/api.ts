@@ -44,6 +44,12 @@ export interface KeyView {
   firmwareVersion?: string;
   licenseSetVersion?: number;
   lastSeen?: string;
+  /**
+   * The key's clock when this answer was made (ISO). A borrow's issuedAt and expiresAt are in this
+   * clock; it differs from the server's clock only when one of them was moved (or in virtual mode,
+   * by `virtual clock`). Absent while the key is not attached, and for CodeMeter sticks.
+   */
+  keyTime?: string;
   licenses: LicenseView[];
 }
 
@@ -323,6 +329,8 @@ export interface MaintenanceView {
   clear: boolean;
   /** One sentence: what the plan means now. */
   summary: string;
+  /** Only in the answer to a cancel: the plan that was ended, or null when none was planned. */
+  cancelled?: MaintenancePlanView | null;
 }
 
 export interface MaintenanceInput {

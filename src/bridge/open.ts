@@ -427,8 +427,8 @@ class BridgeImpl implements OpenedBridge {
   }
 
   async cancelMaintenance(): Promise<MaintenanceView> {
-    await this.context.maintenance.cancel();
-    return this.maintenance();
+    const cancelled = await this.context.maintenance.cancel();
+    return { ...(await this.maintenance()), cancelled };
   }
 
   async audit(query: AuditQueryInput = {}): Promise<AuditEntryView[]> {

@@ -63,7 +63,11 @@ export function buildProgram(io: CliIo, deps: CliDeps, state: { exitCode: number
   return program;
 }
 
-const USAGE_CODES = new Set(["UNKNOWN_PREFLIGHT_ACTION", "DURATION_INVALID"]);
+/**
+ * Errors that mean the command line was wrong: exit 2, as commander's own usage errors. VALIDATION is
+ * the daemon refusing a value the user gave (a borrow period it does not allow, a time in the past).
+ */
+const USAGE_CODES = new Set(["UNKNOWN_PREFLIGHT_ACTION", "DURATION_INVALID", "VALIDATION"]);
 
 /** Runs one `keybridge` invocation; resolves with its exit code. Nothing here calls process.exit. */
 export async function run(argv: readonly string[], io: CliIo, deps: CliDeps = {}): Promise<number> {

@@ -18,7 +18,8 @@ import { formatDuration } from "../config/duration.js";
 import type { LoadedConfig } from "../config/load.js";
 import { describeWebhook } from "../config/webhooks.js";
 import type { WebhookTestResult, WebhookView } from "../server/notify/index.js";
-import { table, when } from "./format.js";
+import { type Clocks, keyClocks, localTime, prose, SERVER_CLOCK, table, when } from "./format.js";
+import type { RunningDaemon } from "./running-daemon.js";
 import { safe } from "./safe-text.js";
 import { webhookInTrouble } from "./webhooks.js";
 
@@ -44,7 +45,8 @@ export function keysText(keys: KeyView[]): string {
   return table(["SERIAL", "PRESENT", "PRODUCT", "SEATS", "BORROWABLE", "BORROWED", "DUMMIES", "DAYS"], rows);
 }
 
-export function borrowsText(borrows: BorrowView[]): string {
+/** `clocks`: each key's clock, which its borrows' times are in (see Clocks). */
+export function borrowsText(borrows: BorrowView[], clocks: Clocks = SERVER_CLOCK): string {
   if (borrows.length === 0) return "No borrows.\n";
   return table(
     ["ID", "SERIAL", "PRODUCT", "CLIENT", "STATE", "ISSUED", "EXPIRES / CLEARS"],
@@ -54,8 +56,10 @@ export function borrowsText(borrows: BorrowView[]): string {
       b.product,
       b.client,
       b.state,
-      when(b.issuedAt).replace(/ \(.*\)$/, ""),
-      b.state === "dummy" ? `clears ${when(b.dummyUntil)}` : when(b.expiresAt),
+      localTime(b.issuedAt),
+      b.state === "dummy"
+        ? `clears ${when(b.dummyUntil, clocks.now(b.serial))}`
+        : `${b.state === "expired" ? "expired " : ""}${when(b.expiresAt, clocks.now(b.serial))}`,
     ]),
   );
 }
@@ -64,26 +68,20 @@ export function auditText(entries: AuditEntryView[]): string {
   if (entries.length === 0) return "No audit entries.\n";
   return table(
     ["ID", "AT", "KIND", "SERIAL", "BORROW", "WHAT HAPPENED"],
-    entries.map((e) => [
-      e.id,
-      when(e.at).replace(/ \(.*\)$/, ""),
-      e.kind,
-      e.serial ?? "-",
-      e.borrowId ?? "-",
-      e.message,
-    ]),
+    entries.map((e) => [e.id, localTime(e.at), e.kind, e.serial ?? "-", e.borrowId ?? "-", prose(e.message)]),
   );
 }
 
-export function maintenanceText(view: MaintenanceView): string {
+/** A plan's times follow the server's clock; `clocks` gives the borrows' keys' clocks for their expiry. */
+export function maintenanceText(view: MaintenanceView, clocks: Clocks = SERVER_CLOCK): string {
   const plan = view.plan;
   if (plan === null)
-    return `${safe(view.summary)}\nPlan one with: keybridge maintenance plan 14d --action reinstall-os\n`;
+    return `${prose(view.summary)}\nPlan one with: keybridge maintenance plan 14d --action reinstall-os\n`;
   const lines = [
     `Maintenance ${view.phase === "before" ? "planned" : view.phase === "during" ? "under way" : "window over"}: ` +
       `from ${when(plan.at)}${plan.until === null ? " until cancelled" : ` until ${when(plan.until)}`}` +
       `${plan.action === null ? "" : ` — ${safe(plan.action)}`}${plan.note === null ? "" : ` (${safe(plan.note)})`}`,
-    safe(view.summary),
+    prose(view.summary),
   ];
   let text = `${lines.join("\n")}\n`;
   if (view.borrowsEndingAfter.length > 0) {
@@ -94,11 +92,20 @@ export function maintenanceText(view: MaintenanceView): string {
         b.serial,
         b.productName ? `${b.product} ${b.productName}` : b.product,
         b.client,
-        when(b.expiresAt),
+        when(b.expiresAt, clocks.now(b.serial)),
       ]),
     )}`;
   }
   return text;
+}
+
+/** What `maintenance cancel` did: the plan it ended, or that there was none. */
+export function maintenanceCancelText(view: MaintenanceView): string {
+  const ended = view.cancelled;
+  if (ended === undefined || ended === null) return "No maintenance was planned: nothing to cancel.\n";
+  const until = ended.until === null ? "until cancelled" : `until ${localTime(ended.until)}`;
+  const what = `${ended.action === null ? "" : ` for ${safe(ended.action)}`}${ended.note === null ? "" : ` (${safe(ended.note)})`}`;
+  return `Cancelled the maintenance${what} planned from ${localTime(ended.at)} ${until}: borrowing is normal again.\n`;
 }
 
 const NO_WEBHOOKS =
@@ -120,9 +127,7 @@ export function webhooksText(hooks: WebhookView[]): string {
       hook.dropped,
       hook.pending,
       hook.suppressed,
-      hook.last === null
-        ? "-"
-        : `${hook.last.ok ? "ok" : "FAILED"} ${hook.last.result} (${when(hook.last.at).replace(/ \(.*\)$/, "")})`,
+      hook.last === null ? "-" : `${hook.last.ok ? "ok" : "FAILED"} ${hook.last.result} (${localTime(hook.last.at)})`,
     ]),
   );
 }
@@ -142,10 +147,11 @@ export function webhookTestText(results: WebhookTestResult[]): string {
 }
 
 export function borrowText(b: BorrowView): string {
-  return `Borrowed product ${b.product} for ${safe(b.client)}: borrow ${b.id} on key ${safe(b.serial)}, expires ${when(b.expiresAt)}.\n`;
+  // Just made: its issuedAt is the key's clock now, the clock its expiry is in.
+  return `Borrowed product ${b.product} for ${safe(b.client)}: borrow ${b.id} on key ${safe(b.serial)}, expires ${when(b.expiresAt, Date.parse(b.issuedAt))}.\n`;
 }
 
-export function dummiesText(dummies: DummyView[]): string {
+export function dummiesText(dummies: DummyView[], clocks: Clocks = SERVER_CLOCK): string {
   if (dummies.length === 0) return "No Borrow Dummies.\n";
   return table(
     ["SERIAL", "PRODUCT", "BORROW", "CLEARS", "BLOCKS"],
@@ -153,7 +159,7 @@ export function dummiesText(dummies: DummyView[]): string {
       d.serial,
       d.product,
       d.borrowId,
-      when(d.dummyUntil),
+      when(d.dummyUntil, clocks.now(d.serial)),
       d.blocksProduct ? "borrowing of the product" : "-",
     ]),
   );
@@ -164,7 +170,7 @@ export function risksText(risks: RiskView[]): string {
   return risks
     .map(
       (r) =>
-        `[${safe(r.severity.toUpperCase())}] ${safe(r.kind)} since ${when(r.since)}\n  ${safe(r.message)}\n  What to do: ${safe(r.advice)}\n`,
+        `[${safe(r.severity.toUpperCase())}] ${safe(r.kind)} since ${when(r.since)}\n  ${prose(r.message)}\n  What to do: ${prose(r.advice)}\n`,
     )
     .join("");
 }
@@ -208,6 +214,7 @@ function notificationsLine(hooks: readonly WebhookView[] | undefined): string {
 
 export function statusText(status: StatusView, webhooks?: readonly WebhookView[]): string {
   const present = status.keys.filter((k) => k.present).length;
+  const clocks = keyClocks(status.keys);
   return [
     `keybridge (${safe(status.mode)} mode): ${present} of ${status.keys.length} key(s) present, ${status.borrows.length} borrow(s) out, ` +
       `${status.dummies.length} dummy(ies), ${status.risks.length} open risk(s)\n`,
@@ -221,9 +228,9 @@ export function statusText(status: StatusView, webhooks?: readonly WebhookView[]
     "\nKeys\n",
     keysText(status.keys),
     "\nBorrows\n",
-    borrowsText(status.borrows),
+    borrowsText(status.borrows, clocks),
     "\nDummies\n",
-    dummiesText(status.dummies),
+    dummiesText(status.dummies, clocks),
     "\nRisks\n",
     risksText(status.risks),
   ].join("");
@@ -237,7 +244,7 @@ export function findingsText(findings: FindingView[]): string {
       f.severity,
       f.kind,
       f.borrowId ?? "-",
-      f.message,
+      prose(f.message),
       `${f.repair.action}${f.repair.safe ? "" : " (manual)"}`,
     ]),
   );
@@ -249,7 +256,7 @@ export function repairText(result: RepairResultView): string {
       ? "No repairs were needed.\n"
       : table(
           ["OUTCOME", "KIND", "ACTION", "BORROW", "MESSAGE"],
-          result.applied.map((a) => [a.outcome, a.kind, a.action, a.borrowId ?? "-", a.message]),
+          result.applied.map((a) => [a.outcome, a.kind, a.action, a.borrowId ?? "-", prose(a.message)]),
         );
   return `${applied}\nFindings after repair\n${findingsText(result.after.findings)}`;
 }
@@ -260,9 +267,9 @@ export function preflightText(view: PreflightView): string {
       ? `SAFE: ${safe(view.action)} can be done now.`
       : `UNSAFE: do not ${safe(view.action.replaceAll("-", " "))} now.`,
   ];
-  for (const reason of view.reasons) lines.push(`  - ${safe(reason)}`);
+  for (const reason of view.reasons) lines.push(`  - ${prose(reason)}`);
   if (view.advice.length > 0) lines.push("What to do:");
-  for (const advice of view.advice) lines.push(`  - ${safe(advice)}`);
+  for (const advice of view.advice) lines.push(`  - ${prose(advice)}`);
   return `${lines.join("\n")}\n`;
 }
 
@@ -271,7 +278,7 @@ export function migrationText(view: MigrationView): string {
   return (
     table(
       ["BORROW", "SERIAL", "PRODUCT", "CLIENT", "OUTCOME", "MESSAGE"],
-      view.items.map((i) => [i.borrowId, i.serial, i.product, i.client, i.outcome, i.message]),
+      view.items.map((i) => [i.borrowId, i.serial, i.product, i.client, i.outcome, prose(i.message)]),
     ) + `${view.rebound} rebound, ${view.failed} failed.\n`
   );
 }
@@ -293,13 +300,18 @@ export function virtualKeysText(keys: VirtualKeyView[]): string {
     keys.map((k) => [
       k.serial,
       k.plugged ? "yes" : "no",
-      k.keyTime,
+      localTime(k.keyTime),
       k.licenses.map((l) => `${l.product}:${l.seats}/${l.borrowable}/${l.borrowDays}d`).join(" "),
     ]),
   );
 }
 
-export function configText(loaded: LoadedConfig): string {
+/**
+ * The configuration as `serve` would start with it, then the running daemon (or why none answers):
+ * `serve --virtual` or `--listen` change a running daemon without changing this configuration, so
+ * the two are shown apart and where they differ it is said.
+ */
+export function configText(loaded: LoadedConfig, daemon: RunningDaemon | string): string {
   const rows = Object.entries(loaded.config).flatMap(([field, value]) => {
     const source = loaded.sources[field as keyof typeof loaded.sources] ?? "default";
     if (field === "webhooks") {
@@ -307,16 +319,44 @@ export function configText(loaded: LoadedConfig): string {
       if (hooks.length === 0) return [[field, "none", source]];
       return hooks.map((hook, index) => [index === 0 ? field : "", describeWebhook(hook), index === 0 ? source : ""]);
     }
-    return [[field, Array.isArray(value) ? value.join(",") : String(value), source]];
+    if (Array.isArray(value)) return [[field, value.length === 0 ? "none" : value.join(","), source]];
+    return [[field, String(value), source]];
   });
+  const head =
+    "Configuration (defaults, the file, the environment): what `keybridge serve` starts with, unless its flags say otherwise\n";
   const file = loaded.file === undefined ? "Configuration file: none\n" : `Configuration file: ${safe(loaded.file)}\n`;
-  return file + table(["FIELD", "VALUE", "SOURCE"], rows);
+  return `${head}${file}${table(["FIELD", "VALUE", "SOURCE"], rows)}\n${runningDaemonText(loaded, daemon)}`;
+}
+
+function runningDaemonText(loaded: LoadedConfig, daemon: RunningDaemon | string): string {
+  if (typeof daemon === "string") return `Running daemon: none (${safe(daemon)})\n`;
+  const who = [
+    daemon.pid === null ? undefined : `pid ${daemon.pid}`,
+    daemon.started === null ? undefined : `since ${localTime(daemon.started)}`,
+  ]
+    .filter((part) => part !== undefined)
+    .join(", ");
+  const lines = [`Running daemon: ${safe(daemon.url)}${who === "" ? "" : ` (${who})`}, ${safe(daemon.mode)} mode`];
+  if (daemon.mode !== loaded.config.mode) {
+    lines.push(
+      `  mode: the daemon runs ${safe(daemon.mode)}, the configuration above says ${loaded.config.mode} ` +
+        `(it was started with ${daemon.mode === "virtual" ? "--virtual" : "another configuration"}); the daemon's applies until it restarts`,
+    );
+  }
+  const configured = `://${loaded.config.listen}`;
+  if (!daemon.url.endsWith(configured)) {
+    lines.push(
+      `  listen: the daemon serves ${safe(daemon.url)}, the configuration above says ${safe(loaded.config.listen)} ` +
+        "(it was started with --listen or another configuration)",
+    );
+  }
+  return `${lines.join("\n")}\n`;
 }
 
 export function eventLine(type: string, data: string): string {
   try {
     const event = JSON.parse(data) as { at?: string; message?: string };
-    return `${safe(event.at ?? "")} ${safe(type)}: ${safe(event.message ?? "")}\n`;
+    return `${safe(event.at === undefined ? "" : localTime(event.at))} ${safe(type)}: ${prose(event.message ?? "")}\n`;
   } catch {
     // Not every event carries JSON (a future event type may not); show it as it came, made safe.
     return `${safe(type)}: ${safe(data)}\n`;

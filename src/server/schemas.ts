@@ -150,6 +150,9 @@ export const KeyViewSchema = Type.Object({
   firmwareVersion: Type.Optional(Type.String()),
   licenseSetVersion: Type.Optional(Type.Integer()),
   lastSeen: Type.Optional(Iso),
+  keyTime: Type.Optional(
+    Type.String({ format: "date-time", description: "the key's clock now; borrow times are in this clock" }),
+  ),
   licenses: Type.Array(LicenseViewSchema),
 });
 
@@ -232,6 +235,11 @@ export const MaintenanceViewSchema = Type.Object({
   borrowsEndingAfter: Type.Array(BorrowViewSchema, { description: "outstanding borrows that end after `at`" }),
   clear: Type.Boolean({ description: "no outstanding borrow ends after `at`" }),
   summary: Type.String(),
+  cancelled: Type.Optional(
+    Type.Union([MaintenancePlanViewSchema, Type.Null()], {
+      description: "in the answer to DELETE only: the plan that was ended (null: none was planned)",
+    }),
+  ),
 });
 
 export const MaintenanceRequestSchema = Type.Object(

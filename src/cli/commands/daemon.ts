@@ -1,9 +1,11 @@
 import type { Command } from "commander";
 import type { ConfigField } from "../../config/schema.js";
 import { shownConfig } from "../../config/webhooks.js";
+import { resolveEndpoint } from "../client.js";
 import { type CommandKit, example, loadConfig } from "../command-kit.js";
 import { EXIT } from "../io.js";
 import * as render from "../render.js";
+import { findRunningDaemon } from "../running-daemon.js";
 
 /** `serve`: the daemon itself, loaded only when asked for. */
 export function registerServe(program: Command, kit: CommandKit): void {
@@ -78,7 +80,10 @@ export function registerLocalCommands(program: Command, kit: CommandKit): void {
   const { io, state, globals, show } = kit;
   program
     .command("config")
-    .description("the effective configuration and where each value comes from")
+    .description(
+      "the configuration `serve` would start with (defaults, file, environment) and where each value comes " +
+        "from; and the running daemon's mode and address, which its own flags may have changed",
+    )
     .addHelpText("after", example("keybridge config", "KEYBRIDGE_LISTEN=127.0.0.1:9000 keybridge config --json"))
     .action(async (_options: unknown, command: Command) => {
       const g = globals(command);
@@ -87,6 +92,8 @@ export function registerLocalCommands(program: Command, kit: CommandKit): void {
         env: io.env,
         ...(g.config ? { configFile: g.config } : {}),
       });
+      const endpoint = resolveEndpoint({ dataDir: loaded.config.dataDir, ...(g.url ? { url: g.url } : {}) }, io.env);
+      const daemon = await findRunningDaemon(endpoint, loaded.config.dataDir);
       show(
         command,
         {
@@ -94,8 +101,9 @@ export function registerLocalCommands(program: Command, kit: CommandKit): void {
           sources: loaded.sources,
           file: loaded.file ?? null,
           warnings: loaded.warnings,
+          daemon: typeof daemon === "string" ? null : daemon,
         },
-        () => render.configText(loaded),
+        () => render.configText(loaded, daemon),
       );
     });
 

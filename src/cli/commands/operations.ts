@@ -10,6 +10,7 @@ import type {
   ReturnResultView,
 } from "../../bridge/api.js";
 import { KeybridgeError } from "../../errors.js";
+import { MAX_BORROW_DAYS } from "../../protocol/constants.js";
 import { firstUnsafeCharacter, unsafeTextReason } from "../../protocol/text.js";
 import { PREFLIGHT_ACTIONS } from "../../reconcile/actions.js";
 import { type CommandKit, example, integer, readText } from "../command-kit.js";
@@ -69,7 +70,11 @@ export function registerOperations(program: Command, kit: CommandKit): void {
       "the client computer or user (at most 64 bytes, no control characters)",
       clientName,
     )
-    .option("--days <n>", "borrow period in days (default: the license's)", integer("--days", 1))
+    .option(
+      "--days <n>",
+      `borrow period in days, 1 to ${MAX_BORROW_DAYS} (default: the license's)`,
+      integer("--days", 1, MAX_BORROW_DAYS),
+    )
     .option("--serial <serial>", "borrow from this key (default: the first holding the product)")
     .addHelpText("after", example("keybridge borrow 1001 --client ws-07 --days 14"))
     .action(async (product: number, options: { client: string; days?: number; serial?: string }, command: Command) => {

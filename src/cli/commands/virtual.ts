@@ -1,8 +1,17 @@
 import type { Command } from "commander";
 import type { VirtualKeyView } from "../../bridge/api.js";
+import { formatDuration } from "../../config/duration.js";
 import { type CommandKit, duration, example } from "../command-kit.js";
+import { localTime } from "../format.js";
 import * as render from "../render.js";
 import { safe } from "../safe-text.js";
+
+/** `16 d ahead of this machine's clock`. */
+function clockAhead(keyTime: string): string {
+  const ahead = Date.parse(keyTime) - Date.now();
+  if (Math.abs(ahead) < 60_000) return "the same as this machine's clock";
+  return `${formatDuration(ahead)} ${ahead > 0 ? "ahead of" : "behind"} this machine's clock`;
+}
 
 /** `virtual ...`: the virtual keys of a daemon in virtual mode. */
 export function registerVirtual(program: Command, kit: CommandKit): void {
@@ -51,7 +60,7 @@ export function registerVirtual(program: Command, kit: CommandKit): void {
       const result = await client(command).json<{ keyTime: string }>("POST", "/v1/virtual/clock", {
         advance: options.advance,
       });
-      show(command, result, (r) => `Virtual key time is now ${safe(r.keyTime)}.\n`);
+      show(command, result, (r) => `Virtual key time is now ${localTime(r.keyTime)} (${clockAhead(r.keyTime)}).\n`);
     });
   virtual
     .command("host")

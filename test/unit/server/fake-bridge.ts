@@ -171,6 +171,7 @@ export class FakeBridge implements Bridge {
       kind: "keybridge",
       firmwareVersion: "1.0.0",
       licenseSetVersion: key.licenseSetVersion,
+      ...(key.plugged ? { keyTime: new Date(this.now()).toISOString() } : {}),
       licenses: key.licenses.map((license) => ({
         product: license.product,
         seats: license.seats,
@@ -600,8 +601,8 @@ export class FakeBridge implements Bridge {
   }
 
   async cancelMaintenance(): Promise<MaintenanceView> {
-    await this.planner.cancel();
-    return this.maintenance();
+    const cancelled = await this.planner.cancel();
+    return { ...(await this.maintenance()), cancelled };
   }
 
   async audit(query: AuditQueryInput = {}): Promise<AuditEntryView[]> {
