@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { RegistryWatch } from "../../../src/bridge/guard/index.js";
 import type { OpenedBridge } from "../../../src/bridge/open.js";
 import { BORROWS_PATH, type RegistryAdapter } from "../../../src/registry/index.js";
+import { captureLogs } from "../log-capture.js";
 import { openVirtual } from "./helpers.js";
 
 async function registryIds(registry: RegistryAdapter, serial: string): Promise<number[]> {
@@ -36,6 +37,7 @@ function recordUncheckedBorrow(bridge: OpenedBridge, template: { serial: string;
 
 describe("one entry the registry cannot store does not stop the others", () => {
   it("a client name with a NUL is set aside and reported; every other borrow is copied, drift repair and repair work", async () => {
+    const logs = captureLogs();
     const bridge = await openVirtual({ mirrorLagMs: 60_000 });
     const a = await bridge.borrow({ product: 1001, client: "ws-a" });
     const bad = recordUncheckedBorrow(bridge, a, "ws\u0000evil");
@@ -46,6 +48,9 @@ describe("one entry the registry cannot store does not stop the others", () => {
     const status = await bridge.status();
     expect(status.registry.healthy).toBe(true);
     expect(status.registry.refused).toEqual([{ serial: bad.serial, id: bad.id, reason: expect.stringMatching(/NUL/) }]);
+    // Logged once, however often the entry comes up again.
+    const reported = () => logs.matching("error", /^the registry cannot store this borrow's entry/);
+    expect(reported()).toMatchObject([{ serial: bad.serial, id: bad.id }]);
 
     // Later borrows are copied too: the bad entry is not offered again.
     const c = await bridge.borrow({ product: 1001, client: "ws-c" });
@@ -69,6 +74,7 @@ describe("one entry the registry cannot store does not stop the others", () => {
     await new Promise((resolve) => setTimeout(resolve, 600));
     await expect(watch.check()).resolves.toBe("healthy");
     watch.close();
+    expect(reported()).toHaveLength(1);
   });
 });
 
