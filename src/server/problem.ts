@@ -27,6 +27,7 @@ export const STATUS_BY_CODE: Readonly<Record<string, HttpMapping>> = {
   LEDGER_EXPORT_UNSUPPORTED: at(400),
   LEDGER_TOO_NEW: at(400),
   INVALID_HOST_VALUE: at(400),
+  VIRTUAL_KEY_CLOCK_OUT_OF_RANGE: at(400),
   UNAUTHORIZED: at(401),
   KEY_COUNTERFEIT: at(403),
   NOT_FOUND: at(404),
