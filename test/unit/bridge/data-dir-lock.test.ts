@@ -27,6 +27,8 @@ describe("one bridge per data directory (openBridge)", () => {
     expect(error.code).toBe("DATA_DIR_LOCKED");
     expect(error.holder).toMatchObject({ pid: process.pid, role: "library" });
     expect(error.message).toMatch(/already in use in this process by a program using the keybridge library/);
+    // The refused attempt closed its own connection to the lock file without dropping the first's lock.
+    await expect(openVirtual({ dataDir })).rejects.toMatchObject({ code: "DATA_DIR_LOCKED" });
     // The first bridge is untouched: its borrow is still out and it keeps working.
     expect((await first.borrows()).map((b) => b.id)).toEqual([borrow.id]);
     await first.returnBorrow(borrow.id);
