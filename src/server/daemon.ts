@@ -120,25 +120,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   // Before anything in the directory is read: a second daemon is refused here, having touched nothing.
   const dir = options.claimed ?? claimDataDir(config.dataDir, config.listen);
   const { lock } = dir;
+  let files: StartFiles;
   let bridge: Bridge;
-  let tokenFile: string;
-  let token: string;
-  let webhooks: ReturnType<typeof resolveWebhooks>;
-  let tls: ReturnType<typeof readTls>;
   try {
-    if (!dir.created && (dir.mode & 0o077) !== 0) {
-      log.warn("the data directory is readable by others; it holds the API token", {
-        dataDir: config.dataDir,
-        mode: dir.mode.toString(8),
-      });
-    }
-    const read = readOrCreateToken(config.dataDir);
-    ({ token, file: tokenFile } = read);
-    tls = readTls(config);
-    // Before the bridge opens: a webhook that cannot work is a configuration error, said at once.
-    webhooks = resolveWebhooks(config.webhooks);
-    if (read.created) log.info("API token created", { tokenFile });
-
+    files = readStartFiles(config, dir);
     const { ledgerCheck } = options;
     const open =
       options.openBridge ??
@@ -148,6 +133,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     lock.release();
     throw error;
   }
+  const { token, tokenFile, tls, webhooks } = files;
 
   const notifier = new Notifier(bridge, webhooks, { version, outboxFile: join(config.dataDir, OUTBOX_FILE_NAME) });
   notifier.start();
@@ -212,6 +198,29 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     return stopping;
   };
   return { url, tokenFile, bridge, server: running, notifier, stop };
+}
+
+interface StartFiles {
+  token: string;
+  tokenFile: string;
+  tls: ReturnType<typeof readTls>;
+  webhooks: ReturnType<typeof resolveWebhooks>;
+}
+
+/** The token (made at the first start), the TLS pair and the webhooks' secrets: read before the bridge opens. */
+function readStartFiles(config: KeybridgeConfig, dir: ClaimedDataDir): StartFiles {
+  if (!dir.created && (dir.mode & 0o077) !== 0) {
+    log.warn("the data directory is readable by others; it holds the API token", {
+      dataDir: config.dataDir,
+      mode: dir.mode.toString(8),
+    });
+  }
+  const { token, file: tokenFile, created } = readOrCreateToken(config.dataDir);
+  const tls = readTls(config);
+  // Before the bridge opens: a webhook that cannot work is a configuration error, said at once.
+  const webhooks = resolveWebhooks(config.webhooks);
+  if (created) log.info("API token created", { tokenFile });
+  return { token, tokenFile, tls, webhooks };
 }
 
 /** Opens the bridge and waits until it is ready; a bridge that fails to get ready is closed again. */
