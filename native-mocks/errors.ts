@@ -11,6 +11,8 @@ export const VirtualKeyErrorCode = {
   STATE_UNREADABLE: "VIRTUAL_KEY_STATE_UNREADABLE",
   /** Writing the state file failed; the key answers the command with INTERNAL or STORAGE_FULL. */
   STATE_WRITE_FAILED: "VIRTUAL_KEY_STATE_WRITE_FAILED",
+  /** A clock move beyond MAX_CLOCK_OFFSET_MS from real time; refused before anything is saved. */
+  CLOCK_OUT_OF_RANGE: "VIRTUAL_KEY_CLOCK_OUT_OF_RANGE",
   /** The state file belongs to a key with another serial. */
   SERIAL_MISMATCH: "VIRTUAL_KEY_SERIAL_MISMATCH",
   /** A key or stick with this serial is already on the bus. */

@@ -15,6 +15,7 @@ export {
   DEFAULT_FIRMWARE_VERSION,
   JOURNAL_LIMIT,
   type KeyStateDocument,
+  MAX_CLOCK_OFFSET_MS,
   type NewKeyOptions,
 } from "./firmware/key-state.js";
 export { KEY_CAPABILITIES } from "./firmware/rules.js";

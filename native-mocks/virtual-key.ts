@@ -186,6 +186,11 @@ export class VirtualKey {
   }
 
   /** Moves the key clock forward (or back, with a negative value); persisted. */
+  /** How far the key clock is from real time (persisted with the key). */
+  get clockOffsetMs(): number {
+    return this.firmware.clockOffsetMs;
+  }
+
   advanceClock(ms: number): void {
     this.firmware.setClockOffset(this.firmware.clockOffsetMs + ms);
   }

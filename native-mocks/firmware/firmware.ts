@@ -30,6 +30,7 @@ import {
   fromDocument,
   type KeyState,
   type KeyStateDocument,
+  MAX_CLOCK_OFFSET_MS,
   type NewKeyOptions,
   toDocument,
 } from "./key-state.js";
@@ -177,6 +178,15 @@ export class KeyFirmware {
 
   /** Moves the key clock (persisted, like a real key's RTC). Throws STATE_WRITE_FAILED when it cannot be saved. */
   setClockOffset(offsetMs: number): void {
+    // Checked before it is kept: a key whose saved offset cannot be read back would not load again.
+    if (!Number.isSafeInteger(offsetMs) || Math.abs(offsetMs) > MAX_CLOCK_OFFSET_MS) {
+      throw new VirtualKeyError(
+        VirtualKeyErrorCode.CLOCK_OUT_OF_RANGE,
+        `the virtual key clock can be moved at most ${MAX_CLOCK_OFFSET_MS} ms (100 years) from real time; ` +
+          `an offset of ${offsetMs} ms is refused`,
+        { details: { offsetMs, maxOffsetMs: MAX_CLOCK_OFFSET_MS } },
+      );
+    }
     this.state.clockOffsetMs = offsetMs;
     const failure = this.save();
     if (failure !== undefined) throw failure;

@@ -1,6 +1,7 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import {
   BINDING_SIZE,
+  DAY_MS,
   DEFAULT_SETTLE_WINDOW_MS,
   fromHex,
   type KeyRecordState,
@@ -18,6 +19,12 @@ import {
 } from "../../src/protocol/index.js";
 import { VirtualKeyError, VirtualKeyErrorCode } from "../errors.js";
 
+/**
+ * How far a virtual key's clock may be moved from real time, either way: 100 years. Far beyond any
+ * borrow period and settle window, and it keeps every key time (and every expiry computed from
+ * it) an exact integer of milliseconds that a Date and the protocol's u64 can hold.
+ */
+export const MAX_CLOCK_OFFSET_MS = 36_525 * DAY_MS;
 export const DEFAULT_FIRMWARE_VERSION = "1.0.0";
 /** The operation journal keeps the outcome of this many most recent mutating operations. */
 export const JOURNAL_LIMIT = 4096;
@@ -325,7 +332,7 @@ export function fromDocument(input: unknown): KeyState {
     privateKey,
     privateKeyPkcs8: pkcs8,
     publicKey: rawPublicKey(privateKey),
-    clockOffsetMs: expectInt(doc.clockOffsetMs, "clockOffsetMs", Number.MIN_SAFE_INTEGER),
+    clockOffsetMs: expectInt(doc.clockOffsetMs, "clockOffsetMs", -MAX_CLOCK_OFFSET_MS, MAX_CLOCK_OFFSET_MS),
     settleWindowMs: expectInt(doc.settleWindowMs, "settleWindowMs", 0, 0xffffffff),
     licenseSetVersion: expectInt(doc.licenseSetVersion, "licenseSetVersion", 0, 0xffffffff),
     licenses,

@@ -47,6 +47,12 @@ export interface KeyView {
   firmwareVersion?: string;
   licenseSetVersion?: number;
   lastSeen?: string;
+  /**
+   * The key's clock when this answer was made (ISO). A borrow's issuedAt and expiresAt are in this
+   * clock; it differs from the server's clock only when one of them was moved (or in virtual mode,
+   * by `virtual clock`). Absent while the key is not attached, and for CodeMeter sticks.
+   */
+  keyTime?: string;
   licenses: LicenseView[];
 }
 
@@ -153,7 +159,18 @@ export interface StatusView {
    * `lastDriftCheck`: when the mirror last compared the registry with the ledger (ISO time);
    * null until the first check at start has finished, while `healthy` is not yet known.
    */
-  registry: { kind: string; location: string; lagMs: number; healthy: boolean; lastDriftCheck: string | null };
+  registry: {
+    kind: string;
+    location: string;
+    lagMs: number;
+    healthy: boolean;
+    lastDriftCheck: string | null;
+    /**
+     * Borrows the registry refused to store (a client name with a NUL, recorded before names were
+     * checked): the ledger holds them, the other entries are copied. Empty normally.
+     */
+    refused: { serial: string; id: number; reason: string }[];
+  };
 }
 
 export interface BorrowRequestInput {
@@ -322,6 +339,8 @@ export interface MaintenanceView {
   clear: boolean;
   /** One sentence: what the plan means now. */
   summary: string;
+  /** Only in the answer to a cancel: the plan that was ended, or null when none was planned. */
+  cancelled?: MaintenancePlanView | null;
 }
 
 export interface MaintenanceInput {

@@ -11,7 +11,7 @@ import {
 import type { BorrowRow } from "../ledger/index.js";
 import { layerLogger } from "../log.js";
 import type { BorrowRecord } from "../protocol/index.js";
-import { MAX_BORROW_DAYS, MAX_CLIENT_BYTES } from "../protocol/index.js";
+import { firstUnsafeCharacter, MAX_BORROW_DAYS, MAX_CLIENT_BYTES, unsafeTextReason } from "../protocol/index.js";
 import { TransportAborted, TransportTimeout } from "../transport/index.js";
 import { borrowKey } from "../vocabulary/index.js";
 import type { BorrowRequestInput, BorrowView, ReturnResultView } from "./api.js";
@@ -69,6 +69,8 @@ export function validateBorrowRequest(request: BorrowRequestInput): ValidRequest
   if (typeof client !== "string" || client.length === 0) {
     throw new InvalidRequestError("client", "client must be a non-empty string");
   }
+  const unsafe = firstUnsafeCharacter(client);
+  if (unsafe !== undefined) throw new InvalidRequestError("client", `client ${unsafeTextReason(unsafe)}`);
   const clientBytes = Buffer.byteLength(client, "utf8");
   if (clientBytes > MAX_CLIENT_BYTES) {
     throw new InvalidRequestError(

@@ -173,3 +173,57 @@ export class IdempotencyKeyReusedError extends KeybridgeError {
     );
   }
 }
+
+/**
+ * The data directory cannot be created or written: `details.path` is the directory that refuses
+ * (the data directory or the nearest one above it that exists) and `details.reason` the errno.
+ */
+export class DataDirUnwritableError extends KeybridgeError {
+  constructor(message: string, details: { dataDir: string; path: string; reason: string }, cause?: unknown) {
+    super("DATA_DIR_UNWRITABLE", message, { cause, details });
+  }
+}
+
+/** Who holds a data directory: written into its lock file by the holder. */
+export interface DataDirHolder {
+  pid: number;
+  /** ISO time the holder took the lock. */
+  since: string;
+  /** `daemon` (keybridge serve) or `library` (a program calling openBridge). */
+  role: string;
+  /** The address the holder serves the API on, when it is a daemon and says so. */
+  address?: string;
+}
+
+/** Another process (or an open bridge of this one) holds the data directory: one keybridge per directory. */
+export class DataDirLockedError extends KeybridgeError {
+  /** Undefined when the holder's details could not be read. */
+  readonly holder: DataDirHolder | undefined;
+
+  constructor(dataDir: string, holder: DataDirHolder | undefined) {
+    super("DATA_DIR_LOCKED", lockedMessage(dataDir, holder), {
+      details: { dataDir, ...(holder === undefined ? {} : { holder: { ...holder } }) },
+    });
+    this.holder = holder;
+  }
+}
+
+function lockedMessage(dataDir: string, holder: DataDirHolder | undefined): string {
+  const rule = "one keybridge per data directory";
+  if (holder === undefined) {
+    return `the data directory ${dataDir} is in use by another keybridge process (its details could not be read); ${rule}`;
+  }
+  const who = holder.role === "daemon" ? "a keybridge daemon" : "a program using the keybridge library";
+  const where = holder.address === undefined ? "" : `, serving ${holder.address}`;
+  const details = `pid ${holder.pid}${where}, since ${holder.since}`;
+  if (holder.pid === process.pid) {
+    return (
+      `the data directory ${dataDir} is already in use in this process by ${who} (${details}); ${rule}: ` +
+      "close the one opened earlier first"
+    );
+  }
+  return (
+    `the data directory ${dataDir} is in use by ${who} (${details}); ${rule}: ` +
+    "stop that one first, or give this one another data directory (--data-dir)"
+  );
+}

@@ -135,9 +135,16 @@ export class MaintenancePlanner {
   async set(input: MaintenanceInput): Promise<MaintenancePlanView> {
     const now = this.now();
     const at = parseTime("at", input.at);
-    if (at <= now) throw new InvalidRequestError("at", "at must be in the future");
+    if (at <= now) {
+      throw new InvalidRequestError("at", `the maintenance must start in the future; ${iso(at)} has passed (at)`);
+    }
     const until = input.until === undefined ? null : parseTime("until", input.until);
-    if (until !== null && until <= at) throw new InvalidRequestError("until", "until must be after at");
+    if (until !== null && until <= at) {
+      throw new InvalidRequestError(
+        "until",
+        `the maintenance must end after it starts; ${iso(until)} is not after ${iso(at)} (until)`,
+      );
+    }
     if (input.action !== undefined && !isPreflightAction(input.action)) {
       throw new InvalidRequestError("action", `action ${JSON.stringify(input.action)} is not a preflight action`);
     }

@@ -2,7 +2,12 @@ import { isCodedError } from "../errors.js";
 import type { Ledger } from "../ledger/index.js";
 import { layerLogger } from "../log.js";
 import type { RegistryView } from "../reconcile/index.js";
-import { type RegistryAdapter, RegistryCorruptError, type RegistryOp } from "../registry/index.js";
+import {
+  type RegistryAdapter,
+  RegistryCorruptError,
+  RegistryInvalidArgumentError,
+  type RegistryOp,
+} from "../registry/index.js";
 import { borrowKey } from "../vocabulary/index.js";
 import type { BorrowIndex } from "./borrow-index.js";
 import { crashPoint } from "./crash-points.js";
@@ -43,6 +48,19 @@ export interface RegistryRead {
   entries: ParsedEntry[];
 }
 
+/** A borrow the registry refused to store (a value it cannot hold, such as a client name with a NUL). */
+export interface RefusedEntry {
+  serial: string;
+  id: number;
+  reason: string;
+}
+
+/** The ops of one registry entry (or one key to delete): the unit a refusal is isolated to. */
+interface EntryOps {
+  key: string;
+  ops: RegistryOp[];
+}
+
 export interface DriftReport {
   missing: number;
   extra: number;
@@ -71,6 +89,11 @@ export class Mirror {
   private lastRead: { revision: string; result: RegistryRead } | undefined;
   /** Epoch ms when a drift check last finished (repairing what it found); undefined before the first. */
   lastDriftCheckAt: number | undefined;
+  /**
+   * Entries the registry refused, by borrow key, with its reason. They are not offered again while
+   * the borrow is outstanding (its values never change); the ledger keeps them, as it keeps all.
+   */
+  private readonly refusedEntries = new Map<string, RefusedEntry>();
 
   constructor(
     private readonly registry: RegistryAdapter,
@@ -114,6 +137,15 @@ export class Mirror {
       Math.max(0, Math.floor(this.options.lagMs / 2)),
     );
     this.flushTimer.unref();
+  }
+
+  /** Borrows the registry refused to store; the other entries are copied as usual. */
+  refused(): RefusedEntry[] {
+    return Array.from(this.refusedEntries.values());
+  }
+
+  isRefused(serial: string, id: number): boolean {
+    return this.refusedEntries.has(borrowKey(serial, id));
   }
 
   /** Writes every dirty entry now, in one batch. */
@@ -180,19 +212,22 @@ export class Mirror {
     if (this.dirty.size === 0) return;
     const keys = Array.from(this.dirty);
     this.dirty.clear();
-    const ops: RegistryOp[] = [];
+    const entries: EntryOps[] = [];
     for (const key of keys) {
       const slash = key.lastIndexOf("/");
       const serial = key.slice(0, slash);
       const id = Number(key.slice(slash + 1));
       const row = this.index.get(serial, id);
-      if (row !== undefined && isMirrored(row)) ops.push(...writeOps(row));
-      else ops.push({ op: "deleteKey", path: borrowPath(serial, id) });
+      if (row !== undefined && isMirrored(row)) {
+        if (!this.refusedEntries.has(key)) entries.push({ key, ops: writeOps(row) });
+      } else {
+        this.refusedEntries.delete(key);
+        entries.push({ key, ops: [{ op: "deleteKey", path: borrowPath(serial, id) }] });
+      }
     }
     crashPoint("mirror.before-write");
     try {
-      await this.registry.applyBatch(ops);
-      this.writes++;
+      await this.applyIsolated(entries);
       this.healthy = true;
       this.lastError = undefined;
     } catch (error) {
@@ -208,12 +243,55 @@ export class Mirror {
   }
 
   /**
+   * Applies the entries in one batch. When the registry refuses a value (RegistryInvalidArgumentError:
+   * the whole batch is refused, as batches are atomic), the batch is split in halves until the entry
+   * that cannot be stored is alone: it is set aside and reported, every other entry is written. A
+   * batch of n entries with one bad one costs about 2·log2(n) extra writes, once.
+   */
+  private async applyIsolated(entries: readonly EntryOps[]): Promise<void> {
+    if (entries.length === 0) return;
+    try {
+      await this.registry.applyBatch(entries.flatMap((entry) => entry.ops));
+      this.writes++;
+      return;
+    } catch (error) {
+      if (!(error instanceof RegistryInvalidArgumentError)) throw error;
+      if (entries.length === 1) {
+        this.refuse((entries[0] as EntryOps).key, error.message);
+        return;
+      }
+    }
+    const half = Math.ceil(entries.length / 2);
+    await this.applyIsolated(entries.slice(0, half));
+    await this.applyIsolated(entries.slice(half));
+  }
+
+  private refuse(key: string, reason: string): void {
+    const slash = key.lastIndexOf("/");
+    const serial = key.slice(0, slash);
+    const id = Number(key.slice(slash + 1));
+    // A key of its own (an unparsable entry, an empty serial key) is not a borrow; logged, not kept.
+    const borrow = this.index.get(serial, id);
+    if (borrow === undefined || !isMirrored(borrow)) {
+      log.error("the registry refused to change a key; the others were written", { key, reason });
+      return;
+    }
+    if (this.refusedEntries.has(key)) return;
+    this.refusedEntries.set(key, { serial, id, reason });
+    log.error("the registry cannot store this borrow's entry; it stays in the ledger and every other entry is copied", {
+      serial,
+      id,
+      reason,
+    });
+  }
+
+  /**
    * Streams the registry's entries against the index: each entry is decoded, compared and dropped,
    * so a check of 100 000 entries holds one batch of them at a time and yields between batches.
    */
   private async checkDriftNow(): Promise<DriftReport> {
     const report: DriftReport = { missing: 0, extra: 0, changed: 0, replaced: false };
-    const ops: RegistryOp[] = [];
+    const entries: EntryOps[] = [];
     const seen = new Map<string, Set<number>>();
     const markSeen = (serial: string, id: number) => {
       let ids = seen.get(serial);
@@ -250,10 +328,10 @@ export class Mirror {
         if (row === undefined && this.options.keepExtra?.(serial) === true) return;
         if (row === undefined || !isMirrored(row)) {
           report.extra++;
-          ops.push({ op: "deleteKey", path: borrowPath(serial, id) });
+          entries.push({ key: borrowKey(serial, id), ops: [{ op: "deleteKey", path: borrowPath(serial, id) }] });
         } else if (!entryMatches(entry, row)) {
           report.changed++;
-          ops.push(...writeOps(row));
+          entries.push({ key: borrowKey(serial, id), ops: writeOps(row) });
         }
       });
     } catch (error) {
@@ -268,24 +346,32 @@ export class Mirror {
     }
     for (const path of unparsable) {
       report.changed++;
-      ops.push({ op: "deleteKey", path });
+      entries.push({ key: path, ops: [{ op: "deleteKey", path }] });
     }
     // Empty serial keys left behind by returns are harmless but untidy.
-    for (const serial of scan.emptySerials) ops.push({ op: "deleteKey", path: serialPath(serial) });
+    for (const serial of scan.emptySerials) {
+      entries.push({ key: serialPath(serial), ops: [{ op: "deleteKey", path: serialPath(serial) }] });
+    }
     // Missing entries (a lost registry: all of them) go in batches of whole entries: each batch
     // is atomic, and 100 000 entries never sit in memory as one batch of 700 000 ops.
-    let batch = ops;
+    let batch = entries;
+    let batchOps = entries.reduce((sum, entry) => sum + entry.ops.length, 0);
     for (const { row } of this.index.all()) {
       if (!isMirrored(row) || seen.get(row.serial)?.has(row.id) === true) continue;
+      // Refused before: the registry cannot hold it; it is reported, not retried.
+      if (this.refusedEntries.has(borrowKey(row.serial, row.id))) continue;
       report.missing++;
       // Not seen: no key, or one removed above as unparsable; the sets create it.
-      batch.push(...setOps(row));
-      if (batch.length >= MISSING_OPS_PER_BATCH) {
-        await this.applyDriftBatch(batch);
+      const ops = setOps(row);
+      batch.push({ key: borrowKey(row.serial, row.id), ops });
+      batchOps += ops.length;
+      if (batchOps >= MISSING_OPS_PER_BATCH) {
+        await this.applyIsolated(batch);
         batch = [];
+        batchOps = 0;
       }
     }
-    if (batch.length > 0) await this.applyDriftBatch(batch);
+    await this.applyIsolated(batch);
     this.healthy = true;
     this.lastError = undefined;
     this.lastDriftCheckAt = Date.now();
@@ -298,15 +384,24 @@ export class Mirror {
     return report;
   }
 
-  private async applyDriftBatch(ops: RegistryOp[]): Promise<void> {
-    await this.registry.applyBatch(ops);
-    this.writes++;
-  }
-
   private async replaceFromLedger(reason: string): Promise<void> {
     this.dirty.clear();
-    await this.registry.replaceAll(treeFromRows(Array.from(this.index.all(), (entry) => entry.row)));
-    this.writes++;
+    const rows = Array.from(this.index.all(), (entry) => entry.row).filter(
+      (row) => !this.refusedEntries.has(borrowKey(row.serial, row.id)),
+    );
+    try {
+      await this.registry.replaceAll(treeFromRows(rows));
+      this.writes++;
+    } catch (error) {
+      if (!(error instanceof RegistryInvalidArgumentError)) throw error;
+      // One entry the registry cannot hold must not keep the others out: start from an empty copy
+      // and write the entries in batches that set the refused ones aside.
+      await this.registry.replaceAll(treeFromRows([]));
+      this.writes++;
+      await this.applyIsolated(
+        rows.filter(isMirrored).map((row) => ({ key: borrowKey(row.serial, row.id), ops: setOps(row) })),
+      );
+    }
     this.healthy = true;
     this.lastError = undefined;
     const message = `registry rewritten from the ledger (${reason})`;

@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Observable, Subscription } from "rxjs";
 import { isCodedError } from "../errors.js";
@@ -57,6 +57,7 @@ import { listAuditEntries } from "./audit-view.js";
 import { BorrowIndex } from "./borrow-index.js";
 import { BorrowService } from "./borrow-service.js";
 import type { BridgeContext } from "./context.js";
+import { DataDirLock, prepareDataDir } from "./data-dir.js";
 import { InvalidRequestError, NotVirtualError } from "./errors.js";
 import { EventBus } from "./event-bus.js";
 import { ExpiryService } from "./expiry.js";
@@ -102,6 +103,11 @@ export interface BridgeInternals {
   driftCheckInBackground?: boolean;
   /** Caps the ledger file's size (tests play a full disk with it). Default: no cap. */
   ledgerMaxSizeBytes?: number;
+  /**
+   * The data directory's lock, already taken by the caller (the daemon takes it before anything
+   * else); the caller releases it. Without it, openBridge takes the lock and close() releases it.
+   */
+  dataDirLock?: DataDirLock;
 }
 
 /** The parts of an open bridge other layers (the guard) compose with. */
@@ -176,10 +182,17 @@ async function openOrRebuildLedger(
  */
 export async function openBridge(options: BridgeOptions, internals: BridgeInternals = {}): Promise<OpenedBridge> {
   const dataDir = options.dataDir;
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  prepareDataDir(dataDir);
   chmodSync(dataDir, 0o700);
+  const given = internals.dataDirLock;
+  if (given !== undefined && (!given.held || !given.covers(dataDir))) {
+    throw new Error(`the data directory lock passed to openBridge does not hold ${dataDir}`);
+  }
+  // Before anything is read: a second keybridge on this directory must not recover or repair anything.
+  const lock = given ?? DataDirLock.acquire(dataDir, { role: "library" });
   const events = new EventBus();
-  const cleanups: (() => Promise<void> | void)[] = [];
+  // Released last (cleanups run in reverse): nothing of the bridge touches the directory after it.
+  const cleanups: (() => Promise<void> | void)[] = given === undefined ? [() => lock.release()] : [];
   const cleanUp = async () => {
     for (const cleanup of cleanups.splice(0).reverse()) {
       try {
@@ -427,8 +440,8 @@ class BridgeImpl implements OpenedBridge {
   }
 
   async cancelMaintenance(): Promise<MaintenanceView> {
-    await this.context.maintenance.cancel();
-    return this.maintenance();
+    const cancelled = await this.context.maintenance.cancel();
+    return { ...(await this.maintenance()), cancelled };
   }
 
   async audit(query: AuditQueryInput = {}): Promise<AuditEntryView[]> {
@@ -470,6 +483,7 @@ class BridgeImpl implements OpenedBridge {
           this.context.mirror.lastDriftCheckAt === undefined
             ? null
             : new Date(this.context.mirror.lastDriftCheckAt).toISOString(),
+        refused: this.context.mirror.refused(),
       },
     };
   }
@@ -641,8 +655,7 @@ class BridgeImpl implements OpenedBridge {
         return world.keyViews().find((view) => view.serial === serial) ?? world.keyViews()[0]!;
       },
       advanceClock: async (ms) => {
-        if (!Number.isFinite(ms)) throw new InvalidRequestError("ms", "ms must be a finite number");
-        for (const key of world.bus.keys()) key.advanceClock(ms);
+        world.advanceClocks(ms);
         for (const session of keys.servingSessions()) {
           const time = await keys.call(session, (client) => client.getTime());
           session.setKeyTime(time.keyTimeMs);

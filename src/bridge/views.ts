@@ -79,6 +79,7 @@ export function keyViewOf(session: KeySession, names: Names): KeyView {
     firmwareVersion: session.info.firmwareVersion,
     licenseSetVersion: session.info.licenseSetVersion,
     lastSeen: new Date(session.lastSeen).toISOString(),
+    ...(session.present ? { keyTime: new Date(session.keyNow()).toISOString() } : {}),
     licenses: session.licenses.map((license) => licenseViewOf(license, names)),
   };
 }

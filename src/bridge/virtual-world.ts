@@ -6,6 +6,7 @@ import {
   createUsbStandIn,
   DEMO_LICENSES,
   DEMO_PRODUCT_NAMES,
+  MAX_CLOCK_OFFSET_MS,
   VirtualBus,
   type VirtualKey,
 } from "../../native-mocks/index.js";
@@ -32,6 +33,9 @@ import {
 const log = layerLogger("bridge");
 
 const KEY_FILE_SUFFIX = ".key.json";
+const DAY_MS = 86_400_000;
+/** One clock move: ten years, more than any borrow period and settle window a scenario needs. */
+export const MAX_CLOCK_ADVANCE_MS = 3650 * DAY_MS;
 /** Which virtual keys are unplugged: bus state, not key state, so not in the keys' own files. */
 const UNPLUGGED_FILE = "unplugged.json";
 /**
@@ -84,12 +88,20 @@ export class VirtualWorld {
       const unplugged = this.readUnplugged();
       for (const file of files.sort()) {
         const serial = file.slice(0, -KEY_FILE_SUFFIX.length);
-        const key = this.bus.createKey({
-          serial,
-          stateFile: join(this.dir, file),
-          latencyMs,
-          plugged: !unplugged.has(serial),
-        });
+        const stateFile = join(this.dir, file);
+        let key: ReturnType<VirtualBus["createKey"]>;
+        try {
+          key = this.bus.createKey({ serial, stateFile, latencyMs, plugged: !unplugged.has(serial) });
+        } catch (error) {
+          // One unreadable key (damaged file, a clock offset out of range saved by an older version)
+          // must not keep the daemon and the other keys down: it stays off the bus, as if unplugged.
+          log.error(
+            `virtual key ${serial} cannot be loaded and stays unplugged: ${errorText(error)}. Its file is kept as ` +
+              "it is; move it away to start the key afresh (its borrows go with it), or restore it from a backup",
+            { serial, file: stateFile },
+          );
+          continue;
+        }
         // A key saved before keys were provisioned: the world is its factory, so it provisions it now.
         if (key.state.vendorPublicKey === undefined) {
           key.provision(vendor.publicKey);
@@ -161,6 +173,32 @@ export class VirtualWorld {
     return new VirtualWorld(dataDir, host, latencyMs);
   }
 
+  /**
+   * Moves every virtual key's clock forward by `ms`. Checked whole before any key moves: a finite
+   * number from 0 to 3650 days, and no key's clock more than 100 years from real time afterwards
+   * (what a key saves must load again). Refused with VALIDATION on `advance`.
+   */
+  advanceClocks(ms: number): void {
+    const days = (value: number) => `${Math.round(value / DAY_MS)}d`;
+    if (!Number.isFinite(ms) || ms < 0 || ms > MAX_CLOCK_ADVANCE_MS) {
+      throw new InvalidRequestError(
+        "advance",
+        `advance must be a duration from 0 to ${days(MAX_CLOCK_ADVANCE_MS)} (${MAX_CLOCK_ADVANCE_MS} ms); got ${ms} ms`,
+      );
+    }
+    const step = Math.round(ms);
+    for (const key of this.bus.keys()) {
+      if (key.clockOffsetMs + step > MAX_CLOCK_OFFSET_MS) {
+        throw new InvalidRequestError(
+          "advance",
+          `virtual key ${key.serial}'s clock is already ${days(key.clockOffsetMs)} ahead of real time; ` +
+            `it may be at most ${days(MAX_CLOCK_OFFSET_MS)} ahead, so it can move ${days(MAX_CLOCK_OFFSET_MS - key.clockOffsetMs)} more`,
+        );
+      }
+    }
+    for (const key of this.bus.keys()) key.advanceClock(step);
+  }
+
   productName(product: number): string | undefined {
     return DEMO_PRODUCT_NAMES[product];
   }
@@ -180,7 +218,7 @@ export class VirtualWorld {
     if (!/^[A-Za-z0-9._-]{1,32}$/.test(serial)) {
       throw new InvalidRequestError("serial", "serial must be 1-32 letters, digits, '.', '_' or '-'");
     }
-    if (this.bus.keys().some((key) => key.serial === serial)) {
+    if (this.bus.keys().some((key) => key.serial === serial) || existsSync(this.keyFile(serial))) {
       throw new InvalidRequestError("serial", `a virtual key with serial ${serial} already exists`);
     }
     const key = this.bus.createKey({
@@ -250,4 +288,8 @@ function viewOf(key: VirtualKey): VirtualKeyView {
       borrowDays,
     })),
   };
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -70,6 +70,12 @@ export class ApiClient {
     return (await response.json()) as T;
   }
 
+  /** `GET /v1/health`, which needs no token: whether a daemon answers, and in which mode. */
+  async health(signal?: AbortSignal): Promise<{ status: string; mode: string; version?: string }> {
+    const response = await this.send("GET", "/v1/health", undefined, undefined, signal, {}, false);
+    return (await response.json()) as { status: string; mode: string; version?: string };
+  }
+
   async text(method: string, path: string, body?: string): Promise<{ text: string; headers: Headers }> {
     const response = await this.send(method, path, body, "application/octet-stream");
     return { text: await response.text(), headers: response.headers };
@@ -117,12 +123,10 @@ export class ApiClient {
     contentType: string | undefined,
     signal?: AbortSignal,
     extraHeaders: Record<string, string> = {},
+    withToken = true,
   ): Promise<Response> {
-    const headers: Record<string, string> = {
-      ...extraHeaders,
-      authorization: `Bearer ${this.endpoint.token()}`,
-      accept: "application/json",
-    };
+    const headers: Record<string, string> = { ...extraHeaders, accept: "application/json" };
+    if (withToken) headers.authorization = `Bearer ${this.endpoint.token()}`;
     if (body !== undefined && contentType !== undefined) headers["content-type"] = contentType;
     const init = { method, headers, body, ...(signal ? { signal } : {}) };
     const ca = this.endpoint.ca();

@@ -33,11 +33,14 @@ export interface CommandKit {
 }
 
 export const integer =
-  (what: string, min = 0) =>
+  (what: string, min = 0, max?: number) =>
   (value: string) => {
-    if (!/^\d+$/.test(value) || Number(value) < min)
-      throw new InvalidArgumentError(`${what} must be an integer ≥ ${min}, got '${value}'`);
-    return Number(value);
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min || (max !== undefined && n > max)) {
+      const range = max === undefined ? `≥ ${min}` : `from ${min} to ${max}`;
+      throw new InvalidArgumentError(`${what} must be an integer ${range}, got '${value}'`);
+    }
+    return n;
   };
 
 export const duration = (value: string) => {

@@ -53,6 +53,17 @@ export class TokenMissingError extends KeybridgeError {
   }
 }
 
+/** `notify test` with no webhook configured: nothing could be tested. */
+export class NoWebhooksError extends KeybridgeError {
+  constructor() {
+    super(
+      "NO_WEBHOOKS",
+      "no webhook is configured, so nothing was tested. Add one to keybridge.json in the data directory " +
+        '("webhooks": [{ "url": "https://hooks.example.com/keybridge" }]) or set KEYBRIDGE_WEBHOOKS, then restart the daemon',
+    );
+  }
+}
+
 /** A file named on the command line could not be read or written, or holds the wrong shape. */
 export class CliFileError extends KeybridgeError {
   constructor(

@@ -15,12 +15,15 @@ import { registerViews } from "./commands/views.js";
 import { registerVirtual } from "./commands/virtual.js";
 import { ApiError } from "./errors.js";
 import { type CliIo, EXIT } from "./io.js";
+import { safeOutput } from "./safe-text.js";
 
 export type { CliDeps } from "./command-kit.js";
 
 /** Builds the `keybridge` command tree; `state.exitCode` carries results such as 3 (unsafe). */
 export function buildProgram(io: CliIo, deps: CliDeps, state: { exitCode: number }): Command {
-  const out = (text: string) => io.stdout.write(text);
+  // Every byte the CLI prints goes through safeOutput: nothing from data acts on the terminal.
+  const out = (text: string) => io.stdout.write(safeOutput(text));
+  const err = (text: string) => io.stderr.write(safeOutput(text));
   const program = new Command("keybridge");
   program
     .description("USB HID license-key bridge: keeps borrowed licenses returnable")
@@ -29,7 +32,7 @@ export function buildProgram(io: CliIo, deps: CliDeps, state: { exitCode: number
     .option("--json", "print JSON (the API's shapes) instead of tables")
     .option("--config <file>", "configuration file (default <dataDir>/keybridge.json)")
     .exitOverride()
-    .configureOutput({ writeOut: out, writeErr: (text) => io.stderr.write(text) })
+    .configureOutput({ writeOut: out, writeErr: err })
     .showHelpAfterError("(run with --help for usage)")
     .addHelpText(
       "after",
@@ -64,7 +67,11 @@ export function buildProgram(io: CliIo, deps: CliDeps, state: { exitCode: number
   return program;
 }
 
-const USAGE_CODES = new Set(["UNKNOWN_PREFLIGHT_ACTION", "DURATION_INVALID"]);
+/**
+ * Errors that mean the command line was wrong: exit 2, as commander's own usage errors. VALIDATION is
+ * the daemon refusing a value the user gave (a borrow period it does not allow, a time in the past).
+ */
+const USAGE_CODES = new Set(["UNKNOWN_PREFLIGHT_ACTION", "DURATION_INVALID", "VALIDATION"]);
 
 /** Runs one `keybridge` invocation; resolves with its exit code. Nothing here calls process.exit. */
 export async function run(argv: readonly string[], io: CliIo, deps: CliDeps = {}): Promise<number> {
@@ -88,9 +95,9 @@ export async function run(argv: readonly string[], io: CliIo, deps: CliDeps = {}
     if (wantsJson) {
       const body: Record<string, unknown> = { code, message };
       if (error instanceof ApiError) body.status = error.status;
-      io.stderr.write(`${JSON.stringify({ error: body })}\n`);
+      io.stderr.write(safeOutput(`${JSON.stringify({ error: body })}\n`));
     } else {
-      io.stderr.write(`error: ${message} [${code}]\n`);
+      io.stderr.write(safeOutput(`error: ${message} [${code}]\n`));
     }
     if (USAGE_CODES.has(code)) return EXIT.usage;
     if (error instanceof ConfigInvalidError && String(error.details?.source ?? "").startsWith("flag"))

@@ -19,7 +19,9 @@ import { formatDuration } from "../config/duration.js";
 import type { LoadedConfig } from "../config/load.js";
 import { describeWebhook } from "../config/webhooks.js";
 import type { WebhookTestResult, WebhookView } from "../server/notify/index.js";
-import { table, when } from "./format.js";
+import { type Clocks, keyClocks, localTime, prose, SERVER_CLOCK, table, when } from "./format.js";
+import type { RunningDaemon } from "./running-daemon.js";
+import { safe } from "./safe-text.js";
 import { webhookInTrouble } from "./webhooks.js";
 
 export function keysText(keys: KeyView[]): string {
@@ -44,7 +46,8 @@ export function keysText(keys: KeyView[]): string {
   return table(["SERIAL", "PRESENT", "PRODUCT", "SEATS", "BORROWABLE", "BORROWED", "DUMMIES", "DAYS"], rows);
 }
 
-export function borrowsText(borrows: BorrowView[]): string {
+/** `clocks`: each key's clock, which its borrows' times are in (see Clocks). */
+export function borrowsText(borrows: BorrowView[], clocks: Clocks = SERVER_CLOCK): string {
   if (borrows.length === 0) return "No borrows.\n";
   return table(
     ["ID", "SERIAL", "PRODUCT", "CLIENT", "STATE", "ISSUED", "EXPIRES / CLEARS"],
@@ -54,8 +57,10 @@ export function borrowsText(borrows: BorrowView[]): string {
       b.product,
       b.client,
       b.state,
-      when(b.issuedAt).replace(/ \(.*\)$/, ""),
-      b.state === "dummy" ? `clears ${when(b.dummyUntil)}` : when(b.expiresAt),
+      localTime(b.issuedAt),
+      b.state === "dummy"
+        ? `clears ${when(b.dummyUntil, clocks.now(b.serial))}`
+        : `${b.state === "expired" ? "expired " : ""}${when(b.expiresAt, clocks.now(b.serial))}`,
     ]),
   );
 }
@@ -64,25 +69,20 @@ export function auditText(entries: AuditEntryView[]): string {
   if (entries.length === 0) return "No audit entries.\n";
   return table(
     ["ID", "AT", "KIND", "SERIAL", "BORROW", "WHAT HAPPENED"],
-    entries.map((e) => [
-      e.id,
-      when(e.at).replace(/ \(.*\)$/, ""),
-      e.kind,
-      e.serial ?? "-",
-      e.borrowId ?? "-",
-      e.message,
-    ]),
+    entries.map((e) => [e.id, localTime(e.at), e.kind, e.serial ?? "-", e.borrowId ?? "-", prose(e.message)]),
   );
 }
 
-export function maintenanceText(view: MaintenanceView): string {
+/** A plan's times follow the server's clock; `clocks` gives the borrows' keys' clocks for their expiry. */
+export function maintenanceText(view: MaintenanceView, clocks: Clocks = SERVER_CLOCK): string {
   const plan = view.plan;
-  if (plan === null) return `${view.summary}\nPlan one with: keybridge maintenance plan 14d --action reinstall-os\n`;
+  if (plan === null)
+    return `${prose(view.summary)}\nPlan one with: keybridge maintenance plan 14d --action reinstall-os\n`;
   const lines = [
     `Maintenance ${view.phase === "before" ? "planned" : view.phase === "during" ? "under way" : "window over"}: ` +
       `from ${when(plan.at)}${plan.until === null ? " until cancelled" : ` until ${when(plan.until)}`}` +
-      `${plan.action === null ? "" : ` — ${plan.action}`}${plan.note === null ? "" : ` (${plan.note})`}`,
-    view.summary,
+      `${plan.action === null ? "" : ` — ${safe(plan.action)}`}${plan.note === null ? "" : ` (${safe(plan.note)})`}`,
+    prose(view.summary),
   ];
   let text = `${lines.join("\n")}\n`;
   if (view.borrowsEndingAfter.length > 0) {
@@ -93,11 +93,20 @@ export function maintenanceText(view: MaintenanceView): string {
         b.serial,
         b.productName ? `${b.product} ${b.productName}` : b.product,
         b.client,
-        when(b.expiresAt),
+        when(b.expiresAt, clocks.now(b.serial)),
       ]),
     )}`;
   }
   return text;
+}
+
+/** What `maintenance cancel` did: the plan it ended, or that there was none. */
+export function maintenanceCancelText(view: MaintenanceView): string {
+  const ended = view.cancelled;
+  if (ended === undefined || ended === null) return "No maintenance was planned: nothing to cancel.\n";
+  const until = ended.until === null ? "until cancelled" : `until ${localTime(ended.until)}`;
+  const what = `${ended.action === null ? "" : ` for ${safe(ended.action)}`}${ended.note === null ? "" : ` (${safe(ended.note)})`}`;
+  return `Cancelled the maintenance${what} planned from ${localTime(ended.at)} ${until}: borrowing is normal again.\n`;
 }
 
 const NO_WEBHOOKS =
@@ -119,9 +128,7 @@ export function webhooksText(hooks: WebhookView[]): string {
       hook.dropped,
       hook.pending,
       hook.suppressed,
-      hook.last === null
-        ? "-"
-        : `${hook.last.ok ? "ok" : "FAILED"} ${hook.last.result} (${when(hook.last.at).replace(/ \(.*\)$/, "")})`,
+      hook.last === null ? "-" : `${hook.last.ok ? "ok" : "FAILED"} ${hook.last.result} (${localTime(hook.last.at)})`,
     ]),
   );
 }
@@ -129,7 +136,8 @@ export function webhooksText(hooks: WebhookView[]): string {
 export function webhookTestText(results: WebhookTestResult[]): string {
   if (results.length === 0) return NO_WEBHOOKS;
   const lines = results.map(
-    (result) => `${result.ok ? "ok  " : "FAIL"}  ${result.name}  ${result.url}  ${result.result}  (${result.ms} ms)`,
+    (result) =>
+      `${result.ok ? "ok  " : "FAIL"}  ${safe(result.name)}  ${safe(result.url)}  ${safe(result.result)}  (${result.ms} ms)`,
   );
   const failed = results.filter((result) => !result.ok).length;
   const summary =
@@ -140,21 +148,22 @@ export function webhookTestText(results: WebhookTestResult[]): string {
 }
 
 export function borrowText(b: BorrowView): string {
-  return `Borrowed product ${b.product} for ${b.client}: borrow ${b.id} on key ${b.serial}, expires ${when(b.expiresAt)}.\n`;
+  // Just made: its issuedAt is the key's clock now, the clock its expiry is in.
+  return `Borrowed product ${b.product} for ${safe(b.client)}: borrow ${b.id} on key ${safe(b.serial)}, expires ${when(b.expiresAt, Date.parse(b.issuedAt))}.\n`;
 }
 
 export function returnText(r: ReturnResultView): string {
   const b = r.borrow;
   if (r.outcome === "dummy") {
     return (
-      `Borrow ${b.id} was NOT returned: key ${b.serial} holds it as a borrow dummy until ${when(b.dummyUntil ?? null)}; ` +
+      `Borrow ${b.id} was NOT returned: key ${safe(b.serial)} holds it as a borrow dummy until ${when(b.dummyUntil ?? null)}; ` +
       `product ${b.product} cannot be borrowed from this key until then.\n`
     );
   }
-  return `Returned borrow ${b.id} (product ${b.product}, client ${b.client}).\n`;
+  return `Returned borrow ${b.id} (product ${b.product}, client ${safe(b.client)}).\n`;
 }
 
-export function dummiesText(dummies: DummyView[]): string {
+export function dummiesText(dummies: DummyView[], clocks: Clocks = SERVER_CLOCK): string {
   if (dummies.length === 0) return "No Borrow Dummies.\n";
   return table(
     ["SERIAL", "PRODUCT", "BORROW", "CLEARS", "BLOCKS"],
@@ -162,7 +171,7 @@ export function dummiesText(dummies: DummyView[]): string {
       d.serial,
       d.product,
       d.borrowId,
-      when(d.dummyUntil),
+      when(d.dummyUntil, clocks.now(d.serial)),
       d.blocksProduct ? "borrowing of the product" : "-",
     ]),
   );
@@ -173,7 +182,7 @@ export function risksText(risks: RiskView[]): string {
   return risks
     .map(
       (r) =>
-        `[${r.severity.toUpperCase()}] ${r.kind} since ${when(r.since)}\n  ${r.message}\n  What to do: ${r.advice}\n`,
+        `[${safe(r.severity.toUpperCase())}] ${safe(r.kind)} since ${when(r.since)}\n  ${prose(r.message)}\n  What to do: ${prose(r.advice)}\n`,
     )
     .join("");
 }
@@ -190,10 +199,18 @@ function registryHealth(registry: StatusView["registry"]): string {
   return registry.lastDriftCheck === null ? "being checked (start-up drift check running)" : "healthy";
 }
 
+/** Borrows the registry refused: each one, so the user can find it (the ledger still has it). */
+function registryRefusedLines(registry: StatusView["registry"]): string {
+  const refused = registry.refused ?? [];
+  if (refused.length === 0) return "";
+  const lines = refused.map((entry) => `  borrow ${entry.id} on key ${safe(entry.serial)}: ${safe(entry.reason)}\n`);
+  return `Registry: ${refused.length} borrow(s) NOT copied (the ledger keeps them; every other entry is copied):\n${lines.join("")}`;
+}
+
 function maintenanceLine(plan: StatusView["maintenance"]): string {
   if (plan === null) return "";
   const until = plan.until === null ? "until cancelled" : `until ${when(plan.until)}`;
-  return `Maintenance: from ${when(plan.at)} ${until}${plan.action === null ? "" : ` (${plan.action})`}: new borrows end before it — keybridge maintenance\n`;
+  return `Maintenance: from ${when(plan.at)} ${until}${plan.action === null ? "" : ` (${safe(plan.action)})`}: new borrows end before it — keybridge maintenance\n`;
 }
 
 function notificationsLine(hooks: readonly WebhookView[] | undefined): string {
@@ -203,28 +220,30 @@ function notificationsLine(hooks: readonly WebhookView[] | undefined): string {
   const state =
     failing.length === 0
       ? "no failed deliveries"
-      : `FAILING: ${failing.map((hook) => hook.name).join(", ")} (keybridge notify test ${failing[0]?.name ?? ""})`;
+      : `FAILING: ${failing.map((hook) => safe(hook.name)).join(", ")} (keybridge notify test ${safe(failing[0]?.name ?? "")})`;
   return `Notifications: ${hooks.length} webhook(s), ${state}\n`;
 }
 
 export function statusText(status: StatusView, webhooks?: readonly WebhookView[]): string {
   const present = status.keys.filter((k) => k.present).length;
+  const clocks = keyClocks(status.keys);
   return [
-    `keybridge (${status.mode} mode): ${present} of ${status.keys.length} key(s) present, ${status.borrows.length} borrow(s) out, ` +
+    `keybridge (${safe(status.mode)} mode): ${present} of ${status.keys.length} key(s) present, ${status.borrows.length} borrow(s) out, ` +
       `${status.dummies.length} dummy(ies), ${status.risks.length} open risk(s)\n`,
-    `Ledger: ${status.ledger.healthy ? "healthy" : "NOT HEALTHY"}${status.ledger.rebuilt ? " (rebuilt)" : ""} — ${status.ledger.path}; ` +
+    `Ledger: ${status.ledger.healthy ? "healthy" : "NOT HEALTHY"}${status.ledger.rebuilt ? " (rebuilt)" : ""} — ${safe(status.ledger.path)}; ` +
       `last export: ${status.ledger.lastExportAt === null ? "never (keybridge ledger export FILE)" : when(status.ledger.lastExportAt)}\n`,
-    status.ledger.problem === undefined ? "" : `  ${status.ledger.problem}\n`,
-    `Registry: ${status.registry.kind} ${registryHealth(status.registry)} — ${status.registry.location}\n`,
+    status.ledger.problem === undefined ? "" : `  ${safe(status.ledger.problem)}\n`,
+    `Registry: ${safe(status.registry.kind)} ${registryHealth(status.registry)} — ${safe(status.registry.location)}\n`,
+    registryRefusedLines(status.registry),
     maintenanceLine(status.maintenance ?? null),
     notificationsLine(webhooks),
     noKeyHint(status),
     "\nKeys\n",
     keysText(status.keys),
     "\nBorrows\n",
-    borrowsText(status.borrows),
+    borrowsText(status.borrows, clocks),
     "\nDummies\n",
-    dummiesText(status.dummies),
+    dummiesText(status.dummies, clocks),
     "\nRisks\n",
     risksText(status.risks),
   ].join("");
@@ -238,7 +257,7 @@ export function findingsText(findings: FindingView[]): string {
       f.severity,
       f.kind,
       f.borrowId ?? "-",
-      f.message,
+      prose(f.message),
       `${f.repair.action}${f.repair.safe ? "" : " (manual)"}`,
     ]),
   );
@@ -250,18 +269,20 @@ export function repairText(result: RepairResultView): string {
       ? "No repairs were needed.\n"
       : table(
           ["OUTCOME", "KIND", "ACTION", "BORROW", "MESSAGE"],
-          result.applied.map((a) => [a.outcome, a.kind, a.action, a.borrowId ?? "-", a.message]),
+          result.applied.map((a) => [a.outcome, a.kind, a.action, a.borrowId ?? "-", prose(a.message)]),
         );
   return `${applied}\nFindings after repair\n${findingsText(result.after.findings)}`;
 }
 
 export function preflightText(view: PreflightView): string {
   const lines = [
-    view.safe ? `SAFE: ${view.action} can be done now.` : `UNSAFE: do not ${view.action.replaceAll("-", " ")} now.`,
+    view.safe
+      ? `SAFE: ${safe(view.action)} can be done now.`
+      : `UNSAFE: do not ${safe(view.action.replaceAll("-", " "))} now.`,
   ];
-  for (const reason of view.reasons) lines.push(`  - ${reason}`);
+  for (const reason of view.reasons) lines.push(`  - ${prose(reason)}`);
   if (view.advice.length > 0) lines.push("What to do:");
-  for (const advice of view.advice) lines.push(`  - ${advice}`);
+  for (const advice of view.advice) lines.push(`  - ${prose(advice)}`);
   return `${lines.join("\n")}\n`;
 }
 
@@ -270,19 +291,19 @@ export function migrationText(view: MigrationView): string {
   return (
     table(
       ["BORROW", "SERIAL", "PRODUCT", "CLIENT", "OUTCOME", "MESSAGE"],
-      view.items.map((i) => [i.borrowId, i.serial, i.product, i.client, i.outcome, i.message]),
+      view.items.map((i) => [i.borrowId, i.serial, i.product, i.client, i.outcome, prose(i.message)]),
     ) + `${view.rebound} rebound, ${view.failed} failed.\n`
   );
 }
 
 export function licenseUpdateText(view: LicenseUpdateView): string {
-  const head = `Key ${view.serial} now has license set version ${view.licenseSetVersion}${view.forced ? " (forced)" : ""}.\n`;
+  const head = `Key ${safe(view.serial)} now has license set version ${view.licenseSetVersion}${view.forced ? " (forced)" : ""}.\n`;
   if (view.dummiesCreated.length === 0) return head;
   return `${head}These borrows became Borrow Dummies:\n${borrowsText(view.dummiesCreated)}`;
 }
 
 export function ledgerText(verb: "Exported" | "Imported", view: LedgerExportView, file: string): string {
-  return `${verb} ${view.borrows} borrow(s) of ${view.keys} key(s) ${verb === "Exported" ? "to" : "from"} ${file}.\n`;
+  return `${verb} ${view.borrows} borrow(s) of ${view.keys} key(s) ${verb === "Exported" ? "to" : "from"} ${safe(file)}.\n`;
 }
 
 export function virtualKeysText(keys: VirtualKeyView[]): string {
@@ -292,13 +313,18 @@ export function virtualKeysText(keys: VirtualKeyView[]): string {
     keys.map((k) => [
       k.serial,
       k.plugged ? "yes" : "no",
-      k.keyTime,
+      localTime(k.keyTime),
       k.licenses.map((l) => `${l.product}:${l.seats}/${l.borrowable}/${l.borrowDays}d`).join(" "),
     ]),
   );
 }
 
-export function configText(loaded: LoadedConfig): string {
+/**
+ * The configuration as `serve` would start with it, then the running daemon (or why none answers):
+ * `serve --virtual` or `--listen` change a running daemon without changing this configuration, so
+ * the two are shown apart and where they differ it is said.
+ */
+export function configText(loaded: LoadedConfig, daemon: RunningDaemon | string): string {
   const rows = Object.entries(loaded.config).flatMap(([field, value]) => {
     const source = loaded.sources[field as keyof typeof loaded.sources] ?? "default";
     if (field === "webhooks") {
@@ -306,18 +332,46 @@ export function configText(loaded: LoadedConfig): string {
       if (hooks.length === 0) return [[field, "none", source]];
       return hooks.map((hook, index) => [index === 0 ? field : "", describeWebhook(hook), index === 0 ? source : ""]);
     }
-    return [[field, Array.isArray(value) ? value.join(",") : String(value), source]];
+    if (Array.isArray(value)) return [[field, value.length === 0 ? "none" : value.join(","), source]];
+    return [[field, String(value), source]];
   });
-  const file = loaded.file === undefined ? "Configuration file: none\n" : `Configuration file: ${loaded.file}\n`;
-  return file + table(["FIELD", "VALUE", "SOURCE"], rows);
+  const head =
+    "Configuration (defaults, the file, the environment): what `keybridge serve` starts with, unless its flags say otherwise\n";
+  const file = loaded.file === undefined ? "Configuration file: none\n" : `Configuration file: ${safe(loaded.file)}\n`;
+  return `${head}${file}${table(["FIELD", "VALUE", "SOURCE"], rows)}\n${runningDaemonText(loaded, daemon)}`;
+}
+
+function runningDaemonText(loaded: LoadedConfig, daemon: RunningDaemon | string): string {
+  if (typeof daemon === "string") return `Running daemon: none (${safe(daemon)})\n`;
+  const who = [
+    daemon.pid === null ? undefined : `pid ${daemon.pid}`,
+    daemon.started === null ? undefined : `since ${localTime(daemon.started)}`,
+  ]
+    .filter((part) => part !== undefined)
+    .join(", ");
+  const lines = [`Running daemon: ${safe(daemon.url)}${who === "" ? "" : ` (${who})`}, ${safe(daemon.mode)} mode`];
+  if (daemon.mode !== loaded.config.mode) {
+    lines.push(
+      `  mode: the daemon runs ${safe(daemon.mode)}, the configuration above says ${loaded.config.mode} ` +
+        `(it was started with ${daemon.mode === "virtual" ? "--virtual" : "another configuration"}); the daemon's applies until it restarts`,
+    );
+  }
+  const configured = `://${loaded.config.listen}`;
+  if (!daemon.url.endsWith(configured)) {
+    lines.push(
+      `  listen: the daemon serves ${safe(daemon.url)}, the configuration above says ${safe(loaded.config.listen)} ` +
+        "(it was started with --listen or another configuration)",
+    );
+  }
+  return `${lines.join("\n")}\n`;
 }
 
 export function eventLine(type: string, data: string): string {
   try {
     const event = JSON.parse(data) as { at?: string; message?: string };
-    return `${event.at ?? ""} ${type}: ${event.message ?? ""}\n`;
+    return `${safe(event.at === undefined ? "" : localTime(event.at))} ${safe(type)}: ${prose(event.message ?? "")}\n`;
   } catch {
-    // Not every event carries JSON (a future event type may not); show it as it came.
-    return `${type}: ${data}\n`;
+    // Not every event carries JSON (a future event type may not); show it as it came, made safe.
+    return `${safe(type)}: ${safe(data)}\n`;
   }
 }

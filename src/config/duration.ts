@@ -20,16 +20,22 @@ export function parseDuration(text: string): number {
   return Math.round(value);
 }
 
-/** The coarsest unit that keeps two significant parts readable: `29 d`, `5 h 3 m`, `42 s`. */
+/**
+ * The coarsest unit that keeps two significant parts readable: `29 d`, `1 d 4 h`, `5 h 3 m`, `42 s`.
+ * Rounded to the nearest of its last unit, not cut: a borrow of 7 days seen a moment after it was
+ * made is `7 d`, not `6 d`.
+ */
 export function formatDuration(ms: number): string {
   const abs = Math.abs(ms);
-  const d = Math.floor(abs / 86_400_000);
-  const h = Math.floor((abs % 86_400_000) / 3_600_000);
-  const m = Math.floor((abs % 3_600_000) / 60_000);
-  const s = Math.floor((abs % 60_000) / 1_000);
-  if (d >= 2) return `${d} d`;
-  if (d === 1) return h > 0 ? `1 d ${h} h` : "1 d";
-  if (h > 0) return m > 0 ? `${h} h ${m} m` : `${h} h`;
-  if (m > 0) return `${m} m`;
-  return `${s} s`;
+  const seconds = Math.round(abs / 1_000);
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.round(abs / 60_000);
+  if (minutes < 60) return `${minutes} m`;
+  if (minutes < 24 * 60) {
+    const m = minutes % 60;
+    return m > 0 ? `${Math.floor(minutes / 60)} h ${m} m` : `${minutes / 60} h`;
+  }
+  const hours = Math.round(abs / 3_600_000);
+  if (hours < 48) return hours > 24 ? `1 d ${hours - 24} h` : "1 d";
+  return `${Math.round(abs / 86_400_000)} d`;
 }

@@ -71,6 +71,15 @@ export const ConfigSchema = Type.Object(
     logLevel: LOG_LEVEL,
     logFormat: Type.Union([Type.Literal("auto"), Type.Literal("json"), Type.Literal("text")]),
     allowRemote: Type.Boolean(),
+    allowedHosts: Type.Array(
+      Type.String({ pattern: "^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}))$", maxLength: 255 }),
+      {
+        maxItems: 64,
+        uniqueItems: true,
+        description:
+          "host names requests may be addressed to besides localhost, 127.0.0.1 and [::1] (a reverse proxy's name)",
+      },
+    ),
     tlsCert: Type.Optional(Type.String({ minLength: 1, description: "PEM certificate (chain): serve HTTPS" })),
     tlsKey: Type.Optional(Type.String({ minLength: 1, description: "PEM private key of tlsCert" })),
     webhooks: Type.Array(WebhookSchema, { maxItems: 16 }),
@@ -143,6 +152,13 @@ export const FIELD_SPECS: readonly FieldSpec[] = [
     kind: "boolean",
     expected: "true or false",
   },
+  {
+    field: "allowedHosts",
+    env: "KEYBRIDGE_ALLOWED_HOSTS",
+    flag: "--allowed-hosts",
+    kind: "list",
+    expected: "a list of host names such as keybridge.example.lan, separated by commas",
+  },
   { field: "tlsCert", env: "KEYBRIDGE_TLS_CERT", flag: "--tls-cert", kind: "string", expected: "a PEM file path" },
   { field: "tlsKey", env: "KEYBRIDGE_TLS_KEY", flag: "--tls-key", kind: "string", expected: "a PEM file path" },
   {
@@ -169,5 +185,6 @@ export const CONFIG_DEFAULTS: Omit<KeybridgeConfig, "dataDir" | "registryPath" |
   logLevel: "info",
   logFormat: "auto",
   allowRemote: false,
+  allowedHosts: [],
   webhooks: [],
 };

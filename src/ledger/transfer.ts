@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { readFileSync, statSync } from "node:fs";
 import { borrowKey } from "../vocabulary/index.js";
 import { canonicalJson, sha256Hex } from "./checksum.js";
 import {
@@ -8,13 +9,19 @@ import {
   LedgerInvalidInputError,
 } from "./errors.js";
 import { writeFileAtomic } from "./files.js";
+import { nestingTooDeepAt } from "./json-bounds.js";
 import type { Ledger } from "./ledger.js";
 import { mapLedgerError } from "./map-error.js";
+import { deriveTag, opIdBytes } from "./meta.js";
 import type { BorrowRow, ImportSummary, KeyRow, OpRow } from "./types.js";
 import { requireHex } from "./validate.js";
 
 export const EXPORT_FORMAT = "keybridge-ledger-export";
 export const EXPORT_VERSION = 1;
+/** An export nests five levels (document, body, list, row, details); op details add a few at most. */
+export const MAX_EXPORT_DEPTH = 32;
+/** Far above the export of the largest ledger (100 000 outstanding borrows are about 50 MiB). */
+export const MAX_EXPORT_BYTES = 256 * 1024 * 1024;
 
 export interface ExportBody {
   sourceInstanceId: string;
@@ -24,6 +31,12 @@ export interface ExportBody {
   keys: KeyRow[];
   borrows: BorrowRow[];
   pendingOps: OpRow[];
+  /**
+   * `serial/id` → seal of a borrow whose tag is not derived from its opId under `serverSecret`
+   * (taken over from the registry after the ledger was lost, derived under a secret adopted from
+   * another ledger, or the unknown-tag marker). Absent in exports of older versions.
+   */
+  tagSeals?: Record<string, string>;
 }
 
 interface ExportDocument {
@@ -37,15 +50,66 @@ function documentChecksum(version: number, body: unknown): string {
   return sha256Hex(canonicalJson({ format: EXPORT_FORMAT, version, body }));
 }
 
+const TAG_SEAL_CONTEXT = "keybridge-export-tag-seal-v1";
+
+/** Whether the row's tag is HMAC(secret, opId), as every tag keybridge makes for a borrow is. */
+function tagIsDerived(secret: Buffer, row: BorrowRow): boolean {
+  try {
+    return deriveTag(opIdBytes(row.opId), secret).toString("hex") === row.tag;
+  } catch {
+    // A malformed opId derives nothing: the row needs a seal, and an import refuses it without one.
+    return false;
+  }
+}
+
+function tagSeal(secret: Buffer, row: BorrowRow): string {
+  return createHmac("sha256", secret)
+    .update(TAG_SEAL_CONTEXT)
+    .update(`${row.serial}\x1f${row.id}\x1f${row.opId}\x1f${row.tag}`)
+    .digest("hex");
+}
+
+function sealMatches(secret: Buffer, row: BorrowRow, seal: unknown): boolean {
+  if (typeof seal !== "string" || !/^[0-9a-f]{64}$/.test(seal)) return false;
+  return timingSafeEqual(Buffer.from(seal, "hex"), Buffer.from(tagSeal(secret, row), "hex"));
+}
+
+/**
+ * The borrows whose tag is neither derived from their opId under the export's secret nor sealed
+ * by it: edited after the export (the SHA-256 alone is recomputed by anyone). Returning such a
+ * borrow would send the key a wrong tag and make a Borrow Dummy, so none of the file is imported.
+ */
+function tamperedRows(body: ExportBody): string[] {
+  const secret = Buffer.from(body.serverSecret, "hex");
+  const seals = body.tagSeals ?? {};
+  const bad: string[] = [];
+  for (const row of body.borrows) {
+    const name = `${String(row?.serial)}/${String(row?.id)}`;
+    const valid =
+      row !== null &&
+      typeof row === "object" &&
+      typeof row.tag === "string" &&
+      (tagIsDerived(secret, row) || sealMatches(secret, row, seals[name]));
+    if (!valid) bad.push(name);
+  }
+  return bad;
+}
+
 export function exportLedger(ledger: Ledger, file: string, now: number): ExportBody {
+  const secret = ledger.serverSecret();
   const body: ExportBody = ledger.snapshot(() => ({
     sourceInstanceId: ledger.instanceId,
     exportedAt: now,
-    serverSecret: ledger.serverSecret().toString("hex"),
+    serverSecret: secret.toString("hex"),
     keys: ledger.listKeys(),
     borrows: ledger.listOutstanding(),
     pendingOps: ledger.listPendingOps(),
   }));
+  const tagSeals: Record<string, string> = {};
+  for (const row of body.borrows) {
+    if (!tagIsDerived(secret, row)) tagSeals[`${row.serial}/${row.id}`] = tagSeal(secret, row);
+  }
+  body.tagSeals = tagSeals;
   const document: ExportDocument = {
     format: EXPORT_FORMAT,
     version: EXPORT_VERSION,
@@ -66,17 +130,26 @@ export function exportLedger(ledger: Ledger, file: string, now: number): ExportB
 }
 
 export function readExport(file: string): ExportBody {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (error) {
-    throw mapLedgerError(error, file, "read ledger export");
-  }
   const damaged = (reason: string, cause?: unknown) =>
     new LedgerExportCorruptError(`ledger export ${file} is damaged or was modified (${reason}); do not import it`, {
       cause,
       details: { file, reason },
     });
+  let text: string;
+  try {
+    const size = statSync(file).size;
+    if (size > MAX_EXPORT_BYTES) throw damaged(`${size} bytes, more than any ledger export (${MAX_EXPORT_BYTES})`);
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    if (error instanceof LedgerExportCorruptError) throw error;
+    throw mapLedgerError(error, file, "read ledger export");
+  }
+  // Before parsing: JSON.parse would build a hostile nesting in full, and the checksum's canonical
+  // form walks it recursively until the stack runs out.
+  const tooDeep = nestingTooDeepAt(text, MAX_EXPORT_DEPTH);
+  if (tooDeep !== undefined) {
+    throw damaged(`nested deeper than ${MAX_EXPORT_DEPTH} levels at character ${tooDeep}; not a ledger export`);
+  }
   let document: Partial<ExportDocument>;
   try {
     document = JSON.parse(text) as Partial<ExportDocument>;
@@ -103,6 +176,20 @@ export function readExport(file: string): ExportBody {
     requireHex("serverSecret", body.serverSecret, 32);
   } catch (error) {
     throw damaged("malformed server secret", error);
+  }
+  if (body.tagSeals !== undefined && (body.tagSeals === null || typeof body.tagSeals !== "object")) {
+    throw damaged("malformed tag seals");
+  }
+  const tampered = tamperedRows(body);
+  if (tampered.length > 0) {
+    const shown = `${tampered.slice(0, 10).join(", ")}${tampered.length > 10 ? `, ... (${tampered.length} in all)` : ""}`;
+    throw new LedgerExportCorruptError(
+      `ledger export ${file} was modified: the tag of borrow(s) ${shown} is not the one derived from its ` +
+        "operation id under the export's secret (nor sealed by it); returning such a borrow would make a Borrow " +
+        "Dummy. Do not import this file: export the ledger again from its source (an earlier keybridge did not " +
+        "seal tags it had not derived: export again with this version)",
+      { details: { file, reason: "tag-mismatch", rows: tampered } },
+    );
   }
   return body;
 }

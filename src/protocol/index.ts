@@ -6,5 +6,6 @@ export * from "./license-update.js";
 export * from "./licenses.js";
 export * from "./messages.js";
 export * from "./signature.js";
+export * from "./text.js";
 export type * from "./types.js";
 export * from "./vendor-key.js";

@@ -1,10 +1,12 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Bridge } from "../bridge/api.js";
+import { isLoopbackHost } from "../config/index.js";
 import { layerLogger, rootLogger } from "../log.js";
 import { bearerToken, tokenChecker } from "./auth.js";
 import { BorrowListCache } from "./borrow-cache.js";
 import { DASHBOARD_HTML } from "./dashboard/page.js";
 import { RouteNotFoundError, UnauthorizedError } from "./errors.js";
+import { HostCheck } from "./host-check.js";
 import { LazyCompilers } from "./lazy-compilers.js";
 import { ServerMetrics } from "./metrics.js";
 import type { Notifier } from "./notify/index.js";
@@ -38,6 +40,11 @@ export interface ServerOptions {
   tls?: { cert: string; key: string };
   /** The webhooks' notifier, for `/v1/notify` and the notification metrics; its owner starts and closes it. */
   notifier?: Notifier;
+  /**
+   * Host names requests may be addressed to besides the loopback names. Host headers are checked
+   * when the server listens on a loopback address, or on any address once this list is not empty.
+   */
+  allowedHosts?: readonly string[];
 }
 
 export interface KeybridgeServer {
@@ -90,6 +97,12 @@ export async function createServer(options: ServerOptions): Promise<KeybridgeSer
     startedAt: Date.now(),
   };
 
+  // Set by listen(): whether Host headers are checked depends on the address listened on.
+  let hostCheck: HostCheck | undefined;
+  app.addHook("onRequest", async (request) => {
+    hostCheck?.check(request.headers.host);
+  });
+
   const tokenIsValid = tokenChecker(token);
   app.addHook("onRequest", async (request) => {
     const auth = request.routeOptions.config.auth;
@@ -113,9 +126,10 @@ export async function createServer(options: ServerOptions): Promise<KeybridgeSer
 
   app.setErrorHandler(async (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const validation = (error as { validation?: unknown[]; validationContext?: string }).validation;
+    const context = (error as { validationContext?: string }).validationContext;
     const cause =
       Array.isArray(validation) && validation.length > 0
-        ? validationError(validation as never[], (error as { validationContext?: string }).validationContext)
+        ? validationError(validation as never[], context, requestPart(request, context))
         : error;
     const { problem, retryAfter, internal } = toProblem(cause);
     const details = (cause as { details?: { field?: unknown } }).details;
@@ -168,6 +182,12 @@ export async function createServer(options: ServerOptions): Promise<KeybridgeSer
     app,
     metrics,
     async listen(host, port) {
+      const allowedHosts = options.allowedHosts ?? [];
+      if (isLoopbackHost(host) || allowedHosts.length > 0) {
+        // A specific address listened on is a name requests may use; 0.0.0.0 and :: are not names.
+        const own = host === "0.0.0.0" || host === "::" ? [] : [host.includes(":") ? `[${host}]` : host];
+        hostCheck = new HostCheck([...allowedHosts, ...own]);
+      }
       await app.listen({ host, port });
       warmer.start(WARM_VALIDATORS_AFTER_MS);
       const address = app.server.address();
@@ -221,6 +241,14 @@ class ValidatorWarmer {
     this.immediate = setImmediate(() => this.step());
     this.immediate.unref();
   }
+}
+
+/** The part of the request a validation error is about. */
+function requestPart(request: FastifyRequest, context: string | undefined): unknown {
+  if (context === "querystring") return request.query;
+  if (context === "params") return request.params;
+  if (context === "headers") return request.headers;
+  return request.body;
 }
 
 function register(app: FastifyInstance, route: RouteSpec, ctx: RouteContext): void {

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DAEMON_FILE_NAME, TOKEN_FILE_NAME } from "../config/paths.js";
 import { DaemonFileError } from "./errors.js";
@@ -16,17 +16,6 @@ export interface DaemonInfo {
 
 function ioError(action: string, file: string, error: unknown): DaemonFileError {
   return new DaemonFileError(`cannot ${action} ${file}: ${(error as Error).message}`, file, error);
-}
-
-/** Creates the data directory owner-only (0700); an existing one keeps its mode. */
-export function ensureDataDir(dataDir: string): { created: boolean; mode: number } {
-  try {
-    const created = mkdirSync(dataDir, { recursive: true, mode: 0o700 }) !== undefined;
-    if (created) chmodSync(dataDir, 0o700);
-    return { created, mode: statSync(dataDir).mode & 0o777 };
-  } catch (error) {
-    throw ioError("create the data directory", dataDir, error);
-  }
 }
 
 /** The API token: 32 random bytes, base64url, made at first start in `<dataDir>/api-token` (0600). */

@@ -7,13 +7,8 @@ import { type KeybridgeConfig, parseListen } from "../config/index.js";
 import { KeybridgeError } from "../errors.js";
 import { type LogLevel, layerLogger, setLogFormat, setLogLevel } from "../log.js";
 import { createServer, type KeybridgeServer } from "./app.js";
-import {
-  type DaemonInfo,
-  ensureDataDir,
-  readOrCreateToken,
-  removeDaemonInfo,
-  writeDaemonInfo,
-} from "./daemon-files.js";
+import { type ClaimedDataDir, claimDataDir } from "./daemon-boot.js";
+import { type DaemonInfo, readOrCreateToken, removeDaemonInfo, writeDaemonInfo } from "./daemon-files.js";
 import { BridgeUnavailableError } from "./errors.js";
 import { Notifier, OUTBOX_FILE_NAME, resolveWebhooks } from "./notify/index.js";
 
@@ -30,6 +25,11 @@ export interface DaemonOptions {
   warnings?: string[];
   /** The ledger's quick_check, started before the daemon's modules loaded (`startLedgerCheck`). */
   ledgerCheck?: Promise<boolean>;
+  /**
+   * The data directory, already claimed (`claimDataDir`: `serve` claims it before the ledger check
+   * starts); claimed here otherwise. Either way the daemon releases its lock when it stops.
+   */
+  claimed?: ClaimedDataDir;
 }
 
 export interface RunningDaemon {
@@ -117,30 +117,37 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   applyLogSettings(config.logLevel as LogLevel, config.logFormat);
   for (const warning of options.warnings ?? []) log.warn(warning);
 
-  const dir = ensureDataDir(config.dataDir);
-  if (!dir.created && (dir.mode & 0o077) !== 0) {
-    log.warn("the data directory is readable by others; it holds the API token", {
-      dataDir: config.dataDir,
-      mode: dir.mode.toString(8),
-    });
+  // Before anything in the directory is read: a second daemon is refused here, having touched nothing.
+  const dir = options.claimed ?? claimDataDir(config.dataDir, config.listen);
+  const { lock } = dir;
+  let files: StartFiles;
+  let bridge: Bridge;
+  try {
+    files = readStartFiles(config, dir);
+    const { ledgerCheck } = options;
+    const open =
+      options.openBridge ??
+      ((bridgeOptions) => openBridge(bridgeOptions, { ledgerCheck, driftCheckInBackground: true, dataDirLock: lock }));
+    bridge = await openReadyBridge(open, bridgeOptionsFrom(config));
+  } catch (error) {
+    lock.release();
+    throw error;
   }
-  const { token, file: tokenFile, created } = readOrCreateToken(config.dataDir);
-  const tls = readTls(config);
-  // Before the bridge opens: a webhook that cannot work is a configuration error, said at once.
-  const webhooks = resolveWebhooks(config.webhooks);
-  if (created) log.info("API token created", { tokenFile });
-
-  const { ledgerCheck } = options;
-  const open =
-    options.openBridge ?? ((bridgeOptions) => openBridge(bridgeOptions, { ledgerCheck, driftCheckInBackground: true }));
-  const bridge = await openReadyBridge(open, bridgeOptionsFrom(config));
+  const { token, tokenFile, tls, webhooks } = files;
 
   const notifier = new Notifier(bridge, webhooks, { version, outboxFile: join(config.dataDir, OUTBOX_FILE_NAME) });
   notifier.start();
   let server: KeybridgeServer | undefined;
   let url: string;
   try {
-    server = await createServer({ bridge, token, version, notifier, ...(tls === undefined ? {} : { tls }) });
+    server = await createServer({
+      bridge,
+      token,
+      version,
+      notifier,
+      allowedHosts: config.allowedHosts,
+      ...(tls === undefined ? {} : { tls }),
+    });
     const { host, port } = parseListen(config.listen);
     url = await server.listen(host, port).catch((error: unknown) => {
       throw new ListenFailedError(config.listen, error);
@@ -157,6 +164,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     // Whatever started must stop again, or the process would keep its port, USB watch and timers.
     await closeAfterFailedStart(error, server, bridge);
     await notifier.close(0);
+    lock.release();
     throw error;
   }
   log.info("keybridge daemon listening", { url, mode: bridge.mode, dataDir: config.dataDir, tokenFile });
@@ -182,6 +190,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
           // After the bridge: what it published while closing is still sent, within the drain time.
           await notifier.close();
           removeDaemonInfo(config.dataDir, process.pid);
+          lock.release();
           log.info("keybridge daemon stopped");
         }
       }
@@ -208,6 +217,29 @@ function writeDaemonInfoUnlessDiskFull(dataDir: string, info: DaemonInfo): void 
       hint: `the CLI finds this daemon with --url ${info.url}`,
     });
   }
+}
+
+interface StartFiles {
+  token: string;
+  tokenFile: string;
+  tls: ReturnType<typeof readTls>;
+  webhooks: ReturnType<typeof resolveWebhooks>;
+}
+
+/** The token (made at the first start), the TLS pair and the webhooks' secrets: read before the bridge opens. */
+function readStartFiles(config: KeybridgeConfig, dir: ClaimedDataDir): StartFiles {
+  if (!dir.created && (dir.mode & 0o077) !== 0) {
+    log.warn("the data directory is readable by others; it holds the API token", {
+      dataDir: config.dataDir,
+      mode: dir.mode.toString(8),
+    });
+  }
+  const { token, file: tokenFile, created } = readOrCreateToken(config.dataDir);
+  const tls = readTls(config);
+  // Before the bridge opens: a webhook that cannot work is a configuration error, said at once.
+  const webhooks = resolveWebhooks(config.webhooks);
+  if (created) log.info("API token created", { tokenFile });
+  return { token, tokenFile, tls, webhooks };
 }
 
 /** Opens the bridge and waits until it is ready; a bridge that fails to get ready is closed again. */

@@ -34,3 +34,17 @@ export class DaemonFileError extends KeybridgeError {
     super("DAEMON_FILE_IO", message, { cause, details: { file } });
   }
 }
+
+/** The Host header names neither this machine's loopback nor a configured name: a DNS-rebinding page, or a proxy to configure. */
+export class HostNotAllowedError extends KeybridgeError {
+  constructor(host: string, allowed: readonly string[]) {
+    const extra = allowed.length === 0 ? "" : ` or ${allowed.join(", ")}`;
+    super(
+      "HOST_NOT_ALLOWED",
+      `this daemon answers requests for localhost, 127.0.0.1 or [::1]${extra}, not for '${host}'; ` +
+        "if you reach it under that name on purpose (a reverse proxy, a DNS name), add it to allowedHosts " +
+        "(KEYBRIDGE_ALLOWED_HOSTS or serve --allowed-hosts)",
+      { details: { host } },
+    );
+  }
+}

@@ -9,6 +9,9 @@ const Iso = Type.String({ format: "date-time", description: "ISO 8601" });
 const Severity = Type.Union([Type.Literal("info"), Type.Literal("warning"), Type.Literal("critical")]);
 const Product = Type.Integer({ minimum: 0, maximum: 4_294_967_295, description: "product code (u32)" });
 const Serial = Type.String({ minLength: 1, maxLength: 64 });
+/** No control character, line break or bidirectional control (the bridge also refuses unpaired surrogates). */
+const CLIENT_PATTERN =
+  "^[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069]*$";
 
 export const LicenseInputSchema = Type.Object(
   {
@@ -26,7 +29,9 @@ export const BorrowRequestSchema = Type.Object(
     client: Type.String({
       minLength: 1,
       maxLength: 64,
-      description: "client computer or user; at most 64 bytes UTF-8",
+      pattern: CLIENT_PATTERN,
+      description:
+        "client computer or user; at most 64 bytes UTF-8, no control characters, line breaks or bidirectional controls",
     }),
     days: Type.Optional(Type.Integer({ minimum: 1, maximum: 3_650 })),
     serial: Type.Optional(Serial),
@@ -97,8 +102,11 @@ export const VirtualCreateSchema = Type.Object(
 export const VirtualClockSchema = Type.Object(
   {
     advance: Type.Union([
-      Type.String({ pattern: "^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d|w)?\\s*$", description: "a duration like 31d, 2h" }),
-      Type.Integer({ minimum: 0, description: "milliseconds" }),
+      Type.String({
+        pattern: "^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d|w)?\\s*$",
+        description: "a duration like 31d, 2h; at most 3650d, and no key clock more than 100 years ahead",
+      }),
+      Type.Integer({ minimum: 0, description: "milliseconds, at most 315360000000 (3650 days)" }),
     ]),
   },
   { additionalProperties: false },
@@ -148,6 +156,9 @@ export const KeyViewSchema = Type.Object({
   firmwareVersion: Type.Optional(Type.String()),
   licenseSetVersion: Type.Optional(Type.Integer()),
   lastSeen: Type.Optional(Iso),
+  keyTime: Type.Optional(
+    Type.String({ format: "date-time", description: "the key's clock now; borrow times are in this clock" }),
+  ),
   licenses: Type.Array(LicenseViewSchema),
 });
 
@@ -230,6 +241,11 @@ export const MaintenanceViewSchema = Type.Object({
   borrowsEndingAfter: Type.Array(BorrowViewSchema, { description: "outstanding borrows that end after `at`" }),
   clear: Type.Boolean({ description: "no outstanding borrow ends after `at`" }),
   summary: Type.String(),
+  cancelled: Type.Optional(
+    Type.Union([MaintenancePlanViewSchema, Type.Null()], {
+      description: "in the answer to DELETE only: the plan that was ended (null: none was planned)",
+    }),
+  ),
 });
 
 export const MaintenanceRequestSchema = Type.Object(
@@ -264,6 +280,9 @@ export const StatusViewSchema = Type.Object({
     lagMs: Type.Number(),
     healthy: Type.Boolean(),
     lastDriftCheck: Type.Union([Type.String(), Type.Null()]),
+    refused: Type.Array(Type.Object({ serial: Serial, id: Type.Integer(), reason: Type.String() }), {
+      description: "borrows the registry refused to store (the ledger holds them; the other entries are copied)",
+    }),
   }),
 });
 

@@ -1,3 +1,4 @@
+import { firstUnsafeCharacter, unsafeTextReason } from "../protocol/index.js";
 import { RequestValidationError } from "./errors.js";
 
 interface AjvError {
@@ -14,8 +15,16 @@ const PART_NAMES: Readonly<Record<string, string>> = {
   headers: "header",
 };
 
-/** Turns fastify's first ajv error into `client: required field is missing (body)`. */
-export function validationError(errors: readonly AjvError[], context: string | undefined): RequestValidationError {
+/**
+ * Turns fastify's first ajv error into `client: required field is missing (body)`. `input` is the
+ * request part that failed (body, query, params): a string refused for an unsafe character is
+ * told which one and where.
+ */
+export function validationError(
+  errors: readonly AjvError[],
+  context: string | undefined,
+  input?: unknown,
+): RequestValidationError {
   const first = errors[0] ?? {};
   const path = (first.instancePath ?? "")
     .split("/")
@@ -49,9 +58,12 @@ export function validationError(errors: readonly AjvError[], context: string | u
     case "maxItems":
       reason = first.message ?? "out of range";
       break;
-    case "pattern":
-      reason = "has the wrong format";
+    case "pattern": {
+      const value = valueAt(input, first.instancePath ?? "");
+      const unsafe = typeof value === "string" ? firstUnsafeCharacter(value) : undefined;
+      reason = unsafe === undefined ? "has the wrong format" : unsafeTextReason(unsafe);
       break;
+    }
     case "anyOf":
     case "enum":
     case "const":
@@ -62,6 +74,16 @@ export function validationError(errors: readonly AjvError[], context: string | u
   }
   const name = field === "" ? part : field;
   return new RequestValidationError(`${name}: ${reason} (${part})`, name);
+}
+
+/** The value at an ajv instance path (`/licenses/0/product`) in `input`. */
+function valueAt(input: unknown, pointer: string): unknown {
+  let value = input;
+  for (const segment of pointer.split("/").slice(1)) {
+    if (value === null || typeof value !== "object") return undefined;
+    value = (value as Record<string, unknown>)[segment.replaceAll("~1", "/").replaceAll("~0", "~")];
+  }
+  return value;
 }
 
 function join(path: string, name: string): string {

@@ -76,7 +76,7 @@ describeNeeding(chromiumNeeded, "dashboard maintenance in headless Chromium (vir
     // The product with its name, as the licenses table shows it.
     const product = license.name === undefined ? String(license.product) : `${license.product} ${license.name}`;
     expect(cells.slice(0, 4)).toEqual([String(borrow.id), key.serial, "ws-maintenance", product]);
-    expect(cells[5]).toMatch(/^in (29|30) d$/);
+    expect(cells[5]).toBe("in 30 d");
     expect(await page.locator("#maint-clear").count()).toBe(0);
     await expect
       .poll(() => page.locator("#events tbody tr td:nth-child(3)").allTextContents(), { timeout: 10_000 })
@@ -87,7 +87,9 @@ describeNeeding(chromiumNeeded, "dashboard maintenance in headless Chromium (vir
     await page.getByLabel("Ends (optional)").fill(end.local);
     await page.getByRole("button", { name: "Plan maintenance" }).click();
     const result = page.locator("#plan-result");
-    await expect.poll(() => result.textContent(), { timeout: 10_000 }).toBe("Not planned: until must be after at");
+    await expect
+      .poll(() => result.textContent(), { timeout: 10_000 })
+      .toMatch(/^Not planned: the maintenance must end after it starts; \S+ is not after \S+ \(until\)$/);
     expect(await result.getAttribute("class")).toBe("sev-critical");
     expect(await page.getByLabel("Ends (optional)").getAttribute("aria-invalid")).toBe("true");
     expect(((await api("/v1/maintenance")) as MaintenanceView).plan).toMatchObject({ at: start.iso, until: null });

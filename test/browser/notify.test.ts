@@ -10,6 +10,7 @@ import { openBridge } from "../../src/bridge/index.js";
 import { createServer, type KeybridgeServer } from "../../src/server/app.js";
 import { Notifier, resolveWebhooks } from "../../src/server/notify/index.js";
 import { describeNeeding } from "../support/require-tool.js";
+import { captureLogs } from "../unit/log-capture.js";
 import { apiClient, chromiumNeeded, launchChromium } from "./helpers.js";
 
 const TOKEN = "notify-dashboard-test-token-abcdefghijklmnopqrstuvw";
@@ -156,6 +157,7 @@ describeNeeding(chromiumNeeded, "dashboard notifications in headless Chromium (v
   });
 
   it("follows deliveries after events: a risk delivered to one webhook, given up on the other", async () => {
+    const logs = captureLogs();
     const page = await openDashboard(browser, url);
     const good = page.locator('#notify tr[data-webhook="receiver"]');
     const dead = page.locator('#notify tr[data-webhook="nobody-home"]');
@@ -181,6 +183,13 @@ describeNeeding(chromiumNeeded, "dashboard notifications in headless Chromium (v
 
     await api(`/v1/virtual/keys/${encodeURIComponent(key.serial)}/plug`, { method: "POST" });
     await page.close();
+    // The dead webhook is given up on for the risk raised and for the risk cleared by the plug, each logged.
+    const givenUp = () => logs.matching("error", /^a notification could not be delivered$/);
+    await expect.poll(() => givenUp().length, { timeout: 10_000 }).toBe(2);
+    expect(givenUp().map((line) => [line.webhook, line.event])).toEqual([
+      ["nobody-home", "risk.raised"],
+      ["nobody-home", "risk.cleared"],
+    ]);
   });
 
   it("says how to configure a webhook when the server has none", async () => {

@@ -148,6 +148,17 @@ const EXCEPTIONS: readonly { from: string; target: string; why: string }[] = [
     why: "serve starts the ledger's quick_check on a worker before the daemon's modules load",
   },
   {
+    // Same reason: the lock must be held before the check reads the ledger, and it is cheap to load.
+    from: "src/server/daemon-boot.ts",
+    target: "src/bridge/data-dir.ts",
+    why: "serve takes the data directory's lock before anything in it is read",
+  },
+  {
+    from: "src/server/daemon-boot.ts",
+    target: "src/bridge/errors.ts",
+    why: "the data directory's refusal is completed with the running daemon's URL",
+  },
+  {
     // Loaded only inside `doctor`'s action: whether the keys enumerate, the ledger opens and the
     // registry file verifies must be answerable when the daemon is down or cannot start.
     from: "src/cli/doctor/local-access.ts",

@@ -65,6 +65,8 @@ export class RegistryWatch {
     let differing = 0;
     for (const row of this.ctx.index.rows()) {
       if (!isMirrored(row) || row.updatedAt > settledBefore) continue;
+      // The registry cannot hold it (the mirror reports it in status); not a loss to raise.
+      if (this.ctx.mirror.isRefused(row.serial, row.id)) continue;
       expected++;
       const entry = present.get(borrowKey(row.serial, row.id));
       if (entry === undefined) missing++;

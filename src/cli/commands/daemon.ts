@@ -1,9 +1,11 @@
 import type { Command } from "commander";
 import type { ConfigField } from "../../config/schema.js";
 import { shownConfig } from "../../config/webhooks.js";
+import { resolveEndpoint } from "../client.js";
 import { type CommandKit, example, loadConfig } from "../command-kit.js";
 import { EXIT } from "../io.js";
 import * as render from "../render.js";
+import { findRunningDaemon } from "../running-daemon.js";
 
 /** `serve`: the daemon itself, loaded only when asked for. */
 export function registerServe(program: Command, kit: CommandKit): void {
@@ -15,6 +17,10 @@ export function registerServe(program: Command, kit: CommandKit): void {
     .option("--listen <host:port>", "listen address (default 127.0.0.1:22380)")
     .option("--log-level <level>", "error, warn, info, debug, traffic")
     .option("--allow-remote", "allow a non-loopback listen address")
+    .option(
+      "--allowed-hosts <names>",
+      "host names requests may be addressed to besides localhost, 127.0.0.1, [::1] (comma-separated)",
+    )
     .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (chain); needs --tls-key")
     .option("--tls-key <file>", "the PEM private key of --tls-cert")
     .addHelpText(
@@ -31,6 +37,7 @@ export function registerServe(program: Command, kit: CommandKit): void {
           listen?: string;
           logLevel?: string;
           allowRemote?: boolean;
+          allowedHosts?: string;
           tlsCert?: string;
           tlsKey?: string;
         },
@@ -43,6 +50,7 @@ export function registerServe(program: Command, kit: CommandKit): void {
           logLevel: options.logLevel,
           mode: options.virtual ? "virtual" : undefined,
           allowRemote: options.allowRemote ? true : undefined,
+          allowedHosts: options.allowedHosts,
           tlsCert: options.tlsCert,
           tlsKey: options.tlsKey,
         };
@@ -51,11 +59,18 @@ export function registerServe(program: Command, kit: CommandKit): void {
           state.exitCode = await deps.serve({ config: loaded.config, warnings: loaded.warnings });
           return;
         }
-        // Started first: on a second core the ledger's quick_check runs while the daemon's modules load.
-        const { startLedgerCheck } = await import("../../server/daemon-boot.js");
+        // The data directory's lock first, before anything in it is read: a second daemon stops here.
+        // Then, on a second core, the ledger's quick_check runs while the daemon's modules load.
+        const { claimDataDir, startLedgerCheck } = await import("../../server/daemon-boot.js");
+        const claimed = claimDataDir(loaded.config.dataDir, loaded.config.listen);
         const ledgerCheck = startLedgerCheck(loaded.config.dataDir);
         const { runDaemonUntilSignal } = await import("../../server/daemon.js");
-        state.exitCode = await runDaemonUntilSignal({ config: loaded.config, warnings: loaded.warnings, ledgerCheck });
+        state.exitCode = await runDaemonUntilSignal({
+          config: loaded.config,
+          warnings: loaded.warnings,
+          ledgerCheck,
+          claimed,
+        });
       },
     );
 }
@@ -65,7 +80,10 @@ export function registerLocalCommands(program: Command, kit: CommandKit): void {
   const { io, state, globals, show } = kit;
   program
     .command("config")
-    .description("the effective configuration and where each value comes from")
+    .description(
+      "the configuration `serve` would start with (defaults, file, environment) and where each value comes " +
+        "from; and the running daemon's mode and address, which its own flags may have changed",
+    )
     .addHelpText("after", example("keybridge config", "KEYBRIDGE_LISTEN=127.0.0.1:9000 keybridge config --json"))
     .action(async (_options: unknown, command: Command) => {
       const g = globals(command);
@@ -74,6 +92,8 @@ export function registerLocalCommands(program: Command, kit: CommandKit): void {
         env: io.env,
         ...(g.config ? { configFile: g.config } : {}),
       });
+      const endpoint = resolveEndpoint({ dataDir: loaded.config.dataDir, ...(g.url ? { url: g.url } : {}) }, io.env);
+      const daemon = await findRunningDaemon(endpoint, loaded.config.dataDir);
       show(
         command,
         {
@@ -81,8 +101,9 @@ export function registerLocalCommands(program: Command, kit: CommandKit): void {
           sources: loaded.sources,
           file: loaded.file ?? null,
           warnings: loaded.warnings,
+          daemon: typeof daemon === "string" ? null : daemon,
         },
-        () => render.configText(loaded),
+        () => render.configText(loaded, daemon),
       );
     });
 

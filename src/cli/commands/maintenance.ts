@@ -1,10 +1,12 @@
 import { type Command, InvalidArgumentError } from "commander";
-import type { MaintenanceView } from "../../bridge/api.js";
+import type { KeyView, MaintenanceView } from "../../bridge/api.js";
 import { isPreflightAction, PREFLIGHT_ACTIONS } from "../../reconcile/index.js";
+import type { ApiClient } from "../client.js";
 import { type CommandKit, duration, example } from "../command-kit.js";
+import { type Clocks, keyClocks, SERVER_CLOCK } from "../format.js";
 import * as render from "../render.js";
 
-/** `7d` means "seven days from now"; anything else must be an ISO time. */
+/** `7d` means "seven days from now"; anything else must be an ISO time, in the future. */
 function laterTime(option: string) {
   return (value: string): string => {
     if (/^\d+(\.\d+)?\s*[a-z]+$/i.test(value.trim())) return new Date(Date.now() + duration(value)).toISOString();
@@ -12,8 +14,26 @@ function laterTime(option: string) {
     if (Number.isNaN(ms)) {
       throw new InvalidArgumentError(`${option} must be a duration from now such as 7d or an ISO time, got '${value}'`);
     }
+    if (ms <= Date.now()) {
+      throw new InvalidArgumentError(`${option} must be in the future; ${value} has passed`);
+    }
     return new Date(ms).toISOString();
   };
+}
+
+const MAX_NOTE = 200;
+
+function note(value: string): string {
+  if (value.trim().length > MAX_NOTE) {
+    throw new InvalidArgumentError(`--note is ${value.trim().length} characters; at most ${MAX_NOTE} are allowed`);
+  }
+  return value;
+}
+
+/** The clocks of the keys whose borrows a plan lists (their expiry is in their key's clock). */
+async function clocksFor(api: ApiClient, view: MaintenanceView, json: boolean): Promise<Clocks> {
+  if (json || view.borrowsEndingAfter.length === 0) return SERVER_CLOCK;
+  return keyClocks(await api.json<KeyView[]>("GET", "/v1/keys"));
 }
 
 function action(value: string): string {
@@ -25,7 +45,7 @@ function action(value: string): string {
 
 /** `maintenance`: plan a window for a dangerous action so that every borrow is back by then. */
 export function registerMaintenance(program: Command, kit: CommandKit): void {
-  const { client, show } = kit;
+  const { client, show, globals } = kit;
   const maintenance = program
     .command("maintenance")
     .summary("plan a maintenance window: borrows end before it, none are made during it")
@@ -43,7 +63,10 @@ export function registerMaintenance(program: Command, kit: CommandKit): void {
       ),
     )
     .action(async (_options: unknown, command: Command) => {
-      show(command, await client(command).json<MaintenanceView>("GET", "/v1/maintenance"), render.maintenanceText);
+      const api = client(command);
+      const view = await api.json<MaintenanceView>("GET", "/v1/maintenance");
+      const clocks = await clocksFor(api, view, globals(command).json === true);
+      show(command, view, (shown) => render.maintenanceText(shown, clocks));
     });
 
   maintenance
@@ -60,7 +83,7 @@ export function registerMaintenance(program: Command, kit: CommandKit): void {
       laterTime("--until"),
     )
     .option("--action <action>", `what the window is for: ${PREFLIGHT_ACTIONS.join(", ")}`, action)
-    .option("--note <text>", "a note shown with the plan (200 characters at most)")
+    .option("--note <text>", "a note shown with the plan (200 characters at most)", note)
     .addHelpText("after", example("keybridge maintenance plan 14d --action upgrade-licenses"))
     .action(async (when: string, options: { until?: string; action?: string; note?: string }, command: Command) => {
       const body = {
@@ -69,11 +92,10 @@ export function registerMaintenance(program: Command, kit: CommandKit): void {
         ...(options.action === undefined ? {} : { action: options.action }),
         ...(options.note === undefined ? {} : { note: options.note }),
       };
-      show(
-        command,
-        await client(command).json<MaintenanceView>("POST", "/v1/maintenance", body),
-        render.maintenanceText,
-      );
+      const api = client(command);
+      const view = await api.json<MaintenanceView>("POST", "/v1/maintenance", body);
+      const clocks = await clocksFor(api, view, globals(command).json === true);
+      show(command, view, (shown) => render.maintenanceText(shown, clocks));
     });
 
   maintenance
@@ -81,6 +103,10 @@ export function registerMaintenance(program: Command, kit: CommandKit): void {
     .description("end the plan (the maintenance is done, or called off): borrowing is normal again")
     .addHelpText("after", example("keybridge maintenance cancel"))
     .action(async (_options: unknown, command: Command) => {
-      show(command, await client(command).json<MaintenanceView>("DELETE", "/v1/maintenance"), render.maintenanceText);
+      show(
+        command,
+        await client(command).json<MaintenanceView>("DELETE", "/v1/maintenance"),
+        render.maintenanceCancelText,
+      );
     });
 }

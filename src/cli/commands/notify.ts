@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { WebhookTestResult, WebhookView } from "../../server/notify/index.js";
 import { type CommandKit, example } from "../command-kit.js";
+import { NoWebhooksError } from "../errors.js";
 import * as render from "../render.js";
 
 /** `notify`: the webhooks the daemon tells of risks and dummies, and a test delivery to each. */
@@ -23,7 +24,7 @@ export function registerNotify(program: Command, kit: CommandKit): void {
     .command("test [name]")
     .description(
       "send one test notification now to every webhook (or the one named) and show what each answered; " +
-        "exit 1 if any did not take it",
+        "exit 1 if any did not take it, or if no webhook is configured",
     )
     .addHelpText("after", example("keybridge notify test", "keybridge notify test ops-chat"))
     .action(async (name: string | undefined, _options: unknown, command: Command) => {
@@ -32,6 +33,7 @@ export function registerNotify(program: Command, kit: CommandKit): void {
         "POST",
         `/v1/notify/test${query}`,
       );
+      if (results.length === 0) throw new NoWebhooksError();
       show(command, results, render.webhookTestText);
       if (results.some((result) => !result.ok)) state.exitCode = 1;
     });

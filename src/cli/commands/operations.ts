@@ -10,6 +10,8 @@ import type {
   ReturnResultView,
 } from "../../bridge/api.js";
 import { KeybridgeError } from "../../errors.js";
+import { MAX_BORROW_DAYS } from "../../protocol/constants.js";
+import { firstUnsafeCharacter, unsafeTextReason } from "../../protocol/text.js";
 import { PREFLIGHT_ACTIONS } from "../../reconcile/actions.js";
 import { type CommandKit, example, integer, readText } from "../command-kit.js";
 import { CliFileError } from "../errors.js";
@@ -20,6 +22,13 @@ const preflightAction = (value: string) => {
   if (!(PREFLIGHT_ACTIONS as readonly string[]).includes(value)) {
     throw new InvalidArgumentError(`unknown action '${value}'; one of: ${PREFLIGHT_ACTIONS.join(", ")}`);
   }
+  return value;
+};
+
+/** A client name is checked here as the daemon would: a usage error (exit 2) before anything is sent. */
+const clientName = (value: string) => {
+  const unsafe = firstUnsafeCharacter(value);
+  if (unsafe !== undefined) throw new InvalidArgumentError(`--client ${unsafeTextReason(unsafe)}`);
   return value;
 };
 
@@ -55,8 +64,16 @@ export function registerOperations(program: Command, kit: CommandKit): void {
     .command("borrow")
     .description("borrow a license; prints the borrow")
     .argument("<product>", "product code", integer("PRODUCT"))
-    .requiredOption("--client <id>", "the client computer or user (at most 64 bytes)")
-    .option("--days <n>", "borrow period in days (default: the license's)", integer("--days", 1))
+    .requiredOption(
+      "--client <id>",
+      "the client computer or user (at most 64 bytes, no control characters)",
+      clientName,
+    )
+    .option(
+      "--days <n>",
+      `borrow period in days, 1 to ${MAX_BORROW_DAYS} (default: the license's)`,
+      integer("--days", 1, MAX_BORROW_DAYS),
+    )
     .option("--serial <serial>", "borrow from this key (default: the first holding the product)")
     .option(
       "--idempotency-key <key>",

@@ -1,6 +1,7 @@
 import { type Command, Option } from "commander";
 import type { BorrowView, KeyView, StatusView } from "../../bridge/api.js";
 import { type CommandKit, example } from "../command-kit.js";
+import { keyClocks, SERVER_CLOCK } from "../format.js";
 import * as render from "../render.js";
 import { daemonWebhooks } from "../webhooks.js";
 
@@ -38,6 +39,13 @@ export function registerViews(program: Command, kit: CommandKit): void {
       if (options.serial) query.set("serial", options.serial);
       if (options.state) query.set("state", options.state);
       const suffix = query.size > 0 ? `?${query}` : "";
-      show(command, await client(command).json<BorrowView[]>("GET", `/v1/borrows${suffix}`), render.borrowsText);
+      const api = client(command);
+      const borrows = await api.json<BorrowView[]>("GET", `/v1/borrows${suffix}`);
+      // Relative times in each key's clock, the one its borrows' times are in.
+      const clocks =
+        globals(command).json === true || borrows.length === 0
+          ? SERVER_CLOCK
+          : keyClocks(await api.json<KeyView[]>("GET", "/v1/keys"));
+      show(command, borrows, (list) => render.borrowsText(list, clocks));
     });
 }

@@ -1,7 +1,17 @@
 import type { Command } from "commander";
 import type { VirtualKeyView } from "../../bridge/api.js";
+import { formatDuration } from "../../config/duration.js";
 import { type CommandKit, duration, example } from "../command-kit.js";
+import { localTime } from "../format.js";
 import * as render from "../render.js";
+import { safe } from "../safe-text.js";
+
+/** `16 d ahead of this machine's clock`. */
+function clockAhead(keyTime: string): string {
+  const ahead = Date.parse(keyTime) - Date.now();
+  if (Math.abs(ahead) < 60_000) return "the same as this machine's clock";
+  return `${formatDuration(ahead)} ${ahead > 0 ? "ahead of" : "behind"} this machine's clock`;
+}
 
 /** `virtual ...`: the virtual keys of a daemon in virtual mode. */
 export function registerVirtual(program: Command, kit: CommandKit): void {
@@ -25,7 +35,7 @@ export function registerVirtual(program: Command, kit: CommandKit): void {
         "/v1/virtual/keys",
         options.serial ? { serial: options.serial } : {},
       );
-      show(command, key, (k) => `Created virtual key ${k.serial}.\n`);
+      show(command, key, (k) => `Created virtual key ${safe(k.serial)}.\n`);
     });
   for (const verb of ["plug", "unplug"] as const) {
     virtual
@@ -38,7 +48,7 @@ export function registerVirtual(program: Command, kit: CommandKit): void {
           "POST",
           `/v1/virtual/keys/${encodeURIComponent(serial)}/${verb}`,
         );
-        show(command, key, (k) => `Virtual key ${k.serial} ${k.plugged ? "plugged in" : "unplugged"}.\n`);
+        show(command, key, (k) => `Virtual key ${safe(k.serial)} ${k.plugged ? "plugged in" : "unplugged"}.\n`);
       });
   }
   virtual
@@ -58,7 +68,7 @@ export function registerVirtual(program: Command, kit: CommandKit): void {
       const result = await client(command).json<{ keyTime: string }>("POST", "/v1/virtual/clock", {
         advance: options.advance,
       });
-      show(command, result, (r) => `Virtual key time is now ${r.keyTime}.\n`);
+      show(command, result, (r) => `Virtual key time is now ${localTime(r.keyTime)} (${clockAhead(r.keyTime)}).\n`);
     });
   virtual
     .command("host")
@@ -80,7 +90,8 @@ export function registerVirtual(program: Command, kit: CommandKit): void {
       show(
         command,
         result,
-        (h) => `Host identity: ips ${h.ips.join(", ")}, hostname ${h.hostname}, machine id ${h.machineId}.\n`,
+        (h) =>
+          `Host identity: ips ${safe(h.ips.join(", "))}, hostname ${safe(h.hostname)}, machine id ${safe(h.machineId)}.\n`,
       );
     });
   virtual

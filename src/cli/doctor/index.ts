@@ -1,12 +1,14 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { DAEMON_FILE_NAME, defaultDataDir } from "../../config/paths.js";
+import { readDaemonInfo } from "../../server/daemon-files.js";
 import { type Endpoint, resolveEndpoint } from "../client.js";
 import { type ConfigLoad, configCheck } from "./config-check.js";
 import { daemonCheck } from "./daemon-check.js";
 import { dataDirCheck } from "./data-dir-check.js";
 import { devicesCheck } from "./devices-check.js";
 import { groupCheck } from "./group-check.js";
+import { type ModeFinding, modeCheck, notNeededForVirtual } from "./mode-check.js";
 import { nativeModulesCheck } from "./native-check.js";
 import { nodeCheck } from "./node-check.js";
 import { runChecks } from "./run-checks.js";
@@ -38,6 +40,19 @@ async function loadConfiguration(options: DoctorOptions): Promise<ConfigLoad> {
   }
 }
 
+/** Which keys the daemon serves: daemon.json says for a daemon that ran, the configuration otherwise. */
+function modeOf(dataDir: string, configured: "real" | "virtual" | undefined): ModeFinding {
+  let info: ReturnType<typeof readDaemonInfo>;
+  try {
+    info = readDaemonInfo(dataDir);
+  } catch {
+    // The daemon check reports an unreadable daemon.json; the mode falls back to the configuration.
+    info = undefined;
+  }
+  if (info !== undefined) return { mode: info.mode, from: `the daemon at ${info.url} (pid ${info.pid})` };
+  return { mode: configured ?? "real", from: "the configuration (no daemon.json: no daemon has run here)" };
+}
+
 /** The checks of `keybridge doctor` with this machine's real inputs, in the order they are shown. */
 export async function doctorChecks(options: DoctorOptions): Promise<DoctorCheck[]> {
   const load = await loadConfiguration(options);
@@ -46,13 +61,17 @@ export async function doctorChecks(options: DoctorOptions): Promise<DoctorCheck[
   const dataDir =
     config?.dataDir ?? options.dataDir ?? (options.env.KEYBRIDGE_DATA_DIR || undefined) ?? defaultDataDir(options.env);
   const daemonFile = join(dataDir, DAEMON_FILE_NAME);
+  const mode = modeOf(dataDir, config?.mode);
+  // USB access matters to real keys only: with virtual keys a missing udev rule is worth a warning, not a failure.
+  const forKeys = (check: DoctorCheck) => (mode.mode === "virtual" ? notNeededForVirtual(check) : check);
   return [
+    modeCheck(mode),
     nodeCheck(),
     nativeModulesCheck(),
     configCheck(load),
-    udevRulesCheck(),
-    groupCheck(),
-    devicesCheck(),
+    forKeys(udevRulesCheck()),
+    forKeys(groupCheck()),
+    forKeys(devicesCheck()),
     dataDirCheck({
       dataDir,
       ...(config?.registryKind === undefined ? {} : { registryKind: config.registryKind }),

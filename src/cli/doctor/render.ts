@@ -1,3 +1,4 @@
+import { safe } from "../safe-text.js";
 import type { CheckStatus, DoctorReport } from "./types.js";
 
 const LABEL: Record<CheckStatus, string> = { ok: "ok", warn: "WARN", fail: "FAIL", skip: "skip" };
@@ -7,12 +8,13 @@ export function doctorText(report: DoctorReport): string {
   const idWidth = Math.max(...report.checks.map((check) => check.id.length));
   const lines: string[] = [];
   for (const check of report.checks) {
-    lines.push(`${LABEL[check.status].padEnd(4)}  ${check.id.padEnd(idWidth)}  ${check.detail}`);
+    // Details name devices, paths and files this machine holds: made safe as any data shown.
+    lines.push(`${LABEL[check.status].padEnd(4)}  ${check.id.padEnd(idWidth)}  ${safe(check.detail)}`);
     if (check.fix !== undefined && check.status !== "ok") {
       const indent = " ".repeat(4 + 2 + idWidth + 2);
       const [first, ...rest] = check.fix.split("\n");
-      lines.push(`${indent}fix: ${first}`);
-      for (const line of rest) lines.push(`${indent}     ${line}`);
+      lines.push(`${indent}fix: ${safe(first)}`);
+      for (const line of rest) lines.push(`${indent}     ${safe(line)}`);
     }
   }
   const counts = (status: CheckStatus) => report.checks.filter((check) => check.status === status).length;

@@ -122,17 +122,24 @@ ${DASHBOARD_CSS}
     if (isNaN(d.getTime())) return iso;
     return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + pad(d.getHours()) + ":" + pad(d.getMinutes());
   }
+  // Rounded to the unit shown, as the CLI does: a 7-day borrow made a moment ago is "in 7 d".
   function span(ms) {
-    var a = Math.abs(ms), d = Math.floor(a / 86400000), h = Math.floor(a % 86400000 / 3600000), m = Math.floor(a % 3600000 / 60000);
-    if (d >= 2) return d + " d";
-    if (d === 1) return h ? "1 d " + h + " h" : "1 d";
-    if (h) return m ? h + " h " + m + " m" : h + " h";
-    return m + " m";
+    var a = Math.abs(ms), minutes = Math.round(a / 60000), hours;
+    if (minutes < 60) return minutes + " m";
+    if (minutes < 1440) return minutes % 60 ? Math.floor(minutes / 60) + " h " + minutes % 60 + " m" : minutes / 60 + " h";
+    hours = Math.round(a / 3600000);
+    if (hours < 48) return hours > 24 ? "1 d " + (hours - 24) + " h" : "1 d";
+    return Math.round(a / 86400000) + " d";
   }
-  function relative(iso) {
+  // now: the clock the time is in; a borrow's times are in its key's clock (keyClock).
+  function relative(iso, now) {
     if (!iso) return "";
-    var delta = Date.parse(iso) - Date.now();
+    var delta = Date.parse(iso) - (now === undefined ? Date.now() : now);
     return delta >= 0 ? "in " + span(delta) : span(-delta) + " ago";
+  }
+  var keyOffsets = {};
+  function keyClock(serial) {
+    return Date.now() + (keyOffsets[serial] || 0);
   }
 
   function table(caption, headers, rows, numeric) {
@@ -210,15 +217,18 @@ ${DASHBOARD_CSS}
     put("licenses", table("Seats per license", ["Key", "Product", "Seats", "Borrowable", "Borrowed", "Dummies", "Borrow period"],
       licenseRows, [2, 3, 4, 5]));
 
+    var received = Date.now();
+    keyOffsets = {};
+    s.keys.forEach(function (k) { if (k.keyTime) keyOffsets[k.serial] = Date.parse(k.keyTime) - received; });
     put("borrows", table("Borrows out (dummies are listed below)", ["ID", "Key", "Product", "Client", "State", "Issued", "Expires", "Time left"],
       s.borrows.map(function (b) {
         return [b.id, b.serial, productLabel(b), b.client, { text: b.state, cls: "state-" + b.state }, localTime(b.issuedAt),
-                localTime(b.expiresAt), relative(b.expiresAt)];
+                localTime(b.expiresAt), relative(b.expiresAt, keyClock(b.serial))];
       }), [0]));
 
     put("dummies", table("Each dummy blocks borrowing of its product on its key until it clears",
       ["Key", "Product", "Borrow", "Clears", "In"],
-      s.dummies.map(function (d) { return [d.serial, d.product, d.borrowId, localTime(d.dummyUntil), relative(d.dummyUntil)]; }),
+      s.dummies.map(function (d) { return [d.serial, d.product, d.borrowId, localTime(d.dummyUntil), relative(d.dummyUntil, keyClock(d.serial))]; }),
       [2]));
   }
 

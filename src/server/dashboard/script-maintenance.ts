@@ -37,7 +37,7 @@ export const MAINTENANCE_SCRIPT = `  function actionName(action) { return action
                        "ask for " + (n === 1 ? "it" : "them") + " back before " + localTime(p.at) + "; a returned borrow no longer stands in the way."]),
         table("Borrows that end after the window starts", ["ID", "Key", "Client", "Product", "Expires", "Time left"],
           m.borrowsEndingAfter.map(function (b) {
-            return [b.id, b.serial, b.client, productLabel(b), localTime(b.expiresAt), relative(b.expiresAt)];
+            return [b.id, b.serial, b.client, productLabel(b), localTime(b.expiresAt), relative(b.expiresAt, keyClock(b.serial))];
           }), [0])
       ]));
     } else if (!over) {

@@ -4,6 +4,7 @@ import { pathToFileURL } from "node:url";
 import { expect, it } from "vitest";
 import { openLedger } from "../../../src/ledger/index.js";
 import { describeNeeding, Requirement } from "../../support/require-tool.js";
+import { captureLogs } from "../log-capture.js";
 import { closeBridge, openVirtual, tempDataDir } from "./helpers.js";
 
 // The worker runs compiled JavaScript, so these tests use the build (`npm run build`).
@@ -82,9 +83,11 @@ describeNeeding(build, "the ledger's quick_check on a worker thread", () => {
 
     const check = startLedgerCheck(dataDir);
     expect(await check).toBe(false);
+    const logs = captureLogs();
     const bridge = await openVirtual({ dataDir }, { ledgerCheck: check });
     const status = await bridge.status();
     expect(status.ledger.rebuilt).toBe(true);
+    expect(logs.matching("error", /^the ledger is corrupt; quarantining it and rebuilding/)).toHaveLength(1);
     expect(status.borrows.map((view) => view.id)).toEqual([borrow.id]);
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { BorrowView, BridgeEvent } from "../../../src/bridge/api.js";
 import { EventBus } from "../../../src/bridge/event-bus.js";
 import { MaintenancePlanner, type MaintenanceTx } from "../../../src/bridge/maintenance.js";
+import { captureLogs } from "../log-capture.js";
 import { closeBridge, openVirtual, tempDataDir } from "./helpers.js";
 
 const DAY = 86_400_000;
@@ -165,6 +166,7 @@ describe("the maintenance-blocked risk on a running bridge", () => {
 
 describe("a damaged maintenance plan in the ledger", () => {
   it("is ignored (logged) so the daemon still starts, and borrowing is normal", () => {
+    const logs = captureLogs();
     for (const value of [
       "{not json",
       JSON.stringify({ at: "soon" }),
@@ -174,5 +176,8 @@ describe("a damaged maintenance plan in the ledger", () => {
       expect(p.current()).toBeNull();
       expect(p.allowedDays(undefined, 30, T0)).toBe(30);
     }
+    expect(
+      logs.matching("error", /^the maintenance plan kept in the ledger cannot be read; it is ignored/),
+    ).toHaveLength(3);
   });
 });

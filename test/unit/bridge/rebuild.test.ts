@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { BridgeEvent } from "../../../src/bridge/api.js";
+import { captureLogs } from "../log-capture.js";
 import { closeBridge, demoKey, openVirtual, tempDataDir } from "./helpers.js";
 
 describe("corrupt ledger", () => {
@@ -20,9 +21,11 @@ describe("corrupt ledger", () => {
     randomBytes(64).copy(bytes, 0);
     writeFileSync(file, bytes);
 
+    const logs = captureLogs();
     bridge = await openVirtual({ dataDir });
     const status = await bridge.status();
     expect(status.ledger.rebuilt).toBe(true);
+    expect(logs.matching("error", /^the ledger is corrupt; quarantining it and rebuilding/)).toHaveLength(1);
     expect(status.borrows.map((x) => x.id).sort()).toEqual([a.id, b.id].sort());
     expect([a, b].map((x) => bridge.context.ledger.getBorrow(x.serial, x.id)?.tag)).toEqual(tags);
     expect(bridge.context.ledger.listAudit({ limit: 10, kind: "ledger-rebuilt" }).length).toBeGreaterThan(0);
@@ -44,6 +47,7 @@ describe("counterfeit key", () => {
     const world = bridge.world;
     if (world === undefined) throw new Error("not virtual");
     // Another key claiming the same serial, with its own key pair.
+    const logs = captureLogs();
     world.bus.remove("KB-DEMO-0001");
     await bridge.context.keys.rescan();
     world.bus.createKey({
@@ -53,6 +57,7 @@ describe("counterfeit key", () => {
     await bridge.context.keys.rescan();
 
     expect(events.map((event) => event.type)).toContain("key.counterfeit");
+    expect(logs.matching("error", /^counterfeit key refused$/)).toMatchObject([{ serial: "KB-DEMO-0001" }]);
     expect(bridge.context.ledger.listAudit({ limit: 5, kind: "counterfeit-key" })).toHaveLength(1);
     expect((await bridge.keys()).find((k) => k.serial === "KB-DEMO-0001")?.present).toBe(false);
     await expect(bridge.borrow({ product: 1001, client: "b" })).rejects.toMatchObject({ code: "KEY_ABSENT" });

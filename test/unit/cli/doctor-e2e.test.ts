@@ -17,7 +17,7 @@ interface Report {
   checks: { id: string; title: string; status: string; detail: string; fix?: string }[];
 }
 
-const IDS = ["node", "native-modules", "config", "udev-rules", "group", "devices", "data-dir", "daemon"];
+const IDS = ["mode", "node", "native-modules", "config", "udev-rules", "group", "devices", "data-dir", "daemon"];
 const statusOf = (report: Report, id: string) => report.checks.find((check) => check.id === id)?.status;
 // What this machine really has: udev rules are installed on a provisioned license server, not in CI.
 const rulesInstalled = ["/etc/udev/rules.d", "/usr/lib/udev/rules.d", "/lib/udev/rules.d"].some((dir) =>
@@ -45,8 +45,30 @@ describe("keybridge doctor against a running daemon", () => {
     expect(statusOf(report, "data-dir")).toBe("ok");
     // No USB here: a key that is not plugged in must never read as fine.
     expect(statusOf(report, "devices")).not.toBe("ok");
-    if (process.platform === "linux" && !rulesInstalled) expect(statusOf(report, "udev-rules")).toBe("fail");
+    // The daemon here runs virtual keys (its daemon.json says so): USB access is not needed for them.
+    expect(report.checks[0]?.detail).toMatch(/^virtual keys, says the daemon at http:\/\/127\.0\.0\.1:\d+ \(pid \d+\)/);
+    if (process.platform === "linux" && !rulesInstalled) {
+      const udev = report.checks.find((check) => check.id === "udev-rules");
+      expect(udev?.status).toBe("warn");
+      expect(udev?.detail).toContain("not needed for the virtual keys the daemon runs now; needed before real keys");
+    }
   });
+
+  it.skipIf(process.platform !== "linux" || rulesInstalled)(
+    "for a daemon on real keys, missing udev rules fail and the mode says real",
+    async () => {
+      const info = join(h.dataDir, "daemon.json");
+      writeFileSync(
+        info,
+        JSON.stringify({ pid: process.pid, url: h.url, started: new Date().toISOString(), mode: "real", version: "0" }),
+      );
+      const result = await h.cli("doctor", "--json");
+      const report = result.json as Report;
+      expect(report.checks[0]?.detail).toMatch(/^real keys over USB, says the daemon at/);
+      expect(statusOf(report, "udev-rules")).toBe("fail");
+      expect(result.code).toBe(1);
+    },
+  );
 
   it("prints one aligned line per check and a summary", async () => {
     const result = await h.cli("doctor");
@@ -55,7 +77,7 @@ describe("keybridge doctor against a running daemon", () => {
     expect(checkLines).toHaveLength(IDS.length);
     const detailColumn = checkLines.map((line) => line.search(/(?<=^\S+\s+\S+\s+)\S/));
     expect(new Set(detailColumn).size).toBe(1);
-    expect(lines.at(-1)).toMatch(/^(\d+ of 8 checks failed|No check failed)/);
+    expect(lines.at(-1)).toMatch(/^(\d+ of 9 checks failed|No check failed)/);
     expect(result.code === 1).toBe(checkLines.some((line) => line.startsWith("FAIL")));
   });
 

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSyn
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { OpenedBridge } from "../../../src/bridge/open.js";
+import { captureLogs, type LogCapture } from "../log-capture.js";
 import { closeBridge, openAt, returnAll, SERIAL, seriousFindings, snapshot, withBorrowsOut } from "./helpers.js";
 
 const LEDGER = "ledger.db";
@@ -23,6 +24,15 @@ function scribbleOver(file: string, text: string): void {
   writeFileSync(file, bytes);
 }
 
+const QUARANTINED = "the ledger is corrupt; quarantining it and rebuilding from the key and the registry";
+const ROW_FAILS = "ledger row checksum mismatch";
+const TAGS_LOST = "borrow tags lost with the ledger and the registry";
+
+/** The error lines the damage is reported with, in order: what an operator reads in the log. */
+function errorsLogged(logs: LogCapture): string[] {
+  return logs.lines.filter((line) => line.level === "error").map((line) => line.message);
+}
+
 function keyStates(bridge: OpenedBridge): string[] {
   return (bridge.world?.key(SERIAL).state.borrows ?? []).map((record) => `${record.id}:${record.state}`);
 }
@@ -32,6 +42,7 @@ describe("ledger damaged while borrows are out", () => {
     const { dataDir, before } = await withBorrowsOut();
     const file = join(dataDir, LEDGER);
     truncateSync(file, Math.floor(statSync(file).size / 2) + 100);
+    const logs = captureLogs();
     const { bridge } = await openAt(dataDir);
     expect(quarantined(dataDir)).toHaveLength(1);
     const status = await bridge.status();
@@ -40,6 +51,7 @@ describe("ledger damaged while borrows are out", () => {
     expect(snapshot(bridge)).toEqual(before);
     expect(await seriousFindings(bridge)).toEqual([]);
     expect(await returnAll(bridge)).toEqual([]);
+    expect(errorsLogged(logs)).toEqual([QUARANTINED]);
   });
 
   it("a ledger with a damaged page is quarantined and rebuilt the same way", async () => {
@@ -49,50 +61,60 @@ describe("ledger damaged while borrows are out", () => {
     // Page 2 onwards holds the tables: a run of garbage there breaks SQLite's own structure checks.
     bytes.fill(0xa5, 4096 + 8, 4096 + 400);
     writeFileSync(file, bytes);
+    const logs = captureLogs();
     const { bridge } = await openAt(dataDir);
     expect(quarantined(dataDir)).toHaveLength(1);
     expect(snapshot(bridge)).toEqual(before);
     expect(await returnAll(bridge)).toEqual([]);
+    expect(errorsLogged(logs)).toEqual([QUARANTINED]);
   });
 
   it("a borrow row that fails its checksum is detected at start and rebuilt, not served", async () => {
     const { dataDir, before } = await withBorrowsOut();
     scribbleOver(join(dataDir, LEDGER), "laptop-03");
+    const logs = captureLogs();
     const { bridge } = await openAt(dataDir);
     expect(quarantined(dataDir)).toHaveLength(1);
     expect(snapshot(bridge)).toEqual(before);
     expect((await bridge.borrows()).map((borrow) => borrow.client).sort()).toEqual(["laptop-03", "ws-01", "ws-02"]);
     expect(await returnAll(bridge)).toEqual([]);
+    expect(errorsLogged(logs)).toEqual([ROW_FAILS, QUARANTINED]);
   });
 
   it("a damaged ledger and a deleted registry: the salvaged secret still derives every tag", async () => {
     const { dataDir, before } = await withBorrowsOut();
     scribbleOver(join(dataDir, LEDGER), "laptop-03");
     rmSync(join(dataDir, "registry.ini"));
+    const logs = captureLogs();
     const { bridge } = await openAt(dataDir);
     expect(quarantined(dataDir)).toHaveLength(1);
     expect(snapshot(bridge)).toEqual(before);
     expect(await seriousFindings(bridge)).toEqual([]);
     expect(await returnAll(bridge)).toEqual([]);
+    expect(errorsLogged(logs)).toEqual([ROW_FAILS, QUARANTINED]);
   });
 
   it("a deleted ledger with the registry intact: the borrows are adopted with the registry's tags, no dummy is made", async () => {
     const { dataDir, before } = await withBorrowsOut();
     removeLedger(dataDir);
+    const logs = captureLogs();
     const { bridge } = await openAt(dataDir);
     expect(keyStates(bridge)).toEqual(["1:active", "2:active", "3:active"]);
     expect(snapshot(bridge)).toEqual(before);
     expect(await returnAll(bridge)).toEqual([]);
+    expect(errorsLogged(logs)).toEqual([]);
   });
 
   it("ledger and registry both destroyed: no dummy is made at start and every borrow stays listed", async () => {
     const { dataDir } = await withBorrowsOut();
     removeLedger(dataDir);
     rmSync(join(dataDir, "registry.ini"));
+    const logs = captureLogs();
     const { bridge } = await openAt(dataDir);
     expect(keyStates(bridge)).toEqual(["1:active", "2:active", "3:active"]);
     expect((await bridge.borrows()).map((borrow) => borrow.state)).toEqual(["active", "active", "active"]);
     expect((await bridge.status()).dummies).toEqual([]);
+    expect(errorsLogged(logs)).toEqual([TAGS_LOST]);
   });
 
   // The tags were derived from a secret that is gone, so no copy can prove them to the key (K3):
@@ -101,6 +123,7 @@ describe("ledger damaged while borrows are out", () => {
     const { dataDir } = await withBorrowsOut();
     removeLedger(dataDir);
     rmSync(join(dataDir, "registry.ini"));
+    const logs = captureLogs();
     const { bridge } = await openAt(dataDir);
     const serious = await seriousFindings(bridge);
     expect(serious.filter((line) => line.startsWith("critical tag-unknown")).length).toBe(3);
@@ -110,12 +133,14 @@ describe("ledger damaged while borrows are out", () => {
     });
     expect(keyStates(bridge)).toEqual(["1:active", "2:active", "3:active"]);
     expect(bridge.risks().map((risk) => `${risk.kind} ${risk.severity}`)).toContain("tag-unknown critical");
+    expect(errorsLogged(logs)).toEqual([TAGS_LOST]);
   });
 
   it("ledger and registry both destroyed: expiry and migrate leave the tagless borrows alone, and a restart keeps them marked", async () => {
     const { dataDir } = await withBorrowsOut();
     removeLedger(dataDir);
     rmSync(join(dataDir, "registry.ini"));
+    const logs = captureLogs();
     let { bridge } = await openAt(dataDir);
     // Borrow 2 (10 days) is past its expiry, inside the key's settle window: a healthy one would be settled now.
     await bridge.virtual?.advanceClock(10 * 86_400_000 + 3_600_000);
@@ -134,5 +159,6 @@ describe("ledger damaged while borrows are out", () => {
     expect(migration.items.map((item) => item.outcome)).toEqual(["refused", "refused", "refused"]);
     expect(migration.items[0]?.message).toContain("TAG_UNKNOWN");
     expect(keyStates(bridge)).toEqual(["1:active", "2:active", "3:active"]);
+    expect(errorsLogged(logs)).toEqual([TAGS_LOST, TAGS_LOST]);
   });
 });

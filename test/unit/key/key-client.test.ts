@@ -3,6 +3,7 @@ import { CounterfeitKeyError, KeyStatusError, statusError } from "../../../src/k
 import { connectKey } from "../../../src/key/key-client.js";
 import { MemoryPinStore } from "../../../src/key/pin-store.js";
 import { AppCommand, Status } from "../../../src/protocol/constants.js";
+import { captureLogs } from "../log-capture.js";
 import { connectVirtual, virtualSetup } from "./virtual-key-harness.js";
 
 describe("status errors", () => {
@@ -68,11 +69,13 @@ describe("KeyClient on the virtual key", () => {
     first.bus.close();
 
     // Another key (new identity) presenting the same serial.
+    const logs = captureLogs();
     const impostor = virtualSetup();
     const connecting = connectVirtual({ ...impostor, pins });
     await expect(connecting).rejects.toBeInstanceOf(CounterfeitKeyError);
     await expect(connecting).rejects.toMatchObject({ code: "KEY_COUNTERFEIT" });
     impostor.bus.close();
+    expect(logs.matching("error", /^counterfeit key refused$/)).toMatchObject([{ serial: a.client.serial }]);
   });
 
   it("sends nothing after GET_INFO to a counterfeit key", async () => {
@@ -80,7 +83,9 @@ describe("KeyClient on the virtual key", () => {
     const pins = new MemoryPinStore();
     pins.pin("KB-DEMO-0001", new Uint8Array(32).fill(1));
     const before = setup.key.counters.toKey;
+    const logs = captureLogs();
     await expect(connectVirtual({ ...setup, pins })).rejects.toMatchObject({ code: "KEY_COUNTERFEIT" });
+    expect(logs.matching("error", /^counterfeit key refused$/)).toMatchObject([{ serial: "KB-DEMO-0001" }]);
     // INIT and GET_INFO, one report each.
     expect(setup.key.counters.toKey - before).toBe(2);
     setup.bus.close();

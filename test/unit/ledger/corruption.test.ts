@@ -22,6 +22,7 @@ import {
   quarantineAndCreate,
   SCHEMA_VERSION,
 } from "../../../src/ledger/index.js";
+import { captureLogs } from "../log-capture.js";
 import { hex, sampleBorrow, tempDir, track } from "./helpers.js";
 
 const MARKER = "marker-client-7Q";
@@ -146,15 +147,22 @@ describe("corruption detection", () => {
     const offset = readFileSync(file).indexOf(MARKER);
     flipByte(file, offset + 3, 0x01);
     const ledger = track(openLedger({ dir, integrityCheck: "full" })); // structurally the file is fine
+    const logs = captureLogs();
     const error = expectCorrupt(() => ledger.listOutstanding(), file);
     expect(error.message).toContain("KB-0001/151");
     expectCorrupt(() => ledger.getBorrow("KB-0001", 151), file);
     expect(ledger.getBorrow("KB-0001", 152)?.client).toBe("client-152");
+    // Each detection is logged once, naming the file and the row.
+    const logged = logs.matching("error", /^ledger row checksum mismatch$/);
+    expect(logged).toHaveLength(2);
+    for (const line of logged) expect(line).toMatchObject({ file, rows: [{ serial: "KB-0001", id: 151 }] });
   });
 
   it("never returns damaged data: a random bit flip is detected or harmless", () => {
     const { dir, file, view } = populate();
     const pristine = readFileSync(file);
+    const logs = captureLogs();
+    let corruptOutcomes = 0;
     fc.assert(
       fc.property(fc.integer({ min: 0, max: pristine.length - 1 }), fc.integer({ min: 0, max: 7 }), (offset, bit) => {
         for (const leftover of [`${file}-wal`, `${file}-shm`]) rmSync(leftover, { force: true });
@@ -166,12 +174,21 @@ describe("corruption detection", () => {
         } catch (error) {
           const code = isCodedError(error) ? error.code : String(error);
           expect(["LEDGER_CORRUPT", "LEDGER_TOO_NEW"], `${code}: ${(error as Error).message}`).toContain(code);
+          if (code === "LEDGER_CORRUPT") corruptOutcomes++;
           return;
         }
         expect(after).toBe(view);
       }),
       { numRuns: Number(process.env.LEDGER_FLIP_RUNS ?? 100) },
     );
+    // What was logged is a row that failed its checksum, named, for some of the corrupt outcomes (the
+    // others SQLite or the structure check found); nothing else.
+    for (const line of logs.lines) {
+      expect(`${line.level} ${line.message}`).toBe("error ledger row checksum mismatch");
+      expect(line.file).toBe(file);
+      expect(["rows", "opId", "serial", "key"].some((field) => field in line)).toBe(true);
+    }
+    expect(logs.lines.length).toBeLessThanOrEqual(corruptOutcomes);
   });
 });
 

@@ -1,6 +1,7 @@
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { canonicalJson, sha256Hex } from "../../../src/ledger/checksum.js";
 import {
   type Ledger,
   LedgerExportCorruptError,
@@ -98,5 +99,83 @@ describe("ledger export and import", () => {
     expect(() => target.import(file)).toThrow(LedgerImportConflictError);
     target.import(file, { force: true });
     expect(target.getPinnedKey("KB-0001")?.publicKey).toBe("aa".repeat(32));
+  });
+});
+
+describe("an edited export is refused even with its checksum recomputed", () => {
+  const rewrite = (
+    file: string,
+    edit: (body: Record<string, unknown> & { borrows: Record<string, unknown>[] }) => void,
+  ) => {
+    const document = JSON.parse(readFileSync(file, "utf8"));
+    edit(document.body);
+    document.sha256 = sha256Hex(
+      canonicalJson({ format: document.format, version: document.version, body: document.body }),
+    );
+    writeFileSync(file, JSON.stringify(document));
+  };
+
+  /** An export whose borrows carry the tags keybridge derives: HMAC of the opId under the ledger's secret. */
+  function derivedExport(): { file: string; opIds: string[] } {
+    const ledger = openTracked({ dir: tempDir() });
+    const opIds = [hex(16), hex(16)];
+    for (const [i, opId] of opIds.entries()) {
+      ledger.insertBorrow(sampleBorrow({ id: i + 1, opId, tag: ledger.deriveTag(opId).toString("hex") }));
+    }
+    const file = join(dirname(ledger.dir), "export.json");
+    ledger.export(file);
+    return { file, opIds };
+  }
+
+  it("a tag changed (and the SHA-256 recomputed) is refused, naming the borrow; nothing is imported", () => {
+    const { file } = derivedExport();
+    expect(JSON.parse(readFileSync(file, "utf8")).body.tagSeals).toEqual({});
+    rewrite(file, (body) => {
+      (body.borrows[1] as { tag: string }).tag = hex(16);
+    });
+    const target = openTracked({ dir: tempDir() });
+    let refused: unknown;
+    try {
+      target.import(file);
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(LedgerExportCorruptError);
+    expect((refused as LedgerExportCorruptError).details).toMatchObject({
+      reason: "tag-mismatch",
+      rows: ["KB-0001/2"],
+    });
+    expect((refused as Error).message).toMatch(
+      /was modified: the tag of borrow\(s\) KB-0001\/2 is not the one derived/,
+    );
+    expect(target.listOutstanding()).toEqual([]);
+  });
+
+  it("an opId changed under its tag is refused the same way", () => {
+    const { file } = derivedExport();
+    rewrite(file, (body) => {
+      (body.borrows[0] as { opId: string }).opId = hex(16);
+    });
+    expect(() => openTracked({ dir: tempDir() }).import(file)).toThrow(/tag of borrow\(s\) KB-0001\/1 is not/);
+  });
+
+  it("a tag keybridge did not derive (adopted from the registry) is sealed at export, imports, and its edit is refused", () => {
+    const { file } = populated();
+    const document = JSON.parse(readFileSync(file, "utf8"));
+    expect(Object.keys(document.body.tagSeals).sort()).toEqual(["KB-0001/1", "KB-0001/2"]);
+    expect(openTracked({ dir: tempDir() }).import(file).borrows).toBe(2);
+
+    rewrite(file, (body) => {
+      (body.borrows[0] as { tag: string }).tag = hex(16);
+    });
+    expect(() => openTracked({ dir: tempDir() }).import(file)).toThrow(/tag of borrow\(s\) KB-0001\/1 is not/);
+  });
+
+  it("a seal removed is refused", () => {
+    const { file } = populated();
+    rewrite(file, (body) => {
+      body.tagSeals = {};
+    });
+    expect(() => openTracked({ dir: tempDir() }).import(file)).toThrow(/KB-0001\/1, KB-0001\/2/);
   });
 });

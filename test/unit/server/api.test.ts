@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { KeybridgeError } from "../../../src/errors.js";
 import { ROUTES } from "../../../src/server/routes.js";
+import { captureLogs } from "../log-capture.js";
 import { FakeBridge } from "./fake-bridge.js";
 import { type Harness, startHarness } from "./helpers.js";
 
@@ -152,12 +153,17 @@ describe("errors", () => {
   });
 
   it("an unexpected failure → 500 INTERNAL without its message", async () => {
+    const logs = captureLogs();
     h.bridge.injectedErrors.push(new Error("sqlite: secret path /root/x exploded"));
     const response = await h.api("/v1/borrows", { method: "POST", json: { product: 1001, client: "x" } });
     expect(response.status).toBe(500);
     const body = await problem(response);
     expect(body.code).toBe("INTERNAL");
     expect(JSON.stringify(body)).not.toMatch(/secret|sqlite/);
+    // The log, not the answer, keeps the details for the operator.
+    expect(logs.matching("error", /^request failed$/)).toMatchObject([
+      { method: "POST", route: "/v1/borrows", error: "sqlite: secret path /root/x exploded" },
+    ]);
   });
 
   it("unknown routes → 404 problem+json", async () => {

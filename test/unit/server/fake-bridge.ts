@@ -159,7 +159,7 @@ export class FakeBridge implements Bridge {
       risks: this.risks(),
       ledger: { path: "/fake/ledger.sqlite", healthy: true, rebuilt: false, lastExportAt: this.lastExportAt },
       maintenance: this.planner.current(),
-      registry: { kind: "memory", location: "memory", lagMs: 0, healthy: true, lastDriftCheck: null },
+      registry: { kind: "memory", location: "memory", lagMs: 0, healthy: true, lastDriftCheck: null, refused: [] },
     };
   }
 
@@ -171,6 +171,7 @@ export class FakeBridge implements Bridge {
       kind: "keybridge",
       firmwareVersion: "1.0.0",
       licenseSetVersion: key.licenseSetVersion,
+      ...(key.plugged ? { keyTime: new Date(this.now()).toISOString() } : {}),
       licenses: key.licenses.map((license) => ({
         product: license.product,
         seats: license.seats,
@@ -601,8 +602,8 @@ export class FakeBridge implements Bridge {
   }
 
   async cancelMaintenance(): Promise<MaintenanceView> {
-    await this.planner.cancel();
-    return this.maintenance();
+    const cancelled = await this.planner.cancel();
+    return { ...(await this.maintenance()), cancelled };
   }
 
   async audit(query: AuditQueryInput = {}): Promise<AuditEntryView[]> {

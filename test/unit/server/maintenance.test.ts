@@ -72,7 +72,11 @@ describe("keybridge maintenance", () => {
     const shown = await h.cli("maintenance", "--json");
     expect(shown.json).toMatchObject({ phase: "before", plan: { action: "reinstall-os", note: "new disk" } });
     const cancelled = await h.cli("maintenance", "cancel");
-    expect(cancelled.stdout).toMatch(/^No maintenance is planned\./);
+    expect(cancelled.stdout).toMatch(
+      /^Cancelled the maintenance for reinstall-os \(new disk\) planned from \d{4}-\d\d-\d\d \d\d:\d\d until cancelled: borrowing is normal again\.$/m,
+    );
+    const again = await h.cli("maintenance", "cancel");
+    expect(again.stdout).toBe("No maintenance was planned: nothing to cancel.\n");
   });
 
   it("refuses a bad time or action before asking the daemon (usage, exit 2)", async () => {
@@ -82,5 +86,16 @@ describe("keybridge maintenance", () => {
     const badAction = await h.cli("maintenance", "plan", "7d", "--action", "format-disk");
     expect(badAction.code).toBe(2);
     expect(badAction.stderr).toMatch(/--action must be one of upgrade-licenses/);
+    // In the user's words: the argument and option names, not the API's fields.
+    const past = await h.cli("maintenance", "plan", "2020-01-01T00:00:00Z");
+    expect(past.code).toBe(2);
+    expect(past.stderr).toContain("WHEN must be in the future; 2020-01-01T00:00:00Z has passed");
+    expect(past.stderr).not.toMatch(/\bat must\b/);
+    const pastEnd = await h.cli("maintenance", "plan", "7d", "--until", "2020-01-01T00:00:00Z");
+    expect(pastEnd.code).toBe(2);
+    expect(pastEnd.stderr).toContain("--until must be in the future");
+    const longNote = await h.cli("maintenance", "plan", "7d", "--note", "x".repeat(201));
+    expect(longNote.code).toBe(2);
+    expect(longNote.stderr).toContain("--note is 201 characters; at most 200 are allowed");
   });
 });

@@ -168,8 +168,15 @@ describe("webhooks on a running daemon (virtual key, real HTTP)", () => {
     expect(listing.code).toBe(0);
     expect(listing.stdout).toContain("No webhooks are configured");
     expect((await runCli(["status"], {}, dir)).stdout).toContain("Notifications: no webhooks");
+    // Nothing tested is not a success: exit 1 and the reason, also for scripts.
     const tested = await runCli(["notify", "test", "--json"], {}, dir);
-    expect(tested).toMatchObject({ code: 0, json: [] });
+    expect(tested).toMatchObject({ code: 1, stdout: "" });
+    expect(JSON.parse(tested.stderr)).toMatchObject({ error: { code: "NO_WEBHOOKS" } });
+    const readable = await runCli(["notify", "test"], {}, dir);
+    expect(readable.code).toBe(1);
+    expect(readable.stderr).toMatch(
+      /^error: no webhook is configured, so nothing was tested\. Add one to keybridge\.json/,
+    );
   });
 
   it("refuses to start when a webhook's secret file cannot be read, naming it", async () => {

@@ -27,13 +27,19 @@ export function fakeSender(
       body: delivery.body,
       at: performance.now(),
     });
+    // The queue passes one signal to every send of its life: the listener must go with the send,
+    // as fetch's does, or each delivery leaves one behind on it.
+    let onAbort: (() => void) | undefined;
     const aborted = new Promise<SendResult>((resolve) => {
-      if (signal.aborted) resolve({ error: "stopped: the daemon is shutting down" });
-      signal.addEventListener("abort", () => resolve({ error: "stopped: the daemon is shutting down" }), {
-        once: true,
-      });
+      onAbort = () => resolve({ error: "stopped: the daemon is shutting down" });
+      if (signal.aborted) onAbort();
+      else signal.addEventListener("abort", onAbort, { once: true });
     });
-    return Promise.race([Promise.resolve(answer(delivery, attempt)), aborted]);
+    try {
+      return await Promise.race([Promise.resolve(answer(delivery, attempt)), aborted]);
+    } finally {
+      if (onAbort !== undefined) signal.removeEventListener("abort", onAbort);
+    }
   };
   return { send, calls };
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { BridgeEvent } from "../../../../src/bridge/api.js";
 import { EventBus } from "../../../../src/bridge/event-bus.js";
 import { Notifier } from "../../../../src/server/notify/index.js";
+import { captureLogs } from "../../log-capture.js";
 import { fakeSender, target, until } from "./fake-sender.js";
 
 function busSource(bus: EventBus) {
@@ -50,6 +51,7 @@ describe("Notifier", () => {
   });
 
   it("lists each webhook with its counts, and never its path", async () => {
+    const logs = captureLogs();
     const bus = new EventBus();
     const { send } = fakeSender(() => ({ status: 500 }));
     const notifier = new Notifier(busSource(bus), [target("ops")], { sender: send, retryDelaysMs: [] });
@@ -74,6 +76,10 @@ describe("Notifier", () => {
       },
     ]);
     await notifier.close(10);
+    // The failure is logged with the URL as shown, never its path.
+    expect(logs.matching("error", /^a notification could not be delivered$/)).toMatchObject([
+      { webhook: "ops", url: "http://ops.example/…", result: "HTTP 500" },
+    ]);
   });
 
   it("test() sends one notify.test to each webhook or the one named; an unknown name is WEBHOOK_NOT_FOUND", async () => {

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { EventBus } from "../../../../src/bridge/event-bus.js";
 import { Notifier, Outbox } from "../../../../src/server/notify/index.js";
 import { WebhookQueue } from "../../../../src/server/notify/webhook-queue.js";
+import { captureLogs } from "../../log-capture.js";
 import { delivery, fakeSender, target, until } from "./fake-sender.js";
 
 let dir: string;
@@ -57,6 +58,7 @@ describe("Outbox", () => {
 
 describe("WebhookQueue with an outbox", () => {
   it("releases a delivery once delivered, given up or dropped", async () => {
+    const logs = captureLogs();
     const k = keeper();
     const { send } = fakeSender((d) => (d.id === "run-2" ? { status: 400 } : { status: 204 }));
     const queue = new WebhookQueue(target(), send, { retryDelaysMs: [], maxPending: 50 }, k);
@@ -65,6 +67,9 @@ describe("WebhookQueue with an outbox", () => {
     await until(() => queue.stats.delivered === 1 && queue.stats.failed === 1);
     expect(k.kept.size).toBe(0);
     await queue.close(100);
+    expect(logs.matching("error", /^a notification could not be delivered$/)).toMatchObject([
+      { delivery: "run-2", result: "HTTP 400" },
+    ]);
   });
 
   it("keeps what a receiver did not take while the daemon stopped, and does not count it as dropped", async () => {

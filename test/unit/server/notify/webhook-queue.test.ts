@@ -1,5 +1,9 @@
+import { getEventListeners } from "node:events";
+import { createServer } from "node:http";
 import { describe, expect, it } from "vitest";
+import { fetchSender, type Sender } from "../../../../src/server/notify/index.js";
 import { WebhookQueue } from "../../../../src/server/notify/webhook-queue.js";
+import { captureLogs } from "../../log-capture.js";
 import { delivery, fakeSender, target, until } from "./fake-sender.js";
 
 const tuning = { retryDelaysMs: [10, 10, 10], maxPending: 50 };
@@ -42,15 +46,23 @@ describe("WebhookQueue", () => {
     const { send, calls } = fakeSender((d) =>
       d.id === "run-1" ? { status: 400 } : d.id === "run-2" ? { status: 301 } : { status: 202 },
     );
+    const logs = captureLogs();
     const queue = new WebhookQueue(target(), send, tuning);
     for (const n of [1, 2, 3]) queue.push(delivery(n));
     await until(() => queue.stats.delivered === 1);
     expect(calls.map((call) => call.id)).toEqual(["run-1", "run-2", "run-3"]);
     expect(queue.stats).toMatchObject({ delivered: 1, failed: 2, retried: 0 });
     await queue.close(100);
+    // Each delivery given up on is logged with the answer that ended it.
+    const given = logs.matching("error", /^a notification could not be delivered$/);
+    expect(given.map((line) => [line.delivery, line.attempts, line.result])).toEqual([
+      ["run-1", 1, "HTTP 400"],
+      ["run-2", 1, expect.stringMatching(/^HTTP 301/)],
+    ]);
   });
 
   it("gives up after the last pause of the schedule", async () => {
+    const logs = captureLogs();
     const { send, calls } = fakeSender(() => ({ status: 500 }));
     const queue = new WebhookQueue(target(), send, tuning);
     queue.push(delivery(1));
@@ -58,6 +70,9 @@ describe("WebhookQueue", () => {
     expect(calls).toHaveLength(tuning.retryDelaysMs.length + 1);
     expect(queue.stats).toMatchObject({ failed: 1, retried: 3, pending: 0, last: { ok: false, result: "HTTP 500" } });
     await queue.close(100);
+    expect(logs.matching("error", /^a notification could not be delivered$/)).toMatchObject([
+      { delivery: "run-1", attempts: tuning.retryDelaysMs.length + 1, result: "HTTP 500" },
+    ]);
   });
 
   it("waits at least as long as the receiver's Retry-After", async () => {
@@ -104,11 +119,15 @@ describe("WebhookQueue", () => {
   });
 
   it("on close, a receiver that does not answer is cut off after the drain time and what waits is dropped", async () => {
+    const logs = captureLogs();
     const { send } = fakeSender(() => new Promise(() => {}));
     const queue = new WebhookQueue(target(), send, tuning);
     for (const n of [1, 2, 3]) queue.push(delivery(n));
     await queue.close(50);
     expect(queue.stats).toMatchObject({ delivered: 0, failed: 1, dropped: 2, pending: 0 });
+    expect(logs.matching("error", /^a notification could not be delivered$/)).toMatchObject([
+      { delivery: "run-1", result: expect.stringMatching(/^stopped: the daemon is shutting down/) },
+    ]);
   });
 
   it("sendOnce reports the answer without queueing or retrying", async () => {
@@ -148,6 +167,7 @@ describe("WebhookQueue, pushes racing the end of a pump", () => {
   );
 
   it("a sender that throws counts as failed and the queue goes on", async () => {
+    const logs = captureLogs();
     const { send, calls } = fakeSender((d) => {
       if (d.id === "run-1") throw new Error("defect");
       return { status: 204 };
@@ -159,5 +179,37 @@ describe("WebhookQueue, pushes racing the end of a pump", () => {
     expect(queue.stats.failed).toBe(1);
     expect(calls.map((call) => call.id)).toEqual(["run-1", "run-2"]);
     await queue.close(10);
+    expect(logs.matching("error", /^sending a notification failed unexpectedly$/)).toHaveLength(1);
+  });
+});
+
+describe("WebhookQueue over a long life", () => {
+  // The queue hands one AbortSignal to every send; a sender that left a listener on it per delivery
+  // would leak, and Node warns (MaxListenersExceededWarning) from the eleventh on.
+  it.each([
+    ["the fetch sender", "fetch"],
+    ["the test sender", "fake"],
+  ])("%s leaves no abort listener behind on the queue's signal, delivery after delivery", async (_name, kind) => {
+    const server = createServer((_request, response) => response.writeHead(204).end());
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as { port: number };
+    const real = kind === "fetch" ? fetchSender({ timeoutMs: 5_000, userAgent: "test" }) : fakeSender().send;
+    let seen: AbortSignal | undefined;
+    const send: Sender = (t, d, signal) => {
+      seen = signal;
+      return real(t, d, signal);
+    };
+    const queue = new WebhookQueue({ ...target(), url: `http://127.0.0.1:${port}/hook` }, send, {
+      retryDelaysMs: [],
+      maxPending: 50,
+    });
+    try {
+      for (let n = 1; n <= 20; n++) queue.push(delivery(n));
+      await until(() => queue.stats.delivered === 20);
+      expect(getEventListeners(seen as AbortSignal, "abort")).toHaveLength(0);
+    } finally {
+      await queue.close(100);
+      server.close();
+    }
   });
 });
