@@ -22,6 +22,7 @@ import {
   vendorSecretToPem,
 } from "../protocol/index.js";
 import { type HidBackend, virtualHidBackend } from "../transport/index.js";
+import { DAY_MS } from "../vocabulary/index.js";
 import type { LicenseInput, VirtualKeyView } from "./api.js";
 import {
   InvalidRequestError,
@@ -33,7 +34,6 @@ import {
 const log = layerLogger("bridge");
 
 const KEY_FILE_SUFFIX = ".key.json";
-const DAY_MS = 86_400_000;
 /** One clock move: ten years, more than any borrow period and settle window a scenario needs. */
 export const MAX_CLOCK_ADVANCE_MS = 3650 * DAY_MS;
 /** Which virtual keys are unplugged: bus state, not key state, so not in the keys' own files. */

@@ -84,7 +84,7 @@ function tamperedRows(body: ExportBody): string[] {
   const seals = body.tagSeals ?? {};
   const bad: string[] = [];
   for (const row of body.borrows) {
-    const name = `${String(row?.serial)}/${String(row?.id)}`;
+    const name = borrowKey(String(row?.serial), Number(row?.id));
     const valid =
       row !== null &&
       typeof row === "object" &&
@@ -107,7 +107,7 @@ export function exportLedger(ledger: Ledger, file: string, now: number): ExportB
   }));
   const tagSeals: Record<string, string> = {};
   for (const row of body.borrows) {
-    if (!tagIsDerived(secret, row)) tagSeals[`${row.serial}/${row.id}`] = tagSeal(secret, row);
+    if (!tagIsDerived(secret, row)) tagSeals[borrowKey(row.serial, row.id)] = tagSeal(secret, row);
   }
   body.tagSeals = tagSeals;
   const document: ExportDocument = {

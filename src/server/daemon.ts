@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createSecureContext } from "node:tls";
 import type { Bridge, BridgeOptions } from "../bridge/api.js";
+import type { DataDirLock } from "../bridge/data-dir.js";
 import { openBridge } from "../bridge/index.js";
 import { type KeybridgeConfig, parseListen } from "../config/index.js";
 import { KeybridgeError } from "../errors.js";
@@ -14,7 +15,8 @@ import { Notifier, OUTBOX_FILE_NAME, resolveWebhooks } from "./notify/index.js";
 
 const log = layerLogger("server");
 
-export type OpenBridge = (options: BridgeOptions) => Promise<Bridge>;
+/** Opens the bridge over a data directory the daemon has already locked (`lock` is handed on, not taken again). */
+export type OpenBridge = (options: BridgeOptions, lock: DataDirLock) => Promise<Bridge>;
 
 export interface DaemonOptions {
   config: KeybridgeConfig;
@@ -127,8 +129,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const { ledgerCheck } = options;
     const open =
       options.openBridge ??
-      ((bridgeOptions) => openBridge(bridgeOptions, { ledgerCheck, driftCheckInBackground: true, dataDirLock: lock }));
-    bridge = await openReadyBridge(open, bridgeOptionsFrom(config));
+      ((bridgeOptions, dataDirLock) =>
+        openBridge(bridgeOptions, { ledgerCheck, driftCheckInBackground: true, dataDirLock }));
+    bridge = await openReadyBridge(() => open(bridgeOptionsFrom(config), lock));
   } catch (error) {
     lock.release();
     throw error;
@@ -243,14 +246,14 @@ function readStartFiles(config: KeybridgeConfig, dir: ClaimedDataDir): StartFile
 }
 
 /** Opens the bridge and waits until it is ready; a bridge that fails to get ready is closed again. */
-async function openReadyBridge(open: OpenBridge, options: BridgeOptions): Promise<Bridge> {
+async function openReadyBridge(open: () => Promise<Bridge>): Promise<Bridge> {
   const asUnavailable = (error: unknown) =>
     error instanceof KeybridgeError
       ? error
       : new BridgeUnavailableError(`the bridge could not start: ${(error as Error).message}`, error);
   let bridge: Bridge;
   try {
-    bridge = await open(options);
+    bridge = await open();
   } catch (error) {
     throw asUnavailable(error);
   }

@@ -49,7 +49,8 @@ describe("a daemon on a full disk", () => {
 
     const daemon = await startDaemon({
       config: config(dir),
-      openBridge: (options) => openBridge(options, { ledgerMaxSizeBytes: size, driftCheckInBackground: true }),
+      openBridge: (options, dataDirLock) =>
+        openBridge(options, { ledgerMaxSizeBytes: size, driftCheckInBackground: true, dataDirLock }),
     });
     try {
       const token = readFileSync(join(dir, "api-token"), "utf8").trim();
