@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { readPage, tableRows, withoutCodeBlocks } from "../unit/docs/markdown.js";
 import {
   CODEMETER_SCENARIO_ACTIONS,
   CODEMETER_SCENARIOS,
@@ -44,5 +45,27 @@ describe("the CodeMeter scenario table", () => {
     console.log(`\n${table}\n`);
     expect(table.split("\n")).toHaveLength(CODEMETER_SCENARIO_ACTIONS.length + 2);
     expect(table).not.toContain("NOT raised");
+  });
+});
+
+describe("the README's CodeMeter table", () => {
+  it("shows what the run shows: dummies and seats with nothing watching, preflight, the risk raised first, dummies when heeded", () => {
+    const readme = tableRows(withoutCodeBlocks(readPage("README.md")), "CodeMeter action");
+    const ran = [...rows]
+      .sort((a, b) => CODEMETER_SCENARIO_ACTIONS.indexOf(a.action) - CODEMETER_SCENARIO_ACTIONS.indexOf(b.action))
+      .map((row) => {
+        const risk = CODEMETER_SCENARIOS[row.action].risk;
+        const raisedFirst = row.watched.risks.includes(risk) && row.watched.dummiesWhenRaised === 0;
+        return [
+          row.action,
+          String(row.unwatched.dummies),
+          String(row.unwatched.seatsBlocked),
+          row.watched.preflight.safe ? "safe" : "unsafe",
+          raisedFirst ? `\`${risk}\`` : "not raised first",
+          String(row.heeded.dummies),
+        ];
+      });
+    expect(ran).toHaveLength(CODEMETER_SCENARIO_ACTIONS.length);
+    expect(readme).toEqual(ran);
   });
 });
