@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createSecureContext } from "node:tls";
 import type { Bridge, BridgeOptions } from "../bridge/api.js";
-import type { DataDirLock } from "../bridge/data-dir.js";
+import type { DataDirLock } from "../bridge/index.js";
 import { openBridge } from "../bridge/index.js";
 import { type KeybridgeConfig, parseListen } from "../config/index.js";
 import { KeybridgeError } from "../errors.js";
