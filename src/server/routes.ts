@@ -189,10 +189,7 @@ export const ROUTES: readonly RouteSpec[] = [
     responses: {
       200: json(
         "Returned (outcome `returned`), or the key holds the borrow as a dummy (outcome `dummy`, see borrow.dummyUntil)",
-        Type.Object({
-          borrow: S.BorrowViewSchema,
-          outcome: Type.Union([Type.Literal("returned"), Type.Literal("dummy")]),
-        }),
+        S.ReturnResultViewSchema,
       ),
       404: json("No such borrow"),
     },
@@ -215,7 +212,7 @@ export const ROUTES: readonly RouteSpec[] = [
     auth: "token",
     op: "repair",
     keyOp: true,
-    responses: { 200: json("What was applied, and the findings after", S.GenericObjectSchema) },
+    responses: { 200: json("What was applied, and the findings after", S.RepairResultViewSchema) },
     handler: (ctx) => ctx.bridge.repair(),
   },
   {
@@ -240,7 +237,7 @@ export const ROUTES: readonly RouteSpec[] = [
     auth: "token",
     op: "migrate",
     keyOp: true,
-    responses: { 200: json("What happened to each borrow", S.GenericObjectSchema) },
+    responses: { 200: json("What happened to each borrow", S.MigrationViewSchema) },
     handler: (ctx) => ctx.bridge.migrate(),
   },
   {
@@ -378,8 +375,8 @@ export const ROUTES: readonly RouteSpec[] = [
     op: "license-update",
     keyOp: true,
     params: S.SerialParamsSchema,
-    body: S.LicenseUpdateSchema,
-    responses: { 200: json("The update", S.GenericObjectSchema), 409: json("Borrows are out") },
+    body: S.LicenseUpdateRequestSchema,
+    responses: { 200: json("The update", S.LicenseUpdateViewSchema), 409: json("Borrows are out") },
     handler: (ctx, request) => {
       const body = request.body as { licenses: LicenseInput[]; force?: boolean };
       return ctx.bridge.licenseUpdate(serialOf(request), body.licenses, { force: body.force === true });
@@ -529,7 +526,7 @@ export const ROUTES: readonly RouteSpec[] = [
     virtual: true,
     op: "virtual-host",
     body: S.VirtualHostSchema,
-    responses: { 200: json("The host identity now", S.GenericObjectSchema) },
+    responses: { 200: json("The host identity now", S.VirtualHostViewSchema) },
     handler: (ctx, request) => virtualControls(ctx).setHost((request.body ?? {}) as VirtualHostInput),
   },
   {

@@ -40,7 +40,7 @@ async function readLicenseFile(file: string): Promise<LicenseInput[]> {
     if (error instanceof KeybridgeError) throw error;
     throw new CliFileError("FILE_INVALID", `${file} is not valid JSON: ${(error as Error).message}`, file, error);
   }
-  const [{ Value }, { LicenseUpdateSchema }] = await Promise.all([
+  const [{ Value }, { LicenseUpdateRequestSchema: LicenseUpdateSchema }] = await Promise.all([
     import("@sinclair/typebox/value"),
     import("../../server/schemas.js"),
   ]);
