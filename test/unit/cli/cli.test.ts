@@ -110,10 +110,10 @@ describe("borrow and return", () => {
     await borrowOne("d");
     const refused = await h.cli("borrow", "1001", "--client", "e");
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/No more licenses are available for borrowing \[KEY_NO_BORROWABLE\]/);
+    expect(refused.stderr).toMatch(/No more licenses are available for borrowing \[NO_BORROWABLE\]/);
     const missing = await h.cli("return", "999", "--json");
     expect(missing.code).toBe(1);
-    expect(JSON.parse(missing.stderr)).toMatchObject({ error: { code: "KEY_UNKNOWN_BORROW", status: 404 } });
+    expect(JSON.parse(missing.stderr)).toMatchObject({ error: { code: "UNKNOWN_BORROW", status: 404 } });
   });
 });
 
@@ -184,7 +184,7 @@ describe("other commands", () => {
     await borrowOne();
     const refused = await h.cli("license-update", "KB-0001", file);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/LICENSE_UPDATE_REFUSED/);
+    expect(refused.stderr).toMatch(/BORROWS_OUTSTANDING/);
     const forced = await h.cli("license-update", "KB-0001", file, "--force");
     expect(forced.code).toBe(0);
     expect(forced.stdout).toMatch(/license set version 2 \(forced\)[\s\S]*became Borrow Dummies/);

@@ -71,7 +71,7 @@ describe("borrows", () => {
     expect(await (await h.api("/v1/borrows")).json()).toEqual([]);
     const again = await h.api(`/v1/borrows/${borrow.id}`, { method: "DELETE" });
     expect(again.status).toBe(404);
-    expect((await problem(again)).code).toBe("KEY_UNKNOWN_BORROW");
+    expect((await problem(again)).code).toBe("UNKNOWN_BORROW");
     expect((await h.api(`/v1/borrows/${borrow.id}`)).status).toBe(404);
   });
 
@@ -85,7 +85,7 @@ describe("borrows", () => {
     expect((await problem(bad)).detail).toMatch(/^state: /);
   });
 
-  it("refuses a borrow beyond borrowable with 409 KEY_NO_BORROWABLE", async () => {
+  it("refuses a borrow beyond borrowable with 409 NO_BORROWABLE", async () => {
     for (let i = 0; i < 2; i++) {
       expect((await h.api("/v1/borrows", { method: "POST", json: { product: 1002, client: `c${i}` } })).status).toBe(
         201,
@@ -94,7 +94,7 @@ describe("borrows", () => {
     const refused = await h.api("/v1/borrows", { method: "POST", json: { product: 1002, client: "c3" } });
     expect(refused.status).toBe(409);
     const body = await problem(refused);
-    expect(body).toMatchObject({ status: 409, code: "KEY_NO_BORROWABLE", title: "Conflict" });
+    expect(body).toMatchObject({ status: 409, code: "NO_BORROWABLE", title: "Conflict" });
     expect(body.detail).toMatch(/No more licenses/);
   });
 
@@ -218,7 +218,7 @@ describe("other routes", () => {
     await h.api("/v1/borrows", { method: "POST", json: { product: 1001, client: "x" } });
     const refused = await h.api("/v1/keys/KB-0001/license-update", { method: "POST", json: { licenses } });
     expect(refused.status).toBe(409);
-    expect((await problem(refused)).code).toBe("LICENSE_UPDATE_REFUSED");
+    expect((await problem(refused)).code).toBe("BORROWS_OUTSTANDING");
     const forced = await h.api("/v1/keys/KB-0001/license-update", { method: "POST", json: { licenses, force: true } });
     expect(((await forced.json()) as { dummiesCreated: unknown[] }).dummiesCreated).toHaveLength(1);
     expect(((await (await h.api("/v1/borrows?state=dummy")).json()) as unknown[]).length).toBe(1);

@@ -197,7 +197,7 @@ export class FakeBridge implements Bridge {
   async getBorrow(id: number): Promise<BorrowView> {
     this.tick();
     const record = this.records.get(id);
-    if (record === undefined) fail("BORROW_NOT_FOUND", `no borrow with id ${id}`, { id });
+    if (record === undefined) fail("UNKNOWN_BORROW", `no borrow with id ${id}`, { id });
     return this.view(record);
   }
 
@@ -205,10 +205,10 @@ export class FakeBridge implements Bridge {
     return this.withKey(async () => {
       this.tick();
       const key = request.serial === undefined ? this.keyHolding(request.product) : this.keyMap.get(request.serial);
-      if (key === undefined) fail("KEY_UNKNOWN_PRODUCT", `no key holds product ${request.product}`);
+      if (key === undefined) fail("UNKNOWN_PRODUCT", `no key holds product ${request.product}`);
       if (!key.plugged) fail("KEY_DISCONNECTED", `key ${key.serial} is not plugged in`, { serial: key.serial });
       const license = key.licenses.find((l) => l.product === request.product);
-      if (license === undefined) fail("KEY_UNKNOWN_PRODUCT", `key ${key.serial} holds no product ${request.product}`);
+      if (license === undefined) fail("UNKNOWN_PRODUCT", `key ${key.serial} holds no product ${request.product}`);
       if (request.days !== undefined && (request.days < 1 || request.days > license.borrowDays)) {
         fail("KEY_BAD_REQUEST", `days must be 1..${license.borrowDays}`);
       }
@@ -216,7 +216,7 @@ export class FakeBridge implements Bridge {
       const active = this.count(key.serial, license.product, "active");
       const dummies = this.count(key.serial, license.product, "dummy");
       if (dummies > 0 || active + dummies >= license.borrowable) {
-        fail("KEY_NO_BORROWABLE", "No more licenses are available for borrowing");
+        fail("NO_BORROWABLE", "No more licenses are available for borrowing");
       }
       const now = this.now();
       const record: FakeBorrow = {
@@ -241,7 +241,7 @@ export class FakeBridge implements Bridge {
     return this.withKey(async () => {
       this.tick();
       const record = this.records.get(id);
-      if (record === undefined) fail("KEY_UNKNOWN_BORROW", `no borrow with id ${id}`, { id });
+      if (record === undefined) fail("UNKNOWN_BORROW", `no borrow with id ${id}`, { id });
       const key = this.keyMap.get(record.serial);
       if (key === undefined || !key.plugged) fail("KEY_DISCONNECTED", `key ${record.serial} is not plugged in`);
       // As the bridge does: the key holds it as a dummy, and the answer says so (never "returned").
@@ -326,7 +326,7 @@ export class FakeBridge implements Bridge {
       const active = [...this.records.values()].filter((r) => r.serial === serial && r.state === "active");
       if (active.length > 0 && options.force !== true) {
         fail(
-          "LICENSE_UPDATE_REFUSED",
+          "BORROWS_OUTSTANDING",
           `${active.length} borrow(s) are out on ${serial}; an update would turn them into dummies`,
         );
       }
@@ -435,14 +435,14 @@ export class FakeBridge implements Bridge {
     });
     const find = (serial: string): FakeKey => {
       const key = this.keyMap.get(serial);
-      if (key === undefined) fail("VIRTUAL_KEY_NOT_FOUND", `no virtual key with serial ${serial}`, { serial });
+      if (key === undefined) fail("KEY_NOT_FOUND", `no virtual key with serial ${serial}`, { serial });
       return key;
     };
     return {
       keys: async () => [...this.keyMap.values()].map(viewOf),
       create: async (input) => {
         const serial = input.serial ?? `KB-${String(this.keyMap.size + 1).padStart(4, "0")}`;
-        if (this.keyMap.has(serial)) fail("VIRTUAL_KEY_EXISTS", `a virtual key ${serial} exists already`);
+        if (this.keyMap.has(serial)) fail("VALIDATION", `a virtual key ${serial} exists already`);
         const key: FakeKey = { serial, plugged: true, licenseSetVersion: 1, licenses: input.licenses ?? DEMO_LICENSES };
         this.keyMap.set(serial, key);
         this.emit({ type: "key.attached", serial, message: `key ${serial} attached` });
