@@ -23,7 +23,9 @@ import type {
   KeyExchangeViewSchema,
   KeyViewSchema,
   LedgerExportViewSchema,
+  LicenseChangeViewSchema,
   LicenseInputSchema,
+  LicenseUpdatePreviewViewSchema,
   LicenseUpdateViewSchema,
   LicenseViewSchema,
   MaintenancePlanViewSchema,
@@ -75,6 +77,15 @@ export type MigrationItemView = Static<typeof MigrationItemViewSchema>;
 export type MigrationView = Static<typeof MigrationViewSchema>;
 export type LicenseInput = Static<typeof LicenseInputSchema>;
 export type LicenseUpdateView = Static<typeof LicenseUpdateViewSchema>;
+export type LicenseChangeView = Static<typeof LicenseChangeViewSchema>;
+/** What a license update would do, judged as the key and the guard would judge it; nothing is sent. */
+export type LicenseUpdatePreviewView = Static<typeof LicenseUpdatePreviewViewSchema>;
+/**
+ * A license update: the bytes of a vendor-signed update file (`.kblu`, made by `keybridge vendor
+ * sign`), or a bare license set, which only a key whose updates this bridge may sign accepts
+ * (virtual mode's demo vendor; elsewhere KEY_UPDATE_NOT_SIGNED).
+ */
+export type LicenseUpdateInput = Uint8Array | LicenseInput[];
 export type LedgerExportView = Static<typeof LedgerExportViewSchema>;
 export type BridgeEventType = (typeof BRIDGE_EVENT_TYPES)[number];
 export type BridgeEvent = Static<typeof BridgeEventSchema>;
@@ -134,7 +145,19 @@ export interface Bridge {
   repair(): Promise<RepairResultView>;
   preflight(action: PreflightAction): Promise<PreflightView>;
   migrate(): Promise<MigrationView>;
-  licenseUpdate(serial: string, licenses: LicenseInput[], options?: { force?: boolean }): Promise<LicenseUpdateView>;
+  /**
+   * Replaces the key's license set (K6: with borrows out it is refused, BORROWS_OUTSTANDING, unless
+   * `force`, which turns them into dummies). A signed update the key would refuse (another serial,
+   * a counter not above the key's, a signature not by its vendor, a key not provisioned) is refused
+   * with the key's code before anything is sent.
+   */
+  licenseUpdate(serial: string, update: LicenseUpdateInput, options?: { force?: boolean }): Promise<LicenseUpdateView>;
+  /** What `licenseUpdate` with the same arguments would change and whether it would be refused; nothing is sent. */
+  previewLicenseUpdate(
+    serial: string,
+    update: LicenseUpdateInput,
+    options?: { force?: boolean },
+  ): Promise<LicenseUpdatePreviewView>;
   /** Writes the checksummed export file on this host (0600). */
   exportLedger(file: string): Promise<LedgerExportView>;
   importLedger(file: string, options?: { force?: boolean }): Promise<LedgerExportView>;

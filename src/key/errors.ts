@@ -46,15 +46,21 @@ export class KeyRefusedError extends KeybridgeError {
   readonly reason: string;
   readonly command: number;
 
-  constructor(status: number, command: number, reason: string) {
+  /**
+   * `foreseen`: the host judged the command as the key would and did not send it (a signed
+   * license update the key would refuse); the message says so, the code is the same.
+   */
+  constructor(status: number, command: number, reason: string, options: { foreseen?: boolean } = {}) {
     const statusName = STATUS_NAMES[status as Status] ?? `0x${status.toString(16)}`;
     const commandName = COMMAND_NAMES[command as keyof typeof COMMAND_NAMES] ?? `0x${command.toString(16)}`;
+    const why = `${statusName}${reason === "" ? "" : ` (${reason})`}`;
+    const foreseen = options.foreseen === true;
     super(
       refusalCode(status),
-      `${commandName} refused by the key: ${statusName}${reason === "" ? "" : ` (${reason})`}`,
-      {
-        details: { status, statusName, command, commandName, reason },
-      },
+      foreseen
+        ? `the key would refuse ${commandName}: ${why}; nothing was sent`
+        : `${commandName} refused by the key: ${why}`,
+      { details: { status, statusName, command, commandName, reason, ...(foreseen ? { foreseen } : {}) } },
     );
     this.status = status;
     this.statusName = statusName;

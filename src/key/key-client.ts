@@ -223,7 +223,8 @@ export class KeyClient {
       throw new UnsignedLicenseUpdateError(this.serial);
   }
 
-  private takesBareLicenseSets(): boolean {
+  /** True when a bare set given to `licenseUpdate` is sent as it is (the key still offers the unsigned command). */
+  takesBareLicenseSets(): boolean {
     return (this.info.capabilities & Capability.LICENSE_UPDATE) !== 0 || !this.takesSignedUpdates;
   }
 

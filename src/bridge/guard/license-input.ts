@@ -1,6 +1,30 @@
+import { decodeLicenseUpdateFile, ProtocolError, type SignedLicenseUpdate } from "../../protocol/index.js";
 import { MAX_BORROW_DAYS, MAX_LICENSES, MAX_PRODUCT, MAX_SEATS } from "../../vocabulary/index.js";
-import type { LicenseInput } from "../api.js";
-import { InvalidRequestError } from "../errors.js";
+import type { LicenseInput, LicenseUpdateInput } from "../api.js";
+import { InvalidRequestError, UpdateFileInvalidError } from "../errors.js";
+
+/**
+ * A license update checked and decoded, before anything is sent: a vendor-signed update (from its
+ * file), or a bare set this bridge signs on the vendor's behalf where it may (virtual mode).
+ */
+export type LicenseUpdatePlan =
+  | { readonly signed: true; readonly update: SignedLicenseUpdate; readonly licenses: LicenseInput[] }
+  | { readonly signed: false; readonly licenses: LicenseInput[] };
+
+/** The file's bytes are decoded (not yet judged: see keyRefusal); a bare set is validated. */
+export function planLicenseUpdate(input: LicenseUpdateInput | unknown): LicenseUpdatePlan {
+  if (input instanceof Uint8Array) {
+    let update: SignedLicenseUpdate;
+    try {
+      update = decodeLicenseUpdateFile(input);
+    } catch (error) {
+      if (error instanceof ProtocolError) throw new UpdateFileInvalidError(error.message, { cause: error });
+      throw error;
+    }
+    return { signed: true, update, licenses: update.licenses.map((license) => ({ ...license })) };
+  }
+  return { signed: false, licenses: validateLicenses(input) };
+}
 
 /** The bounds are the API schema's (LicenseInputSchema): a set the server accepts, the bridge accepts. */
 function isCount(value: unknown, max: number): value is number {
