@@ -1,8 +1,6 @@
-import { readFileSync } from "node:fs";
 import { type Command, InvalidArgumentError } from "commander";
 import type {
   BorrowView,
-  LicenseInput,
   LicenseUpdatePreviewView,
   LicenseUpdateView,
   MigrationView,
@@ -15,8 +13,8 @@ import { MAX_BORROW_DAYS } from "../../protocol/constants.js";
 import { firstUnsafeCharacter, unsafeTextReason } from "../../protocol/text.js";
 import { PREFLIGHT_ACTIONS } from "../../reconcile/actions.js";
 import { type CommandKit, example, integer } from "../command-kit.js";
-import { CliFileError } from "../errors.js";
 import { EXIT } from "../io.js";
+import { readLicenseUpdateBody } from "../license-update-file.js";
 import * as render from "../render.js";
 
 const preflightAction = (value: string) => {
@@ -32,51 +30,6 @@ const clientName = (value: string) => {
   if (unsafe !== undefined) throw new InvalidArgumentError(`--client ${unsafeTextReason(unsafe)}`);
   return value;
 };
-
-/** An update file starts with these bytes ("KBLU", PROTOCOL.md 8.11); anything else is read as a JSON license set. */
-const UPDATE_FILE_MAGIC = Buffer.from("KBLU");
-
-/** The request body for FILE: a signed update file (base64) or a bare license set from JSON. */
-async function readLicenseUpdate(file: string): Promise<{ update: string } | { licenses: LicenseInput[] }> {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (error) {
-    throw new CliFileError("FILE_UNREADABLE", `cannot read ${file}: ${(error as Error).message}`, file, error);
-  }
-  if (bytes.subarray(0, UPDATE_FILE_MAGIC.length).equals(UPDATE_FILE_MAGIC))
-    return { update: bytes.toString("base64") };
-  return { licenses: await readLicenseFile(file, bytes.toString("utf8")) };
-}
-
-async function readLicenseFile(file: string, text: string): Promise<LicenseInput[]> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new CliFileError(
-      "FILE_INVALID",
-      `${file} is neither a license update file (.kblu) nor valid JSON: ${(error as Error).message}`,
-      file,
-      error,
-    );
-  }
-  const [{ Value }, { LicenseSetFileSchema }] = await Promise.all([
-    import("@sinclair/typebox/value"),
-    import("../../server/schemas.js"),
-  ]);
-  if (!Value.Check(LicenseSetFileSchema, parsed)) {
-    const first = [...Value.Errors(LicenseSetFileSchema, parsed)][0];
-    const where =
-      first?.path === undefined || first.path === "" ? "the file" : first.path.slice(1).replaceAll("/", ".");
-    throw new CliFileError(
-      "FILE_INVALID",
-      `${file}: ${where}: ${first?.message ?? "invalid"} — expected {"licenses": [{"product", "seats", "borrowable", "borrowDays"}]}`,
-      file,
-    );
-  }
-  return (parsed as { licenses: LicenseInput[] }).licenses;
-}
 
 /** What changes borrows, keys or licenses: borrow, return, reconcile, preflight, migrate, license-update. */
 export function registerOperations(program: Command, kit: CommandKit): void {
@@ -178,7 +131,7 @@ export function registerOperations(program: Command, kit: CommandKit): void {
     .command("license-update")
     .description("apply a vendor-signed license update file to a key; shows what it changes first")
     .argument("<serial>", "the key's serial")
-    .argument("<file>", "the update file (.kblu, from `keybridge vendor sign`), or a JSON license set (virtual mode)")
+    .argument("<file>", "the update file (.kblu, from `keybridge vendor sign`), or a JSON license set (see below)")
     .option("--force", "update even with borrows out (they become Borrow Dummies)")
     .option("--dry-run", "only show what the update would change and whether it would be refused; send nothing")
     .addHelpText(
@@ -187,9 +140,12 @@ export function registerOperations(program: Command, kit: CommandKit): void {
         "key's, whether its signature is the key's vendor's, and the borrows it would turn into Borrow Dummies\n" +
         "(rule K6). Then applies it, unless --dry-run. An update the key would refuse (another key's serial, a\n" +
         "counter not above the key's, a signature not by its vendor, a key not provisioned) is refused before\n" +
-        "anything is sent; so is one with borrows out, unless --force. Exit 1 when refused (--dry-run: when it\n" +
-        'would be). A JSON file {"licenses": [{product, seats, borrowable, borrowDays}]} is accepted only where\n' +
-        "the daemon signs for the key's vendor (virtual mode's demo vendor).\n" +
+        "anything is sent; so is one with borrows out, unless --force. A file that is not an update (truncated,\n" +
+        "too large) or is signed for another serial is refused before the daemon is asked. Exit 1 when refused\n" +
+        "(--dry-run: when it would be).\n" +
+        '\nA JSON file {"licenses": [{product, seats, borrowable, borrowDays}]} is a bare license set: taken by a\n' +
+        "key whose firmware predates vendor signing, or where the daemon signs for the key's vendor (virtual\n" +
+        "mode's demo vendor); any other key refuses it with KEY_UPDATE_NOT_SIGNED.\n" +
         example(
           "keybridge license-update KB-0001 KB-0001-3.kblu --dry-run",
           "keybridge license-update KB-0001 KB-0001-3.kblu",
@@ -197,7 +153,7 @@ export function registerOperations(program: Command, kit: CommandKit): void {
         ),
     )
     .action(async (serial: string, file: string, options: { force?: boolean; dryRun?: boolean }, command: Command) => {
-      const body = { ...(await readLicenseUpdate(file)), force: options.force === true };
+      const body = { ...(await readLicenseUpdateBody(file, serial)), force: options.force === true };
       const path = `/v1/keys/${encodeURIComponent(serial)}/license-update`;
       const api = client(command);
       const preview = await api.json<LicenseUpdatePreviewView>("POST", `${path}/preview`, body);
