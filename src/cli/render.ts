@@ -340,7 +340,9 @@ export function licenseUpdatePreviewText(view: LicenseUpdatePreviewView): string
       view.counter === null ? "" : `, signed by this daemon's demo vendor with counter ${view.counter}${keyCounter}`;
     lines.push(`Update for key ${safe(view.serial)}: a bare license set${signing}.`);
   }
-  lines.push(`  license set version now ${view.licenseSetVersion}; the new set has ${view.licenses.length} license(s)`);
+  lines.push(
+    `  the key has license set version ${view.licenseSetVersion}; the update holds ${view.licenses.length} license(s)`,
+  );
   if (view.changes.length === 0) lines.push("  the license set is unchanged");
   for (const change of view.changes) lines.push(`  ${licenseChangeText(change)}`);
   let text = `${lines.join("\n")}\n`;

@@ -74,6 +74,7 @@ describe("keybridge license-update SERIAL FILE.kblu", () => {
     expect(dry.stdout).toMatch(
       /^Update for key KB-0001: a vendor-signed update file, counter 1 \(the key is at 0\)\.$/m,
     );
+    expect(dry.stdout).toMatch(/^ {2}the key has license set version 1; the update holds 2 license\(s\)$/m);
     expect(dry.stdout).toMatch(/^ {2}signature: valid, by the key's vendor [0-9a-f]{64}$/m);
     expect(dry.stdout).toMatch(
       /^ {2}~ product 1001: 20 seats, 8 borrowable for up to 30 days \(was 10 seats, 4 borrowable, 30 days\)$/m,
