@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { MAX_UPDATE_BASE64_LENGTH } from "../../../src/bridge/api-schemas/keys.js";
 import { buildOpenApi } from "../../../src/server/openapi.js";
 import { ROUTES } from "../../../src/server/routes.js";
 import { MAX_BORROW_DAYS, MAX_CLIENT_BYTES, MAX_LICENSES } from "../../../src/vocabulary/index.js";
@@ -46,6 +47,12 @@ describe("the OpenAPI document is generated from the schemas the bridge's types 
       ?.schema;
     expect(update?.properties?.licenses?.maxItems).toBe(MAX_LICENSES);
     expect(update?.properties?.licenses?.items?.properties?.borrowDays?.maximum).toBe(MAX_BORROW_DAYS);
+    // The signed file in base64: no longer than the largest update file needs.
+    expect(update?.properties?.update?.maxLength).toBe(MAX_UPDATE_BASE64_LENGTH);
+    const preview = operation("/v1/keys/{serial}/license-update/preview", "post").requestBody?.content[
+      "application/json"
+    ]?.schema;
+    expect(preview).toEqual(update);
   });
 
   it("answers carry the fields the library's types have", () => {
@@ -55,6 +62,12 @@ describe("the OpenAPI document is generated from the schemas the bridge's types 
       ?.schema;
     expect(update?.required).toEqual(
       expect.arrayContaining(["serial", "licenseSetVersion", "forced", "dummiesCreated"]),
+    );
+    const preview = operation("/v1/keys/{serial}/license-update/preview", "post").responses["200"]?.content?.[
+      "application/json"
+    ]?.schema;
+    expect(preview?.required).toEqual(
+      expect.arrayContaining(["counter", "keyCounter", "signatureValid", "changes", "dummies", "refusal"]),
     );
   });
 });
