@@ -104,7 +104,8 @@ export const LicenseUpdatePreviewViewSchema = Type.Object({
   }),
   counter: Type.Union([Type.Integer(), Type.Null()], {
     description:
-      "the update's counter; for a bare set, the one it would be signed with (null: the key takes bare sets)",
+      "the update's counter; for a bare set, the one this daemon would sign it with (null: the key takes bare sets " +
+      "as they are, or nothing here signs for its vendor)",
   }),
   keyCounter: Type.Union([Type.Integer(), Type.Null()], {
     description: "the key's update counter now: an update must be above it (null: the key takes no signed updates)",

@@ -122,9 +122,10 @@ export async function previewLicenseUpdate(
   return {
     serial,
     signed: plan.signed,
+    // A bare set is signed only where it is sent signed: not for a key taking it as it is, nor without a signer.
     counter: plan.signed
       ? plan.update.counter
-      : vendor === undefined || client.takesBareLicenseSets()
+      : vendor === undefined || client.takesBareLicenseSets() || refusedByKey !== undefined
         ? null
         : vendor.updateCounter + 1,
     keyCounter: vendor === undefined ? null : vendor.updateCounter,
