@@ -6,7 +6,7 @@ import type { Bridge, BridgeOptions } from "./bridge/api.js";
 import { openBridge as openBridgeWithInternals } from "./bridge/index.js";
 
 export type * from "./bridge/api.js";
-export { BRIDGE_EVENT_TYPES } from "./bridge/api.js";
+export { BRIDGE_EVENT_TYPES, RISK_KINDS } from "./bridge/api.js";
 export * from "./bridge/errors.js";
 
 /**

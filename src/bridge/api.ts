@@ -2,11 +2,51 @@
  * The bridge's public contract: what the HTTP API serves, what the CLI prints with --json and
  * what `openBridge()` returns to services that embed keybridge. Fields may be added, never
  * renamed: scripts and embedding services depend on these names. Times are ISO 8601 strings.
+ *
+ * The shapes the API carries are TypeBox schemas (src/bridge/api-schemas/), and their types here
+ * are derived from them: the server validates and documents with the same schemas, so the
+ * library's types, the request checks and the OpenAPI document cannot disagree.
  */
+import type { Static } from "@sinclair/typebox";
 import type { Observable } from "rxjs";
 import type { PreflightAction } from "../reconcile/index.js";
 import type { Severity } from "../vocabulary/index.js";
+import type {
+  AuditEntryViewSchema,
+  BorrowRequestSchema,
+  BorrowStateSchema,
+  BorrowViewSchema,
+  BridgeEventSchema,
+  DummyViewSchema,
+  EventHistoryViewSchema,
+  FindingViewSchema,
+  KeyExchangeViewSchema,
+  KeyViewSchema,
+  LedgerExportViewSchema,
+  LicenseChangeViewSchema,
+  LicenseInputSchema,
+  LicenseUpdatePreviewViewSchema,
+  LicenseUpdateViewSchema,
+  LicenseViewSchema,
+  MaintenancePlanViewSchema,
+  MaintenanceRequestSchema,
+  MaintenanceViewSchema,
+  MigrationItemViewSchema,
+  MigrationViewSchema,
+  PreflightViewSchema,
+  ReconcileViewSchema,
+  RepairResultViewSchema,
+  RepairViewSchema,
+  ReturnResultViewSchema,
+  RiskViewSchema,
+  StatusViewSchema,
+  VirtualHostSchema,
+  VirtualHostViewSchema,
+  VirtualKeyViewSchema,
+} from "./api-schemas/index.js";
+import type { BRIDGE_EVENT_TYPES, RISK_KINDS } from "./api-schemas/names.js";
 
+export { BRIDGE_EVENT_TYPES, RISK_KINDS } from "./api-schemas/names.js";
 export type { PreflightAction, Severity };
 
 /**
@@ -14,271 +54,43 @@ export type { PreflightAction, Severity };
  * Listings hold only outstanding borrows (`active`, `expired`, `dummy`); the answer to a return and
  * the events of a return or settle show how the borrow ended: `returned` or `settled` (or `dummy`).
  */
-export type BorrowStateView = "active" | "expired" | "dummy" | "returned" | "settled";
-
-export interface BorrowView {
-  id: number;
-  serial: string;
-  product: number;
-  client: string;
-  issuedAt: string;
-  expiresAt: string;
-  state: BorrowStateView;
-  dummyUntil?: string;
-  productName?: string;
-}
-
-export interface LicenseView {
-  product: number;
-  name?: string;
-  seats: number;
-  borrowable: number;
-  /** Active borrows on the key. */
-  borrowed: number;
-  dummies: number;
-  borrowDays: number;
-}
-
-export interface KeyView {
-  serial: string;
-  present: boolean;
-  /** `codemeter`: a CodeMeter stick, recognised and watched, never spoken to. */
-  kind: "keybridge" | "codemeter";
-  firmwareVersion?: string;
-  licenseSetVersion?: number;
-  lastSeen?: string;
-  /**
-   * The key's clock when this answer was made (ISO). A borrow's issuedAt and expiresAt are in this
-   * clock; it differs from the server's clock only when one of them was moved (or in virtual mode,
-   * by `virtual clock`). Absent while the key is not attached, and for CodeMeter sticks.
-   */
-  keyTime?: string;
-  licenses: LicenseView[];
-}
-
-export interface RepairView {
-  action: string;
-  /** Applied by `reconcile --repair`: it can neither create a dummy nor free a seat a client holds. */
-  safe: boolean;
-  description: string;
-}
-
-export interface FindingView {
-  kind: string;
-  severity: Severity;
-  message: string;
-  repair: RepairView;
-  borrowId?: number;
-  serial?: string;
-  product?: number;
-  client?: string;
-}
-
-export interface DummyView {
-  serial: string;
-  product: number;
-  borrowId: number;
-  dummyUntil: string | null;
-  /** Borrowing of this product on this key is refused until then (rule K1). */
-  blocksProduct: boolean;
-}
-
-export interface ReconcileView {
-  findings: FindingView[];
-  dummies: DummyView[];
-  blockedProducts: { serial: string; product: number; until: string | null }[];
-  counts: Record<string, number>;
-}
-
-export interface RepairResultView {
-  applied: {
-    kind: string;
-    action: string;
-    borrowId?: number;
-    serial?: string;
-    outcome: "done" | "failed";
-    message: string;
-  }[];
-  after: ReconcileView;
-}
-
-export type RiskKind =
-  | "key-unplugged"
-  | "key-moved"
-  | "key-counterfeit"
-  | "host-ip-changed"
-  | "host-hostname-changed"
-  | "host-machine-id-changed"
-  | "os-reinstalled"
-  | "driver-removed"
-  | "driver-changed"
-  | "registry-lost"
-  | "registry-corrupt"
-  | "ledger-rebuilt"
-  | "clock-jump"
-  | "borrow-expiring-unsettled"
-  | "license-update-pending"
-  | "maintenance-blocked"
-  | "tag-unknown"
-  | "ledger-unwritable"
-  | "ledger-lost";
-
-export interface RiskView {
-  kind: RiskKind;
-  severity: Severity;
-  /** Plain language: what happened and which borrows it endangers. */
-  message: string;
-  /** What to do about it. */
-  advice: string;
-  since: string;
-  serial?: string;
-  borrowIds?: number[];
-}
-
-export interface PreflightView {
-  action: PreflightAction;
-  safe: boolean;
-  reasons: string[];
-  advice: string[];
-  borrows: { serial: string; id: number; product: number; client: string; expiresAt: string }[];
-}
-
-export interface StatusView {
-  mode: "real" | "virtual";
-  keys: KeyView[];
-  /** Outstanding borrows (active and expired), dummies excluded. */
-  borrows: BorrowView[];
-  dummies: DummyView[];
-  risks: RiskView[];
-  /** `lastExportAt`: when the ledger was last exported (ISO time), the backup that holds every tag; null if never. */
-  /** `problem`: what is wrong while not healthy (writes failing, the file deleted or replaced), and what to do. */
-  ledger: { path: string; healthy: boolean; rebuilt: boolean; lastExportAt: string | null; problem?: string };
-  /** The planned maintenance window, or null. */
-  maintenance: MaintenancePlanView | null;
-  /**
-   * `lastDriftCheck`: when the mirror last compared the registry with the ledger (ISO time);
-   * null until the first check at start has finished, while `healthy` is not yet known.
-   */
-  registry: {
-    kind: string;
-    location: string;
-    lagMs: number;
-    healthy: boolean;
-    lastDriftCheck: string | null;
-    /**
-     * Borrows the registry refused to store (a client name with a NUL, recorded before names were
-     * checked): the ledger holds them, the other entries are copied. Empty normally.
-     */
-    refused: { serial: string; id: number; reason: string }[];
-  };
-}
-
-export interface BorrowRequestInput {
-  product: number;
-  client: string;
-  days?: number;
-  /** Which key to borrow from; the first key holding the product when omitted. */
-  serial?: string;
-}
-
+export type BorrowStateView = Static<typeof BorrowStateSchema>;
+export type BorrowView = Static<typeof BorrowViewSchema>;
+export type LicenseView = Static<typeof LicenseViewSchema>;
+export type KeyView = Static<typeof KeyViewSchema>;
+export type RepairView = Static<typeof RepairViewSchema>;
+export type FindingView = Static<typeof FindingViewSchema>;
+export type DummyView = Static<typeof DummyViewSchema>;
+export type ReconcileView = Static<typeof ReconcileViewSchema>;
+export type RepairResultView = Static<typeof RepairResultViewSchema>;
+export type RiskKind = (typeof RISK_KINDS)[number];
+export type RiskView = Static<typeof RiskViewSchema>;
+export type PreflightView = Static<typeof PreflightViewSchema>;
+export type StatusView = Static<typeof StatusViewSchema>;
+export type BorrowRequestInput = Static<typeof BorrowRequestSchema>;
 /**
  * `returned`: the seat is free again. `dummy`: the key refused the return's proof (or held the borrow
  * as a dummy already) — the product is blocked until `borrow.dummyUntil`; nothing keybridge can undo.
  */
-export interface ReturnResultView {
-  borrow: BorrowView;
-  outcome: "returned" | "dummy";
-}
-
-export interface MigrationItemView {
-  serial: string;
-  borrowId: number;
-  client: string;
-  product: number;
-  outcome: "rebound" | "already-current" | "refused" | "failed" | "skipped";
-  message: string;
-}
-
-export interface MigrationView {
-  binding: string;
-  items: MigrationItemView[];
-  rebound: number;
-  failed: number;
-}
-
-export interface LicenseInput {
-  product: number;
-  seats: number;
-  borrowable: number;
-  borrowDays: number;
-}
-
-export interface LicenseUpdateView {
-  serial: string;
-  licenseSetVersion: number;
-  forced: boolean;
-  /** Borrows the update turned into dummies (rule K6); empty unless forced with borrows out. */
-  dummiesCreated: BorrowView[];
-}
-
-export interface LedgerExportView {
-  file: string;
-  borrows: number;
-  keys: number;
-}
-
-/** Every kind of event the bridge publishes, in the order the documentation lists them. */
-export const BRIDGE_EVENT_TYPES = [
-  "borrow.created",
-  "borrow.returned",
-  "borrow.settled",
-  "borrow.dummy",
-  "key.attached",
-  "key.detached",
-  "key.moved",
-  "key.counterfeit",
-  "host.changed",
-  "clock.jump",
-  "risk.raised",
-  "risk.cleared",
-  "registry.repaired",
-  "ledger.rebuilt",
-  "migration.done",
-  "license.updated",
-  "reconcile.repaired",
-  "maintenance.planned",
-  "maintenance.cancelled",
-] as const;
-
+export type ReturnResultView = Static<typeof ReturnResultViewSchema>;
+export type MigrationItemView = Static<typeof MigrationItemViewSchema>;
+export type MigrationView = Static<typeof MigrationViewSchema>;
+export type LicenseInput = Static<typeof LicenseInputSchema>;
+export type LicenseUpdateView = Static<typeof LicenseUpdateViewSchema>;
+export type LicenseChangeView = Static<typeof LicenseChangeViewSchema>;
+/** What a license update would do, judged as the key and the guard would judge it; nothing is sent. */
+export type LicenseUpdatePreviewView = Static<typeof LicenseUpdatePreviewViewSchema>;
+/**
+ * A license update: the bytes of a vendor-signed update file (`.kblu`, made by `keybridge vendor
+ * sign`), or a bare license set, which only a key whose updates this bridge may sign accepts
+ * (virtual mode's demo vendor; elsewhere KEY_UPDATE_NOT_SIGNED).
+ */
+export type LicenseUpdateInput = Uint8Array | LicenseInput[];
+export type LedgerExportView = Static<typeof LedgerExportViewSchema>;
 export type BridgeEventType = (typeof BRIDGE_EVENT_TYPES)[number];
-
-export interface BridgeEvent {
-  type: BridgeEventType;
-  /**
-   * Position in this run's event history, from 1; with `EventHistoryView.runId` it names the event
-   * (the SSE `id`). Absent only on the snapshot of open risks a new SSE stream starts with.
-   */
-  seq?: number;
-  at: string;
-  serial?: string;
-  borrow?: BorrowView;
-  risk?: RiskView;
-  message: string;
-  details?: Record<string, unknown>;
-}
-
+export type BridgeEvent = Static<typeof BridgeEventSchema>;
 /** One entry of the ledger's audit trail: what keybridge did or refused, and why. Durable. */
-export interface AuditEntryView {
-  /** Increasing; pass the last one seen as `before` for the next (older) page. */
-  id: number;
-  at: string;
-  /** e.g. counterfeit-key, license-update-forced, rollback, repair, rebind, migrate, ledger-rebuilt. */
-  kind: string;
-  serial?: string;
-  borrowId?: number;
-  message: string;
-  details: Record<string, unknown>;
-}
+export type AuditEntryView = Static<typeof AuditEntryViewSchema>;
 
 export interface AuditQueryInput {
   kind?: string;
@@ -292,78 +104,16 @@ export interface AuditQueryInput {
 }
 
 /** One request/answer with a key, timed: what `Bridge.keyExchanges$` emits. */
-export interface KeyExchangeView {
-  /** Absent for the first exchange with a key, which asks it for its serial. */
-  serial?: string;
-  /** The command's protocol name: BORROW, SETTLE, LIST_BORROWS, GET_INFO, ... */
-  command: string;
-  /** From the request leaving the queue to the whole answer read, BUSY retries included. */
-  seconds: number;
-  /** Time the request waited behind other calls to the same key before that. */
-  waitedSeconds: number;
-  /** `answered`: the key answered (OK or a refusal); `failed`: no usable answer (timeout, unplug, framing). */
-  outcome: "answered" | "failed";
-  /** The refusal status (e.g. NO_BORROWABLE) or the transport error code, when not OK. */
-  code?: string;
-}
-
+export type KeyExchangeView = Static<typeof KeyExchangeViewSchema>;
 /** What `Bridge.recentEvents` returns: the kept events after a sequence number, oldest first. */
-export interface EventHistoryView {
-  /** Changes at every daemon start; sequence numbers of another run mean nothing in this one. */
-  runId: string;
-  /** The sequence number of the newest event of this run (0 before the first). */
-  lastSeq: number;
-  /** True when events after the asked-for one are no longer kept or were cut by the limit. */
-  truncated: boolean;
-  events: BridgeEvent[];
-}
-
+export type EventHistoryView = Static<typeof EventHistoryViewSchema>;
 /** A planned maintenance window: from `at` on, nothing may be borrowed; borrows made before end by `at`. */
-export interface MaintenancePlanView {
-  at: string;
-  /** When borrowing opens again by itself; null: only when the plan is cancelled. */
-  until: string | null;
-  /** The dangerous action the window is for (shown, and judged by preflight at `at`). */
-  action: PreflightAction | null;
-  note: string | null;
-  plannedAt: string;
-}
-
-export interface MaintenanceView {
-  plan: MaintenancePlanView | null;
-  /** `before` the window (borrows end by `at`), `during` it (no borrows), `over` (`until` passed), or `none`. */
-  phase: "none" | "before" | "during" | "over";
-  /** Outstanding borrows that end after `at`: returned early, they no longer stand in the way. */
-  borrowsEndingAfter: BorrowView[];
-  /** True when no outstanding borrow ends after `at` (a borrow that expires before it is settled by then). */
-  clear: boolean;
-  /** One sentence: what the plan means now. */
-  summary: string;
-  /** Only in the answer to a cancel: the plan that was ended, or null when none was planned. */
-  cancelled?: MaintenancePlanView | null;
-}
-
-export interface MaintenanceInput {
-  /** ISO time the window starts. */
-  at: string;
-  /** ISO time it ends; borrowing opens again by itself then. */
-  until?: string;
-  action?: PreflightAction;
-  note?: string;
-}
-
-export interface VirtualKeyView {
-  serial: string;
-  plugged: boolean;
-  keyTime: string;
-  licenses: LicenseInput[];
-}
-
-export interface VirtualHostInput {
-  ip?: string;
-  hostname?: string;
-  machineId?: string;
-}
+export type MaintenancePlanView = Static<typeof MaintenancePlanViewSchema>;
+export type MaintenanceView = Static<typeof MaintenanceViewSchema>;
+export type MaintenanceInput = Static<typeof MaintenanceRequestSchema>;
+export type VirtualKeyView = Static<typeof VirtualKeyViewSchema>;
+export type VirtualHostInput = Static<typeof VirtualHostSchema>;
+export type VirtualHostView = Static<typeof VirtualHostViewSchema>;
 
 /** Present only in virtual mode. */
 export interface VirtualControls {
@@ -373,7 +123,7 @@ export interface VirtualControls {
   unplug(serial: string): Promise<VirtualKeyView>;
   /** Moves every virtual key's clock forward. */
   advanceClock(ms: number): Promise<{ keyTime: string }>;
-  setHost(input: VirtualHostInput): Promise<{ ips: string[]; hostname: string; machineId: string }>;
+  setHost(input: VirtualHostInput): Promise<VirtualHostView>;
   wipeRegistry(): Promise<void>;
 }
 
@@ -395,7 +145,19 @@ export interface Bridge {
   repair(): Promise<RepairResultView>;
   preflight(action: PreflightAction): Promise<PreflightView>;
   migrate(): Promise<MigrationView>;
-  licenseUpdate(serial: string, licenses: LicenseInput[], options?: { force?: boolean }): Promise<LicenseUpdateView>;
+  /**
+   * Replaces the key's license set (K6: with borrows out it is refused, BORROWS_OUTSTANDING, unless
+   * `force`, which turns them into dummies). A signed update the key would refuse (another serial,
+   * a counter not above the key's, a signature not by its vendor, a key not provisioned) is refused
+   * with the key's code before anything is sent.
+   */
+  licenseUpdate(serial: string, update: LicenseUpdateInput, options?: { force?: boolean }): Promise<LicenseUpdateView>;
+  /** What `licenseUpdate` with the same arguments would change and whether it would be refused; nothing is sent. */
+  previewLicenseUpdate(
+    serial: string,
+    update: LicenseUpdateInput,
+    options?: { force?: boolean },
+  ): Promise<LicenseUpdatePreviewView>;
   /** Writes the checksummed export file on this host (0600). */
   exportLedger(file: string): Promise<LedgerExportView>;
   importLedger(file: string, options?: { force?: boolean }): Promise<LedgerExportView>;

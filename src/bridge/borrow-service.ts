@@ -1,17 +1,16 @@
 import { randomBytes } from "node:crypto";
 import { isCodedError } from "../errors.js";
-import {
-  KeyBadRequestError,
-  NoBorrowableError as KeyNoBorrowableError,
-  NotActiveError as KeyNotActiveError,
-  UnknownBorrowError as KeyUnknownBorrowError,
-  UnknownProductError as KeyUnknownProductError,
-  type PendingProof,
-} from "../key/index.js";
+import { isKeyRefusal, type PendingProof } from "../key/index.js";
 import type { BorrowRow } from "../ledger/index.js";
 import { layerLogger } from "../log.js";
 import type { BorrowRecord } from "../protocol/index.js";
-import { firstUnsafeCharacter, MAX_BORROW_DAYS, MAX_CLIENT_BYTES, unsafeTextReason } from "../protocol/index.js";
+import {
+  firstUnsafeCharacter,
+  MAX_BORROW_DAYS,
+  MAX_CLIENT_BYTES,
+  Status,
+  unsafeTextReason,
+} from "../protocol/index.js";
 import { TransportAborted, TransportTimeout } from "../transport/index.js";
 import { borrowKey } from "../vocabulary/index.js";
 import type { BorrowRequestInput, BorrowView, ReturnResultView } from "./api.js";
@@ -263,11 +262,11 @@ export class BorrowService {
     } catch (error) {
       // The key did not do what the cached counts expected (or may have done it unheard): list again.
       this.refreshLicenses(session, "settle surprise");
-      if (error instanceof KeyNotActiveError) {
+      if (isKeyRefusal(error, Status.NOT_ACTIVE)) {
         // The key turned the borrow into a dummy by itself (K4: its settle window passed unseen, the
         // daemon was down or the clock jumped). The ledger says so now, with the dummy's clear date.
         outcome = { state: "dummy", dummyUntil: await this.dummyUntilOnKey(session, row), gone: false, wasDummy: true };
-      } else if (error instanceof KeyUnknownBorrowError) {
+      } else if (isKeyRefusal(error, Status.UNKNOWN_BORROW)) {
         // The key no longer holds the record (settled before, or cleared): the ledger follows the key.
         outcome = { state: "settled", dummyUntil: null, gone: true };
       } else {
@@ -543,7 +542,7 @@ export class BorrowService {
           // attach, keeping the borrow's place in the key's order until that is done.
           lease.handedOver = true;
           void this.rollBackIfRecorded(session, opId, binding, tag).finally(lease.release);
-        } else if (error instanceof KeyNoBorrowableError && !session.looksBlocked(valid.product)) {
+        } else if (isKeyRefusal(error, Status.NO_BORROWABLE) && !session.looksBlocked(valid.product)) {
           // The counts (with every answer before this one applied) say a seat is free: the key made a
           // dummy by itself (K4) or the counts drifted.
           this.refreshLicenses(session, "unexpected NO_BORROWABLE");
@@ -634,9 +633,9 @@ interface IdempotentBorrow {
 }
 
 function mapBorrowError(error: unknown, serial: string, product: number): unknown {
-  if (error instanceof KeyNoBorrowableError) return new NoBorrowableError(serial, product, { cause: error });
-  if (error instanceof KeyUnknownProductError) return new UnknownProductError(product, serial);
-  if (error instanceof KeyBadRequestError) {
+  if (isKeyRefusal(error, Status.NO_BORROWABLE)) return new NoBorrowableError(serial, product, { cause: error });
+  if (isKeyRefusal(error, Status.UNKNOWN_PRODUCT)) return new UnknownProductError(product, serial);
+  if (isKeyRefusal(error, Status.BAD_REQUEST)) {
     return new InvalidRequestError("request", `the key refused the borrow: ${error.reason}`, { cause: error });
   }
   return error;

@@ -90,6 +90,13 @@ export class BorrowsOutstandingError extends KeybridgeError {
   }
 }
 
+/** What was given as a license update file is not one (magic, version, size, a field out of range). Nothing was sent. */
+export class UpdateFileInvalidError extends KeybridgeError {
+  constructor(reason: string, options?: ErrorOptions) {
+    super("UPDATE_FILE_INVALID", `not a usable license update file: ${reason}`, options);
+  }
+}
+
 /** The bridge is closing or closed; no new operation is accepted. */
 export class BridgeClosedError extends KeybridgeError {
   constructor() {

@@ -40,7 +40,8 @@ import type {
   KeyExchangeView,
   KeyView,
   LedgerExportView,
-  LicenseInput,
+  LicenseUpdateInput,
+  LicenseUpdatePreviewView,
   LicenseUpdateView,
   MaintenanceInput,
   MaintenanceView,
@@ -543,10 +544,18 @@ class BridgeImpl implements OpenedBridge {
 
   licenseUpdate(
     serial: string,
-    licenses: LicenseInput[],
+    update: LicenseUpdateInput,
     options: { force?: boolean } = {},
   ): Promise<LicenseUpdateView> {
-    return this.guard.licenseUpdate(serial, licenses, options);
+    return this.guard.licenseUpdate(serial, update, options);
+  }
+
+  previewLicenseUpdate(
+    serial: string,
+    update: LicenseUpdateInput,
+    options: { force?: boolean } = {},
+  ): Promise<LicenseUpdatePreviewView> {
+    return this.guard.previewLicenseUpdate(serial, update, options);
   }
 
   async exportLedger(file: string): Promise<LedgerExportView> {

@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { isCodedError } from "../errors.js";
-import { UnknownBorrowError as KeyUnknownBorrowError } from "../key/index.js";
+import { isKeyRefusal } from "../key/index.js";
 import type { BorrowRow, OpRow } from "../ledger/index.js";
 import { layerLogger } from "../log.js";
-import type { BorrowRecord } from "../protocol/index.js";
+import { type BorrowRecord, Status } from "../protocol/index.js";
 import { type BorrowState, borrowKey, OUTSTANDING_STATES } from "../vocabulary/index.js";
 import type { BridgeContext } from "./context.js";
 import { crashPoint } from "./crash-points.js";
@@ -267,7 +267,7 @@ export class Recovery {
           dummyUntil = result.dummyUntil ?? null;
         }
       } catch (error) {
-        if (!(error instanceof KeyUnknownBorrowError)) throw error;
+        if (!isKeyRefusal(error, Status.UNKNOWN_BORROW)) throw error;
       }
     } else if (record?.state === "dummy") {
       state = "dummy";

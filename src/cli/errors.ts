@@ -75,3 +75,15 @@ export class CliFileError extends KeybridgeError {
     super(code, message, { cause, details: { file } });
   }
 }
+
+/** `license-update SERIAL FILE` where FILE is a signed update for another key: refused before anything is sent. */
+export class UpdateForAnotherKeyError extends KeybridgeError {
+  constructor(file: string, serial: string, fileSerial: string) {
+    super(
+      "KEY_WRONG_SERIAL",
+      `${file} is a license update for key ${fileSerial}, not ${serial}; a key accepts only an update signed for its ` +
+        "own serial. Nothing was sent",
+      { details: { file, serial, fileSerial } },
+    );
+  }
+}

@@ -5,6 +5,9 @@ import type {
   FindingView,
   KeyView,
   LedgerExportView,
+  LicenseChangeView,
+  LicenseInput,
+  LicenseUpdatePreviewView,
   LicenseUpdateView,
   MaintenanceView,
   MigrationView,
@@ -297,9 +300,68 @@ export function migrationText(view: MigrationView): string {
 }
 
 export function licenseUpdateText(view: LicenseUpdateView): string {
-  const head = `Key ${safe(view.serial)} now has license set version ${view.licenseSetVersion}${view.forced ? " (forced)" : ""}.\n`;
+  const counter = view.updateCounter === undefined ? "" : `, update counter ${view.updateCounter}`;
+  const head = `Key ${safe(view.serial)} now has license set version ${view.licenseSetVersion}${counter}${view.forced ? " (forced)" : ""}.\n`;
   if (view.dummiesCreated.length === 0) return head;
   return `${head}These borrows became Borrow Dummies:\n${borrowsText(view.dummiesCreated)}`;
+}
+
+export function licenseText(license: LicenseInput): string {
+  return `product ${license.product}: ${license.seats} seats, ${license.borrowable} borrowable for up to ${license.borrowDays} days`;
+}
+
+export function licenseChangeText(change: LicenseChangeView): string {
+  if (change.change === "added" && change.after !== undefined) return `+ ${licenseText(change.after)}`;
+  if (change.change === "changed" && change.after !== undefined && change.before !== undefined) {
+    const was = change.before;
+    return `~ ${licenseText(change.after)} (was ${was.seats} seats, ${was.borrowable} borrowable, ${was.borrowDays} days)`;
+  }
+  return `- product ${change.product} (removed)`;
+}
+
+/** What a license update would do: what it is, its signature and counter, the license diff, the dummies K6 would make, the verdict. */
+export function licenseUpdatePreviewText(view: LicenseUpdatePreviewView): string {
+  const lines: string[] = [];
+  const keyCounter = view.keyCounter === null ? "" : ` (the key is at ${view.keyCounter})`;
+  if (view.signed) {
+    lines.push(
+      `Update for key ${safe(view.serial)}: a vendor-signed update file, counter ${view.counter}${keyCounter}.`,
+    );
+    const vendor = view.vendorPublicKey === null ? "" : ` ${view.vendorPublicKey}`;
+    lines.push(
+      view.signatureValid === null
+        ? "  signature: not checked (the key has no vendor key)"
+        : view.signatureValid
+          ? `  signature: valid, by the key's vendor${vendor}`
+          : `  signature: NOT by the key's vendor${vendor}`,
+    );
+  } else {
+    const signing =
+      view.counter === null ? "" : `, signed by this daemon's demo vendor with counter ${view.counter}${keyCounter}`;
+    lines.push(`Update for key ${safe(view.serial)}: a bare license set${signing}.`);
+  }
+  lines.push(
+    `  the key has license set version ${view.licenseSetVersion}; the update holds ${view.licenses.length} license(s)`,
+  );
+  if (view.changes.length === 0) lines.push("  the license set is unchanged");
+  for (const change of view.changes) lines.push(`  ${licenseChangeText(change)}`);
+  let text = `${lines.join("\n")}\n`;
+  const strangers = view.unrecordedBorrowIds.length;
+  if (view.dummies.length + strangers > 0) {
+    text +=
+      `Borrows that would become Borrow Dummies (rule K6)${view.forced ? ", as --force allows" : ""}:\n` +
+      (view.dummies.length > 0 ? borrowsText(view.dummies) : "") +
+      (strangers > 0
+        ? `  and ${strangers} the key lists that the ledger does not hold: ${view.unrecordedBorrowIds.join(", ")}\n`
+        : "");
+  } else {
+    text += "No borrow would become a Borrow Dummy.\n";
+  }
+  text +=
+    view.refusal === null
+      ? "Verdict: it would be applied.\n"
+      : `Verdict: it would be REFUSED: ${safe(view.refusal.message)} [${view.refusal.code}]\n`;
+  return text;
 }
 
 export function ledgerText(verb: "Exported" | "Imported", view: LedgerExportView, file: string): string {

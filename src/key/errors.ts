@@ -1,82 +1,77 @@
 import { KeybridgeError } from "../errors.js";
 import { COMMAND_NAMES, STATUS_NAMES, Status } from "../protocol/constants.js";
 
-/** The key answered a command with a status other than OK. `reason` is the key's own text. */
-export class KeyStatusError extends KeybridgeError {
+/**
+ * Refusals that mean what a layer above already names: the key saying "no seat", "no such borrow"
+ * or "no such product" is the same fact as the bridge finding it in its ledger, so it carries the
+ * same code. Every other refusal is `KEY_` and the status's name.
+ */
+const SHARED_MEANINGS: ReadonlySet<Status> = new Set([
+  Status.NO_BORROWABLE,
+  Status.UNKNOWN_BORROW,
+  Status.UNKNOWN_PRODUCT,
+]);
+
+/** The code a refusal with this status carries. */
+export function refusalCode(status: number): string {
+  const name = STATUS_NAMES[status as Status];
+  if (name === undefined || status === Status.OK) return "KEY_STATUS_UNKNOWN";
+  return SHARED_MEANINGS.has(status as Status) ? name : `KEY_${name}`;
+}
+
+/** Every code a refusal can carry (for the HTTP status table and its test). */
+export const REFUSAL_CODES: readonly string[] = [
+  ...Object.values(Status)
+    .filter((status) => status !== Status.OK)
+    .map(refusalCode),
+  "KEY_STATUS_UNKNOWN",
+];
+
+/**
+ * The key answered a command with a status other than OK; nothing changed on the key. One class
+ * for every status: `status` says which (compare it with the protocol's `Status`), `code` is
+ * derived from it (refusalCode), `reason` is the key's own text.
+ *
+ * What each status means to a caller: NO_BORROWABLE (K1: no seat now, or a dummy blocks the
+ * product), UNKNOWN_BORROW (K3/K7: no record with that id), UNKNOWN_PRODUCT, BAD_REQUEST (malformed
+ * or out of range), UNKNOWN_COMMAND, REBIND_REFUSED (K7: binding or tag did not match), NOT_ACTIVE
+ * (the borrow is a dummy), BUSY, STORAGE_FULL, CANCELLED, INTERNAL (e.g. a flash write failed);
+ * for vendor-signed updates NOT_PROVISIONED, WRONG_SERIAL, BAD_VENDOR_SIGNATURE, STALE_COUNTER (an
+ * old or replayed update) and ALREADY_PROVISIONED (another vendor key; only a wipe undoes it).
+ */
+export class KeyRefusedError extends KeybridgeError {
   readonly status: number;
+  /** The protocol's name of the status (NO_BORROWABLE, STALE_COUNTER, ...), or its hex value when unknown. */
+  readonly statusName: string;
   readonly reason: string;
   readonly command: number;
 
-  constructor(code: string, status: number, command: number, reason: string) {
+  /**
+   * `foreseen`: the host judged the command as the key would and did not send it (a signed
+   * license update the key would refuse); the message says so, the code is the same.
+   */
+  constructor(status: number, command: number, reason: string, options: { foreseen?: boolean } = {}) {
     const statusName = STATUS_NAMES[status as Status] ?? `0x${status.toString(16)}`;
     const commandName = COMMAND_NAMES[command as keyof typeof COMMAND_NAMES] ?? `0x${command.toString(16)}`;
-    super(code, `${commandName} refused by the key: ${statusName}${reason === "" ? "" : ` (${reason})`}`, {
-      details: { status, statusName, command, commandName, reason },
-    });
+    const why = `${statusName}${reason === "" ? "" : ` (${reason})`}`;
+    const foreseen = options.foreseen === true;
+    super(
+      refusalCode(status),
+      foreseen
+        ? `the key would refuse ${commandName}: ${why}; nothing was sent`
+        : `${commandName} refused by the key: ${why}`,
+      { details: { status, statusName, command, commandName, reason, ...(foreseen ? { foreseen } : {}) } },
+    );
     this.status = status;
+    this.statusName = statusName;
     this.reason = reason;
     this.command = command;
   }
 }
 
-/** K1: no seat may be borrowed now (all borrowed, or a Borrow Dummy blocks the product). */
-export class NoBorrowableError extends KeyStatusError {}
-/** K3/K7: no borrow record with this id on the key. */
-export class UnknownBorrowError extends KeyStatusError {}
-/** The key holds no license for this product. */
-export class UnknownProductError extends KeyStatusError {}
-/** The request was malformed or out of range (e.g. days over the license's borrow period). */
-export class KeyBadRequestError extends KeyStatusError {}
-/** The key does not implement the command. */
-export class UnknownCommandError extends KeyStatusError {}
-/** K7: binding or tag did not match, so the borrow stays where it is. */
-export class RebindRefusedError extends KeyStatusError {}
-/** The borrow is a dummy, not an active record. */
-export class NotActiveError extends KeyStatusError {}
-/** The key is busy; retry later. */
-export class KeyBusyError extends KeyStatusError {}
-/** The key has no room for another record. */
-export class KeyStorageFullError extends KeyStatusError {}
-/** The key cancelled the command (we asked it to). */
-export class KeyCancelledError extends KeyStatusError {}
-/** The key failed internally (e.g. its flash write failed); the command had no effect. */
-export class KeyInternalError extends KeyStatusError {}
-
-/** A signed license update reached a key that has no vendor key yet: provision it first. */
-export class NotProvisionedError extends KeyStatusError {}
-/** The update (or PROVISION) names another key's serial; nothing changed. */
-export class WrongSerialError extends KeyStatusError {}
-/** The update's signature does not verify with the vendor key the key was provisioned with; nothing changed. */
-export class BadVendorSignatureError extends KeyStatusError {}
-/** The update's counter is not above the key's: an old or replayed update (a rollback); nothing changed. */
-export class StaleCounterError extends KeyStatusError {}
-/** PROVISION of a key already bound to another vendor key; only a wipe on the board undoes it. */
-export class AlreadyProvisionedError extends KeyStatusError {}
-
-const STATUS_ERRORS: ReadonlyMap<number, { code: string; type: typeof KeyStatusError }> = new Map([
-  [Status.BAD_REQUEST, { code: "KEY_BAD_REQUEST", type: KeyBadRequestError }],
-  [Status.UNKNOWN_COMMAND, { code: "KEY_UNKNOWN_COMMAND", type: UnknownCommandError }],
-  [Status.NO_BORROWABLE, { code: "KEY_NO_BORROWABLE", type: NoBorrowableError }],
-  [Status.UNKNOWN_BORROW, { code: "KEY_UNKNOWN_BORROW", type: UnknownBorrowError }],
-  [Status.UNKNOWN_PRODUCT, { code: "KEY_UNKNOWN_PRODUCT", type: UnknownProductError }],
-  [Status.REBIND_REFUSED, { code: "KEY_REBIND_REFUSED", type: RebindRefusedError }],
-  [Status.NOT_ACTIVE, { code: "KEY_NOT_ACTIVE", type: NotActiveError }],
-  [Status.BUSY, { code: "KEY_BUSY", type: KeyBusyError }],
-  [Status.STORAGE_FULL, { code: "KEY_STORAGE_FULL", type: KeyStorageFullError }],
-  [Status.CANCELLED, { code: "KEY_CANCELLED", type: KeyCancelledError }],
-  [Status.INTERNAL, { code: "KEY_INTERNAL", type: KeyInternalError }],
-  [Status.NOT_PROVISIONED, { code: "KEY_NOT_PROVISIONED", type: NotProvisionedError }],
-  [Status.WRONG_SERIAL, { code: "KEY_WRONG_SERIAL", type: WrongSerialError }],
-  [Status.BAD_VENDOR_SIGNATURE, { code: "KEY_BAD_VENDOR_SIGNATURE", type: BadVendorSignatureError }],
-  [Status.STALE_COUNTER, { code: "KEY_STALE_COUNTER", type: StaleCounterError }],
-  [Status.ALREADY_PROVISIONED, { code: "KEY_ALREADY_PROVISIONED", type: AlreadyProvisionedError }],
-]);
-
-/** The typed error for a non-OK status. */
-export function statusError(status: number, command: number, reason: string): KeyStatusError {
-  const entry = STATUS_ERRORS.get(status);
-  if (entry === undefined) return new KeyStatusError("KEY_STATUS_UNKNOWN", status, command, reason);
-  return new entry.type(entry.code, status, command, reason);
+/** True when `error` is the key's refusal with one of `statuses`. */
+export function isKeyRefusal(error: unknown, ...statuses: number[]): error is KeyRefusedError {
+  return error instanceof KeyRefusedError && statuses.includes(error.status);
 }
 
 /** K9: a key whose serial is pinned to another public key. keybridge sends it nothing more. */

@@ -55,8 +55,8 @@ import type {
 import { defaultRandomBytes, type RandomBytes, type Transport } from "../transport/transport.js";
 import {
   CounterfeitKeyError,
+  KeyRefusedError,
   SignedUpdatesUnsupportedError,
-  statusError,
   UnsignedLicenseUpdateError,
 } from "./errors.js";
 import type { PinStore } from "./pin-store.js";
@@ -120,8 +120,8 @@ export interface RawResponse {
 
 /**
  * Typed commands to one key. Every answer is checked for the command echo and verified with
- * the pinned public key (rule K9) before it is decoded; a non-OK status becomes the typed
- * error of that status (NoBorrowableError, UnknownBorrowError, ...).
+ * the pinned public key (rule K9) before it is decoded; a non-OK status becomes a
+ * KeyRefusedError carrying that status.
  */
 export class KeyClient {
   private readonly randomBytes: RandomBytes;
@@ -223,7 +223,8 @@ export class KeyClient {
       throw new UnsignedLicenseUpdateError(this.serial);
   }
 
-  private takesBareLicenseSets(): boolean {
+  /** True when a bare set given to `licenseUpdate` is sent as it is (the key still offers the unsigned command). */
+  takesBareLicenseSets(): boolean {
     return (this.info.capabilities & Capability.LICENSE_UPDATE) !== 0 || !this.takesSignedUpdates;
   }
 
@@ -251,9 +252,9 @@ export class KeyClient {
 
   /**
    * SIGNED_LICENSE_UPDATE (PROTOCOL.md 8.11): replaces the license set with a vendor-signed one
-   * (K6: active borrows become dummies). Refusals, each with nothing changed: NotProvisionedError,
-   * WrongSerialError, BadVendorSignatureError, StaleCounterError (replay or rollback),
-   * KeyBadRequestError (malformed). The same opId on a retry answers as the first time (K2).
+   * (K6: active borrows become dummies). Refusals (KeyRefusedError), each with nothing changed:
+   * NOT_PROVISIONED, WRONG_SERIAL, BAD_VENDOR_SIGNATURE, STALE_COUNTER (replay or rollback),
+   * BAD_REQUEST (malformed). The same opId on a retry answers as the first time (K2).
    */
   async signedLicenseUpdate(
     request: SignedLicenseUpdateRequest,
@@ -271,8 +272,8 @@ export class KeyClient {
 
   /**
    * PROVISION: binds an unprovisioned key to a vendor public key. Repeating it with the same
-   * vendor key answers OK; another one is AlreadyProvisionedError; a serial other than the key's
-   * is WrongSerialError.
+   * vendor key answers OK; another one is refused with ALREADY_PROVISIONED; a serial other than
+   * the key's with WRONG_SERIAL.
    */
   async provision(request: ProvisionRequest, options?: CallOptions): Promise<VendorInfo> {
     this.requireSignedUpdates();
@@ -308,7 +309,7 @@ export class KeyClient {
   private async call<Req, Res>(codec: CommandCodec<Req, Res>, request: Req, options?: CallOptions): Promise<Res> {
     const { envelope } = await this.send(codec.command, codec.encodeRequest(request), options);
     if (envelope.status !== Status.OK) {
-      throw statusError(envelope.status, envelope.command, decodeErrorBody(envelope.body));
+      throw new KeyRefusedError(envelope.status, envelope.command, decodeErrorBody(envelope.body));
     }
     return codec.decodeResponse(envelope.body);
   }
@@ -343,7 +344,7 @@ export class KeyClient {
     );
     if (envelope.status !== Status.OK) {
       await verified;
-      throw statusError(envelope.status, envelope.command, decodeErrorBody(envelope.body));
+      throw new KeyRefusedError(envelope.status, envelope.command, decodeErrorBody(envelope.body));
     }
     let value: Res;
     try {
@@ -471,7 +472,7 @@ export async function connectKey(
     options.onExchange,
   );
   if (envelope.status !== Status.OK) {
-    throw statusError(envelope.status, envelope.command, decodeErrorBody(envelope.body));
+    throw new KeyRefusedError(envelope.status, envelope.command, decodeErrorBody(envelope.body));
   }
   const info = GetInfo.decodeResponse(envelope.body);
   const pinned = await pins.get(info.serial);

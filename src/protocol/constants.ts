@@ -182,6 +182,10 @@ export const PUBLIC_KEY_SIZE = 32;
 export const MAX_CLIENT_BYTES = 64;
 export const MAX_SERIAL_BYTES = 32;
 export const MAX_LICENSES = 256;
+/** Products are u32 on the wire. */
+export const MAX_PRODUCT = 0xffff_ffff;
+/** A license's seats and borrowable count are u16 on the wire. */
+export const MAX_SEATS = 0xffff;
 /** LIST_BORROWS returns at most this many records per page. */
 export const MAX_BORROWS_PER_PAGE = 32;
 export const MAX_PING_BYTES = 1024;

@@ -6,6 +6,7 @@ import type {
   BorrowStateView,
   Bridge,
   LicenseInput,
+  LicenseUpdateInput,
   PreflightAction,
   VirtualHostInput,
 } from "../bridge/api.js";
@@ -67,6 +68,24 @@ const idOf = (request: FastifyRequest) => Number((request.params as { id: string
 const serialOf = (request: FastifyRequest) => (request.params as { serial: string }).serial;
 /** `?serial=` of the borrow routes: names the key when two keys hold the same borrow id. */
 const keyOf = (request: FastifyRequest) => ({ serial: (request.query as { serial?: string }).serial });
+
+/** The license-update body as the bridge takes it: a signed update file's bytes, or a bare license set. */
+function licenseUpdateOf(request: FastifyRequest): { update: LicenseUpdateInput; force: boolean } {
+  const body = request.body as { update?: string; licenses?: LicenseInput[]; force?: boolean };
+  if ((body.update === undefined) === (body.licenses === undefined)) {
+    throw new RequestValidationError(
+      "send exactly one of `update` (a signed license update file, base64) and `licenses` (a bare license set)",
+      body.update === undefined ? "update" : "licenses",
+    );
+  }
+  const update = body.update === undefined ? (body.licenses as LicenseInput[]) : base64Bytes(body.update);
+  return { update, force: body.force === true };
+}
+
+function base64Bytes(text: string): Uint8Array {
+  const bytes = Buffer.from(text, "base64");
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+}
 
 function virtualControls(ctx: RouteContext) {
   // Registered only in virtual mode, so this holds; the check keeps the types honest.
@@ -189,10 +208,7 @@ export const ROUTES: readonly RouteSpec[] = [
     responses: {
       200: json(
         "Returned (outcome `returned`), or the key holds the borrow as a dummy (outcome `dummy`, see borrow.dummyUntil)",
-        Type.Object({
-          borrow: S.BorrowViewSchema,
-          outcome: Type.Union([Type.Literal("returned"), Type.Literal("dummy")]),
-        }),
+        S.ReturnResultViewSchema,
       ),
       404: json("No such borrow"),
     },
@@ -215,7 +231,7 @@ export const ROUTES: readonly RouteSpec[] = [
     auth: "token",
     op: "repair",
     keyOp: true,
-    responses: { 200: json("What was applied, and the findings after", S.GenericObjectSchema) },
+    responses: { 200: json("What was applied, and the findings after", S.RepairResultViewSchema) },
     handler: (ctx) => ctx.bridge.repair(),
   },
   {
@@ -240,7 +256,7 @@ export const ROUTES: readonly RouteSpec[] = [
     auth: "token",
     op: "migrate",
     keyOp: true,
-    responses: { 200: json("What happened to each borrow", S.GenericObjectSchema) },
+    responses: { 200: json("What happened to each borrow", S.MigrationViewSchema) },
     handler: (ctx) => ctx.bridge.migrate(),
   },
   {
@@ -373,16 +389,46 @@ export const ROUTES: readonly RouteSpec[] = [
     method: "POST",
     url: "/v1/keys/:serial/license-update",
     operationId: "licenseUpdate",
-    summary: "Replace a key's license set; refused while borrows are out unless force",
+    summary:
+      "Replace a key's license set with a vendor-signed update file (or, where this daemon signs for the key's " +
+      "vendor, a bare set); refused while borrows are out unless force, and refused as the key would refuse it",
     auth: "token",
     op: "license-update",
     keyOp: true,
     params: S.SerialParamsSchema,
-    body: S.LicenseUpdateSchema,
-    responses: { 200: json("The update", S.GenericObjectSchema), 409: json("Borrows are out") },
+    body: S.LicenseUpdateRequestSchema,
+    responses: {
+      200: json("The update", S.LicenseUpdateViewSchema),
+      400: json("Not an update file, or an invalid license set (UPDATE_FILE_INVALID, VALIDATION)"),
+      409: json(
+        "Borrows are out (BORROWS_OUTSTANDING), or the key would refuse it: KEY_WRONG_SERIAL, KEY_STALE_COUNTER, " +
+          "KEY_BAD_VENDOR_SIGNATURE, KEY_NOT_PROVISIONED, KEY_UPDATE_NOT_SIGNED",
+      ),
+    },
     handler: (ctx, request) => {
-      const body = request.body as { licenses: LicenseInput[]; force?: boolean };
-      return ctx.bridge.licenseUpdate(serialOf(request), body.licenses, { force: body.force === true });
+      const { update, force } = licenseUpdateOf(request);
+      return ctx.bridge.licenseUpdate(serialOf(request), update, { force });
+    },
+  },
+  {
+    method: "POST",
+    url: "/v1/keys/:serial/license-update/preview",
+    operationId: "previewLicenseUpdate",
+    summary:
+      "What a license update would change (licenses, counter, signature, the borrows that would become dummies) " +
+      "and whether it would be refused; nothing is sent to the key that changes it",
+    auth: "token",
+    op: "license-update-preview",
+    keyOp: true,
+    params: S.SerialParamsSchema,
+    body: S.LicenseUpdateRequestSchema,
+    responses: {
+      200: json("The preview; `refusal` says what the update would be refused with", S.LicenseUpdatePreviewViewSchema),
+      400: json("Not an update file, or an invalid license set"),
+    },
+    handler: (ctx, request) => {
+      const { update, force } = licenseUpdateOf(request);
+      return ctx.bridge.previewLicenseUpdate(serialOf(request), update, { force });
     },
   },
   {
@@ -529,7 +575,7 @@ export const ROUTES: readonly RouteSpec[] = [
     virtual: true,
     op: "virtual-host",
     body: S.VirtualHostSchema,
-    responses: { 200: json("The host identity now", S.GenericObjectSchema) },
+    responses: { 200: json("The host identity now", S.VirtualHostViewSchema) },
     handler: (ctx, request) => virtualControls(ctx).setHost((request.body ?? {}) as VirtualHostInput),
   },
   {

@@ -1,48 +1,15 @@
 /**
- * TypeBox schemas of the API: request bodies are validated against them, and the OpenAPI
- * document is generated from them. Response schemas document the view types of src/bridge/api.ts;
+ * TypeBox schemas of the HTTP API: request bodies, paths and queries are validated against them,
+ * and the OpenAPI document is generated from them. The shapes the bridge speaks (views, request
+ * bodies) are the bridge's own (src/bridge/api-schemas/, re-exported here), from which
+ * src/bridge/api.ts derives its types; this file adds what only HTTP has: path and query
+ * parameters (strings), the webhooks' views and the problem body. Response schemas document;
  * they are not used to serialise (fields may be added by the bridge and must pass through).
  */
-import { type TSchema, Type } from "@sinclair/typebox";
+import { Type } from "@sinclair/typebox";
+import { Iso, Serial } from "../bridge/api-schemas/index.js";
 
-const Iso = Type.String({ format: "date-time", description: "ISO 8601" });
-const Severity = Type.Union([Type.Literal("info"), Type.Literal("warning"), Type.Literal("critical")]);
-const Product = Type.Integer({ minimum: 0, maximum: 4_294_967_295, description: "product code (u32)" });
-const Serial = Type.String({ minLength: 1, maxLength: 64 });
-/** No control character, line break or bidirectional control (the bridge also refuses unpaired surrogates). */
-const CLIENT_PATTERN =
-  "^[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069]*$";
-
-export const LicenseInputSchema = Type.Object(
-  {
-    product: Product,
-    seats: Type.Integer({ minimum: 0, maximum: 65_535 }),
-    borrowable: Type.Integer({ minimum: 0, maximum: 65_535 }),
-    borrowDays: Type.Integer({ minimum: 1, maximum: 3_650 }),
-  },
-  { additionalProperties: false },
-);
-
-export const BorrowRequestSchema = Type.Object(
-  {
-    product: Product,
-    client: Type.String({
-      minLength: 1,
-      maxLength: 64,
-      pattern: CLIENT_PATTERN,
-      description:
-        "client computer or user; at most 64 bytes UTF-8, no control characters, line breaks or bidirectional controls",
-    }),
-    days: Type.Optional(Type.Integer({ minimum: 1, maximum: 3_650 })),
-    serial: Type.Optional(Serial),
-  },
-  { additionalProperties: false },
-);
-
-export const LicenseUpdateSchema = Type.Object(
-  { licenses: Type.Array(LicenseInputSchema, { minItems: 1, maxItems: 1024 }), force: Type.Optional(Type.Boolean()) },
-  { additionalProperties: false },
-);
+export * from "../bridge/api-schemas/index.js";
 
 /** Borrow ids are numbered per key: `serial` names the key when two keys hold the same id. */
 export const BorrowKeyQuerySchema = Type.Object({ serial: Type.Optional(Serial) }, { additionalProperties: false });
@@ -50,7 +17,11 @@ export const BorrowKeyQuerySchema = Type.Object({ serial: Type.Optional(Serial) 
 export const BorrowsQuerySchema = Type.Object(
   {
     serial: Type.Optional(Serial),
-    state: Type.Optional(Type.Union([Type.Literal("active"), Type.Literal("expired"), Type.Literal("dummy")])),
+    state: Type.Optional(
+      Type.Union([Type.Literal("active"), Type.Literal("expired"), Type.Literal("dummy")], {
+        description: "listings hold outstanding borrows only: active, expired or dummy",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -94,11 +65,6 @@ export const ActionParamsSchema = Type.Object({
   action: Type.String({ description: "one of the nine preflight actions" }),
 });
 
-export const VirtualCreateSchema = Type.Object(
-  { serial: Type.Optional(Serial), licenses: Type.Optional(Type.Array(LicenseInputSchema, { maxItems: 1024 })) },
-  { additionalProperties: false },
-);
-
 export const VirtualClockSchema = Type.Object(
   {
     advance: Type.Union([
@@ -111,203 +77,6 @@ export const VirtualClockSchema = Type.Object(
   },
   { additionalProperties: false },
 );
-
-export const VirtualHostSchema = Type.Object(
-  {
-    ip: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-    hostname: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
-    machineId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-  },
-  { additionalProperties: false },
-);
-
-export const BorrowViewSchema = Type.Object({
-  id: Type.Integer(),
-  serial: Serial,
-  product: Product,
-  client: Type.String(),
-  issuedAt: Iso,
-  expiresAt: Iso,
-  state: Type.Union([
-    Type.Literal("active"),
-    Type.Literal("expired"),
-    Type.Literal("dummy"),
-    Type.Literal("returned"),
-    Type.Literal("settled"),
-  ]),
-  dummyUntil: Type.Optional(Iso),
-  productName: Type.Optional(Type.String()),
-});
-
-export const LicenseViewSchema = Type.Object({
-  product: Product,
-  name: Type.Optional(Type.String()),
-  seats: Type.Integer(),
-  borrowable: Type.Integer(),
-  borrowed: Type.Integer(),
-  dummies: Type.Integer(),
-  borrowDays: Type.Integer(),
-});
-
-export const KeyViewSchema = Type.Object({
-  serial: Serial,
-  present: Type.Boolean(),
-  kind: Type.Union([Type.Literal("keybridge"), Type.Literal("codemeter")]),
-  firmwareVersion: Type.Optional(Type.String()),
-  licenseSetVersion: Type.Optional(Type.Integer()),
-  lastSeen: Type.Optional(Iso),
-  keyTime: Type.Optional(
-    Type.String({ format: "date-time", description: "the key's clock now; borrow times are in this clock" }),
-  ),
-  licenses: Type.Array(LicenseViewSchema),
-});
-
-export const RiskViewSchema = Type.Object({
-  kind: Type.String(),
-  severity: Severity,
-  message: Type.String(),
-  advice: Type.String(),
-  since: Iso,
-  serial: Type.Optional(Serial),
-  borrowIds: Type.Optional(Type.Array(Type.Integer())),
-});
-
-export const BridgeEventSchema = Type.Object(
-  {
-    type: Type.String(),
-    seq: Type.Optional(Type.Integer({ minimum: 1 })),
-    at: Iso,
-    message: Type.String(),
-    serial: Type.Optional(Serial),
-    borrow: Type.Optional(BorrowViewSchema),
-    risk: Type.Optional(RiskViewSchema),
-    details: Type.Optional(Type.Object({}, { additionalProperties: true })),
-  },
-  { additionalProperties: false },
-);
-
-export const AuditEntryViewSchema = Type.Object({
-  id: Type.Integer({ minimum: 1 }),
-  at: Iso,
-  kind: Type.String(),
-  serial: Type.Optional(Serial),
-  borrowId: Type.Optional(Type.Integer()),
-  message: Type.String(),
-  details: Type.Object({}, { additionalProperties: true }),
-});
-
-export const EventHistoryViewSchema = Type.Object({
-  runId: Type.String({ description: "changes at every daemon start" }),
-  lastSeq: Type.Integer({ minimum: 0 }),
-  truncated: Type.Boolean({ description: "some events after `after` are no longer kept or were cut by `limit`" }),
-  events: Type.Array(BridgeEventSchema),
-});
-
-export const DummyViewSchema = Type.Object({
-  serial: Serial,
-  product: Product,
-  borrowId: Type.Integer(),
-  dummyUntil: Type.Union([Iso, Type.Null()]),
-  blocksProduct: Type.Boolean(),
-});
-
-export const FindingViewSchema = Type.Object({
-  kind: Type.String(),
-  severity: Severity,
-  message: Type.String(),
-  repair: Type.Object({ action: Type.String(), safe: Type.Boolean(), description: Type.String() }),
-  borrowId: Type.Optional(Type.Integer()),
-  serial: Type.Optional(Serial),
-});
-
-export const ReconcileViewSchema = Type.Object({
-  findings: Type.Array(FindingViewSchema),
-  dummies: Type.Array(DummyViewSchema),
-  blockedProducts: Type.Array(Type.Object({ serial: Serial, product: Product, until: Type.Union([Iso, Type.Null()]) })),
-  counts: Type.Record(Type.String(), Type.Integer()),
-});
-
-export const MaintenancePlanViewSchema = Type.Object({
-  at: Iso,
-  until: Type.Union([Iso, Type.Null()], { description: "borrowing opens again by itself then; null: when cancelled" }),
-  action: Type.Union([Type.String(), Type.Null()]),
-  note: Type.Union([Type.String(), Type.Null()]),
-  plannedAt: Iso,
-});
-
-export const MaintenanceViewSchema = Type.Object({
-  plan: Type.Union([MaintenancePlanViewSchema, Type.Null()]),
-  phase: Type.Union([Type.Literal("none"), Type.Literal("before"), Type.Literal("during"), Type.Literal("over")]),
-  borrowsEndingAfter: Type.Array(BorrowViewSchema, { description: "outstanding borrows that end after `at`" }),
-  clear: Type.Boolean({ description: "no outstanding borrow ends after `at`" }),
-  summary: Type.String(),
-  cancelled: Type.Optional(
-    Type.Union([MaintenancePlanViewSchema, Type.Null()], {
-      description: "in the answer to DELETE only: the plan that was ended (null: none was planned)",
-    }),
-  ),
-});
-
-export const MaintenanceRequestSchema = Type.Object(
-  {
-    at: Type.String({ format: "date-time", description: "when the window starts (ISO 8601, in the future)" }),
-    until: Type.Optional(Type.String({ format: "date-time", description: "when borrowing opens again by itself" })),
-    action: Type.Optional(Type.String({ description: "the preflight action the window is for" })),
-    note: Type.Optional(Type.String({ maxLength: 200 })),
-  },
-  { additionalProperties: false },
-);
-
-export const StatusViewSchema = Type.Object({
-  mode: Type.Union([Type.Literal("real"), Type.Literal("virtual")]),
-  keys: Type.Array(KeyViewSchema),
-  borrows: Type.Array(BorrowViewSchema),
-  dummies: Type.Array(DummyViewSchema),
-  risks: Type.Array(RiskViewSchema),
-  ledger: Type.Object({
-    path: Type.String(),
-    healthy: Type.Boolean(),
-    rebuilt: Type.Boolean(),
-    lastExportAt: Type.Union([Iso, Type.Null()], { description: "the last ledger export (backup); null if never" }),
-    problem: Type.Optional(
-      Type.String({ description: "while not healthy: what is wrong (writes failing, file deleted) and what to do" }),
-    ),
-  }),
-  maintenance: Type.Union([MaintenancePlanViewSchema, Type.Null()], { description: "the planned maintenance window" }),
-  registry: Type.Object({
-    kind: Type.String(),
-    location: Type.String(),
-    lagMs: Type.Number(),
-    healthy: Type.Boolean(),
-    lastDriftCheck: Type.Union([Type.String(), Type.Null()]),
-    refused: Type.Array(Type.Object({ serial: Serial, id: Type.Integer(), reason: Type.String() }), {
-      description: "borrows the registry refused to store (the ledger holds them; the other entries are copied)",
-    }),
-  }),
-});
-
-export const PreflightViewSchema = Type.Object({
-  action: Type.String(),
-  safe: Type.Boolean(),
-  reasons: Type.Array(Type.String()),
-  advice: Type.Array(Type.String()),
-  borrows: Type.Array(
-    Type.Object({ serial: Serial, id: Type.Integer(), product: Product, client: Type.String(), expiresAt: Iso }),
-  ),
-});
-
-export const LedgerExportViewSchema = Type.Object({
-  file: Type.String(),
-  borrows: Type.Integer(),
-  keys: Type.Integer(),
-});
-
-export const VirtualKeyViewSchema = Type.Object({
-  serial: Serial,
-  plugged: Type.Boolean(),
-  keyTime: Iso,
-  licenses: Type.Array(LicenseInputSchema),
-});
 
 export const NotifyTestQuerySchema = Type.Object(
   { name: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9._-]{1,64}$", description: "only this webhook" })) },
@@ -349,5 +118,3 @@ export const ProblemSchema = Type.Object({
   code: Type.String({ description: "stable UPPER_SNAKE error code" }),
   field: Type.Optional(Type.String()),
 });
-
-export const GenericObjectSchema: TSchema = Type.Object({}, { additionalProperties: true });

@@ -5,7 +5,15 @@
  * CLI all import it, so a word is defined once and means one thing.
  */
 
-export { DAY_MS, DEFAULT_SETTLE_WINDOW_MS, MAX_BORROW_DAYS, MAX_CLIENT_BYTES } from "../protocol/constants.js";
+export {
+  DAY_MS,
+  DEFAULT_SETTLE_WINDOW_MS,
+  MAX_BORROW_DAYS,
+  MAX_CLIENT_BYTES,
+  MAX_LICENSES,
+  MAX_PRODUCT,
+  MAX_SEATS,
+} from "../protocol/constants.js";
 export {
   BORROW_STATES,
   type BorrowState,

@@ -167,7 +167,7 @@ const borrowCases: ConformanceCase[] = [
       const products = new Set((await client.listLicenses()).map((license) => license.product));
       let product = 0x7fff_fff0;
       while (products.has(product)) product++;
-      await rejectsWithCode(borrowOne(client, product), "KEY_UNKNOWN_PRODUCT");
+      await rejectsWithCode(borrowOne(client, product), "UNKNOWN_PRODUCT");
     },
   },
   {
@@ -178,7 +178,7 @@ const borrowCases: ConformanceCase[] = [
       const held: HeldBorrow[] = [];
       try {
         for (let i = license.borrowed; i < license.borrowable; i++) held.push(await borrowOne(client, license.product));
-        const error = await rejectsWithCode(borrowOne(client, license.product), "KEY_NO_BORROWABLE");
+        const error = await rejectsWithCode(borrowOne(client, license.product), "NO_BORROWABLE");
         assert.match(error.message, /No more licenses are available for borrowing/);
       } finally {
         for (const borrow of held) await settleHeld(client, borrow);
@@ -233,7 +233,7 @@ const borrowCases: ConformanceCase[] = [
       const unknownId = Math.max(0, ...before.map((record) => record.id)) + 1_000_000;
       await rejectsWithCode(
         client.settle({ opId: random(16), id: unknownId, binding: random(32), tag: random(16) }),
-        "KEY_UNKNOWN_BORROW",
+        "UNKNOWN_BORROW",
       );
       assert.equal((await client.listAllBorrows()).length, before.length);
     },
@@ -262,7 +262,7 @@ const borrowCases: ConformanceCase[] = [
       const record = await recordOf(client, held.record.id);
       assert.equal(record?.state, "dummy");
       // K1: a dummy blocks borrowing although seats are free.
-      await rejectsWithCode(borrowOne(client, license.product), "KEY_NO_BORROWABLE");
+      await rejectsWithCode(borrowOne(client, license.product), "NO_BORROWABLE");
       await clearDummies(client, controls.advanceClock);
     },
   },

@@ -1,41 +1,18 @@
 import { randomBytes } from "node:crypto";
-import type { BorrowRow } from "../../ledger/index.js";
 import { layerLogger } from "../../log.js";
-import { formatTime } from "../../reconcile/index.js";
-import type { LicenseInput, LicenseUpdateView } from "../api.js";
+import type { LicenseUpdateInput, LicenseUpdatePreviewView, LicenseUpdateView } from "../api.js";
 import type { BridgeContext } from "../context.js";
-import { BorrowsOutstandingError, KeyNotFoundError, NoKeyError } from "../errors.js";
+import { KeyNotFoundError } from "../errors.js";
 import { noteKeyDummies } from "../key-dummies.js";
 import { borrowViewOfRow } from "../views.js";
-import { describeBorrows, lastExpiry } from "./describe.js";
-import { validateLicenses } from "./license-input.js";
+import { describeBorrows } from "./describe.js";
+import { LicenseUpdateBlockedError } from "./license-blocked.js";
+import { type LicenseUpdatePlan, planLicenseUpdate } from "./license-input.js";
+import { attachedSession, borrowsInTheWay, keyRefusal, previewLicenseUpdate, readVendor } from "./license-preview.js";
+
+export { LicenseUpdateBlockedError };
 
 const log = layerLogger("bridge");
-
-type Described = Pick<BorrowRow, "id" | "client" | "product" | "expiresAt">;
-
-/** K6 guard refusal: names the borrows a license update would turn into dummies and when the last one expires. */
-export class LicenseUpdateBlockedError extends BorrowsOutstandingError {
-  /**
-   * `rows`: the key's outstanding borrows in the ledger; `unrecorded`: active borrows the key lists
-   * that the ledger does not hold (another host's, or one whose answer was lost and not yet rolled back).
-   */
-  constructor(serial: string, rows: readonly Described[], unrecorded: readonly Described[] = []) {
-    const all = [...rows, ...unrecorded];
-    super(
-      serial,
-      all.map((row) => row.id),
-    );
-    const strangers =
-      unrecorded.length === 0
-        ? ""
-        : ` (${unrecorded.length} of them the key lists but the ledger does not hold: ${unrecorded.map((r) => r.id).join(", ")})`;
-    this.message =
-      `key ${serial} has ${all.length} outstanding borrow(s)${strangers}: ${describeBorrows(all)}. A license update now would ` +
-      `turn them into borrow dummies (rule K6). Return them first, or wait until ${formatTime(lastExpiry(all))} ` +
-      "when the last one expires; --force updates anyway and records the dummies in the audit trail";
-  }
-}
 
 /** Told when an update is refused or done, so the matching risk opens and closes. */
 export interface LicenseUpdateObserver {
@@ -43,8 +20,10 @@ export interface LicenseUpdateObserver {
 }
 
 /**
- * LICENSE_UPDATE through keybridge only: the key itself never refuses (K6), so this is where an
- * update is stopped while borrows are out. With `force`, the update goes ahead, and the borrows
+ * License updates through keybridge only: a key refuses an update its vendor did not sign (or an
+ * old one), never a valid one for borrows being out (K6), so this is where an update is stopped
+ * while borrows are out. A signed update the key would refuse is refused here first, with the
+ * key's own code, so nothing is journaled or sent for it. With `force`, the update goes ahead, and the borrows
  * it turned into dummies are marked in the ledger and written to the audit trail.
  *
  * The update holds the key alone (KeyOrder): it starts once every borrow, settle and rebind sent
@@ -59,30 +38,41 @@ export class LicenseGuard {
     private readonly observer?: LicenseUpdateObserver,
   ) {}
 
-  async update(serial: string, input: unknown, options: { force?: boolean } = {}): Promise<LicenseUpdateView> {
-    const licenses = validateLicenses(input);
+  /** `input`: a signed update file's bytes, or a bare license set (see LicenseUpdateInput). */
+  async update(
+    serial: string,
+    input: LicenseUpdateInput,
+    options: { force?: boolean } = {},
+  ): Promise<LicenseUpdateView> {
+    const plan = planLicenseUpdate(input);
     const force = options.force === true;
     if (this.ctx.keys.session(serial) === undefined) throw new KeyNotFoundError(serial);
     return this.ctx.inFlight.run(() =>
-      this.ctx.inFlight.keyOrder.withExclusive(serial, () => this.updateNow(serial, licenses, force)),
+      this.ctx.inFlight.keyOrder.withExclusive(serial, () => this.updateNow(serial, plan, force)),
     );
   }
 
-  private async updateNow(serial: string, licenses: LicenseInput[], force: boolean): Promise<LicenseUpdateView> {
+  /** What `update` would do, read from the key now; sends nothing that changes it. */
+  async preview(
+    serial: string,
+    input: LicenseUpdateInput,
+    options: { force?: boolean } = {},
+  ): Promise<LicenseUpdatePreviewView> {
+    const plan = planLicenseUpdate(input);
+    return this.ctx.inFlight.run(() => previewLicenseUpdate(this.ctx, serial, plan, options.force === true));
+  }
+
+  private async updateNow(serial: string, plan: LicenseUpdatePlan, force: boolean): Promise<LicenseUpdateView> {
     const { ledger, index, keys, events } = this.ctx;
-    const session = keys.session(serial);
-    if (session === undefined) throw new KeyNotFoundError(serial);
-    if (!session.present || !session.serving) {
-      throw new NoKeyError(`key ${serial} is not attached; plug it in and try again`, { details: { serial } });
-    }
-    session.requireClient().checkBareLicenseUpdate();
-    const outstanding = index
-      .rows()
-      .filter((row) => row.serial === serial && (row.state === "active" || row.state === "returning"));
-    const before = await keys.call(session, (client) => client.listAllBorrows());
+    const { licenses } = plan;
+    const session = attachedSession(keys, serial);
+    // What the key would refuse is refused here, before anything is listed, journaled or sent.
+    const client = session.requireClient();
+    const refused = keyRefusal(client, plan.signed ? await readVendor(keys, session, client) : undefined, plan);
+    if (refused !== undefined) throw refused;
+    const before = await keys.call(session, (key) => key.listAllBorrows());
     const activeBefore = new Set(before.filter((record) => record.state === "active").map((record) => record.id));
-    const recorded = new Set(outstanding.map((row) => row.id));
-    const unrecorded = before.filter((record) => record.state === "active" && !recorded.has(record.id));
+    const { outstanding, unrecorded } = borrowsInTheWay(index.rows(), serial, before);
     if ((outstanding.length > 0 || unrecorded.length > 0) && !force) {
       ledger.audit({
         kind: "license-update-refused",
@@ -113,7 +103,11 @@ export class LicenseGuard {
         },
       }),
     );
-    const result = await keys.call(session, (client) => client.licenseUpdate({ opId, licenses }));
+    const result: { licenseSetVersion: number; dummiesCreated: number; updateCounter?: number } = await keys.call(
+      session,
+      (key) =>
+        plan.signed ? key.signedLicenseUpdate({ opId, update: plan.update }) : key.licenseUpdate({ opId, licenses }),
+    );
     // The key says how many borrows it turned (K6); its listing says which, with each dummyUntil.
     const after = await keys.call(session, (client) => client.listAllBorrows());
     const made = after.filter((record) => record.state === "dummy" && activeBefore.has(record.id));
@@ -144,6 +138,7 @@ export class LicenseGuard {
             licenses,
             licenseSetVersion: result.licenseSetVersion,
             forced: force,
+            ...(plan.signed ? { signed: true, counter: plan.update.counter } : {}),
             dummiesAnswered: result.dummiesCreated,
             dummies: changed.map((row) => ({
               id: row.id,
@@ -166,6 +161,12 @@ export class LicenseGuard {
       details: { licenseSetVersion: result.licenseSetVersion, forced: force, dummiesCreated: views.length },
     });
     if (views.length > 0) log.warn("a license update created borrow dummies", { serial, count: views.length, force });
-    return { serial, licenseSetVersion: result.licenseSetVersion, forced: force, dummiesCreated: views };
+    return {
+      serial,
+      licenseSetVersion: result.licenseSetVersion,
+      forced: force,
+      dummiesCreated: views,
+      ...(result.updateCounter === undefined ? {} : { updateCounter: result.updateCounter }),
+    };
   }
 }

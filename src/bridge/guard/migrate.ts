@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { isCodedError } from "../../errors.js";
-import { UnknownBorrowError as KeyUnknownBorrowError, NotActiveError, RebindRefusedError } from "../../key/index.js";
+import { isKeyRefusal } from "../../key/index.js";
 import type { BorrowRow, OpRow } from "../../ledger/index.js";
 import { layerLogger } from "../../log.js";
+import { Status } from "../../protocol/index.js";
 import { borrowKey } from "../../vocabulary/index.js";
 import type { MigrationItemView, MigrationView } from "../api.js";
 import type { BridgeContext } from "../context.js";
@@ -116,12 +117,8 @@ export class MigrationService {
         return item("rebound", `borrow ${row.id} rebound to this host identity`);
       });
     } catch (error) {
-      if (
-        error instanceof RebindRefusedError ||
-        error instanceof NotActiveError ||
-        error instanceof KeyUnknownBorrowError
-      ) {
-        notActive = error instanceof NotActiveError;
+      if (isKeyRefusal(error, Status.REBIND_REFUSED, Status.NOT_ACTIVE, Status.UNKNOWN_BORROW)) {
+        notActive = error.status === Status.NOT_ACTIVE;
         return item("refused", `the key refused to rebind borrow ${row.id}: ${error.reason || error.message}`);
       }
       log.warn("rebind failed", { serial: row.serial, id: row.id, error: String(error) });
@@ -185,11 +182,7 @@ export class MigrationService {
       );
     } catch (error) {
       // A refusal is final for this opId; a transport failure leaves the op pending for a rerun.
-      if (
-        error instanceof RebindRefusedError ||
-        error instanceof NotActiveError ||
-        error instanceof KeyUnknownBorrowError
-      ) {
+      if (isKeyRefusal(error, Status.REBIND_REFUSED, Status.NOT_ACTIVE, Status.UNKNOWN_BORROW)) {
         await ledger.commit((tx) => tx.finishOp(opId, "failed", error.code));
         ledger.audit({
           kind: "rebind",

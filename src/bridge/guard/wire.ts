@@ -2,7 +2,13 @@ import { merge, type Observable } from "rxjs";
 import type { ClockJumpEvent } from "../../host/index.js";
 import type { PreflightAction } from "../../reconcile/index.js";
 import { DAY_MS } from "../../vocabulary/index.js";
-import type { LicenseInput, LicenseUpdateView, MigrationView, PreflightView } from "../api.js";
+import type {
+  LicenseUpdateInput,
+  LicenseUpdatePreviewView,
+  LicenseUpdateView,
+  MigrationView,
+  PreflightView,
+} from "../api.js";
 import type { OpenedBridge } from "../open.js";
 import type { RiskSource } from "../risk-engine.js";
 import { LicenseGuard } from "./license-guard.js";
@@ -87,10 +93,18 @@ export class GuardServices {
 
   licenseUpdate(
     serial: string,
-    licenses: LicenseInput[],
+    update: LicenseUpdateInput,
     options: { force?: boolean } = {},
   ): Promise<LicenseUpdateView> {
-    return this.licenses.update(serial, licenses, options);
+    return this.licenses.update(serial, update, options);
+  }
+
+  previewLicenseUpdate(
+    serial: string,
+    update: LicenseUpdateInput,
+    options: { force?: boolean } = {},
+  ): Promise<LicenseUpdatePreviewView> {
+    return this.licenses.preview(serial, update, options);
   }
 
   preflight(action: PreflightAction): Promise<PreflightView> {

@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError } from "commander";
 import type {
   BorrowView,
-  LicenseInput,
+  LicenseUpdatePreviewView,
   LicenseUpdateView,
   MigrationView,
   PreflightView,
@@ -9,13 +9,12 @@ import type {
   RepairResultView,
   ReturnResultView,
 } from "../../bridge/api.js";
-import { KeybridgeError } from "../../errors.js";
 import { MAX_BORROW_DAYS } from "../../protocol/constants.js";
 import { firstUnsafeCharacter, unsafeTextReason } from "../../protocol/text.js";
 import { PREFLIGHT_ACTIONS } from "../../reconcile/actions.js";
-import { type CommandKit, example, integer, readText } from "../command-kit.js";
-import { CliFileError } from "../errors.js";
+import { type CommandKit, example, integer } from "../command-kit.js";
 import { EXIT } from "../io.js";
+import { readLicenseUpdateBody } from "../license-update-file.js";
 import * as render from "../render.js";
 
 const preflightAction = (value: string) => {
@@ -32,34 +31,10 @@ const clientName = (value: string) => {
   return value;
 };
 
-async function readLicenseFile(file: string): Promise<LicenseInput[]> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readText(file));
-  } catch (error) {
-    if (error instanceof KeybridgeError) throw error;
-    throw new CliFileError("FILE_INVALID", `${file} is not valid JSON: ${(error as Error).message}`, file, error);
-  }
-  const [{ Value }, { LicenseUpdateSchema }] = await Promise.all([
-    import("@sinclair/typebox/value"),
-    import("../../server/schemas.js"),
-  ]);
-  if (!Value.Check(LicenseUpdateSchema, parsed)) {
-    const first = [...Value.Errors(LicenseUpdateSchema, parsed)][0];
-    const where =
-      first?.path === undefined || first.path === "" ? "the file" : first.path.slice(1).replaceAll("/", ".");
-    throw new CliFileError(
-      "FILE_INVALID",
-      `${file}: ${where}: ${first?.message ?? "invalid"} — expected {"licenses": [{"product", "seats", "borrowable", "borrowDays"}]}`,
-      file,
-    );
-  }
-  return (parsed as { licenses: LicenseInput[] }).licenses;
-}
-
 /** What changes borrows, keys or licenses: borrow, return, reconcile, preflight, migrate, license-update. */
 export function registerOperations(program: Command, kit: CommandKit): void {
   const { state, client, show } = kit;
+  const wantsJson = (command: Command) => kit.globals(command).json === true;
   program
     .command("borrow")
     .description("borrow a license; prints the borrow")
@@ -154,15 +129,42 @@ export function registerOperations(program: Command, kit: CommandKit): void {
 
   program
     .command("license-update")
-    .description('replace a key\'s license set from FILE {"licenses": [{product, seats, borrowable, borrowDays}]}')
+    .description("apply a vendor-signed license update file to a key; shows what it changes first")
     .argument("<serial>", "the key's serial")
-    .argument("<file>", "JSON file with the new license set")
+    .argument("<file>", "the update file (.kblu, from `keybridge vendor sign`), or a JSON license set (see below)")
     .option("--force", "update even with borrows out (they become Borrow Dummies)")
-    .addHelpText("after", example("keybridge license-update KB-0001 licenses.json"))
-    .action(async (serial: string, file: string, options: { force?: boolean }, command: Command) => {
-      const licenses = await readLicenseFile(file);
+    .option("--dry-run", "only show what the update would change and whether it would be refused; send nothing")
+    .addHelpText(
+      "after",
+      "\nFirst shows what the update changes: the licenses added, removed and changed, its counter against the\n" +
+        "key's, whether its signature is the key's vendor's, and the borrows it would turn into Borrow Dummies\n" +
+        "(rule K6). Then applies it, unless --dry-run. An update the key would refuse (another key's serial, a\n" +
+        "counter not above the key's, a signature not by its vendor, a key not provisioned) is refused before\n" +
+        "anything is sent; so is one with borrows out, unless --force. A file that is not an update (truncated,\n" +
+        "too large) or is signed for another serial is refused before the daemon is asked. Exit 1 when refused\n" +
+        "(--dry-run: when it would be).\n" +
+        '\nA JSON file {"licenses": [{product, seats, borrowable, borrowDays}]} is a bare license set: taken by a\n' +
+        "key whose firmware predates vendor signing, or where the daemon signs for the key's vendor (virtual\n" +
+        "mode's demo vendor); any other key refuses it with KEY_UPDATE_NOT_SIGNED.\n" +
+        example(
+          "keybridge license-update KB-0001 KB-0001-3.kblu --dry-run",
+          "keybridge license-update KB-0001 KB-0001-3.kblu",
+          "keybridge license-update KB-DEMO-0001 licenses.json --force --json",
+        ),
+    )
+    .action(async (serial: string, file: string, options: { force?: boolean; dryRun?: boolean }, command: Command) => {
+      const body = { ...(await readLicenseUpdateBody(file, serial)), force: options.force === true };
       const path = `/v1/keys/${encodeURIComponent(serial)}/license-update`;
-      const body = { licenses, force: options.force === true };
-      show(command, await client(command).json<LicenseUpdateView>("POST", path, body), render.licenseUpdateText);
+      const api = client(command);
+      const preview = await api.json<LicenseUpdatePreviewView>("POST", `${path}/preview`, body);
+      if (options.dryRun === true) {
+        show(command, preview, render.licenseUpdatePreviewText);
+        if (preview.refusal !== null) state.exitCode = EXIT.error;
+        return;
+      }
+      if (!wantsJson(command)) kit.out(render.licenseUpdatePreviewText(preview));
+      // Sent even when the preview foresees a refusal: the daemon judges again and answers with its own.
+      const result = await api.json<LicenseUpdateView>("POST", path, body);
+      show(command, { ...result, preview }, render.licenseUpdateText);
     });
 }

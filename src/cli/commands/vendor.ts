@@ -6,7 +6,6 @@ import {
   encodeLicenseUpdateFile,
   generateVendorKeyPair,
   type License,
-  type LicenseChange,
   licenseUpdateSignatureValid,
   MAX_UPDATE_COUNTER,
   signLicenseUpdate,
@@ -17,6 +16,7 @@ import {
 } from "../../protocol/index.js";
 import { type CommandKit, example, integer, readText } from "../command-kit.js";
 import { EXIT } from "../io.js";
+import { licenseChangeText as changeText, licenseText } from "../render.js";
 import { VendorError } from "../vendor/errors.js";
 import {
   publicFileOf,
@@ -302,14 +302,4 @@ export function registerVendor(program: Command, kit: CommandKit): void {
             : outcome.changes.map((change) => `  ${changeText(change)}\n`).join("")),
       );
     });
-}
-
-function licenseText(license: License): string {
-  return `product ${license.product}: ${license.seats} seats, ${license.borrowable} borrowable for up to ${license.borrowDays} days`;
-}
-
-function changeText(change: LicenseChange): string {
-  if (change.change === "added") return `+ ${licenseText(change.after!)}`;
-  if (change.change === "removed") return `- product ${change.product} (removed)`;
-  return `~ ${licenseText(change.after!)} (was ${change.before!.seats} seats, ${change.before!.borrowable} borrowable, ${change.before!.borrowDays} days)`;
 }

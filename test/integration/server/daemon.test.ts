@@ -4,11 +4,13 @@ import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { BorrowRequestInput, BorrowView } from "../../../src/bridge/api.js";
+import type { Bridge, BridgeOptions } from "../../../src/bridge/api.js";
+import type { DataDirLock } from "../../../src/bridge/index.js";
+import { openBridge } from "../../../src/bridge/open.js";
 import { CONFIG_DEFAULTS, type KeybridgeConfig } from "../../../src/config/index.js";
 import { startDaemon, UNHANDLED_REJECTION_MESSAGE } from "../../../src/server/daemon.js";
 import { describeNeeding, Requirement } from "../../support/require-tool.js";
-import { FakeBridge } from "../../unit/server/fake-bridge.js";
+import { overriding } from "../../unit/server/helpers.js";
 
 let dir: string;
 beforeEach(() => {
@@ -26,11 +28,32 @@ const configFor = (dataDir: string): KeybridgeConfig => ({
   logLevel: "error",
 });
 
-describe("startDaemon (fake bridge)", () => {
+/**
+ * The daemon's own virtual bridge, opened as the daemon opens it, with `replaced` members (a test's
+ * stub for one behaviour), and whether the daemon closed it.
+ */
+function watchedBridge(replaced: (bridge: Bridge) => Partial<Record<keyof Bridge, unknown>> = () => ({})) {
+  let closed = false;
+  return {
+    closed: () => closed,
+    open: async (options: BridgeOptions, lock: DataDirLock): Promise<Bridge> => {
+      const bridge = await openBridge(options, { dataDirLock: lock });
+      return overriding(bridge, {
+        close: async () => {
+          closed = true;
+          await bridge.close();
+        },
+        ...replaced(bridge),
+      });
+    },
+  };
+}
+
+describe("startDaemon (virtual bridge)", () => {
   it("creates the data dir 0700, the token 0600 once, daemon.json 0600; removes daemon.json on stop", async () => {
     const dataDir = join(dir, "state", "keybridge");
-    const bridge = new FakeBridge();
-    const daemon = await startDaemon({ config: configFor(dataDir), openBridge: async () => bridge });
+    const bridge = watchedBridge();
+    const daemon = await startDaemon({ config: configFor(dataDir), openBridge: bridge.open });
     expect(statSync(dataDir).mode & 0o777).toBe(0o700);
     const tokenFile = join(dataDir, "api-token");
     expect(daemon.tokenFile).toBe(tokenFile);
@@ -45,10 +68,10 @@ describe("startDaemon (fake bridge)", () => {
     const authed = await fetch(`${daemon.url}/v1/keys`, { headers: { authorization: `Bearer ${token}` } });
     expect(authed.status).toBe(200);
     await daemon.stop();
-    expect(bridge.closed).toBe(true);
+    expect(bridge.closed()).toBe(true);
     expect(existsSync(join(dataDir, "daemon.json"))).toBe(false);
 
-    const again = await startDaemon({ config: configFor(dataDir), openBridge: async () => new FakeBridge() });
+    const again = await startDaemon({ config: configFor(dataDir) });
     expect(readFileSync(tokenFile, "utf8").trim()).toBe(token);
     await again.stop();
   });
@@ -58,14 +81,17 @@ describe("startDaemon (fake bridge)", () => {
     const reachedBridge = new Promise<void>((resolve) => {
       arrived = resolve;
     });
-    class SignallingBridge extends FakeBridge {
-      override async borrow(request: BorrowRequestInput): Promise<BorrowView> {
+    // Each report of the virtual key takes 20 ms: the borrow is still at the key when the stop begins.
+    const bridge = watchedBridge((inner) => ({
+      borrow: (...args: Parameters<Bridge["borrow"]>) => {
         arrived();
-        return super.borrow(request);
-      }
-    }
-    const bridge = new SignallingBridge({ latencyMs: 300 });
-    const daemon = await startDaemon({ config: configFor(dir), openBridge: async () => bridge });
+        return inner.borrow(...args);
+      },
+    }));
+    const daemon = await startDaemon({
+      config: { ...configFor(dir), virtualLatencyMs: 20 },
+      openBridge: bridge.open,
+    });
     const token = readFileSync(join(dir, "api-token"), "utf8").trim();
     const pending = fetch(`${daemon.url}/v1/borrows`, {
       method: "POST",
@@ -82,35 +108,34 @@ describe("startDaemon (fake bridge)", () => {
     const blocker = createNetServer();
     await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", () => r()));
     const port = (blocker.address() as { port: number }).port;
-    const bridge = new FakeBridge();
+    const bridge = watchedBridge();
     await expect(
-      startDaemon({ config: { ...configFor(dir), listen: `127.0.0.1:${port}` }, openBridge: async () => bridge }),
+      startDaemon({ config: { ...configFor(dir), listen: `127.0.0.1:${port}` }, openBridge: bridge.open }),
     ).rejects.toMatchObject({ code: "LISTEN_FAILED" });
-    expect(bridge.closed).toBe(true);
+    expect(bridge.closed()).toBe(true);
     blocker.close();
   });
 
   it("a bridge that fails to get ready is closed again and the start fails with BRIDGE_UNAVAILABLE", async () => {
-    class NeverReady extends FakeBridge {
-      override async ready(): Promise<void> {
+    const bridge = watchedBridge(() => ({
+      ready: async () => {
         throw new Error("the ledger is locked by another process");
-      }
-    }
-    const bridge = new NeverReady();
-    await expect(startDaemon({ config: configFor(dir), openBridge: async () => bridge })).rejects.toMatchObject({
+      },
+    }));
+    await expect(startDaemon({ config: configFor(dir), openBridge: bridge.open })).rejects.toMatchObject({
       code: "BRIDGE_UNAVAILABLE",
       message: expect.stringContaining("the ledger is locked"),
     });
-    expect(bridge.closed).toBe(true);
+    expect(bridge.closed()).toBe(true);
   });
 
   it("when daemon.json cannot be written the start fails and the bridge is closed again", async () => {
     mkdirSync(join(dir, "daemon.json", "occupied"), { recursive: true });
-    const bridge = new FakeBridge();
-    await expect(startDaemon({ config: configFor(dir), openBridge: async () => bridge })).rejects.toMatchObject({
+    const bridge = watchedBridge();
+    await expect(startDaemon({ config: configFor(dir), openBridge: bridge.open })).rejects.toMatchObject({
       code: "DAEMON_FILE_IO",
     });
-    expect(bridge.closed).toBe(true);
+    expect(bridge.closed()).toBe(true);
   });
 });
 

@@ -8,7 +8,6 @@ import { CONFIG_DEFAULTS, type KeybridgeConfig, loadConfig } from "../../../src/
 import { startDaemon } from "../../../src/server/daemon.js";
 import { describeNeeding, Requirement } from "../../support/require-tool.js";
 import { runCli } from "../../unit/cli/cli-harness.js";
-import { FakeBridge } from "../../unit/server/fake-bridge.js";
 
 const openssl = Requirement.tool("openssl", ["version"]);
 
@@ -73,7 +72,7 @@ describeNeeding(openssl, "HTTPS", () => {
 
   it("serves the API over HTTPS; the CLI on the same host trusts the daemon's certificate by itself", async () => {
     const dataDir = join(dir, "data-ok");
-    const daemon = await startDaemon({ config: configFor(dataDir, pair), openBridge: async () => new FakeBridge() });
+    const daemon = await startDaemon({ config: configFor(dataDir, pair) });
     try {
       expect(daemon.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
       const info = JSON.parse(readFileSync(join(dataDir, "daemon.json"), "utf8")) as { url: string; tlsCert: string };
@@ -115,13 +114,15 @@ describeNeeding(openssl, "HTTPS", () => {
 
   it("refuses to start with a key that is not the certificate's, or a file it cannot read, saying which", async () => {
     const mismatched = { cert: pair.cert, key: other.key };
-    await expect(
-      startDaemon({ config: configFor(join(dir, "data-bad"), mismatched), openBridge: async () => new FakeBridge() }),
-    ).rejects.toMatchObject({ code: "TLS_SETUP_FAILED", message: expect.stringContaining("not usable together") });
+    await expect(startDaemon({ config: configFor(join(dir, "data-bad"), mismatched) })).rejects.toMatchObject({
+      code: "TLS_SETUP_FAILED",
+      message: expect.stringContaining("not usable together"),
+    });
     const missing = { cert: join(dir, "nope.crt"), key: pair.key };
-    await expect(
-      startDaemon({ config: configFor(join(dir, "data-missing"), missing), openBridge: async () => new FakeBridge() }),
-    ).rejects.toMatchObject({ code: "TLS_SETUP_FAILED", details: { file: missing.cert } });
+    await expect(startDaemon({ config: configFor(join(dir, "data-missing"), missing) })).rejects.toMatchObject({
+      code: "TLS_SETUP_FAILED",
+      details: { file: missing.cert },
+    });
   });
 });
 

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createNodeHidStandIn, createUsbStandIn, VirtualBus } from "../../../native-mocks/index.js";
 import { type OpenedBridge, openBridge } from "../../../src/bridge/open.js";
+import { encodeLicenseUpdateFile } from "../../../src/protocol/index.js";
 import { STATUS_BY_CODE } from "../../../src/server/problem.js";
 import { virtualHidBackend } from "../../../src/transport/backend.js";
 import { newTestVendor } from "../../conformance/vendor.js";
@@ -19,17 +20,14 @@ afterEach(async () => {
 
 const LICENSES = [{ product: 1001, seats: 10, borrowable: 4, borrowDays: 30 }];
 
-describe("a bare license update in real mode", () => {
-  it("is refused with KEY_UPDATE_NOT_SIGNED (409) and the key keeps its licenses", async () => {
+describe("a license update in real mode", () => {
+  it("a bare set is refused with KEY_UPDATE_NOT_SIGNED (409) and the key keeps its licenses; a signed file applies", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "kb-real-unsigned-"));
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
     const bus = new VirtualBus();
     cleanups.push(() => bus.close());
-    const key = bus.createKey({
-      serial: "KB-REAL-0001",
-      licenses: LICENSES,
-      vendorPublicKey: newTestVendor().publicKey,
-    });
+    const vendor = newTestVendor();
+    const key = bus.createKey({ serial: "KB-REAL-0001", licenses: LICENSES, vendorPublicKey: vendor.publicKey });
     const bridge: OpenedBridge = await openBridge(
       { dataDir, mode: "real", hostPollMs: 60_000, clockCheckMs: 60_000 },
       {
@@ -50,5 +48,19 @@ describe("a bare license update in real mode", () => {
     expect(STATUS_BY_CODE.KEY_UPDATE_NOT_SIGNED?.status).toBe(409);
     expect(key.counters.toKey - sent).toBe(0);
     expect(key.state.licenses.map(({ product, seats }) => [product, seats])).toEqual([[1001, 10]]);
+
+    // The preview says so too, and names no counter: nothing here would sign the set.
+    const preview = await bridge.previewLicenseUpdate("KB-REAL-0001", [
+      { product: 1001, seats: 99, borrowable: 4, borrowDays: 30 },
+    ]);
+    expect(preview).toMatchObject({ signed: false, counter: null, keyCounter: 0 });
+    expect(preview.refusal?.code).toBe("KEY_UPDATE_NOT_SIGNED");
+
+    // What a real key takes: the file its vendor signed.
+    const upgrade = [{ product: 1001, seats: 99, borrowable: 4, borrowDays: 30 }];
+    const file = encodeLicenseUpdateFile(vendor.sign({ serial: "KB-REAL-0001", counter: 1, licenses: upgrade }));
+    expect((await bridge.previewLicenseUpdate("KB-REAL-0001", file)).refusal).toBeNull();
+    await expect(bridge.licenseUpdate("KB-REAL-0001", file)).resolves.toMatchObject({ updateCounter: 1 });
+    expect(key.state.licenses.map(({ product, seats }) => [product, seats])).toEqual([[1001, 99]]);
   });
 });

@@ -16,7 +16,7 @@ export interface CliHarness extends Harness {
   cli(...args: string[]): Promise<CliResult>;
 }
 
-/** A server over the fake bridge, and a data directory whose daemon.json and api-token point at it. */
+/** A server over a virtual bridge, and a data directory whose daemon.json and api-token point at it. */
 export async function startCli(options: Parameters<typeof startHarness>[0] = {}): Promise<CliHarness> {
   const harness = await startHarness(options);
   const dataDir = mkdtempSync(join(tmpdir(), "kb-cli-"));

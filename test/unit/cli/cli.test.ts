@@ -1,6 +1,7 @@
 import { chmodSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { overriding } from "../server/helpers.js";
 import { type CliHarness, runCli, startCli } from "./cli-harness.js";
 
 let h: CliHarness;
@@ -38,7 +39,7 @@ describe("read commands", () => {
     const text = await h.cli("keys");
     const lines = text.stdout.trimEnd().split("\n");
     expect(lines[0]).toMatch(/^SERIAL\s+PRESENT\s+PRODUCT\s+SEATS\s+BORROWABLE\s+BORROWED\s+DUMMIES\s+DAYS$/);
-    expect(lines[1]).toMatch(/^KB-0001\s+yes\s+1001\s+10\s+4\s+0\s+0\s+30$/);
+    expect(lines[1]).toMatch(/^KB-0001\s+yes\s+1001 CAD Pro\s+10\s+4\s+0\s+0\s+30$/);
     expect(lines[0]!.indexOf("SEATS")).toBe(lines[1]!.search(/ 10 /) + 1);
     const json = await h.cli("keys", "--json");
     expect(Array.isArray(json.json)).toBe(true);
@@ -80,12 +81,24 @@ describe("borrow and return", () => {
     expect((await h.cli("borrows")).stdout).toBe("No borrows.\n");
   });
 
-  it("return --json shows the borrow as returned; a return the key answers with a dummy says so and exits 1", async () => {
+  it("return --json shows the borrow as returned", async () => {
     const b = await borrowOne();
     const returned = await h.cli("return", String(b.id), "--json");
     expect(returned.code, returned.stderr).toBe(0);
     expect(returned.json).toMatchObject({ outcome: "returned", borrow: { id: b.id, state: "returned" } });
+  });
 
+  it("a return the key answers with a dummy says so and exits 1", async () => {
+    // The key answering a return with a dummy is a race (it made the dummy unseen, K4) that the
+    // virtual bridge does not run into by itself: this server's bridge answers every return so,
+    // with the real dummy a forced license update made.
+    await h.close();
+    h = await startCli({
+      serve: (bridge) =>
+        overriding(bridge, {
+          returnBorrow: async (id: number) => ({ borrow: await bridge.getBorrow(id), outcome: "dummy" }),
+        }),
+    });
     const held = await borrowOne("ws-held");
     await h.cli("license-update", "KB-0001", writeLicenses(h.dataDir), "--force");
     const dummy = await h.cli("return", String(held.id));
@@ -110,10 +123,10 @@ describe("borrow and return", () => {
     await borrowOne("d");
     const refused = await h.cli("borrow", "1001", "--client", "e");
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/No more licenses are available for borrowing \[KEY_NO_BORROWABLE\]/);
+    expect(refused.stderr).toMatch(/No more licenses are available for borrowing: .* \[NO_BORROWABLE\]/);
     const missing = await h.cli("return", "999", "--json");
     expect(missing.code).toBe(1);
-    expect(JSON.parse(missing.stderr)).toMatchObject({ error: { code: "KEY_UNKNOWN_BORROW", status: 404 } });
+    expect(JSON.parse(missing.stderr)).toMatchObject({ error: { code: "UNKNOWN_BORROW", status: 404 } });
   });
 });
 
@@ -143,7 +156,9 @@ describe("preflight", () => {
     await borrowOne();
     const unsafe = await h.cli("preflight", "unplug-key");
     expect(unsafe.code).toBe(3);
-    expect(unsafe.stdout).toMatch(/^UNSAFE: do not unplug key now\.\n {2}- borrow 1 /);
+    expect(unsafe.stdout).toMatch(
+      /^UNSAFE: do not unplug key now\.\n {2}- Borrow 1 of product 1001 by client "ws-07" /,
+    );
     const json = await h.cli("preflight", "unplug-key", "--json");
     expect(json.code).toBe(3);
     expect(json.json).toMatchObject({ action: "unplug-key", safe: false });
@@ -153,14 +168,18 @@ describe("preflight", () => {
 describe("other commands", () => {
   it("reconcile and reconcile --repair", async () => {
     await borrowOne();
+    const healthy = await h.cli("reconcile", "--json");
+    expect(healthy.code).toBe(0);
+    expect((healthy.json as { findings: unknown[] }).findings).toEqual([]);
+    // A forced license update turns the borrow into a dummy: a finding no repair can undo.
+    await h.cli("license-update", "KB-0001", writeLicenses(h.dataDir), "--force");
     const dry = await h.cli("reconcile", "--json");
-    expect(dry.code).toBe(0);
     expect((dry.json as { findings: unknown[] }).findings).toHaveLength(1);
     expect((await h.cli("reconcile")).stdout).toMatch(
-      /^SEVERITY\s+KIND\s+BORROW\s+MESSAGE\s+REPAIR\ninfo\s+healthy\s+1 /,
+      /^SEVERITY\s+KIND\s+BORROW\s+MESSAGE\s+REPAIR\nwarning\s+dummy\s+1 /,
     );
     const repair = await h.cli("reconcile", "--repair", "--json");
-    expect(repair.json).toMatchObject({ applied: [], findings: [expect.any(Object)] });
+    expect(repair.json).toMatchObject({ applied: [], findings: [expect.objectContaining({ kind: "dummy" })] });
   });
 
   it("migrate", async () => {
@@ -184,7 +203,7 @@ describe("other commands", () => {
     await borrowOne();
     const refused = await h.cli("license-update", "KB-0001", file);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/LICENSE_UPDATE_REFUSED/);
+    expect(refused.stderr).toMatch(/BORROWS_OUTSTANDING/);
     const forced = await h.cli("license-update", "KB-0001", file, "--force");
     expect(forced.code).toBe(0);
     expect(forced.stdout).toMatch(/license set version 2 \(forced\)[\s\S]*became Borrow Dummies/);
@@ -205,6 +224,8 @@ describe("other commands", () => {
     expect((await h.cli("ledger", "export", existing)).code).toBe(0);
     expect(statSync(existing).mode & 0o777).toBe(0o600);
     expect(readFileSync(existing, "utf8")).toMatch(/keybridge-ledger-export/);
+    // A borrow made since the export is outstanding here and not in the file: importing it would lose it.
+    await borrowOne("ws-later");
     const conflict = await h.cli("ledger", "import", file);
     expect(conflict.code).toBe(1);
     expect(conflict.stderr).toMatch(/LEDGER_IMPORT_CONFLICT/);
@@ -252,7 +273,9 @@ describe("other commands", () => {
       .trim()
       .split("\n")
       .map((line) => (JSON.parse(line) as { type: string }).type);
-    expect(types).toEqual(["risk.raised", "key.attached", "risk.cleared"]);
+    // The open risk first (the state when following began), then what plugging the key in changed.
+    expect(types[0]).toBe("risk.raised");
+    expect(types.slice(1)).toEqual(expect.arrayContaining(["key.attached", "risk.cleared"]));
   });
 
   it("audit lists the durable trail newest first; --since takes a duration or an ISO time", async () => {
@@ -265,10 +288,10 @@ describe("other commands", () => {
     const lines = text.stdout.trimEnd().split("\n");
     expect(lines[0]).toMatch(/^ID\s+AT\s+KIND\s+SERIAL\s+BORROW\s+WHAT HAPPENED$/);
     expect(lines[1]).toMatch(
-      /^1\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+license-update-forced\s+KB-0001\s+-\s+license update forced/,
+      /^\d+\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+license-update-forced\s+KB-0001\s+-\s+licenses of key KB-0001 replaced/,
     );
     const json = await h.cli("audit", "--kind", "license-update-forced", "--json");
-    expect(json.json).toMatchObject([{ id: 1, kind: "license-update-forced", serial: "KB-0001" }]);
+    expect(json.json).toMatchObject([{ kind: "license-update-forced", serial: "KB-0001" }]);
     expect((await h.cli("audit", "--since", "2999-01-01T00:00:00Z")).stdout).toBe("No audit entries.\n");
     const bad = await h.cli("audit", "--since", "last tuesday");
     expect(bad.code).toBe(2);

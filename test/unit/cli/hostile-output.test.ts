@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Bridge } from "../../../src/bridge/api.js";
 import { type CliHarness, startCli } from "./cli-harness.js";
 
 let h: CliHarness;
 beforeEach(async () => {
-  h = await startCli();
+  h = await startCli({ serve: hostileNames });
 });
 afterEach(async () => {
   await h.close();
@@ -16,9 +17,36 @@ const CLEAR_SCREEN = "\u001b[2J\u001b[H";
 const FORGED_ROW = "ws-07\r\n9   KB-0001  1001     forged";
 const REVERSED = "ws\u202etxt.exe";
 
-/** Borrows whose client names a hostile API or an old ledger could hold (the daemon refuses them now). */
+const HOSTILE = [CLEAR_SCREEN, FORGED_ROW, REVERSED];
+
+/**
+ * The daemon as a hostile API, or one reading a ledger written before names were checked, would
+ * answer: every string of every answer with the placeholder clients `hostile-N` replaced by the
+ * hostile names (the bridge itself refuses them now).
+ */
+function hostileNames(bridge: Bridge): Bridge {
+  const swap = (value: unknown): unknown => {
+    if (typeof value === "string") return value.replace(/hostile-(\d)/g, (_, i: string) => HOSTILE[Number(i)]!);
+    if (Array.isArray(value)) return value.map(swap);
+    if (value !== null && typeof value === "object") {
+      return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, swap(inner)]));
+    }
+    return value;
+  };
+  return new Proxy(bridge, {
+    get(target, key) {
+      const value: unknown = Reflect.get(target, key, target);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        const result: unknown = value.apply(target, args);
+        return result instanceof Promise ? result.then(swap) : swap(result);
+      };
+    },
+  });
+}
+
 async function hostileBorrows(): Promise<void> {
-  for (const client of [CLEAR_SCREEN, FORGED_ROW, REVERSED]) await h.bridge.borrow({ product: 1001, client });
+  for (const i of [0, 1, 2]) await h.bridge.borrow({ product: 1001, client: `hostile-${i}` });
 }
 
 describe("everything the CLI prints from data is made safe", () => {
@@ -48,7 +76,7 @@ describe("everything the CLI prints from data is made safe", () => {
     await hostileBorrows();
     const { stdout, json } = await h.cli("borrows", "--json");
     expect(stdout).not.toMatch(RAW_CONTROL);
-    expect((json as { client: string }[]).map((b) => b.client)).toEqual([CLEAR_SCREEN, FORGED_ROW, REVERSED]);
+    expect((json as { client: string }[]).map((b) => b.client)).toEqual(HOSTILE);
   });
 
   it("error messages quoting what the user typed are made safe", async () => {

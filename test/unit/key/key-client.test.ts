@@ -1,18 +1,19 @@
 import { describe, expect, it } from "vitest";
-import { CounterfeitKeyError, KeyStatusError, statusError } from "../../../src/key/errors.js";
+import { CounterfeitKeyError, isKeyRefusal, KeyRefusedError } from "../../../src/key/errors.js";
 import { connectKey } from "../../../src/key/key-client.js";
 import { MemoryPinStore } from "../../../src/key/pin-store.js";
 import { AppCommand, Status } from "../../../src/protocol/constants.js";
 import { captureLogs } from "../log-capture.js";
 import { connectVirtual, virtualSetup } from "./virtual-key-harness.js";
 
-describe("status errors", () => {
+describe("the key's refusals", () => {
   it.each([
     [Status.BAD_REQUEST, "KEY_BAD_REQUEST"],
     [Status.UNKNOWN_COMMAND, "KEY_UNKNOWN_COMMAND"],
-    [Status.NO_BORROWABLE, "KEY_NO_BORROWABLE"],
-    [Status.UNKNOWN_BORROW, "KEY_UNKNOWN_BORROW"],
-    [Status.UNKNOWN_PRODUCT, "KEY_UNKNOWN_PRODUCT"],
+    // The same facts the bridge finds in its ledger: one code for one meaning.
+    [Status.NO_BORROWABLE, "NO_BORROWABLE"],
+    [Status.UNKNOWN_BORROW, "UNKNOWN_BORROW"],
+    [Status.UNKNOWN_PRODUCT, "UNKNOWN_PRODUCT"],
     [Status.REBIND_REFUSED, "KEY_REBIND_REFUSED"],
     [Status.NOT_ACTIVE, "KEY_NOT_ACTIVE"],
     [Status.BUSY, "KEY_BUSY"],
@@ -25,10 +26,12 @@ describe("status errors", () => {
     [Status.STALE_COUNTER, "KEY_STALE_COUNTER"],
     [Status.ALREADY_PROVISIONED, "KEY_ALREADY_PROVISIONED"],
     [0x99, "KEY_STATUS_UNKNOWN"],
-  ])("status 0x%s becomes %s and carries the key's reason", (status, code) => {
-    const error = statusError(status, AppCommand.BORROW, "the key's words");
-    expect(error).toBeInstanceOf(KeyStatusError);
+  ])("status 0x%s is one class carrying the status, with code %s and the key's reason", (status, code) => {
+    const error = new KeyRefusedError(status, AppCommand.BORROW, "the key's words");
+    expect(error.status).toBe(status);
     expect(error.code).toBe(code);
+    expect(isKeyRefusal(error, status)).toBe(true);
+    expect(isKeyRefusal(error, status === Status.BUSY ? Status.INTERNAL : Status.BUSY)).toBe(false);
     expect(error.reason).toBe("the key's words");
     expect(error.message).toContain("BORROW");
     expect(error.message).toContain("the key's words");
@@ -53,8 +56,9 @@ describe("KeyClient on the virtual key", () => {
     const error = (await borrow(3).then(
       () => undefined,
       (e: unknown) => e,
-    )) as KeyStatusError;
-    expect(error.code).toBe("KEY_NO_BORROWABLE");
+    )) as KeyRefusedError;
+    expect(error.status).toBe(Status.NO_BORROWABLE);
+    expect(error.code).toBe("NO_BORROWABLE");
     expect(error.reason).toMatch(/No more licenses are available for borrowing/);
     await client.close();
     setup.bus.close();
@@ -143,7 +147,7 @@ describe("KeyClient on the virtual key", () => {
       code: "PROTOCOL_BAD_SIGNATURE",
     });
     await expect(client.borrowWithPendingProof(unknownProduct)).rejects.toMatchObject({
-      code: "KEY_UNKNOWN_PRODUCT",
+      code: "UNKNOWN_PRODUCT",
     });
     await client.close();
     setup.bus.close();

@@ -6,7 +6,6 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CONFIG_DEFAULTS, loadConfig } from "../../../src/config/index.js";
 import { createServer } from "../../../src/server/app.js";
 import { startDaemon } from "../../../src/server/daemon.js";
-import { FakeBridge } from "./fake-bridge.js";
 import { type Harness, startHarness, TOKEN } from "./helpers.js";
 
 let h: Harness;
@@ -91,7 +90,7 @@ describe("the Host header is checked on a loopback daemon (DNS rebinding)", () =
   });
 
   it("configured names answer too; the list comes from the file, KEYBRIDGE_ALLOWED_HOSTS or --allowed-hosts", async () => {
-    const server = await createServer({ bridge: new FakeBridge(), token: TOKEN, allowedHosts: ["keybridge.lan"] });
+    const server = await createServer({ bridge: h.bridge, token: TOKEN, allowedHosts: ["keybridge.lan"] });
     const url = await server.listen("127.0.0.1", 0);
     try {
       expect((await getWithHost(url, "/v1/health", "KEYBRIDGE.lan:443")).status).toBe(200);
@@ -112,8 +111,14 @@ describe("the Host header is checked on a loopback daemon (DNS rebinding)", () =
   it("the daemon checks Host headers with its configured names", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "kb-hosts-"));
     const daemon = await startDaemon({
-      config: { ...CONFIG_DEFAULTS, dataDir, listen: "127.0.0.1:0", logLevel: "error", allowedHosts: ["kb.lan"] },
-      openBridge: async () => new FakeBridge(),
+      config: {
+        ...CONFIG_DEFAULTS,
+        dataDir,
+        listen: "127.0.0.1:0",
+        mode: "virtual",
+        logLevel: "error",
+        allowedHosts: ["kb.lan"],
+      },
     });
     try {
       expect((await getWithHost(daemon.url, "/v1/health", "kb.lan:22380")).status).toBe(200);

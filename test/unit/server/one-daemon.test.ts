@@ -4,9 +4,9 @@ import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { openBridge } from "../../../src/bridge/open.js";
 import { CONFIG_DEFAULTS, type KeybridgeConfig } from "../../../src/config/index.js";
 import { startDaemon } from "../../../src/server/daemon.js";
-import { FakeBridge } from "./fake-bridge.js";
 
 let dir: string;
 const children: ChildProcess[] = [];
@@ -34,14 +34,14 @@ const configFor = (dataDir: string, listen = "127.0.0.1:0"): KeybridgeConfig => 
 
 describe("one daemon per data directory (startDaemon)", () => {
   it("refuses a second daemon before its bridge opens, naming the first's pid and URL; the first keeps its daemon.json", async () => {
-    const first = await startDaemon({ config: configFor(dir), openBridge: async () => new FakeBridge() });
+    const first = await startDaemon({ config: configFor(dir) });
     const infoBefore = readFileSync(join(dir, "daemon.json"), "utf8");
     let secondOpened = false;
     const second = startDaemon({
       config: configFor(dir),
-      openBridge: async () => {
+      openBridge: async (options, lock) => {
         secondOpened = true;
-        return new FakeBridge();
+        return openBridge(options, { dataDirLock: lock });
       },
     });
     await expect(second).rejects.toMatchObject({ code: "DATA_DIR_LOCKED" });
@@ -53,7 +53,7 @@ describe("one daemon per data directory (startDaemon)", () => {
     await first.stop();
 
     // Once the first stopped, the directory is free again.
-    const third = await startDaemon({ config: configFor(dir), openBridge: async () => new FakeBridge() });
+    const third = await startDaemon({ config: configFor(dir) });
     await third.stop();
   });
 });

@@ -5,7 +5,6 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { CONFIG_DEFAULTS, type KeybridgeConfig } from "../../../src/config/index.js";
 import { startDaemon } from "../../../src/server/daemon.js";
-import { FakeBridge } from "./fake-bridge.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kb-ro-"));
 const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
@@ -40,7 +39,6 @@ const start = (dataDir: string) =>
       mode: "virtual",
       logLevel: "error",
     } as KeybridgeConfig,
-    openBridge: async () => new FakeBridge(),
   });
 
 describe("a data directory that cannot be written names the real cause", () => {
