@@ -200,10 +200,7 @@ export class KeyManager {
   /** A transport failure: the key is absent until it re-attaches. */
   markDisconnected(session: KeySession, error: unknown): void {
     if (!session.present) return;
-    session.present = false;
-    session.serving = false;
-    const client = session.client;
-    session.client = undefined;
+    const client = session.detach();
     void client?.close().catch((closeError: unknown) => logCloseFailure(session.serial, closeError));
     log.warn("key disconnected", { serial: session.serial, error: String(error) });
     this.options.events.emit("key.detached", `key ${session.serial} stopped answering`, {
@@ -225,9 +222,7 @@ export class KeyManager {
     // enqueue's chain already logs each failure; close only waits for it.
     await this.chain.catch(() => undefined);
     for (const session of this.sessions.values()) {
-      const client = session.client;
-      session.client = undefined;
-      session.present = false;
+      const client = session.detach();
       await client?.close().catch((error: unknown) => log.debug("closing a key failed", { error: String(error) }));
     }
     this.exchangeSubject.complete();
@@ -296,16 +291,10 @@ export class KeyManager {
       const time = await client.getTime();
       const licenses = await client.listLicenses();
       if (session === undefined) {
-        session = new KeySession(serial, client.info, device.path, client);
+        session = new KeySession(serial, client.info, device.path);
         this.sessions.set(serial, session);
-      } else {
-        session.client = client;
-        session.info = client.info;
-        session.path = device.path;
       }
-      session.setKeyTime(time.keyTimeMs);
-      session.setLicenses(licenses);
-      session.lastSeen = Date.now();
+      session.attach(client, device.path, { keyTimeMs: time.keyTimeMs, licenses });
       this.knownSerials.add(serial);
       const previous = this.options.ledger.getPinnedKey(serial);
       const binding = this.options.currentBinding();
@@ -323,7 +312,6 @@ export class KeyManager {
           error: String(error),
         });
       }
-      session.present = true;
       try {
         await this.options.beforeServe(session);
       } catch (error) {
@@ -337,7 +325,8 @@ export class KeyManager {
         });
       }
       if (!session.present) return;
-      session.serving = true;
+      session.markRecovered();
+      session.startServing();
       this.options.events.emit("key.attached", `key ${serial} attached`, {
         serial,
         details: { kind: "keybridge", path: device.path, firmwareVersion: client.info.firmwareVersion },
@@ -382,10 +371,7 @@ export class KeyManager {
     this.refused.delete(path);
     for (const session of this.sessions.values()) {
       if (session.path !== path || !session.present) continue;
-      session.present = false;
-      session.serving = false;
-      const client = session.client;
-      session.client = undefined;
+      const client = session.detach();
       // Announce first: the borrows on this key are at risk now, whatever closing the handle costs.
       this.options.events.emit("key.detached", `key ${session.serial} detached`, {
         serial: session.serial,

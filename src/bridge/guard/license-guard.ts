@@ -155,7 +155,7 @@ export class LicenseGuard {
         });
       },
     });
-    session.info = { ...session.info, licenseSetVersion: result.licenseSetVersion };
+    session.noteLicenseSetVersion(result.licenseSetVersion);
     await session.refreshLicenses().catch((error: unknown) => {
       log.debug("license refresh after update failed", { serial, error: String(error) });
     });

@@ -103,9 +103,9 @@ const license = (borrowed: number, dummies = 0): LicenseUsage => ({
 });
 
 function sessionWith(client: KeyClient, start: LicenseUsage): KeySession {
-  const session = new KeySession("KB-T", { keyTimeMs: Date.now(), settleWindowMs: DAY_MS } as KeyInfo, "p", client);
-  session.present = true;
-  session.setLicenses([start]);
+  const info = { keyTimeMs: Date.now(), settleWindowMs: DAY_MS } as KeyInfo;
+  const session = new KeySession("KB-T", info, "p");
+  session.attach({ ...client, info } as KeyClient, "p", { keyTimeMs: info.keyTimeMs, licenses: [start] });
   return session;
 }
 
