@@ -13,7 +13,6 @@ import { layerLogger } from "../log.js";
 import type { BorrowRecord } from "../protocol/index.js";
 import { firstUnsafeCharacter, MAX_BORROW_DAYS, MAX_CLIENT_BYTES, unsafeTextReason } from "../protocol/index.js";
 import { TransportAborted, TransportTimeout } from "../transport/index.js";
-import { borrowKey } from "../vocabulary/index.js";
 import type { BorrowRequestInput, BorrowView, ReturnResultView } from "./api.js";
 import type { BridgeContext } from "./context.js";
 import { type CrashPoint, crashPoint } from "./crash-points.js";
@@ -159,9 +158,7 @@ export class BorrowService {
       this.refuseUnknownTag(row);
       const session = this.servingSession(row.serial);
       if (row.binding !== this.ctx.binding()) throw new BindingMismatchError(row.serial, row.id);
-      const key = borrowKey(row.serial, row.id);
-      if (this.ctx.inFlight.busyBorrows.has(key)) throw new AlreadyReturnedError(id, "returning");
-      this.ctx.inFlight.busyBorrows.add(key);
+      if (!this.ctx.locks.tryLock(row.serial, row.id)) throw new AlreadyReturnedError(id, "returning");
       try {
         const done = await this.settle(session, row, "return", signal);
         // How the borrow ended, as the key answered: a dummy is never reported as returned.
@@ -170,7 +167,7 @@ export class BorrowService {
           outcome: done.state === "dummy" ? "dummy" : "returned",
         };
       } finally {
-        this.ctx.inFlight.busyBorrows.delete(key);
+        this.ctx.locks.unlock(row.serial, row.id);
       }
     });
   }
@@ -204,7 +201,7 @@ export class BorrowService {
    * dummy meanwhile is answered as that dummy, without asking the key.
    */
   async settle(session: KeySession, row: BorrowRow, kind: SettleKind, signal?: AbortSignal): Promise<BorrowRow> {
-    return this.ctx.inFlight.keyOrder.withShared(row.serial, async () => {
+    return this.ctx.keyOrder.withShared(row.serial, async () => {
       const current = this.ctx.index.get(row.serial, row.id) ?? this.ctx.ledger.getBorrow(row.serial, row.id) ?? row;
       if (current.state === "dummy") return current;
       if (current.state !== "active") throw new AlreadyReturnedError(row.id, current.state);
@@ -488,7 +485,7 @@ export class BorrowService {
     idempotency?: IdempotentBorrow,
   ): Promise<BorrowView> {
     const picked = this.pickSession(valid);
-    const release = await this.ctx.inFlight.keyOrder.shared(picked.serial);
+    const release = await this.ctx.keyOrder.shared(picked.serial);
     const lease = { release, handedOver: false };
     try {
       // A license update may have gone first: the key and its licenses are looked at again.
@@ -506,7 +503,7 @@ export class BorrowService {
     signal?: AbortSignal,
     idempotency?: IdempotentBorrow,
   ): Promise<BorrowView> {
-    const { ledger, index, mirror, keys, events, inFlight } = this.ctx;
+    const { ledger, index, mirror, keys, events, locks } = this.ctx;
     // A seat is taken on the key before it is recorded: with the ledger known to refuse the record
     // (a full disk, its file lost), none is taken.
     ledger.assertWritable();
@@ -525,7 +522,7 @@ export class BorrowService {
     const tag = ledger.deriveTag(opId);
     const binding = this.ctx.binding();
     const blockedBefore = session.looksBlocked(valid.product);
-    inFlight.borrowOpIds.add(opIdHex);
+    locks.lockUnrecorded(opIdHex);
     try {
       crashPoint("borrow.before-key");
       let answer: PendingProof<BorrowRecord>;
@@ -622,7 +619,7 @@ export class BorrowService {
       });
       return view;
     } finally {
-      inFlight.borrowOpIds.delete(opIdHex);
+      locks.unlockUnrecorded(opIdHex);
     }
   }
 }

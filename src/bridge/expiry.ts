@@ -74,8 +74,8 @@ export class ExpiryService {
       for (const row of due) {
         if (row.expiresAt > keyNow) continue;
         if (this.ctx.index.get(row.serial, row.id)?.state !== "active") continue;
-        const key = borrowKey(row.serial, row.id);
         if (row.binding !== this.ctx.binding()) {
+          const key = borrowKey(row.serial, row.id);
           if (!this.skipped.has(key)) {
             this.skipped.add(key);
             log.warn("an expired borrow is bound to another host identity; not settling it (run keybridge migrate)", {
@@ -85,11 +85,10 @@ export class ExpiryService {
           }
           continue;
         }
-        if (this.ctx.inFlight.busyBorrows.has(key)) continue;
-        this.ctx.inFlight.busyBorrows.add(key);
+        if (!this.ctx.locks.tryLock(row.serial, row.id)) continue;
         try {
           await this.ctx.inFlight.run(() => this.borrows.settle(session, row, "settle-expired"));
-          this.skipped.delete(key);
+          this.skipped.delete(borrowKey(row.serial, row.id));
           settled++;
         } catch (error) {
           log.warn("settling an expired borrow failed; retrying at the next sweep", {
@@ -98,7 +97,7 @@ export class ExpiryService {
             error: String(error),
           });
         } finally {
-          this.ctx.inFlight.busyBorrows.delete(key);
+          this.ctx.locks.unlock(row.serial, row.id);
         }
       }
     }

@@ -4,4 +4,4 @@ export { CRASH_POINTS, type CrashPoint } from "./crash-points.js";
 export { DataDirLock, LOCK_FILE_NAME, prepareDataDir } from "./data-dir.js";
 export * from "./errors.js";
 export { type BridgeInternals, type OpenedBridge, openBridge } from "./open.js";
-export { NoRisks, type RiskSource } from "./risk-engine.js";
+export { NoRisks, type RiskSource } from "./risk-source.js";

@@ -1,7 +1,6 @@
 import type { BorrowRow, Ledger } from "../ledger/index.js";
 import { layerLogger } from "../log.js";
 import type { BorrowRecord } from "../protocol/index.js";
-import { borrowKey } from "../vocabulary/index.js";
 import type { BridgeContext } from "./context.js";
 import type { KeySession } from "./key-session.js";
 import { borrowViewOfRow } from "./views.js";
@@ -45,7 +44,7 @@ export async function noteKeyDummies(
   records: readonly BorrowRecord[],
   options: NoteDummiesOptions,
 ): Promise<BorrowRow[]> {
-  const { ledger, index, mirror, events, inFlight } = ctx;
+  const { ledger, index, mirror, events, locks } = ctx;
   const serial = session.serial;
   const changes: { record: BorrowRecord; row: BorrowRow | undefined }[] = [];
   for (const record of records) {
@@ -61,8 +60,8 @@ export async function noteKeyDummies(
     }
     const dummyUntil = record.dummyUntil ?? null;
     if (row?.state === "dummy" && row.dummyUntil === dummyUntil) continue;
-    if (row === undefined && inFlight.borrowOpIds.has(opId)) continue;
-    if (options.includeBusy !== true && inFlight.busyBorrows.has(borrowKey(serial, record.id))) continue;
+    if (row === undefined && locks.isUnrecorded(opId)) continue;
+    if (options.includeBusy !== true && locks.isLocked(serial, record.id)) continue;
     changes.push({ record, row });
   }
   if (changes.length === 0 && options.inTransaction === undefined) return [];

@@ -55,6 +55,7 @@ import type {
 } from "./api.js";
 import { listAuditEntries } from "./audit-view.js";
 import { BorrowIndex } from "./borrow-index.js";
+import { BorrowLocks } from "./borrow-locks.js";
 import { BorrowService } from "./borrow-service.js";
 import type { BridgeContext } from "./context.js";
 import { DataDirLock, prepareDataDir } from "./data-dir.js";
@@ -64,6 +65,7 @@ import { ExpiryService } from "./expiry.js";
 import { BridgeRiskEngine, GuardServices } from "./guard/index.js";
 import { InFlight } from "./in-flight.js";
 import { KeyManager } from "./key-manager.js";
+import { KeyOrder } from "./key-order.js";
 import type { KeySession } from "./key-session.js";
 import { LedgerPinStore } from "./ledger-pin-store.js";
 import { LedgerWatch, ledgerProblemText } from "./ledger-watch.js";
@@ -71,7 +73,7 @@ import { MaintenancePlanner } from "./maintenance.js";
 import { Mirror } from "./mirror.js";
 import { ReconcileService } from "./reconcile-service.js";
 import { Recovery } from "./recovery.js";
-import { NoRisks, type RiskSource } from "./risk-engine.js";
+import { NoRisks, type RiskSource } from "./risk-source.js";
 import { borrowViewOf, keyViewOf, stickViewOf } from "./views.js";
 import type { VirtualWorld } from "./virtual-world.js";
 
@@ -327,6 +329,8 @@ async function assemble(
     mirror,
     events,
     inFlight,
+    locks: new BorrowLocks(),
+    keyOrder: new KeyOrder(),
     maintenance: new MaintenancePlanner({ ledger, events }),
     binding: () => binding,
     productName,

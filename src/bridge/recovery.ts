@@ -100,7 +100,7 @@ export class Recovery {
     // (a) interrupted returns and settles.
     for (const row of rows) {
       if (row.state !== "returning") continue;
-      if (this.ctx.inFlight.busyBorrows.has(borrowKey(serial, row.id))) continue;
+      if (this.ctx.locks.isLocked(serial, row.id)) continue;
       await this.completeSettle(session, row, onKey.get(row.id), pendingById);
       report.completedSettles++;
     }
@@ -129,7 +129,7 @@ export class Recovery {
         byId.get(record.id) ??
         ledger.getBorrow(serial, record.id);
       if (row === undefined) {
-        if (this.ctx.inFlight.borrowOpIds.has(opId)) continue;
+        if (this.ctx.locks.isUnrecorded(opId)) continue;
         if (ledger.rebuilt) {
           registry ??= await this.registryEntries();
           if (!(await this.adopt(serial, record, registry.get(borrowKey(serial, record.id))))) report.tagsUnknown++;
@@ -165,7 +165,7 @@ export class Recovery {
     // (c) ledger rows the key no longer holds.
     for (const row of this.outstandingRows(serial, ["active", "dummy"])) {
       if (onKey.has(row.id)) continue;
-      if (this.ctx.inFlight.busyBorrows.has(borrowKey(serial, row.id))) continue;
+      if (this.ctx.locks.isLocked(serial, row.id)) continue;
       const updated = await ledger.commit((tx) => {
         const next = tx.updateBorrowState(serial, row.id, { state: "settled" });
         tx.audit({

@@ -64,7 +64,7 @@ export class LicenseGuard {
     const force = options.force === true;
     if (this.ctx.keys.session(serial) === undefined) throw new KeyNotFoundError(serial);
     return this.ctx.inFlight.run(() =>
-      this.ctx.inFlight.keyOrder.withExclusive(serial, () => this.updateNow(serial, licenses, force)),
+      this.ctx.keyOrder.withExclusive(serial, () => this.updateNow(serial, licenses, force)),
     );
   }
 

@@ -97,13 +97,13 @@ export class MigrationService {
     if (session === undefined || !session.present || !session.serving) {
       return item("skipped", `key ${row.serial} is not attached; plug it in and run keybridge migrate again`);
     }
-    const key = borrowKey(row.serial, row.id);
-    if (this.ctx.inFlight.busyBorrows.has(key)) return item("skipped", `borrow ${row.id} is busy; run migrate again`);
-    this.ctx.inFlight.busyBorrows.add(key);
+    if (!this.ctx.locks.tryLock(row.serial, row.id)) {
+      return item("skipped", `borrow ${row.id} is busy; run migrate again`);
+    }
     let notActive = false;
     try {
       // In the key's order of seat operations: a license update never runs between journal and key.
-      return await this.ctx.inFlight.keyOrder.withShared(row.serial, async () => {
+      return await this.ctx.keyOrder.withShared(row.serial, async () => {
         let current = row;
         if (pendingOp !== undefined) {
           // An interrupted rebind: send it again with its own opId (K2 replays it), then go on from there.
@@ -131,7 +131,7 @@ export class MigrationService {
         `rebind of borrow ${row.id} failed: ${code}${error instanceof Error ? error.message : String(error)}`,
       );
     } finally {
-      this.ctx.inFlight.busyBorrows.delete(key);
+      this.ctx.locks.unlock(row.serial, row.id);
       // NOT_ACTIVE: the key holds the borrow as a dummy; the ledger is told at once (with the clear date).
       if (notActive) await this.noteDummies(session);
     }

@@ -4,12 +4,12 @@ import type { PreflightAction } from "../../reconcile/index.js";
 import { DAY_MS } from "../../vocabulary/index.js";
 import type { LicenseInput, LicenseUpdateView, MigrationView, PreflightView } from "../api.js";
 import type { OpenedBridge } from "../open.js";
-import type { RiskSource } from "../risk-engine.js";
+import type { RiskSource } from "../risk-source.js";
 import { LicenseGuard } from "./license-guard.js";
 import { MigrationService } from "./migrate.js";
 import { guardedPreflight } from "./preflight.js";
 import { RegistryWatch } from "./registry-watch.js";
-import { GuardRiskEngine } from "./risk-engine.js";
+import { RiskEngine } from "./risk-engine.js";
 
 export interface GuardOptions {
   /** Registry check and time-driven risk interval. Default 5000 ms. */
@@ -21,7 +21,7 @@ export interface GuardOptions {
 }
 
 /** The risk engine with its registry watch, fed from an open bridge. Started; `close()` releases both. */
-export class BridgeRiskEngine extends GuardRiskEngine {
+export class BridgeRiskEngine extends RiskEngine {
   readonly registryWatch: RegistryWatch;
 
   constructor(bridge: OpenedBridge, options: GuardOptions = {}) {
@@ -78,7 +78,7 @@ export class GuardServices {
       await bridge.hostMonitor.check();
     };
     this.migration = new MigrationService(bridge.context, { refreshHost });
-    this.licenses = new LicenseGuard(bridge.context, risks instanceof GuardRiskEngine ? risks : undefined);
+    this.licenses = new LicenseGuard(bridge.context, risks instanceof RiskEngine ? risks : undefined);
   }
 
   migrate(): Promise<MigrationView> {
