@@ -8,13 +8,14 @@ import {
   UnknownProductError as KeyUnknownProductError,
   type PendingProof,
 } from "../key/index.js";
-import type { BorrowRow } from "../ledger/index.js";
+import type { BorrowRow, Ledger } from "../ledger/index.js";
 import { layerLogger } from "../log.js";
 import type { BorrowRecord } from "../protocol/index.js";
 import { firstUnsafeCharacter, MAX_BORROW_DAYS, MAX_CLIENT_BYTES, unsafeTextReason } from "../protocol/index.js";
 import { TransportAborted, TransportTimeout } from "../transport/index.js";
 import type { BorrowRequestInput, BorrowView, ReturnResultView } from "./api.js";
-import type { BridgeContext } from "./context.js";
+import type { BorrowIndex } from "./borrow-index.js";
+import type { BorrowLocks } from "./borrow-locks.js";
 import { type CrashPoint, crashPoint } from "./crash-points.js";
 import {
   AlreadyReturnedError,
@@ -27,6 +28,7 @@ import {
   UnknownBorrowError,
   UnknownProductError,
 } from "./errors.js";
+import type { EventBus } from "./event-bus.js";
 import {
   type BorrowFingerprint,
   differingFields,
@@ -35,11 +37,15 @@ import {
   recordedBorrowOpId,
   validateIdempotencyKey,
 } from "./idempotency.js";
-import { noteKeyDummies } from "./key-dummies.js";
-import type { Release } from "./key-order.js";
+import type { InFlight } from "./in-flight.js";
+import type { DummyRecorder } from "./key-dummies.js";
+import type { KeyManager } from "./key-manager.js";
+import type { KeyOrder, Release } from "./key-order.js";
 import type { KeySession } from "./key-session.js";
+import type { MaintenancePlanner } from "./maintenance.js";
+import type { Mirror } from "./mirror.js";
 import { isTagUnknown, selfDummyAt } from "./tag-unknown.js";
-import { borrowViewOf, borrowViewOfRow } from "./views.js";
+import { borrowViewOf, borrowViewOfRow, type ProductNames } from "./views.js";
 
 const log = layerLogger("bridge");
 
@@ -89,6 +95,26 @@ export function validateBorrowRequest(request: BorrowRequestInput): ValidRequest
   return { product, client, days, serial };
 }
 
+/** What the borrow service reads, writes and waits for. */
+export interface BorrowServiceInputs {
+  readonly ledger: Pick<
+    Ledger,
+    "assertWritable" | "commit" | "deriveTag" | "getBorrow" | "getBorrowByOpId" | "getOp" | "listKeys" | "serverSecret"
+  >;
+  readonly index: Pick<BorrowIndex, "byId" | "get" | "put">;
+  readonly keys: Pick<KeyManager, "call" | "refreshLicensesInBackground" | "servingSessions" | "session">;
+  readonly mirror: Pick<Mirror, "markDirty">;
+  readonly events: Pick<EventBus, "emit">;
+  readonly operations: Pick<InFlight, "run">;
+  readonly locks: BorrowLocks;
+  readonly keyOrder: Pick<KeyOrder, "shared" | "withShared">;
+  readonly maintenance: Pick<MaintenancePlanner, "allowedDays">;
+  readonly dummies: Pick<DummyRecorder, "record">;
+  /** The current host binding, lower-case hex. */
+  binding(): string;
+  readonly productName: ProductNames;
+}
+
 /**
  * Borrow, return and expiry settle. Each writes the key and the ledger in the order that leaves
  * a crash recoverable from what survives (see docs/bridge.md), and marks the registry mirror
@@ -98,7 +124,7 @@ export class BorrowService {
   /** Borrows under an idempotency key still running, by journal opId: a concurrent retry joins its result. */
   private readonly idempotent = new Map<string, { fingerprint: BorrowFingerprint; result: Promise<BorrowView> }>();
 
-  constructor(private readonly ctx: BridgeContext) {}
+  constructor(private readonly inputs: BorrowServiceInputs) {}
 
   /**
    * With an idempotency key, the borrow is recorded under it in the same commit as its row (a
@@ -110,7 +136,7 @@ export class BorrowService {
    */
   async borrow(request: BorrowRequestInput, signal?: AbortSignal, idempotencyKey?: string): Promise<BorrowView> {
     const valid = validateBorrowRequest(request);
-    if (idempotencyKey === undefined) return this.ctx.inFlight.run(() => this.borrowNow(valid, signal));
+    if (idempotencyKey === undefined) return this.inputs.operations.run(() => this.borrowNow(valid, signal));
     const key = validateIdempotencyKey(idempotencyKey);
     const fingerprint: BorrowFingerprint = {
       product: valid.product,
@@ -118,7 +144,7 @@ export class BorrowService {
       days: valid.days ?? null,
       serial: valid.serial ?? null,
     };
-    const journalOpId = idempotencyOpId(this.ctx.ledger.serverSecret(), key);
+    const journalOpId = idempotencyOpId(this.inputs.ledger.serverSecret(), key);
     const running = this.idempotent.get(journalOpId);
     if (running !== undefined) {
       const differing = differingFields(running.fingerprint, fingerprint);
@@ -128,7 +154,7 @@ export class BorrowService {
     const earlier = this.earlierBorrow(journalOpId, fingerprint);
     if (earlier !== undefined) return earlier;
     const record = (borrowOpId: string) => idempotencyDetails(key, borrowOpId, fingerprint);
-    const result = this.ctx.inFlight.run(() => this.borrowNow(valid, signal, { journalOpId, record }));
+    const result = this.inputs.operations.run(() => this.borrowNow(valid, signal, { journalOpId, record }));
     const entry = { fingerprint, result };
     this.idempotent.set(journalOpId, entry);
     try {
@@ -140,7 +166,7 @@ export class BorrowService {
 
   /** The borrow recorded under this idempotency journal opId, as it is now; undefined when there is none to answer. */
   private earlierBorrow(journalOpId: string, fingerprint: BorrowFingerprint): BorrowView | undefined {
-    const { ledger, index, keys } = this.ctx;
+    const { ledger, index, keys } = this.inputs;
     const op = ledger.getOp(journalOpId);
     if (op === undefined) return undefined;
     const borrowOpId = recordedBorrowOpId(op, fingerprint);
@@ -148,33 +174,33 @@ export class BorrowService {
     const row = ledger.getBorrowByOpId(borrowOpId);
     if (row === undefined || row.state === "rolled-back") return undefined;
     const keyNow = keys.session(row.serial)?.keyNow() ?? Date.now();
-    return borrowViewOfRow(index.get(row.serial, row.id) ?? row, keyNow, this.ctx.productName);
+    return borrowViewOfRow(index.get(row.serial, row.id) ?? row, keyNow, this.inputs.productName);
   }
 
   async returnBorrow(id: number, signal?: AbortSignal, serial?: string): Promise<ReturnResultView> {
     if (!Number.isSafeInteger(id) || id <= 0) throw new InvalidRequestError("id", "id must be a positive integer");
-    return this.ctx.inFlight.run(async () => {
+    return this.inputs.operations.run(async () => {
       const row = this.findForSettle(id, serial);
       this.refuseUnknownTag(row);
       const session = this.servingSession(row.serial);
-      if (row.binding !== this.ctx.binding()) throw new BindingMismatchError(row.serial, row.id);
-      if (!this.ctx.locks.tryLock(row.serial, row.id)) throw new AlreadyReturnedError(id, "returning");
+      if (row.binding !== this.inputs.binding()) throw new BindingMismatchError(row.serial, row.id);
+      if (!this.inputs.locks.tryLock(row.serial, row.id)) throw new AlreadyReturnedError(id, "returning");
       try {
         const done = await this.settle(session, row, "return", signal);
         // How the borrow ended, as the key answered: a dummy is never reported as returned.
         return {
-          borrow: borrowViewOfRow(done, session.keyNow(), this.ctx.productName),
+          borrow: borrowViewOfRow(done, session.keyNow(), this.inputs.productName),
           outcome: done.state === "dummy" ? "dummy" : "returned",
         };
       } finally {
-        this.ctx.locks.unlock(row.serial, row.id);
+        this.inputs.locks.unlock(row.serial, row.id);
       }
     });
   }
 
   /** The outstanding borrow with this id, or the typed error saying why there is none. */
   findOutstanding(id: number, serial?: string): BorrowRow {
-    const found = this.ctx.index.byId(id).filter((row) => serial === undefined || row.serial === serial);
+    const found = this.inputs.index.byId(id).filter((row) => serial === undefined || row.serial === serial);
     if (found.length === 1) return found[0] as BorrowRow;
     if (found.length > 1) {
       const active = found.filter((row) => row.state !== "dummy");
@@ -183,9 +209,9 @@ export class BorrowService {
         details: { serials: found.map((row) => row.serial) },
       });
     }
-    for (const key of this.ctx.ledger.listKeys()) {
+    for (const key of this.inputs.ledger.listKeys()) {
       if (serial !== undefined && key.serial !== serial) continue;
-      const row = this.ctx.ledger.getBorrow(key.serial, id);
+      const row = this.inputs.ledger.getBorrow(key.serial, id);
       if (row !== undefined) throw new AlreadyReturnedError(id, row.state);
     }
     throw new UnknownBorrowError(id);
@@ -201,8 +227,9 @@ export class BorrowService {
    * dummy meanwhile is answered as that dummy, without asking the key.
    */
   async settle(session: KeySession, row: BorrowRow, kind: SettleKind, signal?: AbortSignal): Promise<BorrowRow> {
-    return this.ctx.keyOrder.withShared(row.serial, async () => {
-      const current = this.ctx.index.get(row.serial, row.id) ?? this.ctx.ledger.getBorrow(row.serial, row.id) ?? row;
+    return this.inputs.keyOrder.withShared(row.serial, async () => {
+      const current =
+        this.inputs.index.get(row.serial, row.id) ?? this.inputs.ledger.getBorrow(row.serial, row.id) ?? row;
       if (current.state === "dummy") return current;
       if (current.state !== "active") throw new AlreadyReturnedError(row.id, current.state);
       return this.settleNow(session, current, kind, signal);
@@ -215,7 +242,7 @@ export class BorrowService {
     kind: SettleKind,
     signal?: AbortSignal,
   ): Promise<BorrowRow> {
-    const { ledger, index, mirror, keys, events } = this.ctx;
+    const { ledger, index, mirror, keys, events } = this.inputs;
     this.refuseUnknownTag(row);
     const [afterJournal, afterKey, afterLedger] = SETTLE_POINTS[kind];
     const settleOpId = randomBytes(16).toString("hex");
@@ -303,7 +330,7 @@ export class BorrowService {
     crashPoint(afterLedger);
     index.put(done);
     mirror.markDirty(row.serial, row.id);
-    const view = borrowViewOfRow(done, session.keyNow(), this.ctx.productName);
+    const view = borrowViewOfRow(done, session.keyNow(), this.inputs.productName);
     if (done.state === "dummy") {
       log.error(outcome.wasDummy ? "the key already held the borrow as a dummy" : "a settle produced a borrow dummy", {
         serial: row.serial,
@@ -330,9 +357,8 @@ export class BorrowService {
    */
   private async dummyUntilOnKey(session: KeySession, row: BorrowRow): Promise<number | null> {
     try {
-      const records = await this.ctx.keys.call(session, (client) => client.listAllBorrows());
-      await noteKeyDummies(
-        this.ctx,
+      const records = await this.inputs.keys.call(session, (client) => client.listAllBorrows());
+      await this.inputs.dummies.record(
         session,
         records.filter((record) => record.id !== row.id),
         { cause: "the key's listing after a NOT_ACTIVE refusal" },
@@ -350,7 +376,7 @@ export class BorrowService {
   }
 
   servingSession(serial: string): KeySession {
-    const session = this.ctx.keys.session(serial);
+    const session = this.inputs.keys.session(serial);
     if (session === undefined || !session.present || !session.serving) {
       throw new NoKeyError(`key ${serial} is not attached; plug it in and try again`, { details: { serial } });
     }
@@ -359,18 +385,18 @@ export class BorrowService {
 
   /** Re-lists the key's licenses in the background (coalesced); a failure is logged, never thrown. */
   refreshLicenses(session: KeySession, reason: string): void {
-    this.ctx.keys.refreshLicensesInBackground(session, reason);
+    this.inputs.keys.refreshLicensesInBackground(session, reason);
   }
 
   /** TAG_UNKNOWN for a borrow whose tag was lost: any SETTLE of it would make a dummy (K3). */
   refuseUnknownTag(row: BorrowRow): void {
     if (!isTagUnknown(row)) return;
-    const session = this.ctx.keys.session(row.serial);
+    const session = this.inputs.keys.session(row.serial);
     throw new TagUnknownError(row.serial, row.id, selfDummyAt(row, session?.settleWindowMs));
   }
 
   private async rollBackIfRecorded(session: KeySession, opId: Buffer, binding: string, tag: Buffer): Promise<void> {
-    const { keys, ledger } = this.ctx;
+    const { keys, ledger } = this.inputs;
     try {
       const status = await keys.call(session, (client) => client.opStatus(opId));
       if (!status.known || status.kind !== "borrow" || status.borrowId === undefined) return;
@@ -434,7 +460,7 @@ export class BorrowService {
       return;
     }
     const row = committed.value;
-    await this.ctx.ledger.commit((tx) => {
+    await this.inputs.ledger.commit((tx) => {
       tx.updateBorrowState(row.serial, row.id, { state: "rolled-back" });
       tx.audit({
         kind: "rollback",
@@ -460,7 +486,7 @@ export class BorrowService {
       }
       return session;
     }
-    const serving = this.ctx.keys.servingSessions();
+    const serving = this.inputs.keys.servingSessions();
     if (serving.length === 0) throw new NoKeyError();
     if (serving.length === 1) {
       const only = serving[0] as KeySession;
@@ -485,7 +511,7 @@ export class BorrowService {
     idempotency?: IdempotentBorrow,
   ): Promise<BorrowView> {
     const picked = this.pickSession(valid);
-    const release = await this.ctx.keyOrder.shared(picked.serial);
+    const release = await this.inputs.keyOrder.shared(picked.serial);
     const lease = { release, handedOver: false };
     try {
       // A license update may have gone first: the key and its licenses are looked at again.
@@ -503,7 +529,7 @@ export class BorrowService {
     signal?: AbortSignal,
     idempotency?: IdempotentBorrow,
   ): Promise<BorrowView> {
-    const { ledger, index, mirror, keys, events, locks } = this.ctx;
+    const { ledger, index, mirror, keys, events, locks } = this.inputs;
     // A seat is taken on the key before it is recorded: with the ledger known to refuse the record
     // (a full disk, its file lost), none is taken.
     ledger.assertWritable();
@@ -516,11 +542,11 @@ export class BorrowService {
       );
     }
     // A planned maintenance shortens the default period, or refuses, so that no borrow outlasts its start.
-    const days = this.ctx.maintenance.allowedDays(valid.days, license.borrowDays, session.keyNow());
+    const days = this.inputs.maintenance.allowedDays(valid.days, license.borrowDays, session.keyNow());
     const opId = randomBytes(16);
     const opIdHex = opId.toString("hex");
     const tag = ledger.deriveTag(opId);
-    const binding = this.ctx.binding();
+    const binding = this.inputs.binding();
     const blockedBefore = session.looksBlocked(valid.product);
     locks.lockUnrecorded(opIdHex);
     try {
@@ -611,8 +637,8 @@ export class BorrowService {
       mirror.markDirty(row.serial, row.id);
       const view =
         entry === undefined
-          ? borrowViewOfRow(row, session.keyNow(), this.ctx.productName)
-          : borrowViewOf(entry, session.keyNow(), this.ctx.productName);
+          ? borrowViewOfRow(row, session.keyNow(), this.inputs.productName)
+          : borrowViewOf(entry, session.keyNow(), this.inputs.productName);
       events.emit("borrow.created", `product ${row.product} borrowed by ${row.client}`, {
         serial: row.serial,
         borrow: view,

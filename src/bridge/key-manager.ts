@@ -29,8 +29,9 @@ export interface CodeMeterStickInfo {
 export interface KeyManagerOptions {
   backend: HidBackend;
   pins: PinStore;
-  ledger: Ledger;
-  events: EventBus;
+  /** Pins, each key's last attach, and the audit entry of a counterfeit. */
+  ledger: Pick<Ledger, "audit" | "getPinnedKey" | "listKeys" | "touchKey">;
+  events: Pick<EventBus, "emit">;
   exchangeTimeoutMs: number;
   queueLimit: number;
   debounceMs?: number;

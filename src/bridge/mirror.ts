@@ -97,9 +97,10 @@ export class Mirror {
 
   constructor(
     private readonly registry: RegistryAdapter,
-    private readonly index: BorrowIndex,
-    private readonly ledger: Ledger,
-    private readonly events: EventBus,
+    private readonly index: Pick<BorrowIndex, "all" | "get">,
+    /** Where repairs are recorded (audit `repair`). */
+    private readonly ledger: Pick<Ledger, "audit">,
+    private readonly events: Pick<EventBus, "emit">,
     private readonly options: MirrorOptions,
   ) {}
 

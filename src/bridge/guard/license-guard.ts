@@ -1,12 +1,16 @@
 import { randomBytes } from "node:crypto";
-import type { BorrowRow } from "../../ledger/index.js";
+import type { BorrowRow, Ledger } from "../../ledger/index.js";
 import { layerLogger } from "../../log.js";
 import { formatTime } from "../../reconcile/index.js";
 import type { LicenseInput, LicenseUpdateView } from "../api.js";
-import type { BridgeContext } from "../context.js";
+import type { BorrowIndex } from "../borrow-index.js";
 import { BorrowsOutstandingError, KeyNotFoundError, NoKeyError } from "../errors.js";
-import { noteKeyDummies } from "../key-dummies.js";
-import { borrowViewOfRow } from "../views.js";
+import type { EventBus } from "../event-bus.js";
+import type { InFlight } from "../in-flight.js";
+import type { DummyRecorder } from "../key-dummies.js";
+import type { KeyManager } from "../key-manager.js";
+import type { KeyOrder } from "../key-order.js";
+import { borrowViewOfRow, type ProductNames } from "../views.js";
 import { describeBorrows, lastExpiry } from "./describe.js";
 import { validateLicenses } from "./license-input.js";
 
@@ -42,6 +46,20 @@ export interface LicenseUpdateObserver {
   noteLicenseUpdatePending(serial: string): void;
 }
 
+/** What the license-update guard reads and writes, and whom it tells of a refusal. */
+export interface LicenseGuardInputs {
+  readonly ledger: Pick<Ledger, "audit" | "commit">;
+  readonly index: Pick<BorrowIndex, "rows">;
+  readonly keys: Pick<KeyManager, "call" | "session">;
+  readonly events: Pick<EventBus, "emit">;
+  readonly operations: Pick<InFlight, "run">;
+  readonly keyOrder: Pick<KeyOrder, "withExclusive">;
+  readonly dummies: Pick<DummyRecorder, "record">;
+  readonly productName: ProductNames;
+  /** Told when an update is refused, so the license-update-pending risk opens. */
+  readonly observer?: LicenseUpdateObserver;
+}
+
 /**
  * LICENSE_UPDATE through keybridge only: the key itself never refuses (K6), so this is where an
  * update is stopped while borrows are out. With `force`, the update goes ahead, and the borrows
@@ -54,22 +72,19 @@ export interface LicenseUpdateObserver {
  * missed because its row was still on its way to the disk.
  */
 export class LicenseGuard {
-  constructor(
-    private readonly ctx: BridgeContext,
-    private readonly observer?: LicenseUpdateObserver,
-  ) {}
+  constructor(private readonly inputs: LicenseGuardInputs) {}
 
   async update(serial: string, input: unknown, options: { force?: boolean } = {}): Promise<LicenseUpdateView> {
     const licenses = validateLicenses(input);
     const force = options.force === true;
-    if (this.ctx.keys.session(serial) === undefined) throw new KeyNotFoundError(serial);
-    return this.ctx.inFlight.run(() =>
-      this.ctx.keyOrder.withExclusive(serial, () => this.updateNow(serial, licenses, force)),
+    if (this.inputs.keys.session(serial) === undefined) throw new KeyNotFoundError(serial);
+    return this.inputs.operations.run(() =>
+      this.inputs.keyOrder.withExclusive(serial, () => this.updateNow(serial, licenses, force)),
     );
   }
 
   private async updateNow(serial: string, licenses: LicenseInput[], force: boolean): Promise<LicenseUpdateView> {
-    const { ledger, index, keys, events } = this.ctx;
+    const { ledger, index, keys, events } = this.inputs;
     const session = keys.session(serial);
     if (session === undefined) throw new KeyNotFoundError(serial);
     if (!session.present || !session.serving) {
@@ -93,7 +108,7 @@ export class LicenseGuard {
           licenses,
         },
       });
-      this.observer?.noteLicenseUpdatePending(serial);
+      this.inputs.observer?.noteLicenseUpdatePending(serial);
       throw new LicenseUpdateBlockedError(serial, outstanding, unrecorded);
     }
 
@@ -125,7 +140,7 @@ export class LicenseGuard {
       });
     }
     const cause = force ? "a forced license update" : "a license update";
-    const dummies = await noteKeyDummies(this.ctx, session, made, {
+    const dummies = await this.inputs.dummies.record(session, made, {
       cause,
       includeBusy: true,
       expected: force,
@@ -160,7 +175,7 @@ export class LicenseGuard {
       log.debug("license refresh after update failed", { serial, error: String(error) });
     });
     const keyNow = session.keyNow();
-    const views = dummies.map((row) => borrowViewOfRow(row, keyNow, this.ctx.productName));
+    const views = dummies.map((row) => borrowViewOfRow(row, keyNow, this.inputs.productName));
     events.emit("license.updated", `licenses of key ${serial} replaced (version ${result.licenseSetVersion})`, {
       serial,
       details: { licenseSetVersion: result.licenseSetVersion, forced: force, dummiesCreated: views.length },

@@ -1,13 +1,16 @@
 import { Subject } from "rxjs";
 import { layerLogger } from "../../log.js";
 import { borrowKey } from "../../vocabulary/index.js";
-import type { BridgeContext } from "../context.js";
+import type { BorrowIndex } from "../borrow-index.js";
+import type { Mirror } from "../mirror.js";
 import { isMirrored } from "../registry-codec.js";
 import type { RegistryHealth } from "./risk-engine.js";
 
 const log = layerLogger("bridge");
 
 export interface RegistryWatchOptions {
+  readonly mirror: Pick<Mirror, "isRefused" | "read">;
+  readonly index: Pick<BorrowIndex, "rows">;
   /** Time between checks. */
   intervalMs: number;
   /** The mirror may trail the ledger by this much; younger rows are not yet expected in the registry. */
@@ -27,10 +30,7 @@ export class RegistryWatch {
   private running: Promise<RegistryHealth> | undefined;
   private closed = false;
 
-  constructor(
-    private readonly ctx: BridgeContext,
-    private readonly options: RegistryWatchOptions,
-  ) {}
+  constructor(private readonly options: RegistryWatchOptions) {}
 
   start(): void {
     if (this.closed || this.timer !== undefined) return;
@@ -55,7 +55,7 @@ export class RegistryWatch {
   }
 
   private async checkNow(): Promise<RegistryHealth> {
-    const { view, entries } = await this.ctx.mirror.read();
+    const { view, entries } = await this.options.mirror.read();
     if (this.closed) return "healthy";
     if (!view.readable) return this.report("corrupt", view.reason);
     const settledBefore = Date.now() - 2 * this.options.lagMs - 500;
@@ -63,10 +63,10 @@ export class RegistryWatch {
     let expected = 0;
     let missing = 0;
     let differing = 0;
-    for (const row of this.ctx.index.rows()) {
+    for (const row of this.options.index.rows()) {
       if (!isMirrored(row) || row.updatedAt > settledBefore) continue;
       // The registry cannot hold it (the mirror reports it in status); not a loss to raise.
-      if (this.ctx.mirror.isRefused(row.serial, row.id)) continue;
+      if (this.options.mirror.isRefused(row.serial, row.id)) continue;
       expected++;
       const entry = present.get(borrowKey(row.serial, row.id));
       if (entry === undefined) missing++;

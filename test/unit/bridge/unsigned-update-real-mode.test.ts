@@ -39,7 +39,7 @@ describe("a bare license update in real mode", () => {
       },
     );
     cleanups.push(() => bridge.close());
-    expect(bridge.world).toBeUndefined();
+    expect(bridge.testSeams.world).toBeUndefined();
     expect((await bridge.keys()).find((view) => view.serial === "KB-REAL-0001")?.present).toBe(true);
     const sent = key.counters.toKey;
     const refused = await bridge
