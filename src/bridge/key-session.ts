@@ -125,8 +125,9 @@ export class KeySession {
     if (this.keyPhase === "attached") this.keyPhase = "recovered";
   }
 
+  /** Recovered, or recovery failed and the key serves all the same (it is recovered again at its next attach). */
   startServing(): void {
-    if (this.keyPhase === "recovered") this.keyPhase = "serving";
+    if (this.keyPhase === "recovered" || this.keyPhase === "attached") this.keyPhase = "serving";
   }
 
   /** Unplugged or not answering: absent until it attaches again. Returns the client to close. */

@@ -1,3 +1,4 @@
+import { filter, type Observable, type Subscription } from "rxjs";
 import { isCodedError } from "../errors.js";
 import type { Ledger } from "../ledger/index.js";
 import { layerLogger } from "../log.js";
@@ -12,6 +13,7 @@ import { borrowKey } from "../vocabulary/index.js";
 import type { BorrowIndex } from "./borrow-index.js";
 import { crashPoint } from "./crash-points.js";
 import type { EventBus } from "./event-bus.js";
+import type { KeyLifecycleEvent } from "./key-manager.js";
 import {
   borrowPath,
   entryMatches,
@@ -36,10 +38,13 @@ export interface MirrorOptions {
   lagMs: number;
   driftCheckMs: number;
   /**
-   * Entries of these serials are kept even when the ledger lacks them: after a ledger rebuild the
-   * registry holds the only copy of their tags until the key's recovery has adopted them.
+   * The ledger was rebuilt, or created in place of a lost one: the registry may hold the only copy
+   * of a key's borrow tags until that key's recovery has adopted them, so until a key is recovered
+   * its entries the ledger lacks are kept.
    */
-  keepExtra?: (serial: string) => boolean;
+  keepUnrecovered: boolean;
+  /** The keys' lifecycle: which keys are recovered. */
+  keyLifecycle$: Observable<KeyLifecycleEvent>;
 }
 
 /** The registry's borrow entries, as reconcile sees them. */
@@ -94,6 +99,9 @@ export class Mirror {
    * the borrow is outstanding (its values never change); the ledger keeps them, as it keeps all.
    */
   private readonly refusedEntries = new Map<string, RefusedEntry>();
+  /** Keys recovered in this run: their borrows are all in the ledger now. */
+  private readonly recovered = new Set<string>();
+  private readonly following: Subscription;
 
   constructor(
     private readonly registry: RegistryAdapter,
@@ -102,7 +110,11 @@ export class Mirror {
     private readonly ledger: Pick<Ledger, "audit">,
     private readonly events: Pick<EventBus, "emit">,
     private readonly options: MirrorOptions,
-  ) {}
+  ) {
+    this.following = options.keyLifecycle$
+      .pipe(filter((event) => event.phase === "recovered"))
+      .subscribe(({ session }) => this.recovered.add(session.serial));
+  }
 
   /** Resolved once the first drift check has ended; reads wait for it (see `start`). */
   private firstCheck: Promise<unknown> = Promise.resolve();
@@ -193,6 +205,7 @@ export class Mirror {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.following.unsubscribe();
     clearTimeout(this.flushTimer);
     clearTimeout(this.driftTimer);
     this.flushTimer = undefined;
@@ -326,7 +339,7 @@ export class Mirror {
         const { id } = entry.borrow;
         markSeen(serial, id);
         const row = this.index.get(serial, id);
-        if (row === undefined && this.options.keepExtra?.(serial) === true) return;
+        if (row === undefined && this.options.keepUnrecovered && !this.recovered.has(serial)) return;
         if (row === undefined || !isMirrored(row)) {
           report.extra++;
           entries.push({ key: borrowKey(serial, id), ops: [{ op: "deleteKey", path: borrowPath(serial, id) }] });

@@ -141,14 +141,6 @@ async function assemble(
   const locks = new BorrowLocks();
   const keyOrder = new KeyOrder();
   const maintenance = new MaintenancePlanner({ ledger, events });
-  const recovered = new Set<string>();
-  const mirror = new Mirror(registry, index, ledger, events, {
-    lagMs: options.mirrorLagMs ?? 1000,
-    driftCheckMs: options.driftCheckMs ?? 60_000,
-    keepExtra: (serial) => (ledger.rebuilt || fresh) && !recovered.has(serial),
-  });
-  const dummies = new DummyRecorder({ ledger, index, mirror, events, locks, productName });
-  let recovery: Recovery | undefined;
   const keys = new KeyManager({
     backend: internals.wrapBackend?.(devices.backend) ?? devices.backend,
     pins: new LedgerPinStore(ledger),
@@ -160,12 +152,16 @@ async function assemble(
     ...(internals.enumerationRetryMs === undefined ? {} : { enumerationRetryMs: internals.enumerationRetryMs }),
     currentBinding: binding,
     ...(world === undefined ? {} : { licenseSigner: world.licenseSigner }),
-    beforeServe: async (session) => {
-      await recovery?.recoverKey(session);
-      recovered.add(session.serial);
-    },
   });
-  recovery = new Recovery({ ledger, index, keys, mirror, events, locks, dummies, binding, freshLedger: fresh });
+  const mirror = new Mirror(registry, index, ledger, events, {
+    lagMs: options.mirrorLagMs ?? 1000,
+    driftCheckMs: options.driftCheckMs ?? 60_000,
+    keepUnrecovered: ledger.rebuilt || fresh,
+    keyLifecycle$: keys.lifecycle$,
+  });
+  const dummies = new DummyRecorder({ ledger, index, mirror, events, locks, productName });
+  const recovery = new Recovery({ ledger, index, keys, mirror, events, locks, dummies, binding, freshLedger: fresh });
+  cleanups.push(() => recovery.close());
   const borrows = new BorrowService({
     ...{ ledger, index, keys, mirror, events, operations, locks, keyOrder, maintenance, dummies },
     ...{ binding, productName },
@@ -214,10 +210,10 @@ async function assemble(
     ...{ ledger, index, keys, events, operations, keyOrder, dummies, productName },
     observer: risks,
   });
-  const recover = (session: Parameters<Recovery["recoverKey"]>[0]) => (recovery as Recovery).recoverKey(session);
   return new BridgeImpl({
     ...{ options, events, ledger, index, keys, mirror, registry, ledgerWatch, maintenance, operations, borrows },
-    ...{ reconciler, migration, licenseGuard, host, risks, recover, productName },
+    ...{ reconciler, migration, licenseGuard, host, risks, productName },
+    recover: (session) => recovery.recoverKey(session),
     virtual: world === undefined ? undefined : virtualControls(world, { keys, host, mirror, expiry }),
     testSeams: {
       ...{ ledger, index, mirror, keys, registry, world, binding, refreshHost },

@@ -1,9 +1,11 @@
 import { randomBytes } from "node:crypto";
+import { filter, type Subscription } from "rxjs";
 import { isCodedError } from "../errors.js";
 import { UnknownBorrowError as KeyUnknownBorrowError } from "../key/index.js";
 import type { BorrowRow, Ledger, OpRow } from "../ledger/index.js";
 import { layerLogger } from "../log.js";
 import type { BorrowRecord } from "../protocol/index.js";
+import { KeyDisconnected } from "../transport/index.js";
 import { type BorrowState, borrowKey, OUTSTANDING_STATES } from "../vocabulary/index.js";
 import type { BorrowIndex } from "./borrow-index.js";
 import type { BorrowLocks } from "./borrow-locks.js";
@@ -45,7 +47,8 @@ export interface RecoveryInputs {
     | "rebuilt"
   >;
   readonly index: Pick<BorrowIndex, "all" | "put">;
-  readonly keys: Pick<KeyManager, "call">;
+  /** Recovery follows each key's `attached` step and lets it serve when done. */
+  readonly keys: Pick<KeyManager, "call" | "lifecycle$" | "markDisconnected" | "markRecovered" | "serveUnrecovered">;
   /** The registry's entries are the source of tags when the ledger was rebuilt. */
   readonly mirror: Pick<Mirror, "markDirty" | "read">;
   readonly events: Pick<EventBus, "emit">;
@@ -72,7 +75,37 @@ const bytes = (text: string): Buffer => Buffer.from(text, "hex");
  * rows the key no longer holds as settled, (d) mirrors the key's dummies into the ledger.
  */
 export class Recovery {
-  constructor(private readonly inputs: RecoveryInputs) {}
+  private readonly following: Subscription;
+
+  /** Follows the keys' lifecycle from now on: every key that attaches is recovered before it serves. */
+  constructor(private readonly inputs: RecoveryInputs) {
+    this.following = inputs.keys.lifecycle$
+      .pipe(filter((event) => event.phase === "attached"))
+      .subscribe(({ session }) => void this.recoverAttached(session));
+  }
+
+  close(): void {
+    this.following.unsubscribe();
+  }
+
+  private async recoverAttached(session: KeySession): Promise<void> {
+    const { keys } = this.inputs;
+    try {
+      await this.recoverKey(session);
+    } catch (error) {
+      if (error instanceof KeyDisconnected) {
+        keys.markDisconnected(session, error);
+        return;
+      }
+      log.error("recovery after attach failed; the key is served and recovery runs again on the next attach", {
+        serial: session.serial,
+        error: String(error),
+      });
+      keys.serveUnrecovered(session);
+      return;
+    }
+    keys.markRecovered(session);
+  }
 
   /** Registry entries by `serial/id`: the source of tags when the ledger was rebuilt. */
   private async registryEntries(): Promise<Map<string, ParsedEntry>> {
