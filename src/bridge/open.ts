@@ -14,7 +14,7 @@ import { DataDirLock, prepareDataDir } from "./data-dir.js";
 import { openDevices } from "./devices.js";
 import { EventBus } from "./event-bus.js";
 import { ExpiryService } from "./expiry.js";
-import { LicenseGuard, MigrationService, RegistryWatch, RiskEngine } from "./guard/index.js";
+import { LicenseGuard, MigrationService, RiskEngine } from "./guard/index.js";
 import { HostWatch } from "./host-watch.js";
 import { InFlight } from "./in-flight.js";
 import { DummyRecorder } from "./key-dummies.js";
@@ -155,7 +155,8 @@ async function assemble(
   });
   const mirror = new Mirror(registry, index, ledger, events, {
     lagMs: options.mirrorLagMs ?? 1000,
-    driftCheckMs: options.driftCheckMs ?? 60_000,
+    checkMs: pollMs,
+    repairMs: options.driftCheckMs ?? 60_000,
     keepUnrecovered: ledger.rebuilt || fresh,
     keyLifecycle$: keys.lifecycle$,
   });
@@ -188,19 +189,16 @@ async function assemble(
   expiry.start();
   ledgerWatch.start();
 
-  const registryWatch = new RegistryWatch({ mirror, index, intervalMs: pollMs, lagMs: options.mirrorLagMs ?? 1000 });
   const risks = new RiskEngine(
     riskInputsOf({
       ...{ events, host, index, keys, ledger, ledgerWatch, maintenance },
-      registryHealth$: registryWatch.health$,
+      registryHealth$: mirror.health$,
       ...(internals.clockJumps$ === undefined ? {} : { clockJumps$: internals.clockJumps$ }),
     }),
     { pollMs, ledgerRebuilt: ledger.rebuilt },
   );
   cleanups.push(() => risks.close());
-  cleanups.push(() => registryWatch.close());
   risks.start();
-  registryWatch.start();
   const refreshHost = () => host.refresh();
   const migration = new MigrationService({
     ...{ ledger, index, keys, mirror, events, operations, locks, keyOrder, dummies },

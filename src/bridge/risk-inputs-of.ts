@@ -4,11 +4,12 @@ import type { Ledger } from "../ledger/index.js";
 import { DAY_MS } from "../vocabulary/index.js";
 import type { BorrowIndex } from "./borrow-index.js";
 import type { EventBus } from "./event-bus.js";
-import type { RegistryHealth, RiskEngineInputs } from "./guard/risk-inputs.js";
+import type { RiskEngineInputs } from "./guard/risk-inputs.js";
 import type { HostWatch } from "./host-watch.js";
 import type { KeyManager } from "./key-manager.js";
 import type { LedgerWatch } from "./ledger-watch.js";
 import type { MaintenancePlanner } from "./maintenance.js";
+import type { Mirror } from "./mirror.js";
 
 /** The parts of the bridge the risk engine observes. */
 export interface RiskSources {
@@ -19,7 +20,7 @@ export interface RiskSources {
   readonly ledger: Pick<Ledger, "getMeta">;
   readonly ledgerWatch: Pick<LedgerWatch, "problem">;
   readonly maintenance: Pick<MaintenancePlanner, "window">;
-  readonly registryHealth$: Observable<{ health: RegistryHealth; detail?: string }>;
+  readonly registryHealth$: Mirror["health$"];
   /** Jumps from another source besides the clock monitor (virtual mode cannot step the wall clock). */
   readonly clockJumps$?: Observable<ClockJumpEvent>;
 }

@@ -2,5 +2,4 @@ export { LicenseGuard, LicenseUpdateBlockedError, type LicenseUpdateObserver } f
 export { validateLicenses } from "./license-input.js";
 export { MigrationService } from "./migrate.js";
 export { guardedPreflight, type PreflightSources } from "./preflight.js";
-export { RegistryWatch, type RegistryWatchOptions } from "./registry-watch.js";
 export { type RegistryHealth, RiskEngine, type RiskEngineInputs, type RiskEngineOptions } from "./risk-engine.js";
