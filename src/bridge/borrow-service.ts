@@ -6,7 +6,6 @@ import {
   NotActiveError as KeyNotActiveError,
   UnknownBorrowError as KeyUnknownBorrowError,
   UnknownProductError as KeyUnknownProductError,
-  type PendingProof,
 } from "../key/index.js";
 import type { BorrowRow, Ledger } from "../ledger/index.js";
 import { layerLogger } from "../log.js";
@@ -436,42 +435,6 @@ export class BorrowService {
     }
   }
 
-  /**
-   * The answer to a BORROW failed its signature check after its row was written: the row is
-   * marked rolled back (kept, with an audit entry, as evidence), and the key is asked, with
-   * answers that do verify, whether it made a borrow under this opId; if it did, that borrow is
-   * settled with our binding and tag, exactly as for an answer that was lost.
-   */
-  private async voidUnprovenBorrow(
-    session: KeySession,
-    committed: PromiseSettledResult<BorrowRow>,
-    opId: Buffer,
-    binding: string,
-    tag: Buffer,
-    release: Release,
-  ): Promise<void> {
-    void this.rollBackIfRecorded(session, opId, binding, tag).finally(release);
-    if (committed.status === "rejected") {
-      // Nothing was written (a forged id may collide with a real row): the signature error is the answer.
-      log.warn("the row of an unproven borrow answer was not written", {
-        serial: session.serial,
-        error: String(committed.reason),
-      });
-      return;
-    }
-    const row = committed.value;
-    await this.inputs.ledger.commit((tx) => {
-      tx.updateBorrowState(row.serial, row.id, { state: "rolled-back" });
-      tx.audit({
-        kind: "rollback",
-        serial: row.serial,
-        borrowId: row.id,
-        message: `borrow ${row.id} on key ${row.serial} was voided: the key's answer failed its signature check`,
-        details: { opId: opId.toString("hex") },
-      });
-    });
-  }
-
   private findForSettle(id: number, serial?: string): BorrowRow {
     const row = this.findOutstanding(id, serial);
     if (row.state !== "active") throw new AlreadyReturnedError(id, row.state);
@@ -551,19 +514,21 @@ export class BorrowService {
     locks.lockUnrecorded(opIdHex);
     try {
       crashPoint("borrow.before-key");
-      let answer: PendingProof<BorrowRecord>;
+      let record: BorrowRecord;
       const sequence = session.nextSequence();
       try {
-        answer = await keys.call(session, (client) =>
-          client.borrowWithPendingProof(
+        // The answer is returned only once its signature is proven (K9): nothing below ever sees an
+        // answer the key did not sign.
+        record = await keys.call(session, (client) =>
+          client.borrow(
             { opId, product: valid.product, days, binding: Buffer.from(binding, "hex"), tag, client: valid.client },
             signal === undefined ? {} : { signal },
           ),
         );
       } catch (error) {
-        if (error instanceof TransportTimeout || error instanceof TransportAborted) {
-          // The key may have done the borrow without our hearing it: undo it now, not at the next
-          // attach, keeping the borrow's place in the key's order until that is done.
+        if (error instanceof TransportTimeout || error instanceof TransportAborted || isBadSignature(error)) {
+          // No answer to trust (lost, or not the key's), yet the key may have done the borrow: undo it
+          // now, not at the next attach, keeping the borrow's place in the key's order until that is done.
           lease.handedOver = true;
           void this.rollBackIfRecorded(session, opId, binding, tag).finally(lease.release);
         } else if (error instanceof KeyNoBorrowableError && !session.looksBlocked(valid.product)) {
@@ -573,14 +538,10 @@ export class BorrowService {
         }
         throw mapBorrowError(error, session.serial, valid.product);
       }
-      const record = answer.value;
-      session.noteBorrowAnswered(record.product);
       crashPoint("borrow.after-key");
       // The borrow row alone is the durable record of the completed borrow (recovery matches key
-      // records to rows by opId), so no journal entry is written: one row, one group commit.
-      // The commit runs while the answer's signature is checked on the threadpool; nobody hears of
-      // the borrow (caller, index, mirror, events) before both are done.
-      const committed = ledger.commit((tx) => {
+      // records to rows by opId), so no journal entry is written: one row, one commit.
+      const written = ledger.commit((tx) => {
         const inserted = tx.insertBorrow({
           serial: session.serial,
           id: record.id,
@@ -610,28 +571,21 @@ export class BorrowService {
         }
         return inserted;
       });
-      // Both are awaited at once: a commit the disk refuses (full) while the proof is being checked
-      // is handled here, never left as a rejection nobody waits for (that ended the process).
-      const [written, proven] = await Promise.allSettled([committed, answer.verified]);
-      if (proven.status === "rejected") {
-        session.noteBorrowVoided(record.product);
-        lease.handedOver = true;
-        await this.voidUnprovenBorrow(session, written, opId, binding, tag, lease.release);
-        throw proven.reason;
-      }
       // Counted once proven, while a settle's freed seat is counted as soon as it is read: a borrow
       // into a seat that a settle just freed then never shows more borrowed than borrowable.
       session.noteBorrowed(record.product, sequence);
       // The counts said the key would refuse (a dummy, no seat), yet it borrowed: a dummy cleared (K5).
       if (blockedBefore) this.refreshLicenses(session, "borrow past a cached block");
-      if (written.status === "rejected") {
+      let row: BorrowRow;
+      try {
+        row = await written;
+      } catch (error) {
         // The key gave a seat the ledger could not record (a full disk): nobody may hold a seat the
         // ledger does not show, so it is given back now, and the caller hears why (LEDGER_DISK_FULL).
         lease.handedOver = true;
         void this.rollBackIfRecorded(session, opId, binding, tag).finally(lease.release);
-        throw written.reason;
+        throw error;
       }
-      const row = written.value;
       crashPoint("borrow.after-ledger");
       const entry = index.put(row);
       mirror.markDirty(row.serial, row.id);
@@ -654,6 +608,10 @@ export class BorrowService {
 interface IdempotentBorrow {
   readonly journalOpId: string;
   readonly record: (borrowOpId: string) => Record<string, unknown>;
+}
+
+function isBadSignature(error: unknown): boolean {
+  return isCodedError(error) && error.code === "PROTOCOL_BAD_SIGNATURE";
 }
 
 function mapBorrowError(error: unknown, serial: string, product: number): unknown {

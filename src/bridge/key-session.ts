@@ -38,8 +38,6 @@ export class KeySession {
   private listedSequence = 0;
   /** Changes applied while a listing is out: a listing queued before them does not hold them. */
   private readonly unlisted: SeatChange[] = [];
-  /** Per product: BORROW answers received whose signature check has not finished. */
-  private readonly unproven = new Map<number, number>();
 
   /** A session for a key seen for the first time; absent until `attach`. */
   constructor(
@@ -195,34 +193,12 @@ export class KeySession {
   looksBlocked(product: number): boolean {
     const license = this.license(product);
     if (license === undefined || license.dummies > 0) return true;
-    // Seats the key gave away in answers still being proven are taken, though not counted yet.
-    return license.borrowed + (this.unproven.get(product) ?? 0) + license.dummies >= license.borrowable;
-  }
-
-  /**
-   * The key answered a BORROW whose signature is still being checked: not counted (nobody may see
-   * it yet), but its seat is taken, so the next borrow does not expect one the key no longer has.
-   * Exactly one of `noteBorrowed` / `noteBorrowVoided` follows.
-   */
-  noteBorrowAnswered(product: number): void {
-    this.unproven.set(product, (this.unproven.get(product) ?? 0) + 1);
-  }
-
-  /** The answer of `noteBorrowAnswered` failed its proof: the borrow is being undone, its seat freed. */
-  noteBorrowVoided(product: number): void {
-    this.settleUnproven(product);
+    return license.borrowed + license.dummies >= license.borrowable;
   }
 
   /** The key answered a BORROW (fresh opId, queued at `sequence`), proven: one more active borrow of `product`. */
   noteBorrowed(product: number, sequence: number): void {
-    this.settleUnproven(product);
     this.apply({ sequence, product, borrowed: 1, dummies: 0 });
-  }
-
-  private settleUnproven(product: number): void {
-    const left = (this.unproven.get(product) ?? 0) - 1;
-    if (left > 0) this.unproven.set(product, left);
-    else this.unproven.delete(product);
   }
 
   /** The key answered a SETTLE of an active borrow (fresh opId, queued at `sequence`) with `outcome`. */
