@@ -122,8 +122,6 @@ export class Mirror {
   writes = 0;
   healthy = true;
   lastError: string | undefined;
-  /** The last `read()` and the registry revision it was made at. */
-  private lastRead: { revision: string; result: RegistryRead } | undefined;
   /** Epoch ms when a drift check last finished (repairing what it found); undefined before the first. */
   lastDriftCheckAt: number | undefined;
   private readonly healthSubject = new BehaviorSubject<RegistryHealthReport>({ health: "healthy" });
@@ -210,24 +208,13 @@ export class Mirror {
     });
   }
 
-  /**
-   * What the registry holds now, for reconcile, the registry watch and recovery. The result is kept
-   * while the registry's revision stays the same (a registry of 100 000 borrows takes a second to
-   * decode, and the watch reads it every few seconds); callers must not change it.
-   */
+  /** What the registry holds now, for reconcile and recovery; waits for the first drift check. */
   async read(): Promise<RegistryRead> {
     await this.firstCheck;
     try {
-      const before = await this.registry.revision?.();
-      if (before !== undefined && this.lastRead?.revision === before) return this.lastRead.result;
       const { entries } = await readBorrows(this.registry, (serial, id) => this.index.get(serial, id));
-      const result: RegistryRead = { view: { readable: true, borrows: entries.map((entry) => entry.borrow) }, entries };
-      // Kept only when nothing changed during the read: then the read is that revision's content.
-      const after = before === undefined ? undefined : await this.registry.revision?.();
-      this.lastRead = after !== undefined && after === before ? { revision: after, result } : undefined;
-      return result;
+      return { view: { readable: true, borrows: entries.map((entry) => entry.borrow) }, entries };
     } catch (error) {
-      this.lastRead = undefined;
       return { view: { readable: false, reason: errorMessage(error) }, entries: [] };
     }
   }

@@ -10,7 +10,6 @@ import {
   type RegistryValue,
   valueLine,
 } from "../registry/index.js";
-import { isoTime } from "./iso-time.js";
 
 /**
  * One registry key per outstanding borrow: `SOFTWARE\keybridge\Borrows\<serial>\<id>` with
@@ -34,8 +33,8 @@ export function entryValues(row: BorrowRow): Record<string, RegistryValue> {
   return {
     Product: { type: "u32", value: row.product },
     Client: { type: "string", value: row.client },
-    Issued: { type: "string", value: isoTime(row.issuedAt) },
-    Expires: { type: "string", value: isoTime(row.expiresAt) },
+    Issued: { type: "string", value: new Date(row.issuedAt).toISOString() },
+    Expires: { type: "string", value: new Date(row.expiresAt).toISOString() },
     Binding: { type: "binary", value: Buffer.from(row.binding, "hex") },
     Tag: { type: "binary", value: Buffer.from(row.tag, "hex") },
     OpId: { type: "binary", value: Buffer.from(row.opId, "hex") },
@@ -166,8 +165,8 @@ export function entryValueLines(row: BorrowRow): string {
   return [
     valueLine.u32("Product", row.product),
     valueLine.string("Client", row.client),
-    valueLine.string("Issued", isoTime(row.issuedAt)),
-    valueLine.string("Expires", isoTime(row.expiresAt)),
+    valueLine.string("Issued", new Date(row.issuedAt).toISOString()),
+    valueLine.string("Expires", new Date(row.expiresAt).toISOString()),
     valueLine.hex("Binding", row.binding),
     valueLine.hex("Tag", row.tag),
     valueLine.hex("OpId", row.opId),

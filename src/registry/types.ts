@@ -79,13 +79,6 @@ export interface RegistryAdapter {
    * Nothing is listed when the key does not exist. Optional: `readTree` serves where it is absent.
    */
   readKeys?(path: string): AsyncIterable<RegistryKeyListing[]>;
-  /**
-   * A token that differs whenever the stored content differs, known without reading the content
-   * (INI: the checksum of the file as last read or written here, while its inode, size and times
-   * are unchanged), so a caller may keep what it derived from a read until the token changes.
-   * `undefined` when it cannot be known so cheaply: read again then. Optional.
-   */
-  revision?(): Promise<string | undefined>;
   /** Applies every op in order, all or nothing. Invalid ops are rejected before anything changes. */
   applyBatch(ops: readonly RegistryOp[]): Promise<void>;
   /**
