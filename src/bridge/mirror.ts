@@ -4,30 +4,28 @@ import type { BorrowRow, Ledger } from "../ledger/index.js";
 import { layerLogger } from "../log.js";
 import type { RegistryView } from "../reconcile/index.js";
 import {
-  type RegistryAdapter,
-  RegistryCorruptError,
-  RegistryInvalidArgumentError,
-  type RegistryOp,
-} from "../registry/index.js";
-import { borrowKey } from "../vocabulary/index.js";
-import type { BorrowIndex } from "./borrow-index.js";
-import { crashPoint } from "./crash-points.js";
-import type { EventBus } from "./event-bus.js";
-import type { KeyLifecycleEvent } from "./key-manager.js";
-import {
   borrowPath,
   entryMatches,
   entryValueLines,
   isMirrored,
   type ParsedEntry,
   parseBorrowEntry,
+  type RegistryAdapter,
+  RegistryCorruptError,
+  RegistryInvalidArgumentError,
+  type RegistryOp,
   readBorrows,
   scanBorrowKeys,
   serialPath,
   setOps,
   treeFromRows,
   writeOps,
-} from "./registry-codec.js";
+} from "../registry/index.js";
+import { borrowKey } from "../vocabulary/index.js";
+import type { BorrowIndex } from "./borrow-index.js";
+import { crashPoint } from "./crash-points.js";
+import type { EventBus } from "./event-bus.js";
+import type { KeyLifecycleEvent } from "./key-manager.js";
 
 const log = layerLogger("bridge");
 

@@ -16,6 +16,7 @@ import {
   type RepairStep,
   reconcile,
 } from "../reconcile/index.js";
+import type { ParsedEntry } from "../registry/index.js";
 import { borrowKey, DEFAULT_SETTLE_WINDOW_MS } from "../vocabulary/index.js";
 import type { FindingView, PreflightView, ReconcileView, RepairResultView } from "./api.js";
 import type { BorrowIndex } from "./borrow-index.js";
@@ -26,7 +27,6 @@ import type { InFlight } from "./in-flight.js";
 import type { DummyRecorder } from "./key-dummies.js";
 import type { KeyManager } from "./key-manager.js";
 import type { Mirror } from "./mirror.js";
-import type { ParsedEntry } from "./registry-codec.js";
 import { isTagUnknown } from "./tag-unknown.js";
 
 const log = layerLogger("bridge");

@@ -5,6 +5,7 @@ import { UnknownBorrowError as KeyUnknownBorrowError } from "../key/index.js";
 import type { BorrowRow, Ledger, OpRow } from "../ledger/index.js";
 import { layerLogger } from "../log.js";
 import type { BorrowRecord } from "../protocol/index.js";
+import type { ParsedEntry } from "../registry/index.js";
 import { KeyDisconnected } from "../transport/index.js";
 import { type BorrowState, borrowKey, OUTSTANDING_STATES } from "../vocabulary/index.js";
 import type { BorrowIndex } from "./borrow-index.js";
@@ -15,7 +16,6 @@ import type { DummyRecorder } from "./key-dummies.js";
 import type { KeyManager } from "./key-manager.js";
 import type { KeySession } from "./key-session.js";
 import type { Mirror } from "./mirror.js";
-import type { ParsedEntry } from "./registry-codec.js";
 import { UNKNOWN_TAG } from "./tag-unknown.js";
 
 const log = layerLogger("bridge");

@@ -142,9 +142,9 @@ const EXCEPTIONS: readonly { from: string; target: string; why: string }[] = [
     why: "virtual mode wires the virtual bus into the transport",
   },
   {
-    // src/bridge/index.ts would load every bridge module, which is what the check overlaps.
+    // src/ledger/index.ts would load the whole ledger layer, which is what the check overlaps.
     from: "src/server/daemon-boot.ts",
-    target: "src/bridge/ledger-check.ts",
+    target: "src/ledger/quick-check.ts",
     why: "serve starts the ledger's quick_check on a worker before the daemon's modules load",
   },
   {
@@ -158,12 +158,18 @@ const EXCEPTIONS: readonly { from: string; target: string; why: string }[] = [
     target: "src/bridge/errors.ts",
     why: "the data directory's refusal is completed with the running daemon's URL",
   },
-  {
-    // Loaded only inside `doctor`'s action: whether the keys enumerate, the ledger opens and the
-    // registry file verifies must be answerable when the daemon is down or cannot start.
-    from: "src/cli/doctor/local-access.ts",
-    target: "src/bridge/local-diagnostics.ts",
+  // Loaded only inside `doctor`'s action: whether the keys enumerate, the ledger opens and the
+  // registry file verifies must be answerable when the daemon is down or cannot start. Doctor's
+  // local diagnostics reach those layers' own entry points, read-only.
+  ...["src/transport/index.ts", "src/ledger/index.ts", "src/registry/index.ts"].map((target) => ({
+    from: "src/cli/doctor/local-diagnostics.ts",
+    target,
     why: "doctor checks the devices, the ledger and the registry file locally, read-only",
+  })),
+  {
+    from: "src/cli/doctor/ledger-verify-worker.ts",
+    target: "src/ledger/index.ts",
+    why: "doctor verifies the ledger on a worker thread it can stop",
   },
   {
     // The key firmware is a shipped part of the package (dist/native-mocks): `keybridge key ...`

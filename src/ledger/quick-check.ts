@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
-import { DEFAULT_FILE_NAME } from "../ledger/file-name.js";
+import { DEFAULT_FILE_NAME } from "./file-name.js";
 
 /**
  * Starts SQLite's quick_check of `<dataDir>/ledger.db` on a worker thread and resolves whether it passed.
@@ -14,7 +14,7 @@ export function startLedgerCheck(dataDir: string): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
     let worker: Worker;
     try {
-      worker = new Worker(new URL("./ledger-check-worker.js", import.meta.url), { workerData: { file } });
+      worker = new Worker(new URL("./quick-check-worker.js", import.meta.url), { workerData: { file } });
     } catch {
       // No worker (e.g. the sources run untranspiled): the open checks inline, as without this.
       resolve(false);
