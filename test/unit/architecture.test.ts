@@ -658,6 +658,15 @@ describe("the layer rules", () => {
     expect(importCycles(project).map((cycle) => cycle.join(" → "))).toEqual([]);
   });
 
+  it("src/bridge/open.ts stays wiring: at most 150 lines", () => {
+    // It builds each service from what it uses and starts them in order; behaviour lives in the services.
+    const lines = readFileSync(join(ROOT, "src/bridge/open.ts"), "utf8").trimEnd().split("\n").length;
+    expect(
+      lines,
+      "src/bridge/open.ts grew past 150 lines: move behaviour into a service of its own",
+    ).toBeLessThanOrEqual(150);
+  });
+
   it("the CLI does not load the bridge or an I/O layer at start", () => {
     expect(cliClosureViolations(project)).toEqual([]);
   });
