@@ -124,8 +124,9 @@ export class Recovery {
    * and recovery puts every row it changes into the index, so the index (loaded from the ledger's
    * checksum-verified outstanding rows moments before) holds exactly what the ledger would list. The
    * key's outstanding rows are taken from it then: the ledger query walks every history row of the
-   * key, 20-50 ms per query with 100 000 rows, twice per key. Later attaches, which may race with
-   * operations between their commit and their index update, still ask the ledger.
+   * key, twice per key, which a long history makes a visible part of the time to ready
+   * (`ready_ms_100k`). Later attaches, which may race with operations between their commit and
+   * their index update, still ask the ledger.
    */
   async duringStart<T>(work: () => Promise<T>): Promise<T> {
     this.indexHoldsLedger = true;
@@ -152,8 +153,8 @@ export class Recovery {
     const records = await keys.call(session, (client) => client.listAllBorrows());
     crashPoint("recovery.after-key");
     const onKey = new Map(records.map((record) => [record.id, record]));
-    // Only the serial's outstanding rows: the ledger may hold 100 000 history rows of this key, and
-    // reading and verifying all of them made every start slow. A key record matching none of them
+    // Only the serial's outstanding rows: the key's history may be long, and reading and verifying
+    // all of it would slow every attach. A key record matching none of them
     // (rare: the key holds at most its borrowable seats) is looked up by itself in the history.
     const rows = this.outstandingRows(serial, OUTSTANDING_STATES);
     const byOpId = new Map(rows.map((row) => [row.opId, row]));

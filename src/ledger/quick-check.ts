@@ -4,8 +4,9 @@ import { DEFAULT_FILE_NAME } from "./file-name.js";
 
 /**
  * Starts SQLite's quick_check of `<dataDir>/ledger.db` on a worker thread and resolves whether it passed.
- * The daemon starts it before loading its modules, so on a second core the check (~120 ms for a
- * 100 000-row ledger) overlaps the module loading instead of following it. Resolves `false` when the
+ * The daemon starts it before loading its modules, so on a second core the check, which grows with
+ * the ledger's history, overlaps the module loading instead of adding to the time to ready
+ * (`ready_ms_100k`). Resolves `false` when the
  * check failed or could not run (no worker, file missing): the ledger's open then checks inline.
  * The worker is unref'd: it never keeps the process alive.
  */

@@ -126,7 +126,7 @@ export type EntryKey = Pick<RegistryKeyListing, "values" | "valueLines">;
 
 /**
  * Visits the Borrows subtree in batches: `onEntryKey` for each `<serial>\\<id>` key, through
- * `readKeys` where the adapter has it, so 100 000 entries are never all decoded at once. Returns
+ * `readKeys` where the adapter has it, so a large registry is never decoded all at once. Returns
  * the serials whose key holds neither values nor entries (left behind by returns).
  */
 export async function scanBorrowKeys(
