@@ -6,7 +6,7 @@ const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 1000;
 
 /** The audit trail as the API shows it: validated query in, ISO times and no nulls out. */
-export function listAuditEntries(ledger: Ledger, query: AuditQueryInput): AuditEntryView[] {
+export function listAuditEntries(ledger: Pick<Ledger, "listAudit">, query: AuditQueryInput): AuditEntryView[] {
   const limit = query.limit ?? DEFAULT_LIMIT;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
     throw new InvalidRequestError("limit", `limit must be an integer from 1 to ${MAX_LIMIT}, got ${limit}`);

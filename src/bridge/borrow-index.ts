@@ -1,8 +1,7 @@
 import type { BorrowRow } from "../ledger/index.js";
 import { borrowKey, OUTSTANDING_STATES } from "../vocabulary/index.js";
-import { isoTime } from "./iso-time.js";
 
-/** An outstanding borrow with the parts of its view that never change, formatted once when first shown. */
+/** An outstanding borrow with the parts of its view that never change, formatted once. */
 export interface IndexedBorrow {
   readonly row: BorrowRow;
   readonly issuedAtIso: string;
@@ -10,40 +9,13 @@ export interface IndexedBorrow {
   readonly dummyUntilIso: string | undefined;
 }
 
-/**
- * Formats lazily: 100 000 outstanding borrows loaded at start are mostly never listed one by one,
- * and their times formatted up front took 70 MB (a concatenated string is a tree of pieces).
- */
-class IndexEntry implements IndexedBorrow {
-  private issued: string | undefined;
-  private expires: string | undefined;
-  private dummyUntil: string | undefined;
-
-  constructor(readonly row: BorrowRow) {}
-
-  get issuedAtIso(): string {
-    this.issued ??= flatIso(this.row.issuedAt);
-    return this.issued;
-  }
-
-  get expiresAtIso(): string {
-    this.expires ??= flatIso(this.row.expiresAt);
-    return this.expires;
-  }
-
-  get dummyUntilIso(): string | undefined {
-    if (this.row.dummyUntil === null) return undefined;
-    this.dummyUntil ??= flatIso(this.row.dummyUntil);
-    return this.dummyUntil;
-  }
-}
-
-/** `isoTime` as one flat string, so a cached time costs its 24 bytes and not the pieces it was joined from. */
-function flatIso(ms: number): string {
-  const text = isoTime(ms);
-  // Reading a character makes V8 flatten the joined string in place.
-  text.charCodeAt(0);
-  return text;
+function indexed(row: BorrowRow): IndexedBorrow {
+  return {
+    row,
+    issuedAtIso: new Date(row.issuedAt).toISOString(),
+    expiresAtIso: new Date(row.expiresAt).toISOString(),
+    dummyUntilIso: row.dummyUntil === null ? undefined : new Date(row.dummyUntil).toISOString(),
+  };
 }
 
 /**
@@ -65,7 +37,7 @@ export class BorrowIndex {
       this.entries.delete(key);
       return undefined;
     }
-    const entry = new IndexEntry(row);
+    const entry = indexed(row);
     this.entries.set(key, entry);
     return entry;
   }

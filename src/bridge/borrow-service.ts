@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { isCodedError } from "../errors.js";
-import { isKeyRefusal, type PendingProof } from "../key/index.js";
-import type { BorrowRow } from "../ledger/index.js";
+import { isKeyRefusal } from "../key/index.js";
+import type { BorrowRow, Ledger } from "../ledger/index.js";
 import { layerLogger } from "../log.js";
 import type { BorrowRecord } from "../protocol/index.js";
 import {
@@ -12,9 +12,9 @@ import {
   unsafeTextReason,
 } from "../protocol/index.js";
 import { TransportAborted, TransportTimeout } from "../transport/index.js";
-import { borrowKey } from "../vocabulary/index.js";
 import type { BorrowRequestInput, BorrowView, ReturnResultView } from "./api.js";
-import type { BridgeContext } from "./context.js";
+import type { BorrowIndex } from "./borrow-index.js";
+import type { BorrowLocks } from "./borrow-locks.js";
 import { type CrashPoint, crashPoint } from "./crash-points.js";
 import {
   AlreadyReturnedError,
@@ -27,6 +27,7 @@ import {
   UnknownBorrowError,
   UnknownProductError,
 } from "./errors.js";
+import type { EventBus } from "./event-bus.js";
 import {
   type BorrowFingerprint,
   differingFields,
@@ -35,11 +36,15 @@ import {
   recordedBorrowOpId,
   validateIdempotencyKey,
 } from "./idempotency.js";
-import { noteKeyDummies } from "./key-dummies.js";
-import type { Release } from "./key-order.js";
+import type { InFlight } from "./in-flight.js";
+import type { DummyRecorder } from "./key-dummies.js";
+import type { KeyManager } from "./key-manager.js";
+import type { KeyOrder, Release } from "./key-order.js";
 import type { KeySession } from "./key-session.js";
+import type { MaintenancePlanner } from "./maintenance.js";
+import type { Mirror } from "./mirror.js";
 import { isTagUnknown, selfDummyAt } from "./tag-unknown.js";
-import { borrowViewOf, borrowViewOfRow } from "./views.js";
+import { borrowViewOf, borrowViewOfRow, type ProductNames } from "./views.js";
 
 const log = layerLogger("bridge");
 
@@ -89,6 +94,26 @@ export function validateBorrowRequest(request: BorrowRequestInput): ValidRequest
   return { product, client, days, serial };
 }
 
+/** What the borrow service reads, writes and waits for. */
+export interface BorrowServiceInputs {
+  readonly ledger: Pick<
+    Ledger,
+    "assertWritable" | "commit" | "deriveTag" | "getBorrow" | "getBorrowByOpId" | "getOp" | "listKeys" | "serverSecret"
+  >;
+  readonly index: Pick<BorrowIndex, "byId" | "get" | "put">;
+  readonly keys: Pick<KeyManager, "call" | "refreshLicensesInBackground" | "servingSessions" | "session">;
+  readonly mirror: Pick<Mirror, "markDirty">;
+  readonly events: Pick<EventBus, "emit">;
+  readonly operations: Pick<InFlight, "run">;
+  readonly locks: BorrowLocks;
+  readonly keyOrder: Pick<KeyOrder, "shared" | "withShared">;
+  readonly maintenance: Pick<MaintenancePlanner, "allowedDays">;
+  readonly dummies: Pick<DummyRecorder, "record">;
+  /** The current host binding, lower-case hex. */
+  binding(): string;
+  readonly productName: ProductNames;
+}
+
 /**
  * Borrow, return and expiry settle. Each writes the key and the ledger in the order that leaves
  * a crash recoverable from what survives (see docs/bridge.md), and marks the registry mirror
@@ -98,7 +123,7 @@ export class BorrowService {
   /** Borrows under an idempotency key still running, by journal opId: a concurrent retry joins its result. */
   private readonly idempotent = new Map<string, { fingerprint: BorrowFingerprint; result: Promise<BorrowView> }>();
 
-  constructor(private readonly ctx: BridgeContext) {}
+  constructor(private readonly inputs: BorrowServiceInputs) {}
 
   /**
    * With an idempotency key, the borrow is recorded under it in the same commit as its row (a
@@ -110,7 +135,7 @@ export class BorrowService {
    */
   async borrow(request: BorrowRequestInput, signal?: AbortSignal, idempotencyKey?: string): Promise<BorrowView> {
     const valid = validateBorrowRequest(request);
-    if (idempotencyKey === undefined) return this.ctx.inFlight.run(() => this.borrowNow(valid, signal));
+    if (idempotencyKey === undefined) return this.inputs.operations.run(() => this.borrowNow(valid, signal));
     const key = validateIdempotencyKey(idempotencyKey);
     const fingerprint: BorrowFingerprint = {
       product: valid.product,
@@ -118,7 +143,7 @@ export class BorrowService {
       days: valid.days ?? null,
       serial: valid.serial ?? null,
     };
-    const journalOpId = idempotencyOpId(this.ctx.ledger.serverSecret(), key);
+    const journalOpId = idempotencyOpId(this.inputs.ledger.serverSecret(), key);
     const running = this.idempotent.get(journalOpId);
     if (running !== undefined) {
       const differing = differingFields(running.fingerprint, fingerprint);
@@ -128,7 +153,7 @@ export class BorrowService {
     const earlier = this.earlierBorrow(journalOpId, fingerprint);
     if (earlier !== undefined) return earlier;
     const record = (borrowOpId: string) => idempotencyDetails(key, borrowOpId, fingerprint);
-    const result = this.ctx.inFlight.run(() => this.borrowNow(valid, signal, { journalOpId, record }));
+    const result = this.inputs.operations.run(() => this.borrowNow(valid, signal, { journalOpId, record }));
     const entry = { fingerprint, result };
     this.idempotent.set(journalOpId, entry);
     try {
@@ -140,7 +165,7 @@ export class BorrowService {
 
   /** The borrow recorded under this idempotency journal opId, as it is now; undefined when there is none to answer. */
   private earlierBorrow(journalOpId: string, fingerprint: BorrowFingerprint): BorrowView | undefined {
-    const { ledger, index, keys } = this.ctx;
+    const { ledger, index, keys } = this.inputs;
     const op = ledger.getOp(journalOpId);
     if (op === undefined) return undefined;
     const borrowOpId = recordedBorrowOpId(op, fingerprint);
@@ -148,35 +173,33 @@ export class BorrowService {
     const row = ledger.getBorrowByOpId(borrowOpId);
     if (row === undefined || row.state === "rolled-back") return undefined;
     const keyNow = keys.session(row.serial)?.keyNow() ?? Date.now();
-    return borrowViewOfRow(index.get(row.serial, row.id) ?? row, keyNow, this.ctx.productName);
+    return borrowViewOfRow(index.get(row.serial, row.id) ?? row, keyNow, this.inputs.productName);
   }
 
   async returnBorrow(id: number, signal?: AbortSignal, serial?: string): Promise<ReturnResultView> {
     if (!Number.isSafeInteger(id) || id <= 0) throw new InvalidRequestError("id", "id must be a positive integer");
-    return this.ctx.inFlight.run(async () => {
+    return this.inputs.operations.run(async () => {
       const row = this.findForSettle(id, serial);
       this.refuseUnknownTag(row);
       const session = this.servingSession(row.serial);
-      if (row.binding !== this.ctx.binding()) throw new BindingMismatchError(row.serial, row.id);
-      const key = borrowKey(row.serial, row.id);
-      if (this.ctx.inFlight.busyBorrows.has(key)) throw new AlreadyReturnedError(id, "returning");
-      this.ctx.inFlight.busyBorrows.add(key);
+      if (row.binding !== this.inputs.binding()) throw new BindingMismatchError(row.serial, row.id);
+      if (!this.inputs.locks.tryLock(row.serial, row.id)) throw new AlreadyReturnedError(id, "returning");
       try {
         const done = await this.settle(session, row, "return", signal);
         // How the borrow ended, as the key answered: a dummy is never reported as returned.
         return {
-          borrow: borrowViewOfRow(done, session.keyNow(), this.ctx.productName),
+          borrow: borrowViewOfRow(done, session.keyNow(), this.inputs.productName),
           outcome: done.state === "dummy" ? "dummy" : "returned",
         };
       } finally {
-        this.ctx.inFlight.busyBorrows.delete(key);
+        this.inputs.locks.unlock(row.serial, row.id);
       }
     });
   }
 
   /** The outstanding borrow with this id, or the typed error saying why there is none. */
   findOutstanding(id: number, serial?: string): BorrowRow {
-    const found = this.ctx.index.byId(id).filter((row) => serial === undefined || row.serial === serial);
+    const found = this.inputs.index.byId(id).filter((row) => serial === undefined || row.serial === serial);
     if (found.length === 1) return found[0] as BorrowRow;
     if (found.length > 1) {
       const active = found.filter((row) => row.state !== "dummy");
@@ -185,9 +208,9 @@ export class BorrowService {
         details: { serials: found.map((row) => row.serial) },
       });
     }
-    for (const key of this.ctx.ledger.listKeys()) {
+    for (const key of this.inputs.ledger.listKeys()) {
       if (serial !== undefined && key.serial !== serial) continue;
-      const row = this.ctx.ledger.getBorrow(key.serial, id);
+      const row = this.inputs.ledger.getBorrow(key.serial, id);
       if (row !== undefined) throw new AlreadyReturnedError(id, row.state);
     }
     throw new UnknownBorrowError(id);
@@ -203,8 +226,9 @@ export class BorrowService {
    * dummy meanwhile is answered as that dummy, without asking the key.
    */
   async settle(session: KeySession, row: BorrowRow, kind: SettleKind, signal?: AbortSignal): Promise<BorrowRow> {
-    return this.ctx.inFlight.keyOrder.withShared(row.serial, async () => {
-      const current = this.ctx.index.get(row.serial, row.id) ?? this.ctx.ledger.getBorrow(row.serial, row.id) ?? row;
+    return this.inputs.keyOrder.withShared(row.serial, async () => {
+      const current =
+        this.inputs.index.get(row.serial, row.id) ?? this.inputs.ledger.getBorrow(row.serial, row.id) ?? row;
       if (current.state === "dummy") return current;
       if (current.state !== "active") throw new AlreadyReturnedError(row.id, current.state);
       return this.settleNow(session, current, kind, signal);
@@ -217,7 +241,7 @@ export class BorrowService {
     kind: SettleKind,
     signal?: AbortSignal,
   ): Promise<BorrowRow> {
-    const { ledger, index, mirror, keys, events } = this.ctx;
+    const { ledger, index, mirror, keys, events } = this.inputs;
     this.refuseUnknownTag(row);
     const [afterJournal, afterKey, afterLedger] = SETTLE_POINTS[kind];
     const settleOpId = randomBytes(16).toString("hex");
@@ -305,7 +329,7 @@ export class BorrowService {
     crashPoint(afterLedger);
     index.put(done);
     mirror.markDirty(row.serial, row.id);
-    const view = borrowViewOfRow(done, session.keyNow(), this.ctx.productName);
+    const view = borrowViewOfRow(done, session.keyNow(), this.inputs.productName);
     if (done.state === "dummy") {
       log.error(outcome.wasDummy ? "the key already held the borrow as a dummy" : "a settle produced a borrow dummy", {
         serial: row.serial,
@@ -332,9 +356,8 @@ export class BorrowService {
    */
   private async dummyUntilOnKey(session: KeySession, row: BorrowRow): Promise<number | null> {
     try {
-      const records = await this.ctx.keys.call(session, (client) => client.listAllBorrows());
-      await noteKeyDummies(
-        this.ctx,
+      const records = await this.inputs.keys.call(session, (client) => client.listAllBorrows());
+      await this.inputs.dummies.record(
         session,
         records.filter((record) => record.id !== row.id),
         { cause: "the key's listing after a NOT_ACTIVE refusal" },
@@ -352,7 +375,7 @@ export class BorrowService {
   }
 
   servingSession(serial: string): KeySession {
-    const session = this.ctx.keys.session(serial);
+    const session = this.inputs.keys.session(serial);
     if (session === undefined || !session.present || !session.serving) {
       throw new NoKeyError(`key ${serial} is not attached; plug it in and try again`, { details: { serial } });
     }
@@ -361,18 +384,18 @@ export class BorrowService {
 
   /** Re-lists the key's licenses in the background (coalesced); a failure is logged, never thrown. */
   refreshLicenses(session: KeySession, reason: string): void {
-    this.ctx.keys.refreshLicensesInBackground(session, reason);
+    this.inputs.keys.refreshLicensesInBackground(session, reason);
   }
 
   /** TAG_UNKNOWN for a borrow whose tag was lost: any SETTLE of it would make a dummy (K3). */
   refuseUnknownTag(row: BorrowRow): void {
     if (!isTagUnknown(row)) return;
-    const session = this.ctx.keys.session(row.serial);
+    const session = this.inputs.keys.session(row.serial);
     throw new TagUnknownError(row.serial, row.id, selfDummyAt(row, session?.settleWindowMs));
   }
 
   private async rollBackIfRecorded(session: KeySession, opId: Buffer, binding: string, tag: Buffer): Promise<void> {
-    const { keys, ledger } = this.ctx;
+    const { keys, ledger } = this.inputs;
     try {
       const status = await keys.call(session, (client) => client.opStatus(opId));
       if (!status.known || status.kind !== "borrow" || status.borrowId === undefined) return;
@@ -412,42 +435,6 @@ export class BorrowService {
     }
   }
 
-  /**
-   * The answer to a BORROW failed its signature check after its row was written: the row is
-   * marked rolled back (kept, with an audit entry, as evidence), and the key is asked, with
-   * answers that do verify, whether it made a borrow under this opId; if it did, that borrow is
-   * settled with our binding and tag, exactly as for an answer that was lost.
-   */
-  private async voidUnprovenBorrow(
-    session: KeySession,
-    committed: PromiseSettledResult<BorrowRow>,
-    opId: Buffer,
-    binding: string,
-    tag: Buffer,
-    release: Release,
-  ): Promise<void> {
-    void this.rollBackIfRecorded(session, opId, binding, tag).finally(release);
-    if (committed.status === "rejected") {
-      // Nothing was written (a forged id may collide with a real row): the signature error is the answer.
-      log.warn("the row of an unproven borrow answer was not written", {
-        serial: session.serial,
-        error: String(committed.reason),
-      });
-      return;
-    }
-    const row = committed.value;
-    await this.ctx.ledger.commit((tx) => {
-      tx.updateBorrowState(row.serial, row.id, { state: "rolled-back" });
-      tx.audit({
-        kind: "rollback",
-        serial: row.serial,
-        borrowId: row.id,
-        message: `borrow ${row.id} on key ${row.serial} was voided: the key's answer failed its signature check`,
-        details: { opId: opId.toString("hex") },
-      });
-    });
-  }
-
   private findForSettle(id: number, serial?: string): BorrowRow {
     const row = this.findOutstanding(id, serial);
     if (row.state !== "active") throw new AlreadyReturnedError(id, row.state);
@@ -462,7 +449,7 @@ export class BorrowService {
       }
       return session;
     }
-    const serving = this.ctx.keys.servingSessions();
+    const serving = this.inputs.keys.servingSessions();
     if (serving.length === 0) throw new NoKeyError();
     if (serving.length === 1) {
       const only = serving[0] as KeySession;
@@ -487,7 +474,7 @@ export class BorrowService {
     idempotency?: IdempotentBorrow,
   ): Promise<BorrowView> {
     const picked = this.pickSession(valid);
-    const release = await this.ctx.inFlight.keyOrder.shared(picked.serial);
+    const release = await this.inputs.keyOrder.shared(picked.serial);
     const lease = { release, handedOver: false };
     try {
       // A license update may have gone first: the key and its licenses are looked at again.
@@ -505,7 +492,7 @@ export class BorrowService {
     signal?: AbortSignal,
     idempotency?: IdempotentBorrow,
   ): Promise<BorrowView> {
-    const { ledger, index, mirror, keys, events, inFlight } = this.ctx;
+    const { ledger, index, mirror, keys, events, locks } = this.inputs;
     // A seat is taken on the key before it is recorded: with the ledger known to refuse the record
     // (a full disk, its file lost), none is taken.
     ledger.assertWritable();
@@ -518,28 +505,30 @@ export class BorrowService {
       );
     }
     // A planned maintenance shortens the default period, or refuses, so that no borrow outlasts its start.
-    const days = this.ctx.maintenance.allowedDays(valid.days, license.borrowDays, session.keyNow());
+    const days = this.inputs.maintenance.allowedDays(valid.days, license.borrowDays, session.keyNow());
     const opId = randomBytes(16);
     const opIdHex = opId.toString("hex");
     const tag = ledger.deriveTag(opId);
-    const binding = this.ctx.binding();
+    const binding = this.inputs.binding();
     const blockedBefore = session.looksBlocked(valid.product);
-    inFlight.borrowOpIds.add(opIdHex);
+    locks.lockUnrecorded(opIdHex);
     try {
       crashPoint("borrow.before-key");
-      let answer: PendingProof<BorrowRecord>;
+      let record: BorrowRecord;
       const sequence = session.nextSequence();
       try {
-        answer = await keys.call(session, (client) =>
-          client.borrowWithPendingProof(
+        // The answer is returned only once its signature is proven (K9): nothing below ever sees an
+        // answer the key did not sign.
+        record = await keys.call(session, (client) =>
+          client.borrow(
             { opId, product: valid.product, days, binding: Buffer.from(binding, "hex"), tag, client: valid.client },
             signal === undefined ? {} : { signal },
           ),
         );
       } catch (error) {
-        if (error instanceof TransportTimeout || error instanceof TransportAborted) {
-          // The key may have done the borrow without our hearing it: undo it now, not at the next
-          // attach, keeping the borrow's place in the key's order until that is done.
+        if (error instanceof TransportTimeout || error instanceof TransportAborted || isBadSignature(error)) {
+          // No answer to trust (lost, or not the key's), yet the key may have done the borrow: undo it
+          // now, not at the next attach, keeping the borrow's place in the key's order until that is done.
           lease.handedOver = true;
           void this.rollBackIfRecorded(session, opId, binding, tag).finally(lease.release);
         } else if (isKeyRefusal(error, Status.NO_BORROWABLE) && !session.looksBlocked(valid.product)) {
@@ -549,14 +538,10 @@ export class BorrowService {
         }
         throw mapBorrowError(error, session.serial, valid.product);
       }
-      const record = answer.value;
-      session.noteBorrowAnswered(record.product);
       crashPoint("borrow.after-key");
       // The borrow row alone is the durable record of the completed borrow (recovery matches key
-      // records to rows by opId), so no journal entry is written: one row, one group commit.
-      // The commit runs while the answer's signature is checked on the threadpool; nobody hears of
-      // the borrow (caller, index, mirror, events) before both are done.
-      const committed = ledger.commit((tx) => {
+      // records to rows by opId), so no journal entry is written: one row, one commit.
+      const written = ledger.commit((tx) => {
         const inserted = tx.insertBorrow({
           serial: session.serial,
           id: record.id,
@@ -586,42 +571,35 @@ export class BorrowService {
         }
         return inserted;
       });
-      // Both are awaited at once: a commit the disk refuses (full) while the proof is being checked
-      // is handled here, never left as a rejection nobody waits for (that ended the process).
-      const [written, proven] = await Promise.allSettled([committed, answer.verified]);
-      if (proven.status === "rejected") {
-        session.noteBorrowVoided(record.product);
-        lease.handedOver = true;
-        await this.voidUnprovenBorrow(session, written, opId, binding, tag, lease.release);
-        throw proven.reason;
-      }
       // Counted once proven, while a settle's freed seat is counted as soon as it is read: a borrow
       // into a seat that a settle just freed then never shows more borrowed than borrowable.
       session.noteBorrowed(record.product, sequence);
       // The counts said the key would refuse (a dummy, no seat), yet it borrowed: a dummy cleared (K5).
       if (blockedBefore) this.refreshLicenses(session, "borrow past a cached block");
-      if (written.status === "rejected") {
+      let row: BorrowRow;
+      try {
+        row = await written;
+      } catch (error) {
         // The key gave a seat the ledger could not record (a full disk): nobody may hold a seat the
         // ledger does not show, so it is given back now, and the caller hears why (LEDGER_DISK_FULL).
         lease.handedOver = true;
         void this.rollBackIfRecorded(session, opId, binding, tag).finally(lease.release);
-        throw written.reason;
+        throw error;
       }
-      const row = written.value;
       crashPoint("borrow.after-ledger");
       const entry = index.put(row);
       mirror.markDirty(row.serial, row.id);
       const view =
         entry === undefined
-          ? borrowViewOfRow(row, session.keyNow(), this.ctx.productName)
-          : borrowViewOf(entry, session.keyNow(), this.ctx.productName);
+          ? borrowViewOfRow(row, session.keyNow(), this.inputs.productName)
+          : borrowViewOf(entry, session.keyNow(), this.inputs.productName);
       events.emit("borrow.created", `product ${row.product} borrowed by ${row.client}`, {
         serial: row.serial,
         borrow: view,
       });
       return view;
     } finally {
-      inFlight.borrowOpIds.delete(opIdHex);
+      locks.unlockUnrecorded(opIdHex);
     }
   }
 }
@@ -630,6 +608,10 @@ export class BorrowService {
 interface IdempotentBorrow {
   readonly journalOpId: string;
   readonly record: (borrowOpId: string) => Record<string, unknown>;
+}
+
+function isBadSignature(error: unknown): boolean {
+  return isCodedError(error) && error.code === "PROTOCOL_BAD_SIGNATURE";
 }
 
 function mapBorrowError(error: unknown, serial: string, product: number): unknown {

@@ -115,6 +115,18 @@ export class DataDirLock {
     }
   }
 
+  /**
+   * The library's lock on `dataDir`: `given` when the caller (the daemon) already holds it, which
+   * the caller then releases, else one taken now.
+   */
+  static heldFor(dataDir: string, given: DataDirLock | undefined): DataDirLock {
+    if (given === undefined) return DataDirLock.acquire(dataDir, { role: "library" });
+    if (!given.held || !given.covers(dataDir)) {
+      throw new Error(`the data directory lock passed to openBridge does not hold ${dataDir}`);
+    }
+    return given;
+  }
+
   get held(): boolean {
     return !this.released;
   }

@@ -1,21 +1,13 @@
 import { BridgeClosedError } from "./errors.js";
-import { KeyOrder } from "./key-order.js";
 
 /**
- * Counts operations in progress so `close()` can stop accepting new ones and wait for the
- * rest, and remembers the opIds of borrows between key and ledger so recovery never rolls back
- * a borrow that is about to be acknowledged, and orders per key the operations that take seats
- * against those that change the licenses (see KeyOrder).
+ * Counts the operations in progress, so that `close()` can stop accepting new ones and wait for
+ * the rest, and preflight can say that some are running.
  */
 export class InFlight {
   private count = 0;
   private closing = false;
   private waiters: (() => void)[] = [];
-  readonly borrowOpIds = new Set<string>();
-  /** `serial/id` of borrows with a return, settle or rebind running. */
-  readonly busyBorrows = new Set<string>();
-  /** Per key: seat operations (borrow, settle, rebind) against license updates. */
-  readonly keyOrder = new KeyOrder();
 
   get size(): number {
     return this.count;

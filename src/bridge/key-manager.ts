@@ -1,4 +1,4 @@
-import { type Observable, Subject, type Subscription } from "rxjs";
+import { filter, firstValueFrom, map, type Observable, Subject, type Subscription } from "rxjs";
 import { isCodedError } from "../errors.js";
 import { CounterfeitKeyError, connectKey, type LicenseUpdateSigner, type PinStore } from "../key/index.js";
 import type { Ledger } from "../ledger/index.js";
@@ -15,7 +15,7 @@ import {
 } from "../transport/index.js";
 import type { KeyExchangeView } from "./api.js";
 import type { EventBus } from "./event-bus.js";
-import { KeySession } from "./key-session.js";
+import { type KeyPhase, KeySession } from "./key-session.js";
 
 const log = layerLogger("bridge");
 
@@ -29,8 +29,9 @@ export interface CodeMeterStickInfo {
 export interface KeyManagerOptions {
   backend: HidBackend;
   pins: PinStore;
-  ledger: Ledger;
-  events: EventBus;
+  /** Pins, each key's last attach, and the audit entry of a counterfeit. */
+  ledger: Pick<Ledger, "audit" | "getPinnedKey" | "listKeys" | "touchKey">;
+  events: Pick<EventBus, "emit">;
   exchangeTimeoutMs: number;
   queueLimit: number;
   debounceMs?: number;
@@ -39,8 +40,6 @@ export interface KeyManagerOptions {
   enumerationRetryMs?: number;
   /** Host binding now (hex), recorded as the key's last binding on attach. */
   currentBinding(): string;
-  /** Runs after a key is connected and before it serves any operation (recovery). */
-  beforeServe(session: KeySession): Promise<void>;
   /**
    * Seat counts are kept from the answers of BORROW and SETTLE; a listing older than this is
    * renewed (the key clears dummies by itself, K4/K5). Default 60 000 ms.
@@ -50,6 +49,15 @@ export interface KeyManagerOptions {
   licenseSigner?: LicenseUpdateSigner;
 }
 
+/**
+ * A key's step in its life with the bridge: `attached` (connected, not serving yet), `recovered`
+ * (the ledger and the key agree), `serving`, `detached`.
+ */
+export interface KeyLifecycleEvent {
+  readonly phase: Exclude<KeyPhase, "absent"> | "detached";
+  readonly session: KeySession;
+}
+
 const DEFAULT_LICENSE_REFRESH_MS = 60_000;
 const MAX_ENUMERATION_RETRY_MS = 30_000;
 
@@ -57,6 +65,10 @@ const MAX_ENUMERATION_RETRY_MS = 30_000;
  * Follows the keys on the bus: connects each keybridge key (pinning its public key, refusing a
  * counterfeit), keeps a KeySession per serial, and lists CodeMeter sticks as watch-only. Attach
  * and detach are handled one at a time, in the order they were seen.
+ *
+ * Each key's life is published on `lifecycle$`: attached → recovered → serving, and detached. A key
+ * serves only once whoever follows `attached` (recovery) has called `markRecovered`, or
+ * `serveUnrecovered` when recovery could not finish; until then the next attach or detach waits.
  */
 export class KeyManager {
   private readonly sessions = new Map<string, KeySession>();
@@ -75,6 +87,9 @@ export class KeyManager {
   private readonly exchangeSubject = new Subject<KeyExchangeView>();
   /** Every exchange with any keybridge key as it ends, timed (for latency metrics). */
   readonly exchanges$: Observable<KeyExchangeView> = this.exchangeSubject.asObservable();
+  private readonly lifecycleSubject = new Subject<KeyLifecycleEvent>();
+  /** Each key's steps: attached → recovered → serving, and detached. Not replayed. */
+  readonly lifecycle$: Observable<KeyLifecycleEvent> = this.lifecycleSubject.asObservable();
 
   constructor(private readonly options: KeyManagerOptions) {
     for (const key of options.ledger.listKeys()) this.knownSerials.add(key.serial);
@@ -197,13 +212,24 @@ export class KeyManager {
     }
   }
 
+  /** The ledger and the attached key agree again: the key serves. */
+  markRecovered(session: KeySession): void {
+    if (session.phase !== "attached") return;
+    session.markRecovered();
+    this.lifecycleSubject.next({ phase: "recovered", session });
+  }
+
+  /** Recovery failed (it runs again at the next attach); the key serves all the same, for reading and what the ledger allows. */
+  serveUnrecovered(session: KeySession): void {
+    if (session.phase !== "attached") return;
+    session.startServing();
+    this.lifecycleSubject.next({ phase: "serving", session });
+  }
+
   /** A transport failure: the key is absent until it re-attaches. */
   markDisconnected(session: KeySession, error: unknown): void {
     if (!session.present) return;
-    session.present = false;
-    session.serving = false;
-    const client = session.client;
-    session.client = undefined;
+    const client = this.detachSession(session);
     void client?.close().catch((closeError: unknown) => logCloseFailure(session.serial, closeError));
     log.warn("key disconnected", { serial: session.serial, error: String(error) });
     this.options.events.emit("key.detached", `key ${session.serial} stopped answering`, {
@@ -225,12 +251,29 @@ export class KeyManager {
     // enqueue's chain already logs each failure; close only waits for it.
     await this.chain.catch(() => undefined);
     for (const session of this.sessions.values()) {
-      const client = session.client;
-      session.client = undefined;
-      session.present = false;
+      const client = this.detachSession(session);
       await client?.close().catch((error: unknown) => log.debug("closing a key failed", { error: String(error) }));
     }
     this.exchangeSubject.complete();
+    this.lifecycleSubject.complete();
+  }
+
+  private detachSession(session: KeySession): ReturnType<KeySession["detach"]> {
+    const wasPresent = session.present;
+    const client = session.detach();
+    if (wasPresent) this.lifecycleSubject.next({ phase: "detached", session });
+    return client;
+  }
+
+  /** Resolves true once the session left `attached` to serve, false once it was detached. */
+  private whenServable(session: KeySession): Promise<boolean> {
+    return firstValueFrom(
+      this.lifecycle$.pipe(
+        filter((event) => event.session === session && event.phase !== "attached"),
+        map((event) => event.phase !== "detached"),
+      ),
+      { defaultValue: false },
+    );
   }
 
   private enqueue(work: () => Promise<void>): Promise<void> {
@@ -296,16 +339,10 @@ export class KeyManager {
       const time = await client.getTime();
       const licenses = await client.listLicenses();
       if (session === undefined) {
-        session = new KeySession(serial, client.info, device.path, client);
+        session = new KeySession(serial, client.info, device.path);
         this.sessions.set(serial, session);
-      } else {
-        session.client = client;
-        session.info = client.info;
-        session.path = device.path;
       }
-      session.setKeyTime(time.keyTimeMs);
-      session.setLicenses(licenses);
-      session.lastSeen = Date.now();
+      session.attach(client, device.path, { keyTimeMs: time.keyTimeMs, licenses });
       this.knownSerials.add(serial);
       const previous = this.options.ledger.getPinnedKey(serial);
       const binding = this.options.currentBinding();
@@ -323,21 +360,14 @@ export class KeyManager {
           error: String(error),
         });
       }
-      session.present = true;
-      try {
-        await this.options.beforeServe(session);
-      } catch (error) {
-        if (error instanceof KeyDisconnected) {
-          this.markDisconnected(session, error);
-          return;
-        }
-        log.error("recovery after attach failed; the key is served and recovery runs again on the next attach", {
-          serial,
-          error: String(error),
-        });
+      // Subscribed before `attached` is published: a follower may answer at once.
+      const servable = this.whenServable(session);
+      this.lifecycleSubject.next({ phase: "attached", session });
+      if (!(await servable)) return;
+      if (session.phase === "recovered") {
+        session.startServing();
+        this.lifecycleSubject.next({ phase: "serving", session });
       }
-      if (!session.present) return;
-      session.serving = true;
       this.options.events.emit("key.attached", `key ${serial} attached`, {
         serial,
         details: { kind: "keybridge", path: device.path, firmwareVersion: client.info.firmwareVersion },
@@ -382,10 +412,7 @@ export class KeyManager {
     this.refused.delete(path);
     for (const session of this.sessions.values()) {
       if (session.path !== path || !session.present) continue;
-      session.present = false;
-      session.serving = false;
-      const client = session.client;
-      session.client = undefined;
+      const client = this.detachSession(session);
       // Announce first: the borrows on this key are at risk now, whatever closing the handle costs.
       this.options.events.emit("key.detached", `key ${session.serial} detached`, {
         serial: session.serial,

@@ -13,19 +13,23 @@ import { NoKeyError } from "./errors.js";
  * older than the key manager's refresh period — the key clears dummies (K5) and dummies unsettled
  * expiries (K4) by itself, and only a listing shows that.
  */
+/**
+ * Where a key is in its life with the bridge: `attached` (connected, its licenses and clock read),
+ * `recovered` (the ledger and the key agree again), `serving` (operations may use it), `absent`
+ * (unplugged or not answering; the session keeps what was last known of it).
+ */
+export type KeyPhase = "attached" | "recovered" | "serving" | "absent";
+
 export class KeySession {
-  client: KeyClient | undefined;
-  path: string;
-  present = false;
-  /** Present and recovered: operations may use the key. */
-  serving = false;
-  licenses: LicenseUsage[] = [];
-  /** When the licenses were last listed from the key (epoch ms); 0 before the first listing. */
-  licensesListedAt = 0;
-  /** LIST_LICENSES sent through this session (the listing on attach is not counted). */
-  licenseListings = 0;
-  keyTimeOffsetMs = 0;
-  lastSeen: number;
+  private keyClient: KeyClient | undefined;
+  private keyInfo: KeyInfo;
+  private devicePath: string;
+  private keyPhase: KeyPhase = "absent";
+  private seenAt: number;
+  private usage: LicenseUsage[] = [];
+  private listedAt = 0;
+  private listings = 0;
+  private keyTimeOffsetMs = 0;
   private refreshing: Promise<void> | undefined;
   private refreshAgain: Promise<void> | undefined;
   /** Order in which commands were queued to the key; the transport runs them first in, first out. */
@@ -34,19 +38,107 @@ export class KeySession {
   private listedSequence = 0;
   /** Changes applied while a listing is out: a listing queued before them does not hold them. */
   private readonly unlisted: SeatChange[] = [];
-  /** Per product: BORROW answers received whose signature check has not finished. */
-  private readonly unproven = new Map<number, number>();
 
+  /** A session for a key seen for the first time; absent until `attach`. */
   constructor(
     readonly serial: string,
-    public info: KeyInfo,
+    info: KeyInfo,
     path: string,
-    client: KeyClient,
   ) {
-    this.path = path;
-    this.client = client;
-    this.lastSeen = Date.now();
+    this.keyInfo = info;
+    this.devicePath = path;
+    this.seenAt = Date.now();
     this.setKeyTime(info.keyTimeMs);
+  }
+
+  /** The client while the key is attached. */
+  get client(): KeyClient | undefined {
+    return this.keyClient;
+  }
+
+  /** GET_INFO of the last attach; the license-set version follows license updates. */
+  get info(): KeyInfo {
+    return this.keyInfo;
+  }
+
+  get path(): string {
+    return this.devicePath;
+  }
+
+  get phase(): KeyPhase {
+    return this.keyPhase;
+  }
+
+  /** Attached now (recovered or not). */
+  get present(): boolean {
+    return this.keyPhase !== "absent";
+  }
+
+  /** Present and recovered: operations may use the key. */
+  get serving(): boolean {
+    return this.keyPhase === "serving";
+  }
+
+  /** When the key was last attached (epoch ms). */
+  get lastSeen(): number {
+    return this.seenAt;
+  }
+
+  /** Seat counts per product, as last listed and followed since (see the class comment). */
+  get licenses(): readonly LicenseUsage[] {
+    return this.usage;
+  }
+
+  /** When the licenses were last listed from the key (epoch ms); 0 before the first listing. */
+  get licensesListedAt(): number {
+    return this.listedAt;
+  }
+
+  /** LIST_LICENSES sent through this session (the listing on attach is not counted). */
+  get licenseListings(): number {
+    return this.listings;
+  }
+
+  /**
+   * The key is connected (again) through `client` on `path`, with its clock and licenses as just
+   * read: present, not serving until it is recovered.
+   */
+  attach(
+    client: KeyClient,
+    path: string,
+    read: { keyTimeMs: number; licenses: LicenseUsage[] },
+    now: number = Date.now(),
+  ): void {
+    this.keyClient = client;
+    this.keyInfo = client.info;
+    this.devicePath = path;
+    this.seenAt = now;
+    this.setKeyTime(read.keyTimeMs, now);
+    this.setLicenses(read.licenses);
+    this.keyPhase = "attached";
+  }
+
+  /** Recovery is done (or failed and runs again at the next attach): the key may serve. */
+  markRecovered(): void {
+    if (this.keyPhase === "attached") this.keyPhase = "recovered";
+  }
+
+  /** Recovered, or recovery failed and the key serves all the same (it is recovered again at its next attach). */
+  startServing(): void {
+    if (this.keyPhase === "recovered" || this.keyPhase === "attached") this.keyPhase = "serving";
+  }
+
+  /** Unplugged or not answering: absent until it attaches again. Returns the client to close. */
+  detach(): KeyClient | undefined {
+    const client = this.keyClient;
+    this.keyClient = undefined;
+    this.keyPhase = "absent";
+    return client;
+  }
+
+  /** A license update replaced the key's license set. */
+  noteLicenseSetVersion(licenseSetVersion: number): void {
+    this.keyInfo = { ...this.keyInfo, licenseSetVersion };
   }
 
   get settleWindowMs(): number {
@@ -63,11 +155,11 @@ export class KeySession {
   }
 
   requireClient(): KeyClient {
-    if (this.client === undefined || !this.present)
+    if (this.keyClient === undefined || !this.present)
       throw new NoKeyError(`key ${this.serial} is not attached; plug it in and try again`, {
         details: { serial: this.serial },
       });
-    return this.client;
+    return this.keyClient;
   }
 
   /**
@@ -82,15 +174,15 @@ export class KeySession {
   /** The licenses as listed by a command queued at `sequence` (the listing on attach: a fresh place). */
   setLicenses(licenses: LicenseUsage[], sequence: number = this.nextSequence(), now: number = Date.now()): void {
     if (sequence < this.listedSequence) return;
-    this.licenses = licenses;
-    this.licensesListedAt = now;
+    this.usage = licenses;
+    this.listedAt = now;
     this.listedSequence = sequence;
     // Changes queued after the listing were not in the key's answer, though some were answered first.
     for (const change of this.unlisted) if (change.sequence > sequence) this.adjust(change);
   }
 
   license(product: number): LicenseUsage | undefined {
-    for (const license of this.licenses) if (license.product === product) return license;
+    for (const license of this.usage) if (license.product === product) return license;
     return undefined;
   }
 
@@ -101,34 +193,12 @@ export class KeySession {
   looksBlocked(product: number): boolean {
     const license = this.license(product);
     if (license === undefined || license.dummies > 0) return true;
-    // Seats the key gave away in answers still being proven are taken, though not counted yet.
-    return license.borrowed + (this.unproven.get(product) ?? 0) + license.dummies >= license.borrowable;
-  }
-
-  /**
-   * The key answered a BORROW whose signature is still being checked: not counted (nobody may see
-   * it yet), but its seat is taken, so the next borrow does not expect one the key no longer has.
-   * Exactly one of `noteBorrowed` / `noteBorrowVoided` follows.
-   */
-  noteBorrowAnswered(product: number): void {
-    this.unproven.set(product, (this.unproven.get(product) ?? 0) + 1);
-  }
-
-  /** The answer of `noteBorrowAnswered` failed its proof: the borrow is being undone, its seat freed. */
-  noteBorrowVoided(product: number): void {
-    this.settleUnproven(product);
+    return license.borrowed + license.dummies >= license.borrowable;
   }
 
   /** The key answered a BORROW (fresh opId, queued at `sequence`), proven: one more active borrow of `product`. */
   noteBorrowed(product: number, sequence: number): void {
-    this.settleUnproven(product);
     this.apply({ sequence, product, borrowed: 1, dummies: 0 });
-  }
-
-  private settleUnproven(product: number): void {
-    const left = (this.unproven.get(product) ?? 0) - 1;
-    if (left > 0) this.unproven.set(product, left);
-    else this.unproven.delete(product);
   }
 
   /** The key answered a SETTLE of an active borrow (fresh opId, queued at `sequence`) with `outcome`. */
@@ -171,23 +241,23 @@ export class KeySession {
 
   /** Copy-on-write: a list handed out earlier (a view being built) never changes under its holder. */
   private adjust(change: SeatChange): void {
-    const at = this.licenses.findIndex((license) => license.product === change.product);
+    const at = this.usage.findIndex((license) => license.product === change.product);
     if (at < 0) return;
-    const current = this.licenses[at] as LicenseUsage;
-    const next = this.licenses.slice();
+    const current = this.usage[at] as LicenseUsage;
+    const next = this.usage.slice();
     next[at] = {
       ...current,
       borrowed: Math.max(0, current.borrowed + change.borrowed),
       dummies: Math.max(0, current.dummies + change.dummies),
     };
-    this.licenses = next;
+    this.usage = next;
   }
 
   private async listLicensesNow(): Promise<void> {
-    const client = this.client;
+    const client = this.keyClient;
     if (client === undefined || !this.present) return;
     const started = Date.now();
-    this.licenseListings++;
+    this.listings++;
     const sequence = this.nextSequence();
     this.setLicenses(await client.listLicenses(), sequence, started);
   }

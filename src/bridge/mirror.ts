@@ -1,17 +1,8 @@
+import { BehaviorSubject, filter, type Observable, type Subscription } from "rxjs";
 import { isCodedError } from "../errors.js";
-import type { Ledger } from "../ledger/index.js";
+import type { BorrowRow, Ledger } from "../ledger/index.js";
 import { layerLogger } from "../log.js";
 import type { RegistryView } from "../reconcile/index.js";
-import {
-  type RegistryAdapter,
-  RegistryCorruptError,
-  RegistryInvalidArgumentError,
-  type RegistryOp,
-} from "../registry/index.js";
-import { borrowKey } from "../vocabulary/index.js";
-import type { BorrowIndex } from "./borrow-index.js";
-import { crashPoint } from "./crash-points.js";
-import type { EventBus } from "./event-bus.js";
 import {
   borrowPath,
   entryMatches,
@@ -19,27 +10,59 @@ import {
   isMirrored,
   type ParsedEntry,
   parseBorrowEntry,
+  type RegistryAdapter,
+  RegistryCorruptError,
+  RegistryInvalidArgumentError,
+  type RegistryOp,
   readBorrows,
   scanBorrowKeys,
   serialPath,
   setOps,
   treeFromRows,
   writeOps,
-} from "./registry-codec.js";
+} from "../registry/index.js";
+import { borrowKey } from "../vocabulary/index.js";
+import type { BorrowIndex } from "./borrow-index.js";
+import { crashPoint } from "./crash-points.js";
+import type { EventBus } from "./event-bus.js";
+import type { KeyLifecycleEvent } from "./key-manager.js";
 
 const log = layerLogger("bridge");
 
-/** Ops of missing entries written per registry batch by the drift check (20 000 entries). */
-const MISSING_OPS_PER_BATCH = 140_000;
+/**
+ * Ops per registry batch when a comparison rewrites what differs (about 20 000 entries). Each
+ * batch is atomic; a restore of a whole lost registry goes as several bounded ones rather than
+ * one transaction of every entry.
+ */
+const OPS_PER_REPAIR_BATCH = 140_000;
 
 export interface MirrorOptions {
+  /** A changed borrow is written to the registry within this time. */
   lagMs: number;
-  driftCheckMs: number;
+  /** How often the registry is compared with the ledger; its health is published after each comparison. */
+  checkMs: number;
   /**
-   * Entries of these serials are kept even when the ledger lacks them: after a ledger rebuild the
-   * registry holds the only copy of their tags until the key's recovery has adopted them.
+   * How often a comparison also rewrites what differs. Between repairs a loss stays visible as
+   * the registry's health (a risk) — an administrator learns that something removed the entries,
+   * and `reconcile --repair` restores them at once.
    */
-  keepExtra?: (serial: string) => boolean;
+  repairMs: number;
+  /**
+   * The ledger was rebuilt, or created in place of a lost one: the registry may hold the only copy
+   * of a key's borrow tags until that key's recovery has adopted them, so until a key is recovered
+   * its entries the ledger lacks are kept.
+   */
+  keepUnrecovered: boolean;
+  /** The keys' lifecycle: which keys are recovered. */
+  keyLifecycle$: Observable<KeyLifecycleEvent>;
+}
+
+/** The registry's health as the last comparison found it: `lost` when entries are missing, `corrupt` when it cannot be read or entries differ. */
+export type RegistryHealth = "healthy" | "lost" | "corrupt";
+
+export interface RegistryHealthReport {
+  readonly health: RegistryHealth;
+  readonly detail?: string;
 }
 
 /** The registry's borrow entries, as reconcile sees them. */
@@ -69,53 +92,74 @@ export interface DriftReport {
   replaced: boolean;
 }
 
+/** What one comparison found: the counts, and what would set it right. */
+interface Drift {
+  readonly report: DriftReport;
+  readonly repairs: EntryOps[];
+}
+
 /**
- * Keeps the OS registry a copy of the ledger's outstanding borrows. Operations only mark a
- * borrow dirty; one `applyBatch` per flush writes every dirty entry, so a storm of borrows costs
- * one registry write. The ledger is always written first, so the registry is never the only copy
- * of anything and can always be rebuilt from the ledger.
+ * Keeps the OS registry a copy of the ledger's outstanding borrows, and says how healthy it is.
+ * Operations only mark a borrow dirty; one `applyBatch` per flush writes every dirty entry, so a
+ * storm of borrows costs one registry write. The ledger is always written first, so the registry
+ * is never the only copy of anything and can always be rebuilt from the ledger.
+ *
+ * One timer compares the registry with the ledger every `checkMs`, by one rule: every outstanding
+ * borrow a client holds is in the registry exactly as its ledger row would be written, unless its
+ * write is still pending (dirty) or the registry refused it; nothing else is. What the comparison
+ * finds is published on `health$` (the risk engine follows it), and every `repairMs` the same
+ * comparison also rewrites what differs.
  */
 export class Mirror {
   private readonly dirty = new Set<string>();
   private flushTimer: NodeJS.Timeout | undefined;
-  private driftTimer: NodeJS.Timeout | undefined;
+  private checkTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
   private closed = false;
   /** Batches written since start (tests and metrics). */
   writes = 0;
   healthy = true;
   lastError: string | undefined;
-  /** The last `read()` and the registry revision it was made at. */
-  private lastRead: { revision: string; result: RegistryRead } | undefined;
   /** Epoch ms when a drift check last finished (repairing what it found); undefined before the first. */
   lastDriftCheckAt: number | undefined;
+  private readonly healthSubject = new BehaviorSubject<RegistryHealthReport>({ health: "healthy" });
+  /** The registry's health after each comparison, the latest replayed to a new subscriber. */
+  readonly health$: Observable<RegistryHealthReport> = this.healthSubject.asObservable();
   /**
    * Entries the registry refused, by borrow key, with its reason. They are not offered again while
    * the borrow is outstanding (its values never change); the ledger keeps them, as it keeps all.
    */
   private readonly refusedEntries = new Map<string, RefusedEntry>();
+  /** Keys recovered in this run: their borrows are all in the ledger now. */
+  private readonly recovered = new Set<string>();
+  private readonly following: Subscription;
 
   constructor(
     private readonly registry: RegistryAdapter,
-    private readonly index: BorrowIndex,
-    private readonly ledger: Ledger,
-    private readonly events: EventBus,
+    private readonly index: Pick<BorrowIndex, "all" | "get">,
+    /** Where repairs are recorded (audit `repair`). */
+    private readonly ledger: Pick<Ledger, "audit">,
+    private readonly events: Pick<EventBus, "emit">,
     private readonly options: MirrorOptions,
-  ) {}
+  ) {
+    this.following = options.keyLifecycle$
+      .pipe(filter((event) => event.phase === "recovered"))
+      .subscribe(({ session }) => this.recovered.add(session.serial));
+  }
 
   /** Resolved once the first drift check has ended; reads wait for it (see `start`). */
   private firstCheck: Promise<unknown> = Promise.resolve();
 
   /**
-   * Repairs drift once (the returned promise settles when that is done), then keeps checking every
-   * `driftCheckMs`, also when the first check failed. Reads through the mirror wait for the first
+   * Repairs drift once (the returned promise settles when that is done), then keeps comparing every
+   * `checkMs`, also when the first check failed. Reads through the mirror wait for the first
    * check, so a caller that does not wait for it (the daemon) never shows a registry not yet repaired.
    */
   start(): Promise<void> {
     const first = this.checkDrift();
     this.firstCheck = first.then(
-      () => this.scheduleDriftCheck(),
-      () => this.scheduleDriftCheck(),
+      () => this.scheduleCheck(),
+      () => this.scheduleCheck(),
     );
     return first.then(() => undefined);
   }
@@ -144,38 +188,31 @@ export class Mirror {
     return Array.from(this.refusedEntries.values());
   }
 
-  isRefused(serial: string, id: number): boolean {
-    return this.refusedEntries.has(borrowKey(serial, id));
-  }
-
   /** Writes every dirty entry now, in one batch. */
   flush(): Promise<void> {
     return this.serialize(() => this.flushNow());
   }
 
-  /** Compares the registry with the ledger's outstanding borrows and rewrites what differs. */
+  /** Compares the registry with the ledger's outstanding borrows and rewrites what differs, now. */
   checkDrift(): Promise<DriftReport> {
-    return this.serialize(() => this.checkDriftNow());
+    return this.serialize(() => this.compareNow(true));
   }
 
-  /**
-   * What the registry holds now, for reconcile, the registry watch and recovery. The result is kept
-   * while the registry's revision stays the same (a registry of 100 000 borrows takes a second to
-   * decode, and the watch reads it every few seconds); callers must not change it.
-   */
+  /** One comparison by the timer: health published, and what differs rewritten when a repair is due. */
+  private check(): Promise<DriftReport> {
+    return this.serialize(() => {
+      const due = this.lastDriftCheckAt === undefined || Date.now() - this.lastDriftCheckAt >= this.options.repairMs;
+      return this.compareNow(due);
+    });
+  }
+
+  /** What the registry holds now, for reconcile and recovery; waits for the first drift check. */
   async read(): Promise<RegistryRead> {
     await this.firstCheck;
     try {
-      const before = await this.registry.revision?.();
-      if (before !== undefined && this.lastRead?.revision === before) return this.lastRead.result;
       const { entries } = await readBorrows(this.registry, (serial, id) => this.index.get(serial, id));
-      const result: RegistryRead = { view: { readable: true, borrows: entries.map((entry) => entry.borrow) }, entries };
-      // Kept only when nothing changed during the read: then the read is that revision's content.
-      const after = before === undefined ? undefined : await this.registry.revision?.();
-      this.lastRead = after !== undefined && after === before ? { revision: after, result } : undefined;
-      return result;
+      return { view: { readable: true, borrows: entries.map((entry) => entry.borrow) }, entries };
     } catch (error) {
-      this.lastRead = undefined;
       return { view: { readable: false, reason: errorMessage(error) }, entries: [] };
     }
   }
@@ -192,11 +229,13 @@ export class Mirror {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.following.unsubscribe();
     clearTimeout(this.flushTimer);
-    clearTimeout(this.driftTimer);
+    clearTimeout(this.checkTimer);
     this.flushTimer = undefined;
-    this.driftTimer = undefined;
+    this.checkTimer = undefined;
     await this.flush().catch((error: unknown) => log.error("final mirror flush failed", { error: String(error) }));
+    this.healthSubject.complete();
   }
 
   private serialize<T>(work: () => Promise<T>): Promise<T> {
@@ -266,6 +305,20 @@ export class Mirror {
     await this.applyIsolated(entries.slice(half));
   }
 
+  private async applyInBatches(entries: readonly EntryOps[]): Promise<void> {
+    let batch: EntryOps[] = [];
+    let ops = 0;
+    for (const entry of entries) {
+      batch.push(entry);
+      ops += entry.ops.length;
+      if (ops < OPS_PER_REPAIR_BATCH) continue;
+      await this.applyIsolated(batch);
+      batch = [];
+      ops = 0;
+    }
+    await this.applyIsolated(batch);
+  }
+
   private refuse(key: string, reason: string): void {
     const slash = key.lastIndexOf("/");
     const serial = key.slice(0, slash);
@@ -286,92 +339,42 @@ export class Mirror {
   }
 
   /**
-   * Streams the registry's entries against the index: each entry is decoded, compared and dropped,
-   * so a check of 100 000 entries holds one batch of them at a time and yields between batches.
+   * Compares, publishes the health found, and with `repair` rewrites what differs. Pending writes
+   * go first, so that only what was written and is gone or changed counts against the registry.
    */
-  private async checkDriftNow(): Promise<DriftReport> {
-    const report: DriftReport = { missing: 0, extra: 0, changed: 0, replaced: false };
-    const entries: EntryOps[] = [];
-    const seen = new Map<string, Set<number>>();
-    const markSeen = (serial: string, id: number) => {
-      let ids = seen.get(serial);
-      if (ids === undefined) {
-        ids = new Set();
-        seen.set(serial, ids);
-      }
-      ids.add(id);
-    };
-    const unparsable: string[] = [];
-    let scan: Awaited<ReturnType<typeof scanBorrowKeys>>;
+  private async compareNow(repair: boolean): Promise<DriftReport> {
     try {
-      scan = await scanBorrowKeys(this.registry, (serial, idText, key) => {
-        const known = this.index.get(serial, Number(idText));
-        // Most entries are exactly as written: their stored text is compared, nothing decoded.
-        if (
-          known !== undefined &&
-          key.valueLines !== undefined &&
-          String(known.id) === idText &&
-          isMirrored(known) &&
-          key.valueLines === entryValueLines(known)
-        ) {
-          markSeen(serial, known.id);
-          return;
-        }
-        const entry = parseBorrowEntry(serial, idText, key.values);
-        if (entry === undefined) {
-          unparsable.push(`${serialPath(serial)}\\${idText}`);
-          return;
-        }
-        const { id } = entry.borrow;
-        markSeen(serial, id);
-        const row = this.index.get(serial, id);
-        if (row === undefined && this.options.keepExtra?.(serial) === true) return;
-        if (row === undefined || !isMirrored(row)) {
-          report.extra++;
-          entries.push({ key: borrowKey(serial, id), ops: [{ op: "deleteKey", path: borrowPath(serial, id) }] });
-        } else if (!entryMatches(entry, row)) {
-          report.changed++;
-          entries.push({ key: borrowKey(serial, id), ops: writeOps(row) });
-        }
-      });
+      await this.flushNow();
     } catch (error) {
+      // The entries stay dirty; the comparison counts them as pending.
+      log.warn("registry flush before the comparison failed", { error: String(error) });
+    }
+    let drift: Drift;
+    try {
+      drift = await this.compare();
+    } catch (error) {
+      const reason = errorMessage(error);
+      this.report({ health: "corrupt", detail: reason });
       if (!(error instanceof RegistryCorruptError)) {
         this.healthy = false;
-        this.lastError = errorMessage(error);
+        this.lastError = reason;
         throw error;
       }
-      await this.replaceFromLedger(`the registry could not be read: ${error.message}`);
+      if (!repair) return { missing: 0, extra: 0, changed: 0, replaced: false };
+      await this.replaceFromLedger(`the registry could not be read: ${reason}`);
       this.lastDriftCheckAt = Date.now();
+      this.report({ health: "healthy" });
       return { missing: 0, extra: 0, changed: 0, replaced: true };
     }
-    for (const path of unparsable) {
-      report.changed++;
-      entries.push({ key: path, ops: [{ op: "deleteKey", path }] });
-    }
-    // Empty serial keys left behind by returns are harmless but untidy.
-    for (const serial of scan.emptySerials) {
-      entries.push({ key: serialPath(serial), ops: [{ op: "deleteKey", path: serialPath(serial) }] });
-    }
-    // Missing entries (a lost registry: all of them) go in batches of whole entries: each batch
-    // is atomic, and 100 000 entries never sit in memory as one batch of 700 000 ops.
-    let batch = entries;
-    let batchOps = entries.reduce((sum, entry) => sum + entry.ops.length, 0);
-    for (const { row } of this.index.all()) {
-      if (!isMirrored(row) || seen.get(row.serial)?.has(row.id) === true) continue;
-      // Refused before: the registry cannot hold it; it is reported, not retried.
-      if (this.refusedEntries.has(borrowKey(row.serial, row.id))) continue;
-      report.missing++;
-      // Not seen: no key, or one removed above as unparsable; the sets create it.
-      const ops = setOps(row);
-      batch.push({ key: borrowKey(row.serial, row.id), ops });
-      batchOps += ops.length;
-      if (batchOps >= MISSING_OPS_PER_BATCH) {
-        await this.applyIsolated(batch);
-        batch = [];
-        batchOps = 0;
-      }
-    }
-    await this.applyIsolated(batch);
+    const { report } = drift;
+    const expected = this.expectedCount();
+    if (report.missing > 0)
+      this.report({ health: "lost", detail: `${report.missing} of ${expected} borrow entries missing` });
+    else if (report.changed > 0)
+      this.report({ health: "corrupt", detail: `${report.changed} borrow entries differ from the ledger` });
+    else this.report({ health: "healthy" });
+    if (!repair) return report;
+    await this.applyInBatches(drift.repairs);
     this.healthy = true;
     this.lastError = undefined;
     this.lastDriftCheckAt = Date.now();
@@ -380,8 +383,86 @@ export class Mirror {
       log.warn(message);
       this.ledger.audit({ kind: "repair", message, details: { ...report } });
       this.events.emit("registry.repaired", message, { details: { ...report } });
+      this.report({ health: "healthy" });
     }
     return report;
+  }
+
+  /**
+   * Streams the registry's entries against the index: each entry is decoded, compared and dropped,
+   * so a registry of many entries holds one batch of them at a time.
+   */
+  private async compare(): Promise<Drift> {
+    const report: DriftReport = { missing: 0, extra: 0, changed: 0, replaced: false };
+    const repairs: EntryOps[] = [];
+    const seen = new Set<string>();
+    const unparsable: string[] = [];
+    const scan = await scanBorrowKeys(this.registry, (serial, idText, key) => {
+      const known = this.index.get(serial, Number(idText));
+      // Most entries are exactly as written: their stored text is compared, nothing decoded.
+      if (
+        known !== undefined &&
+        key.valueLines !== undefined &&
+        String(known.id) === idText &&
+        isMirrored(known) &&
+        key.valueLines === entryValueLines(known)
+      ) {
+        seen.add(borrowKey(serial, known.id));
+        return;
+      }
+      const entry = parseBorrowEntry(serial, idText, key.values);
+      if (entry === undefined) {
+        unparsable.push(`${serialPath(serial)}\\${idText}`);
+        return;
+      }
+      const { id } = entry.borrow;
+      const entryKey = borrowKey(serial, id);
+      seen.add(entryKey);
+      const row = this.index.get(serial, id);
+      if (this.dirty.has(entryKey)) return;
+      if (row === undefined && this.options.keepUnrecovered && !this.recovered.has(serial)) return;
+      if (row === undefined || !isMirrored(row)) {
+        report.extra++;
+        repairs.push({ key: entryKey, ops: [{ op: "deleteKey", path: borrowPath(serial, id) }] });
+      } else if (!entryMatches(entry, row)) {
+        report.changed++;
+        repairs.push({ key: entryKey, ops: writeOps(row) });
+      }
+    });
+    for (const path of unparsable) {
+      report.changed++;
+      repairs.push({ key: path, ops: [{ op: "deleteKey", path }] });
+    }
+    // Empty serial keys left behind by returns are harmless but untidy.
+    for (const serial of scan.emptySerials) {
+      repairs.push({ key: serialPath(serial), ops: [{ op: "deleteKey", path: serialPath(serial) }] });
+    }
+    for (const { row } of this.index.all()) {
+      const key = borrowKey(row.serial, row.id);
+      if (!this.expects(row, key) || seen.has(key)) continue;
+      report.missing++;
+      // Not seen: no key, or one removed above as unparsable; the sets create it.
+      repairs.push({ key, ops: setOps(row) });
+    }
+    return { report, repairs };
+  }
+
+  /** The rule: a borrow a client holds is in the registry, unless its write is pending or the registry refused it. */
+  private expects(row: BorrowRow, key: string): boolean {
+    return isMirrored(row) && !this.dirty.has(key) && !this.refusedEntries.has(key);
+  }
+
+  private expectedCount(): number {
+    let count = 0;
+    for (const { row } of this.index.all()) if (this.expects(row, borrowKey(row.serial, row.id))) count++;
+    return count;
+  }
+
+  private report(report: RegistryHealthReport): void {
+    if (this.closed) return;
+    const last = this.healthSubject.getValue();
+    if (last.health === report.health && last.detail === report.detail) return;
+    this.healthSubject.next(report);
   }
 
   private async replaceFromLedger(reason: string): Promise<void> {
@@ -410,15 +491,15 @@ export class Mirror {
     this.events.emit("registry.repaired", message, { details: { reason, replaced: true } });
   }
 
-  private scheduleDriftCheck(): void {
+  private scheduleCheck(): void {
     if (this.closed) return;
-    this.driftTimer = setTimeout(() => {
-      this.driftTimer = undefined;
-      this.checkDrift()
-        .catch((error: unknown) => log.warn("registry drift check failed", { error: String(error) }))
-        .finally(() => this.scheduleDriftCheck());
-    }, this.options.driftCheckMs);
-    this.driftTimer.unref();
+    this.checkTimer = setTimeout(() => {
+      this.checkTimer = undefined;
+      this.check()
+        .catch((error: unknown) => log.warn("registry check failed", { error: String(error) }))
+        .finally(() => this.scheduleCheck());
+    }, this.options.checkMs);
+    this.checkTimer.unref();
   }
 }
 

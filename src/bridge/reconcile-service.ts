@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { BorrowRow } from "../ledger/index.js";
+import type { BorrowRow, Ledger } from "../ledger/index.js";
 import { layerLogger } from "../log.js";
 import {
   historyNeeded,
@@ -16,13 +16,17 @@ import {
   type RepairStep,
   reconcile,
 } from "../reconcile/index.js";
+import type { ParsedEntry } from "../registry/index.js";
 import { borrowKey, DEFAULT_SETTLE_WINDOW_MS } from "../vocabulary/index.js";
 import type { FindingView, PreflightView, ReconcileView, RepairResultView } from "./api.js";
+import type { BorrowIndex } from "./borrow-index.js";
 import type { BorrowService } from "./borrow-service.js";
-import type { BridgeContext } from "./context.js";
 import { BindingMismatchError, TagUnknownError } from "./errors.js";
-import { noteKeyDummies } from "./key-dummies.js";
-import type { ParsedEntry } from "./registry-codec.js";
+import type { EventBus } from "./event-bus.js";
+import type { InFlight } from "./in-flight.js";
+import type { DummyRecorder } from "./key-dummies.js";
+import type { KeyManager } from "./key-manager.js";
+import type { Mirror } from "./mirror.js";
 import { isTagUnknown } from "./tag-unknown.js";
 
 const log = layerLogger("bridge");
@@ -35,15 +39,29 @@ interface Gathered {
   registryEntries: ParsedEntry[];
 }
 
+/** What reconcile, preflight and repair read, and what repair writes. */
+export interface ReconcileInputs {
+  readonly ledger: Pick<
+    Ledger,
+    "audit" | "commit" | "deriveTag" | "getBorrow" | "getMeta" | "listKeys" | "listOutstanding"
+  >;
+  readonly index: Pick<BorrowIndex, "get" | "put" | "rows">;
+  readonly keys: Pick<KeyManager, "absentKnownSerials" | "allSessions" | "call" | "session">;
+  readonly mirror: Pick<Mirror, "flush" | "markDirty" | "read" | "restoreAll">;
+  readonly events: Pick<EventBus, "emit">;
+  readonly operations: Pick<InFlight, "run" | "size">;
+  readonly dummies: Pick<DummyRecorder, "record">;
+  readonly borrows: Pick<BorrowService, "servingSession" | "settle">;
+  /** The current host binding, lower-case hex. */
+  binding(): string;
+}
+
 /** Maps the key, registry, ledger and host views into the pure reconciler, and applies its safe repairs. */
 export class ReconcileService {
-  constructor(
-    private readonly ctx: BridgeContext,
-    private readonly borrows: BorrowService,
-  ) {}
+  constructor(private readonly inputs: ReconcileInputs) {}
 
   async gather(): Promise<Gathered> {
-    const { keys, ledger, mirror } = this.ctx;
+    const { keys, ledger, mirror } = this.inputs;
     // Entries still within the mirror lag are not drift: write them before comparing.
     await mirror
       .flush()
@@ -56,13 +74,14 @@ export class ReconcileService {
       }
       const records = await keys.call(session, (client) => client.listAllBorrows());
       // A dummy the key shows and the ledger does not is written at once (the report then agrees).
-      await noteKeyDummies(this.ctx, session, records, { cause: "the key's listing for reconcile" }).catch(
-        (error: unknown) =>
+      await this.inputs.dummies
+        .record(session, records, { cause: "the key's listing for reconcile" })
+        .catch((error: unknown) =>
           log.warn("could not record the key's dummies in the ledger; the report shows them as found", {
             serial: session.serial,
             error: String(error),
           }),
-      );
+        );
       const borrows: KeyBorrow[] = records.map((r) => ({
         id: r.id,
         product: r.product,
@@ -105,7 +124,7 @@ export class ReconcileService {
         keys: views,
         registry: registry.view,
         ledger: ledgerRows,
-        host: { binding: this.ctx.binding(), keyLastBinding },
+        host: { binding: this.inputs.binding(), keyLastBinding },
         now: Date.now(),
         tagDerivable: true,
       },
@@ -120,7 +139,7 @@ export class ReconcileService {
    * In serial, id order, as reconcile's one-pass merge wants them.
    */
   private ledgerRowsFor(views: readonly ReconcileKeyView[], registry: RegistryView): LedgerBorrow[] {
-    const { ledger } = this.ctx;
+    const { ledger } = this.inputs;
     const rows = ledger.listOutstanding();
     const outstanding = new Set(rows.map((row) => borrowKey(row.serial, row.id)));
     for (const [serial, ids] of historyNeeded(views, registry)) {
@@ -144,9 +163,9 @@ export class ReconcileService {
   /** Borrows whose tag was lost with the ledger and the registry: no repair exists, only the expiry. */
   private unknownTagFindings(): FindingView[] {
     const findings: FindingView[] = [];
-    for (const row of this.ctx.index.rows()) {
+    for (const row of this.inputs.index.rows()) {
       if (!isTagUnknown(row) || row.state === "dummy") continue;
-      const session = this.ctx.keys.session(row.serial);
+      const session = this.inputs.keys.session(row.serial);
       const refusal = new TagUnknownError(row.serial, row.id, session && row.expiresAt + session.settleWindowMs);
       findings.push({
         kind: "tag-unknown",
@@ -172,9 +191,9 @@ export class ReconcileService {
   async preflight(action: PreflightAction): Promise<PreflightView> {
     const { input } = await this.gather();
     const report = reconcile(input);
-    const exported = this.ctx.ledger.getMeta("last_export_at");
+    const exported = this.inputs.ledger.getMeta("last_export_at");
     const state = preflightStateFrom(input, report, {
-      inFlightOperations: this.ctx.inFlight.size,
+      inFlightOperations: this.inputs.operations.size,
       ledgerExportedAt: exported === undefined ? null : Number(exported),
     });
     const verdict = preflight(action, state);
@@ -207,17 +226,17 @@ export class ReconcileService {
         applied.push({ ...stepRef(step), outcome: "failed", message: String(error) });
       }
     }
-    await this.ctx.mirror.flush();
+    await this.inputs.mirror.flush();
     if (applied.length > 0) {
       const message = `reconcile repair applied ${applied.filter((a) => a.outcome === "done").length} of ${applied.length} step(s)`;
-      this.ctx.ledger.audit({ kind: "repair", message, details: { applied } });
-      this.ctx.events.emit("reconcile.repaired", message, { details: { applied: applied.length } });
+      this.inputs.ledger.audit({ kind: "repair", message, details: { applied } });
+      this.inputs.events.emit("reconcile.repaired", message, { details: { applied: applied.length } });
     }
     return { applied, after: await this.reconcile() };
   }
 
   private async apply(step: RepairStep, gathered: Gathered): Promise<string> {
-    const { ledger, index, mirror } = this.ctx;
+    const { ledger, index, mirror } = this.inputs;
     const serial = step.serial;
     const id = step.borrowId;
     switch (step.action) {
@@ -284,9 +303,9 @@ export class ReconcileService {
         if (serial === undefined || id === undefined) return "nothing to settle";
         const row = index.get(serial, id);
         if (row === undefined || row.state !== "active") return `borrow ${serial}/${id} is no longer active`;
-        if (row.binding !== this.ctx.binding()) throw new BindingMismatchError(serial, id);
-        const session = this.borrows.servingSession(serial);
-        const done = await this.ctx.inFlight.run(() => this.borrows.settle(session, row, "settle-expired"));
+        if (row.binding !== this.inputs.binding()) throw new BindingMismatchError(serial, id);
+        const session = this.inputs.borrows.servingSession(serial);
+        const done = await this.inputs.operations.run(() => this.inputs.borrows.settle(session, row, "settle-expired"));
         return `borrow ${serial}/${id} settled (${done.state})`;
       }
       case "migrate":

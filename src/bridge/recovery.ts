@@ -1,15 +1,21 @@
 import { randomBytes } from "node:crypto";
+import { filter, type Subscription } from "rxjs";
 import { isCodedError } from "../errors.js";
 import { isKeyRefusal } from "../key/index.js";
-import type { BorrowRow, OpRow } from "../ledger/index.js";
+import type { BorrowRow, Ledger, OpRow } from "../ledger/index.js";
 import { layerLogger } from "../log.js";
 import { type BorrowRecord, Status } from "../protocol/index.js";
+import type { ParsedEntry } from "../registry/index.js";
+import { KeyDisconnected } from "../transport/index.js";
 import { type BorrowState, borrowKey, OUTSTANDING_STATES } from "../vocabulary/index.js";
-import type { BridgeContext } from "./context.js";
+import type { BorrowIndex } from "./borrow-index.js";
+import type { BorrowLocks } from "./borrow-locks.js";
 import { crashPoint } from "./crash-points.js";
-import { noteKeyDummies } from "./key-dummies.js";
+import type { EventBus } from "./event-bus.js";
+import type { DummyRecorder } from "./key-dummies.js";
+import type { KeyManager } from "./key-manager.js";
 import type { KeySession } from "./key-session.js";
-import type { ParsedEntry } from "./registry-codec.js";
+import type { Mirror } from "./mirror.js";
 import { UNKNOWN_TAG } from "./tag-unknown.js";
 
 const log = layerLogger("bridge");
@@ -26,6 +32,38 @@ export interface RecoveryReport {
   finishedOps: number;
 }
 
+/** What recovery reads from the ledger, the key and the registry, and what it writes. */
+export interface RecoveryInputs {
+  readonly ledger: Pick<
+    Ledger,
+    | "audit"
+    | "commit"
+    | "deriveTag"
+    | "getBorrow"
+    | "getBorrowByOpId"
+    | "listAudit"
+    | "listBorrows"
+    | "listPendingOps"
+    | "rebuilt"
+  >;
+  readonly index: Pick<BorrowIndex, "all" | "put">;
+  /** Recovery follows each key's `attached` step and lets it serve when done. */
+  readonly keys: Pick<KeyManager, "call" | "lifecycle$" | "markDisconnected" | "markRecovered" | "serveUnrecovered">;
+  /** The registry's entries are the source of tags when the ledger was rebuilt. */
+  readonly mirror: Pick<Mirror, "markDirty" | "read">;
+  readonly events: Pick<EventBus, "emit">;
+  readonly locks: Pick<BorrowLocks, "isLocked" | "isUnrecorded">;
+  readonly dummies: Pick<DummyRecorder, "record">;
+  /** The current host binding, lower-case hex. */
+  binding(): string;
+  /**
+   * The ledger file was missing at start: a record bound to this host that it does not know was
+   * made under a lost ledger, not left by a crash of this one, so it is adopted, never rolled back
+   * (rolling back would SETTLE it with a tag of the new secret and make a Borrow Dummy).
+   */
+  readonly freshLedger: boolean;
+}
+
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 const bytes = (text: string): Buffer => Buffer.from(text, "hex");
 
@@ -37,17 +75,43 @@ const bytes = (text: string): Buffer => Buffer.from(text, "hex");
  * rows the key no longer holds as settled, (d) mirrors the key's dummies into the ledger.
  */
 export class Recovery {
-  constructor(
-    private readonly ctx: BridgeContext,
-    /** Registry entries by `serial/id`, read on demand: the source of tags when the ledger was rebuilt. */
-    private readonly registryEntries: () => Promise<Map<string, ParsedEntry>>,
-    /**
-     * The ledger file was missing at start: a record bound to this host that it does not know was
-     * made under a lost ledger, not left by a crash of this one, so it is adopted, never rolled back
-     * (rolling back would SETTLE it with a tag of the new secret and make a Borrow Dummy).
-     */
-    private readonly freshLedger = false,
-  ) {}
+  private readonly following: Subscription;
+
+  /** Follows the keys' lifecycle from now on: every key that attaches is recovered before it serves. */
+  constructor(private readonly inputs: RecoveryInputs) {
+    this.following = inputs.keys.lifecycle$
+      .pipe(filter((event) => event.phase === "attached"))
+      .subscribe(({ session }) => void this.recoverAttached(session));
+  }
+
+  close(): void {
+    this.following.unsubscribe();
+  }
+
+  private async recoverAttached(session: KeySession): Promise<void> {
+    const { keys } = this.inputs;
+    try {
+      await this.recoverKey(session);
+    } catch (error) {
+      if (error instanceof KeyDisconnected) {
+        keys.markDisconnected(session, error);
+        return;
+      }
+      log.error("recovery after attach failed; the key is served and recovery runs again on the next attach", {
+        serial: session.serial,
+        error: String(error),
+      });
+      keys.serveUnrecovered(session);
+      return;
+    }
+    keys.markRecovered(session);
+  }
+
+  /** Registry entries by `serial/id`: the source of tags when the ledger was rebuilt. */
+  private async registryEntries(): Promise<Map<string, ParsedEntry>> {
+    const { entries } = await this.inputs.mirror.read();
+    return new Map(entries.map((entry) => [borrowKey(entry.borrow.serial, entry.borrow.id), entry]));
+  }
 
   /** From the quarantine's audit entry: did the rebuilt ledger keep the old server secret? */
   private salvagedSecret: boolean | undefined;
@@ -60,8 +124,9 @@ export class Recovery {
    * and recovery puts every row it changes into the index, so the index (loaded from the ledger's
    * checksum-verified outstanding rows moments before) holds exactly what the ledger would list. The
    * key's outstanding rows are taken from it then: the ledger query walks every history row of the
-   * key, 20-50 ms per query with 100 000 rows, twice per key. Later attaches, which may race with
-   * operations between their commit and their index update, still ask the ledger.
+   * key, twice per key, which a long history makes a visible part of the time to ready
+   * (`ready_ms_100k`). Later attaches, which may race with operations between their commit and
+   * their index update, still ask the ledger.
    */
   async duringStart<T>(work: () => Promise<T>): Promise<T> {
     this.indexHoldsLedger = true;
@@ -73,7 +138,7 @@ export class Recovery {
   }
 
   async recoverKey(session: KeySession): Promise<RecoveryReport> {
-    const { ledger, keys } = this.ctx;
+    const { ledger, keys } = this.inputs;
     const serial = session.serial;
     const report: RecoveryReport = {
       serial,
@@ -88,8 +153,8 @@ export class Recovery {
     const records = await keys.call(session, (client) => client.listAllBorrows());
     crashPoint("recovery.after-key");
     const onKey = new Map(records.map((record) => [record.id, record]));
-    // Only the serial's outstanding rows: the ledger may hold 100 000 history rows of this key, and
-    // reading and verifying all of them made every start slow. A key record matching none of them
+    // Only the serial's outstanding rows: the key's history may be long, and reading and verifying
+    // all of it would slow every attach. A key record matching none of them
     // (rare: the key holds at most its borrowable seats) is looked up by itself in the history.
     const rows = this.outstandingRows(serial, OUTSTANDING_STATES);
     const byOpId = new Map(rows.map((row) => [row.opId, row]));
@@ -100,7 +165,7 @@ export class Recovery {
     // (a) interrupted returns and settles.
     for (const row of rows) {
       if (row.state !== "returning") continue;
-      if (this.ctx.inFlight.busyBorrows.has(borrowKey(serial, row.id))) continue;
+      if (this.inputs.locks.isLocked(serial, row.id)) continue;
       await this.completeSettle(session, row, onKey.get(row.id), pendingById);
       report.completedSettles++;
     }
@@ -119,7 +184,7 @@ export class Recovery {
     }
 
     // (b) key records the ledger does not know; (d) key dummies.
-    const binding = this.ctx.binding();
+    const binding = this.inputs.binding();
     let registry: Map<string, ParsedEntry> | undefined;
     for (const record of records) {
       const opId = hex(record.opId);
@@ -129,13 +194,13 @@ export class Recovery {
         byId.get(record.id) ??
         ledger.getBorrow(serial, record.id);
       if (row === undefined) {
-        if (this.ctx.inFlight.borrowOpIds.has(opId)) continue;
+        if (this.inputs.locks.isUnrecorded(opId)) continue;
         if (ledger.rebuilt) {
           registry ??= await this.registryEntries();
           if (!(await this.adopt(serial, record, registry.get(borrowKey(serial, record.id))))) report.tagsUnknown++;
           report.adopted++;
         } else if (record.state === "active" && hex(record.binding) === binding) {
-          if (this.freshLedger) {
+          if (this.inputs.freshLedger) {
             registry ??= await this.registryEntries();
             if (!(await this.adopt(serial, record, registry.get(borrowKey(serial, record.id))))) report.tagsUnknown++;
             report.adopted++;
@@ -145,7 +210,7 @@ export class Recovery {
           }
         } else if (record.state === "dummy") {
           report.dummies += (
-            await noteKeyDummies(this.ctx, session, [record], { cause: "the key's listing on attach" })
+            await this.inputs.dummies.record(session, [record], { cause: "the key's listing on attach" })
           ).length;
         } else {
           log.warn("the key holds a borrow of another host that the ledger does not know; left alone", {
@@ -157,7 +222,7 @@ export class Recovery {
       }
       if (record.state === "dummy" && (row.state !== "dummy" || row.dummyUntil !== (record.dummyUntil ?? null))) {
         report.dummies += (
-          await noteKeyDummies(this.ctx, session, [record], { cause: "the key's listing on attach" })
+          await this.inputs.dummies.record(session, [record], { cause: "the key's listing on attach" })
         ).length;
       }
     }
@@ -165,7 +230,7 @@ export class Recovery {
     // (c) ledger rows the key no longer holds.
     for (const row of this.outstandingRows(serial, ["active", "dummy"])) {
       if (onKey.has(row.id)) continue;
-      if (this.ctx.inFlight.busyBorrows.has(borrowKey(serial, row.id))) continue;
+      if (this.inputs.locks.isLocked(serial, row.id)) continue;
       const updated = await ledger.commit((tx) => {
         const next = tx.updateBorrowState(serial, row.id, { state: "settled" });
         tx.audit({
@@ -190,7 +255,7 @@ export class Recovery {
           : `; the tags of ${report.tagsUnknown} were lost with the ledger and the registry (returning them would make dummies)`;
       const message = `ledger rebuilt: ${report.adopted} borrow(s) of key ${serial} adopted from the key and the registry${lost}`;
       ledger.audit({ kind: "ledger-rebuilt", serial, message, details: { ...report } });
-      this.ctx.events.emit("ledger.rebuilt", message, { serial, details: { ...report } });
+      this.inputs.events.emit("ledger.rebuilt", message, { serial, details: { ...report } });
       if (report.tagsUnknown > 0) log.error("borrow tags lost with the ledger and the registry", { ...report });
     }
     const changed =
@@ -219,9 +284,9 @@ export class Recovery {
    * ledger file was missing (a new secret), nor when a rebuilt ledger could not salvage its secret.
    */
   private secretIsOriginal(): boolean {
-    if (this.freshLedger) return false;
-    if (!this.ctx.ledger.rebuilt) return true;
-    this.salvagedSecret ??= this.ctx.ledger
+    if (this.inputs.freshLedger) return false;
+    if (!this.inputs.ledger.rebuilt) return true;
+    this.salvagedSecret ??= this.inputs.ledger
       .listAudit({ kind: "ledger-rebuilt", limit: 50 })
       .some((entry) => entry.details.salvagedSecret === true);
     return this.salvagedSecret;
@@ -229,21 +294,22 @@ export class Recovery {
 
   /** The key's rows in these states, in id order. */
   private outstandingRows(serial: string, states: readonly BorrowState[]): BorrowRow[] {
-    if (!this.indexHoldsLedger) return this.ctx.ledger.listBorrows({ serial, states: [...states] });
+    if (!this.indexHoldsLedger) return this.inputs.ledger.listBorrows({ serial, states: [...states] });
     const rows: BorrowRow[] = [];
-    for (const { row } of this.ctx.index.all()) if (row.serial === serial && states.includes(row.state)) rows.push(row);
+    for (const { row } of this.inputs.index.all())
+      if (row.serial === serial && states.includes(row.state)) rows.push(row);
     return rows.sort((a, b) => a.id - b.id);
   }
 
   /** A row of this key with the opId among the ledger's history (returned, settled, rolled back). */
   private historyByOpId(serial: string, opId: string): BorrowRow | undefined {
-    const row = this.ctx.ledger.getBorrowByOpId(opId);
+    const row = this.inputs.ledger.getBorrowByOpId(opId);
     return row?.serial === serial ? row : undefined;
   }
 
   private track(row: BorrowRow): void {
-    this.ctx.index.put(row);
-    this.ctx.mirror.markDirty(row.serial, row.id);
+    this.inputs.index.put(row);
+    this.inputs.mirror.markDirty(row.serial, row.id);
   }
 
   private async completeSettle(
@@ -252,7 +318,7 @@ export class Recovery {
     record: BorrowRecord | undefined,
     pendingById: Map<string, OpRow>,
   ): Promise<void> {
-    const { ledger, keys } = this.ctx;
+    const { ledger, keys } = this.inputs;
     const settleOpId = row.settleOpId ?? randomBytes(16).toString("hex");
     const op = pendingById.get(settleOpId);
     let state: "returned" | "settled" | "dummy" = op?.kind === "settle-expired" ? "settled" : "returned";
@@ -293,7 +359,7 @@ export class Recovery {
   }
 
   private async completeRebind(op: OpRow, onKey: Map<number, BorrowRecord>): Promise<void> {
-    const { ledger } = this.ctx;
+    const { ledger } = this.inputs;
     const id = op.borrowId ?? -1;
     const record = onKey.get(id);
     const newBinding = String(op.details.newBinding ?? "");
@@ -308,7 +374,7 @@ export class Recovery {
 
   /** An unacknowledged borrow (crash between key and ledger): SETTLE it with the tag derived from its opId. */
   private async rollBack(session: KeySession, record: BorrowRecord): Promise<void> {
-    const { ledger, keys } = this.ctx;
+    const { ledger, keys } = this.inputs;
     const opId = hex(record.opId);
     const tag = ledger.deriveTag(opId);
     const rollbackOpId = randomBytes(16);
@@ -341,7 +407,7 @@ export class Recovery {
    * TAG_UNKNOWN instead of making a dummy.
    */
   private async adopt(serial: string, record: BorrowRecord, entry: ParsedEntry | undefined): Promise<boolean> {
-    const { ledger } = this.ctx;
+    const { ledger } = this.inputs;
     const opId = hex(record.opId);
     const tag = entry?.borrow.tag ?? (this.secretIsOriginal() ? ledger.deriveTag(opId).toString("hex") : UNKNOWN_TAG);
     const row = await ledger.commit((tx) =>

@@ -5,7 +5,8 @@ import type { IndexedBorrow } from "./borrow-index.js";
 import type { CodeMeterStickInfo } from "./key-manager.js";
 import type { KeySession } from "./key-session.js";
 
-type Names = (product: number) => string | undefined;
+/** A product's display name, where one is known (virtual mode names its demo products). */
+export type ProductNames = (product: number) => string | undefined;
 
 /**
  * `expired` is active and past expiresAt in key time; `returning` shows as active (the client still
@@ -26,7 +27,7 @@ export function stateOf(row: BorrowRow, keyNow: number): BorrowView["state"] {
   }
 }
 
-export function borrowViewOf(entry: IndexedBorrow, keyNow: number, names: Names): BorrowView {
+export function borrowViewOf(entry: IndexedBorrow, keyNow: number, names: ProductNames): BorrowView {
   const { row } = entry;
   const view: BorrowView = {
     id: row.id,
@@ -44,7 +45,7 @@ export function borrowViewOf(entry: IndexedBorrow, keyNow: number, names: Names)
 }
 
 /** A row that is no longer outstanding (just returned or settled): its last view. */
-export function borrowViewOfRow(row: BorrowRow, keyNow: number, names: Names): BorrowView {
+export function borrowViewOfRow(row: BorrowRow, keyNow: number, names: ProductNames): BorrowView {
   return borrowViewOf(
     {
       row,
@@ -57,7 +58,7 @@ export function borrowViewOfRow(row: BorrowRow, keyNow: number, names: Names): B
   );
 }
 
-export function licenseViewOf(license: LicenseUsage, names: Names): LicenseView {
+export function licenseViewOf(license: LicenseUsage, names: ProductNames): LicenseView {
   const view: LicenseView = {
     product: license.product,
     seats: license.seats,
@@ -71,7 +72,7 @@ export function licenseViewOf(license: LicenseUsage, names: Names): LicenseView 
   return view;
 }
 
-export function keyViewOf(session: KeySession, names: Names): KeyView {
+export function keyViewOf(session: KeySession, names: ProductNames): KeyView {
   return {
     serial: session.serial,
     present: session.present,

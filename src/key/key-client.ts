@@ -159,20 +159,15 @@ export class KeyClient {
     return this.call(ListLicenses, {}, options);
   }
 
-  /**
-   * BORROW whose answer is handed over while its signature is still checked, so the caller can
-   * start its durable write in the same moment (see PendingProof). A refusal (non-OK status) is
-   * verified before its typed error is thrown, as in every other call.
-   */
-  borrowWithPendingProof(request: BorrowRequest, options?: CallOptions): Promise<PendingProof<BorrowRecord>> {
-    return this.callWithPendingProof(Borrow, request, options);
-  }
-
   borrow(request: BorrowRequest, options?: CallOptions): Promise<BorrowRecord> {
     return this.call(Borrow, request, options);
   }
 
-  /** SETTLE whose answer is handed over while its signature is still checked (see PendingProof). */
+  /**
+   * SETTLE whose answer is handed over while its signature is still checked (see PendingProof):
+   * the caller counts the freed seat at once, in the key's answer order, and acts on the outcome
+   * only once it is proven.
+   */
   settleWithPendingProof(request: SettleRequest, options?: CallOptions): Promise<PendingProof<SettleResult>> {
     return this.callWithPendingProof(Settle, request, options);
   }

@@ -163,7 +163,8 @@ export function countByState(store: LedgerStore): Record<BorrowState, number> {
 
 /**
  * Checks every row and names all bad ones, so an operator sees the extent of the damage at once.
- * Streams rows (iterate, not all) so 100 000 raw rows and their objects are never held together.
+ * Streams rows (iterate, not all), so raw rows and their objects are never held together: the
+ * daemon's memory at start (`rss_mb_100k`) is the index, not a second copy of it.
  */
 function verifyBorrows(store: LedgerStore, rows: Iterable<RawBorrow>): BorrowRow[] {
   const out: BorrowRow[] = [];

@@ -21,3 +21,4 @@ export {
 export { SCHEMA_VERSION } from "./schema.js";
 export { EXPORT_FORMAT, EXPORT_VERSION, type ExportBody, readExport } from "./transfer.js";
 export * from "./types.js";
+export { verifyLedgerIn } from "./verify.js";

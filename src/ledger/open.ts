@@ -113,7 +113,7 @@ function prepareSchema(db: Database.Database, file: string, readOnly: boolean, n
 /**
  * The small tables the daemon acts on at start are checksum-verified here. Outstanding borrows are
  * verified by `listOutstanding` itself, which the daemon calls once at start: verifying them here
- * too would double the start-up cost with 100 000 rows.
+ * too would do that work twice.
  */
 function verifyLiveRows(ledger: Ledger): void {
   ledger.listKeys();

@@ -61,7 +61,7 @@ export class LedgerStore {
     return statement;
   }
 
-  /** A statement returning rows as arrays: cheaper than objects when 100 000 rows are read. */
+  /** A statement returning rows as arrays: cheaper than objects for the reads at start (`ready_ms_100k`). */
   rawStmt(sql: string): Database.Statement {
     const key = `raw:${sql}`;
     let statement = this.statements.get(key);

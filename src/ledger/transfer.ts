@@ -10,10 +10,9 @@ import {
 } from "./errors.js";
 import { writeFileAtomic } from "./files.js";
 import { nestingTooDeepAt } from "./json-bounds.js";
-import type { Ledger } from "./ledger.js";
 import { mapLedgerError } from "./map-error.js";
 import { deriveTag, opIdBytes } from "./meta.js";
-import type { BorrowRow, ImportSummary, KeyRow, OpRow } from "./types.js";
+import type { BorrowRow, ImportSummary, KeyRow, KeyTouch, NewAuditEntry, OpRow } from "./types.js";
 import { requireHex } from "./validate.js";
 
 export const EXPORT_FORMAT = "keybridge-ledger-export";
@@ -74,6 +73,29 @@ function sealMatches(secret: Buffer, row: BorrowRow, seal: unknown): boolean {
   return timingSafeEqual(Buffer.from(seal, "hex"), Buffer.from(tagSeal(secret, row), "hex"));
 }
 
+/** The ledger as export and import use it; `Ledger` is one (it calls these functions, so they cannot name it). */
+export interface TransferLedger {
+  readonly instanceId: string;
+  serverSecret(): Buffer;
+  adoptServerSecret(secret: Buffer, sourceInstanceId: string): boolean;
+  setMeta(key: string, value: string): void;
+  audit(entry: NewAuditEntry): number;
+  getBorrow(serial: string, id: number): BorrowRow | undefined;
+  getBorrowByOpId(opId: string): BorrowRow | undefined;
+  listOutstanding(): BorrowRow[];
+  upsertBorrow(row: BorrowRow): BorrowRow;
+  getOp(opId: string): OpRow | undefined;
+  listPendingOps(): OpRow[];
+  restoreOp(op: OpRow): OpRow;
+  getPinnedKey(serial: string): KeyRow | undefined;
+  listKeys(): KeyRow[];
+  pinKey(serial: string, publicKey: string, now: number): KeyRow;
+  replacePinnedKey(serial: string, publicKey: string, now: number): KeyRow;
+  touchKey(serial: string, touch: KeyTouch): KeyRow;
+  transaction<T>(fn: () => T): T;
+  snapshot<T>(fn: () => T): T;
+}
+
 /**
  * The borrows whose tag is neither derived from their opId under the export's secret nor sealed
  * by it: edited after the export (the SHA-256 alone is recomputed by anyone). Returning such a
@@ -95,7 +117,7 @@ function tamperedRows(body: ExportBody): string[] {
   return bad;
 }
 
-export function exportLedger(ledger: Ledger, file: string, now: number): ExportBody {
+export function exportLedger(ledger: TransferLedger, file: string, now: number): ExportBody {
   const secret = ledger.serverSecret();
   const body: ExportBody = ledger.snapshot(() => ({
     sourceInstanceId: ledger.instanceId,
@@ -201,7 +223,7 @@ export interface ImportOptions {
 }
 
 /** Why an import would overwrite something this ledger knows differently. */
-export function findConflicts(ledger: Ledger, body: ExportBody): string[] {
+export function findConflicts(ledger: TransferLedger, body: ExportBody): string[] {
   const conflicts: string[] = [];
   for (const key of body.keys) {
     const pinned = ledger.getPinnedKey(key.serial);
@@ -238,7 +260,7 @@ function sameBorrow(a: BorrowRow, b: BorrowRow): boolean {
   );
 }
 
-export function importLedger(ledger: Ledger, file: string, options: ImportOptions): ImportSummary {
+export function importLedger(ledger: TransferLedger, file: string, options: ImportOptions): ImportSummary {
   const body = readExport(file);
   const force = options.force ?? false;
   return ledger.transaction(() => {
@@ -281,7 +303,7 @@ export function importLedger(ledger: Ledger, file: string, options: ImportOption
   });
 }
 
-function applyKey(ledger: Ledger, key: KeyRow): void {
+function applyKey(ledger: TransferLedger, key: KeyRow): void {
   const pinned = ledger.getPinnedKey(key.serial);
   if (pinned === undefined) ledger.pinKey(key.serial, key.publicKey, key.firstSeen);
   else if (pinned.publicKey !== key.publicKey) ledger.replacePinnedKey(key.serial, key.publicKey, key.firstSeen);

@@ -5,9 +5,9 @@
  * ledger's view is the vocabulary's `LedgerBorrow`, which the ledger's rows extend.
  */
 import type { KeyRecordState } from "../protocol/index.js";
-import type { LedgerBorrow, Severity } from "../vocabulary/index.js";
+import type { LedgerBorrow, RegistryBorrow, Severity } from "../vocabulary/index.js";
 
-export type { LedgerBorrow, Severity };
+export type { LedgerBorrow, RegistryBorrow, Severity };
 
 /** A borrow record as the key lists it (K8): with its opId, never with its tag. */
 export interface KeyBorrow {
@@ -39,17 +39,6 @@ export interface KeyView {
   keyTimeMs?: number;
   /** How long after `expiresAt` the key waits for a settle before it makes a dummy (K4). */
   settleWindowMs: number;
-}
-
-export interface RegistryBorrow {
-  serial: string;
-  id: number;
-  product: number;
-  client: string;
-  issuedAt: number;
-  expiresAt: number;
-  binding: string;
-  tag: string;
 }
 
 export type RegistryView = { readable: true; borrows: RegistryBorrow[] } | { readable: false; reason: string };

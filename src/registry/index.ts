@@ -1,4 +1,22 @@
 export {
+  type BorrowsRead,
+  borrowPath,
+  type EntryKey,
+  entryMatches,
+  entryOfRow,
+  entryValueLines,
+  entryValues,
+  isMirrored,
+  type ParsedEntry,
+  parseBorrowEntry,
+  readBorrows,
+  scanBorrowKeys,
+  serialPath,
+  setOps,
+  treeFromRows,
+  writeOps,
+} from "./borrow-entries.js";
+export {
   RegistryAccessDeniedError,
   RegistryClosedError,
   RegistryCorruptError,

@@ -76,8 +76,8 @@ export function encodeValueLines(entries: Iterable<{ readonly name: string; read
 
 /**
  * One line of `encodeValueLines` text, built without a typed value: `hex` takes the lower-case hex
- * the caller already holds for a binary (a ledger row's binding, tag, opId), so comparing 100 000
- * entries with their expected text converts no bytes.
+ * the caller already holds for a binary (a ledger row's binding, tag, opId), so the mirror's
+ * comparison, which runs every poll, converts no bytes.
  */
 export const valueLine = {
   u32: (name: string, value: number): string => `${encodeName(name)}=u32:${value}`,

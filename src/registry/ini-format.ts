@@ -50,7 +50,7 @@ export function serializeIni(root: KeyNode): { bytes: Buffer; checksum: string }
       let lines = node.valueLines;
       if (lines === undefined && node.hasValues) {
         lines = encodeValueLines(node.values.values());
-        // Back to text: the same content, and a cached tree of 100 000 written keys stays compact.
+        // Back to text: the same content, and the cached tree keeps text rather than value objects.
         node.adoptValueLines(lines);
       }
       if (lines !== undefined) parts.push(lines);

@@ -81,14 +81,6 @@ export class IniRegistry extends TreeRegistry {
     await this.replaceAll(tree);
   }
 
-  async revision(): Promise<string | undefined> {
-    this.assertOpen();
-    const cached = this.cache;
-    if (cached === undefined) return undefined;
-    const stats = await this.statFile();
-    return stats !== undefined && sameFile(cached.stats, stats) && this.cache === cached ? cached.checksum : undefined;
-  }
-
   protected async snapshot(): Promise<KeyNode> {
     return this.load();
   }

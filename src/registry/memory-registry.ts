@@ -8,8 +8,6 @@ import type { RegistryDescription } from "./types.js";
  */
 export class MemoryRegistry extends TreeRegistry {
   private tree = new KeyNode("");
-  /** Counts changes: the revision. */
-  private generation = 0;
 
   describe(): RegistryDescription {
     return { kind: "memory", location: "memory" };
@@ -18,12 +16,6 @@ export class MemoryRegistry extends TreeRegistry {
   /** Forgets every key and value, as a lost registry would. */
   wipe(): void {
     this.tree = new KeyNode("");
-    this.generation++;
-  }
-
-  async revision(): Promise<string | undefined> {
-    this.assertOpen();
-    return String(this.generation);
   }
 
   protected async snapshot(): Promise<KeyNode> {
@@ -32,17 +24,11 @@ export class MemoryRegistry extends TreeRegistry {
 
   // Validated ops cannot fail half-way, so the tree is changed in place without a copy.
   protected async update<T>(mutate: (draft: TreeDraft) => T): Promise<T> {
-    const draft = new TreeDraft(this.tree, true);
-    try {
-      return mutate(draft);
-    } finally {
-      if (draft.changed) this.generation++;
-    }
+    return mutate(new TreeDraft(this.tree, true));
   }
 
   protected async replace(root: KeyNode): Promise<void> {
     this.tree = root;
-    this.generation++;
   }
 
   protected async release(): Promise<void> {}

@@ -74,18 +74,11 @@ export interface RegistryAdapter {
   /**
    * Every key below `path` (not `path` itself), parents before their subkeys, in batches, from one
    * consistent read: the way to read a large subtree. Stores that hold the whole tree (INI, memory)
-   * yield to the event loop between batches and decode values only as they list them, so 100 000
-   * borrow entries are read without blocking the process or holding a second copy of the tree.
+   * yield to the event loop between batches and decode values only as they list them, so a large
+   * subtree is read without blocking the process or holding a second copy of the tree.
    * Nothing is listed when the key does not exist. Optional: `readTree` serves where it is absent.
    */
   readKeys?(path: string): AsyncIterable<RegistryKeyListing[]>;
-  /**
-   * A token that differs whenever the stored content differs, known without reading the content
-   * (INI: the checksum of the file as last read or written here, while its inode, size and times
-   * are unchanged), so a caller may keep what it derived from a read until the token changes.
-   * `undefined` when it cannot be known so cheaply: read again then. Optional.
-   */
-  revision?(): Promise<string | undefined>;
   /** Applies every op in order, all or nothing. Invalid ops are rejected before anything changes. */
   applyBatch(ops: readonly RegistryOp[]): Promise<void>;
   /**

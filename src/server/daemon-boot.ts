@@ -1,13 +1,13 @@
 /**
  * What `serve` does before it loads the daemon's modules, kept in a module of its own so that
  * loading it costs little: it claims the data directory (its lock, before anything in it is read)
- * and starts the ledger's quick_check on a worker thread (see src/bridge/ledger-check.ts).
+ * and starts the ledger's quick_check on a worker thread (see src/ledger/quick-check.ts).
  */
 import { DataDirLock, prepareDataDir } from "../bridge/data-dir.js";
 import { DataDirLockedError } from "../bridge/errors.js";
 import { readDaemonInfo } from "./daemon-files.js";
 
-export { startLedgerCheck } from "../bridge/ledger-check.js";
+export { startLedgerCheck } from "../ledger/quick-check.js";
 
 /** The data directory, created and locked for this daemon. */
 export interface ClaimedDataDir {

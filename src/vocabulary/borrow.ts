@@ -45,3 +45,19 @@ export interface LedgerBorrow {
   /** When a dummy clears (K5); null or absent for any other state. */
   dummyUntil?: number | null;
 }
+
+/**
+ * A borrow as its registry entry states it: the ledger's borrow without opId and state, which
+ * the entry does not carry. Reconcile compares it with the ledger; the registry layer writes and
+ * parses it.
+ */
+export interface RegistryBorrow {
+  serial: string;
+  id: number;
+  product: number;
+  client: string;
+  issuedAt: number;
+  expiresAt: number;
+  binding: string;
+  tag: string;
+}

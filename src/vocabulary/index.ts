@@ -21,5 +21,6 @@ export {
   isOutstanding,
   type LedgerBorrow,
   OUTSTANDING_STATES,
+  type RegistryBorrow,
 } from "./borrow.js";
 export { SEVERITIES, SEVERITY_RANK, type Severity } from "./severity.js";

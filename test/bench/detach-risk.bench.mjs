@@ -40,7 +40,7 @@ const bridge = await openBridge(
 );
 try {
   for (let i = 0; i < 3; i++) await bridge.borrow({ product: 1001, client: `ws-${i}` });
-  const bus = bridge.world.bus;
+  const bus = bridge.testSeams.world.bus;
   const samples = [];
   for (let round = 0; round < WARMUP + ROUNDS; round++) {
     const raised = waitFor(bridge, (e) => e.type === "risk.raised" && e.risk?.kind === "key-unplugged");

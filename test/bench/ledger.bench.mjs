@@ -95,7 +95,7 @@ const bridge = await openBridge(
   { dataDir, mode: "virtual", hostPollMs: 600_000, clockCheckMs: 600_000, driftCheckMs: 600_000 },
   { expiryCheckMs: 600_000, hotplugDebounceMs: 1 },
 );
-const key = bridge.world.bus.createKey({
+const key = bridge.testSeams.world.bus.createKey({
   serial: SERIAL,
   licenses: [{ product: PRODUCT, seats: 60_000, borrowable: 60_000, borrowDays: 30 }],
   store: new MemoryKeyStore(),

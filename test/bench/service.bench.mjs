@@ -182,7 +182,7 @@ async function borrowOwnShare() {
   await bridge.ready();
   const [key] = await bridge.keys();
   const license = key.licenses.find((l) => l.borrowable > 0);
-  const virtualKey = bridge.world.key(key.serial);
+  const virtualKey = bridge.testSeams.world.key(key.serial);
   const server = await createServer({ bridge, token: TOKEN });
   const url = await server.listen("127.0.0.1", 0);
   const client = borrower(url);

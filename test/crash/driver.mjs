@@ -45,7 +45,7 @@ async function giveBack(view) {
 }
 
 async function flush() {
-  await bridge.context.mirror.flush();
+  await bridge.testSeams.mirror.flush();
   say({ op: "flushed" });
 }
 
@@ -60,7 +60,7 @@ async function workload() {
   // b2 is due after one day; the clock advance sweeps it (settle-expired).
   say({ op: "expire-start", id: b2.id });
   await bridge.virtual.advanceClock(DAY + 60_000);
-  const b2row = bridge.context.ledger.getBorrow(b2.serial, b2.id);
+  const b2row = bridge.testSeams.ledger.getBorrow(b2.serial, b2.id);
   if (b2row?.state === "settled") say({ op: "settled", id: b2.id });
 
   await giveBack(b3);

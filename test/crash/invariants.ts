@@ -56,10 +56,10 @@ export async function checkAfterCrash(dataDir: string, acks: Ack[]): Promise<str
   const bridge = await reopen(dataDir);
   try {
     const expected = expectationsOf(acks);
-    const key = bridge.world?.key(SERIAL);
+    const key = bridge.testSeams.world?.key(SERIAL);
     if (key === undefined) return ["the virtual key is missing after restart"];
     const onKey = new Map(key.state.borrows.map((record) => [record.id, record]));
-    const rows = bridge.context.ledger.listBorrows({ serial: SERIAL });
+    const rows = bridge.testSeams.ledger.listBorrows({ serial: SERIAL });
     const rowById = new Map(rows.map((row) => [row.id, row]));
 
     // No dummy, on the key or in the ledger, and nothing left half-done.
@@ -118,9 +118,9 @@ export async function checkAfterCrash(dataDir: string, acks: Ack[]): Promise<str
     if (problems.length > 0) return problems;
 
     // What an operator would do next: let the expiry sweep run, rerun an interrupted migrate.
-    await bridge.sweepExpired();
-    if (bridge.context.index.rows().some((row) => row.binding !== bridge.context.binding())) await bridge.migrate();
-    await bridge.context.mirror.flush();
+    await bridge.testSeams.sweepExpired();
+    if (bridge.testSeams.index.rows().some((row) => row.binding !== bridge.testSeams.binding())) await bridge.migrate();
+    await bridge.testSeams.mirror.flush();
     const report = await bridge.reconcile();
     for (const finding of report.findings) {
       if (finding.severity !== "info")

@@ -4,7 +4,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { filter, firstValueFrom, Subject, timeout } from "rxjs";
 import type { BridgeEvent, RiskKind } from "../../src/bridge/api.js";
-import { BridgeRiskEngine } from "../../src/bridge/guard/index.js";
 import { type OpenedBridge, openBridge } from "../../src/bridge/open.js";
 import type { ClockJumpEvent } from "../../src/host/index.js";
 import type { PreflightAction } from "../../src/reconcile/index.js";
@@ -45,7 +44,7 @@ class Run {
       {
         hotplugDebounceMs: 5,
         expiryCheckMs: 3_600_000,
-        risks: (bridge) => new BridgeRiskEngine(bridge, { pollMs: 50, mirrorLagMs: 20, clockJumps$: this.clockJumps }),
+        clockJumps$: this.clockJumps,
       },
     );
     this.bridge.events$.subscribe((event) => this.onEvent(event));
@@ -107,7 +106,7 @@ class Run {
 
   observe(): void {
     this.step++;
-    this.tracker.observe(this.bridge.world?.bus.keys() ?? []);
+    this.tracker.observe(this.bridge.testSeams.world?.bus.keys() ?? []);
     if (this.firstDummyAt === undefined && this.tracker.result([], 0).dummies > 0) this.firstDummyAt = this.step;
   }
 
@@ -153,16 +152,16 @@ const ACTIONS: Record<ScenarioId, Action> = {
     await run.preflight("install-major-version");
     await run.exportLedger();
     await run.preflight("install-major-version");
-    const host = run.bridge.world?.host;
+    const host = run.bridge.testSeams.world?.host;
     await host?.installDriver("9.00");
-    await run.bridge.hostMonitor.check();
+    await run.bridge.testSeams.refreshHost();
     await run.bridge.virtual?.wipeRegistry();
     await run.waitForRisk("registry-lost");
     await run.bridge.repair();
   },
   "unplug-key": async (run, day) => {
     if (day !== 29) return;
-    run.bridge.world?.bus.unplug(SERIAL);
+    run.bridge.testSeams.world?.bus.unplug(SERIAL);
     await run.waitForRisk("key-unplugged");
     await run.bridge.virtual?.plug(SERIAL);
     run.notes.push("admin plugged the key back as advised");
@@ -179,13 +178,13 @@ const ACTIONS: Record<ScenarioId, Action> = {
     await run.preflight("uninstall-driver");
     await run.exportLedger();
     await run.preflight("uninstall-driver");
-    const host = run.bridge.world?.host;
+    const host = run.bridge.testSeams.world?.host;
     await host?.uninstallDriver();
-    await run.bridge.hostMonitor.check();
+    await run.bridge.testSeams.refreshHost();
     await run.bridge.virtual?.wipeRegistry();
     await run.waitForRisk("registry-lost");
     await host?.installDriver("8.20-virtual");
-    await run.bridge.hostMonitor.check();
+    await run.bridge.testSeams.refreshHost();
     await run.bridge.repair();
   },
   "reinstall-os": async (run, day) => {
@@ -209,24 +208,24 @@ const ACTIONS: Record<ScenarioId, Action> = {
     if (day !== 1) return;
     await run.preflight("restart-service");
     // What SIGKILL at crash point borrow.after-key leaves: the key holds a borrow the ledger never recorded.
-    const { context } = run.bridge;
-    const session = context.keys.session(SERIAL);
+    const { keys, ledger, binding } = run.bridge.testSeams;
+    const session = keys.session(SERIAL);
     if (session === undefined) throw new Error("key not attached");
     const opId = randomBytes(16);
-    await context.keys.call(session, (client) =>
+    await keys.call(session, (client) =>
       client.borrow({
         opId,
         product: 1003,
         days: 30,
-        binding: Buffer.from(context.binding(), "hex"),
-        tag: context.ledger.deriveTag(opId),
+        binding: Buffer.from(binding(), "hex"),
+        tag: ledger.deriveTag(opId),
         client: "ws-4",
       }),
     );
     const dir = run.dataDir;
     await run.bridge.close();
     await run.open(dir);
-    const rolledBack = run.bridge.context.ledger.listAudit({ kind: "rollback", limit: 5 }).length;
+    const rolledBack = (await run.bridge.audit({ kind: "rollback", limit: 5 })).length;
     run.notes.push(`restart: recovery rolled back ${rolledBack} unacknowledged borrow`);
   },
   "change-hostname": async (run, day) => {
@@ -274,7 +273,7 @@ export async function runKeybridge(id: ScenarioId): Promise<KeybridgeRunResult> 
       }
       run.observe();
     }
-    const keys = run.bridge.world?.bus.keys() ?? [];
+    const keys = run.bridge.testSeams.world?.bus.keys() ?? [];
     const result = run.tracker.result(run.notes, run.tracker.activeOn(keys));
     const warnedBeforeHarm =
       run.firstDummyAt === undefined || (run.firstWarningAt !== undefined && run.firstWarningAt <= run.firstDummyAt);

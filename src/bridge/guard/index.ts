@@ -1,7 +1,5 @@
 export { LicenseGuard, LicenseUpdateBlockedError, type LicenseUpdateObserver } from "./license-guard.js";
 export { validateLicenses } from "./license-input.js";
-export { type MigrationOptions, MigrationService } from "./migrate.js";
+export { MigrationService } from "./migrate.js";
 export { guardedPreflight, type PreflightSources } from "./preflight.js";
-export { RegistryWatch, type RegistryWatchOptions } from "./registry-watch.js";
-export { GuardRiskEngine, type RegistryHealth, type RiskEngineInputs, type RiskEngineOptions } from "./risk-engine.js";
-export { BridgeRiskEngine, type GuardOptions, GuardServices } from "./wire.js";
+export { type RegistryHealth, RiskEngine, type RiskEngineInputs, type RiskEngineOptions } from "./risk-engine.js";

@@ -1,10 +1,15 @@
 import { randomBytes } from "node:crypto";
+import type { Ledger } from "../../ledger/index.js";
 import { layerLogger } from "../../log.js";
 import type { LicenseUpdateInput, LicenseUpdatePreviewView, LicenseUpdateView } from "../api.js";
-import type { BridgeContext } from "../context.js";
+import type { BorrowIndex } from "../borrow-index.js";
 import { KeyNotFoundError } from "../errors.js";
-import { noteKeyDummies } from "../key-dummies.js";
-import { borrowViewOfRow } from "../views.js";
+import type { EventBus } from "../event-bus.js";
+import type { InFlight } from "../in-flight.js";
+import type { DummyRecorder } from "../key-dummies.js";
+import type { KeyManager } from "../key-manager.js";
+import type { KeyOrder } from "../key-order.js";
+import { borrowViewOfRow, type ProductNames } from "../views.js";
 import { describeBorrows } from "./describe.js";
 import { LicenseUpdateBlockedError } from "./license-blocked.js";
 import { type LicenseUpdatePlan, planLicenseUpdate } from "./license-input.js";
@@ -17,6 +22,20 @@ const log = layerLogger("bridge");
 /** Told when an update is refused or done, so the matching risk opens and closes. */
 export interface LicenseUpdateObserver {
   noteLicenseUpdatePending(serial: string): void;
+}
+
+/** What the license-update guard reads and writes, and whom it tells of a refusal. */
+export interface LicenseGuardInputs {
+  readonly ledger: Pick<Ledger, "audit" | "commit">;
+  readonly index: Pick<BorrowIndex, "rows">;
+  readonly keys: Pick<KeyManager, "call" | "session">;
+  readonly events: Pick<EventBus, "emit">;
+  readonly operations: Pick<InFlight, "run">;
+  readonly keyOrder: Pick<KeyOrder, "withExclusive">;
+  readonly dummies: Pick<DummyRecorder, "record">;
+  readonly productName: ProductNames;
+  /** Told when an update is refused, so the license-update-pending risk opens. */
+  readonly observer?: LicenseUpdateObserver;
 }
 
 /**
@@ -33,10 +52,7 @@ export interface LicenseUpdateObserver {
  * missed because its row was still on its way to the disk.
  */
 export class LicenseGuard {
-  constructor(
-    private readonly ctx: BridgeContext,
-    private readonly observer?: LicenseUpdateObserver,
-  ) {}
+  constructor(private readonly inputs: LicenseGuardInputs) {}
 
   /** `input`: a signed update file's bytes, or a bare license set (see LicenseUpdateInput). */
   async update(
@@ -46,9 +62,9 @@ export class LicenseGuard {
   ): Promise<LicenseUpdateView> {
     const plan = planLicenseUpdate(input);
     const force = options.force === true;
-    if (this.ctx.keys.session(serial) === undefined) throw new KeyNotFoundError(serial);
-    return this.ctx.inFlight.run(() =>
-      this.ctx.inFlight.keyOrder.withExclusive(serial, () => this.updateNow(serial, plan, force)),
+    if (this.inputs.keys.session(serial) === undefined) throw new KeyNotFoundError(serial);
+    return this.inputs.operations.run(() =>
+      this.inputs.keyOrder.withExclusive(serial, () => this.updateNow(serial, plan, force)),
     );
   }
 
@@ -59,11 +75,11 @@ export class LicenseGuard {
     options: { force?: boolean } = {},
   ): Promise<LicenseUpdatePreviewView> {
     const plan = planLicenseUpdate(input);
-    return this.ctx.inFlight.run(() => previewLicenseUpdate(this.ctx, serial, plan, options.force === true));
+    return this.inputs.operations.run(() => previewLicenseUpdate(this.inputs, serial, plan, options.force === true));
   }
 
   private async updateNow(serial: string, plan: LicenseUpdatePlan, force: boolean): Promise<LicenseUpdateView> {
-    const { ledger, index, keys, events } = this.ctx;
+    const { ledger, index, keys, events } = this.inputs;
     const { licenses } = plan;
     const session = attachedSession(keys, serial);
     // What the key would refuse is refused here, before anything is listed, journaled or sent.
@@ -83,7 +99,7 @@ export class LicenseGuard {
           licenses,
         },
       });
-      this.observer?.noteLicenseUpdatePending(serial);
+      this.inputs.observer?.noteLicenseUpdatePending(serial);
       throw new LicenseUpdateBlockedError(serial, outstanding, unrecorded);
     }
 
@@ -119,7 +135,7 @@ export class LicenseGuard {
       });
     }
     const cause = force ? "a forced license update" : "a license update";
-    const dummies = await noteKeyDummies(this.ctx, session, made, {
+    const dummies = await this.inputs.dummies.record(session, made, {
       cause,
       includeBusy: true,
       expected: force,
@@ -150,12 +166,12 @@ export class LicenseGuard {
         });
       },
     });
-    session.info = { ...session.info, licenseSetVersion: result.licenseSetVersion };
+    session.noteLicenseSetVersion(result.licenseSetVersion);
     await session.refreshLicenses().catch((error: unknown) => {
       log.debug("license refresh after update failed", { serial, error: String(error) });
     });
     const keyNow = session.keyNow();
-    const views = dummies.map((row) => borrowViewOfRow(row, keyNow, this.ctx.productName));
+    const views = dummies.map((row) => borrowViewOfRow(row, keyNow, this.inputs.productName));
     events.emit("license.updated", `licenses of key ${serial} replaced (version ${result.licenseSetVersion})`, {
       serial,
       details: { licenseSetVersion: result.licenseSetVersion, forced: force, dummiesCreated: views.length },

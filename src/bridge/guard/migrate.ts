@@ -1,16 +1,22 @@
 import { randomBytes } from "node:crypto";
 import { isCodedError } from "../../errors.js";
 import { isKeyRefusal } from "../../key/index.js";
-import type { BorrowRow, OpRow } from "../../ledger/index.js";
+import type { BorrowRow, Ledger, OpRow } from "../../ledger/index.js";
 import { layerLogger } from "../../log.js";
 import { Status } from "../../protocol/index.js";
 import { borrowKey } from "../../vocabulary/index.js";
 import type { MigrationItemView, MigrationView } from "../api.js";
-import type { BridgeContext } from "../context.js";
+import type { BorrowIndex } from "../borrow-index.js";
+import type { BorrowLocks } from "../borrow-locks.js";
 import { crashPoint } from "../crash-points.js";
 import { TagUnknownError } from "../errors.js";
-import { noteKeyDummies } from "../key-dummies.js";
+import type { EventBus } from "../event-bus.js";
+import type { InFlight } from "../in-flight.js";
+import type { DummyRecorder } from "../key-dummies.js";
+import type { KeyManager } from "../key-manager.js";
+import type { KeyOrder } from "../key-order.js";
 import type { KeySession } from "../key-session.js";
+import type { Mirror } from "../mirror.js";
 import { isTagUnknown } from "../tag-unknown.js";
 
 const log = layerLogger("bridge");
@@ -18,9 +24,21 @@ const log = layerLogger("bridge");
 const hexOf = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 const bytesOf = (hex: string): Buffer => Buffer.from(hex, "hex");
 
-export interface MigrationOptions {
+/** What migration reads and writes. */
+export interface MigrationInputs {
+  readonly ledger: Pick<Ledger, "audit" | "commit" | "listPendingOps" | "touchKey">;
+  readonly index: Pick<BorrowIndex, "put" | "rows">;
+  readonly keys: Pick<KeyManager, "call" | "session">;
+  readonly mirror: Pick<Mirror, "flush" | "markDirty">;
+  readonly events: Pick<EventBus, "emit">;
+  readonly operations: Pick<InFlight, "run">;
+  readonly locks: Pick<BorrowLocks, "tryLock" | "unlock">;
+  readonly keyOrder: Pick<KeyOrder, "withShared">;
+  readonly dummies: Pick<DummyRecorder, "record">;
+  /** The current host binding, lower-case hex: the one borrows are moved to. */
+  binding(): string;
   /** Probes the host once, so the binding migrated to is the one of now. */
-  refreshHost?: () => Promise<void>;
+  refreshHost(): Promise<void>;
 }
 
 /**
@@ -31,24 +49,21 @@ export interface MigrationOptions {
  * which the key answers idempotently (K2).
  */
 export class MigrationService {
-  constructor(
-    private readonly ctx: BridgeContext,
-    private readonly options: MigrationOptions = {},
-  ) {}
+  constructor(private readonly inputs: MigrationInputs) {}
 
   async migrate(): Promise<MigrationView> {
-    await this.options.refreshHost?.();
-    return this.ctx.inFlight.run(() => this.migrateNow());
+    await this.inputs.refreshHost();
+    return this.inputs.operations.run(() => this.migrateNow());
   }
 
   private async migrateNow(): Promise<MigrationView> {
-    const { ctx } = this;
-    const binding = ctx.binding();
+    const { inputs } = this;
+    const binding = inputs.binding();
     const pending = new Map<string, OpRow>();
-    for (const op of ctx.ledger.listPendingOps()) {
+    for (const op of inputs.ledger.listPendingOps()) {
       if (op.kind === "rebind" && op.borrowId !== null) pending.set(borrowKey(op.serial, op.borrowId), op);
     }
-    const rows = ctx.index
+    const rows = inputs.index
       .rows()
       .filter((row) => row.state === "active" || row.state === "returning")
       .sort((a, b) => (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : a.id - b.id));
@@ -59,10 +74,10 @@ export class MigrationService {
       items.push(item);
       if (item.outcome === "rebound") touched.add(row.serial);
     }
-    if (touched.size > 0) await ctx.mirror.flush();
+    if (touched.size > 0) await inputs.mirror.flush();
     for (const serial of touched) {
-      if (ctx.keys.session(serial)?.present)
-        ctx.ledger.touchKey(serial, { lastSeen: Date.now(), lastBinding: binding });
+      if (inputs.keys.session(serial)?.present)
+        inputs.ledger.touchKey(serial, { lastSeen: Date.now(), lastBinding: binding });
     }
     const rebound = items.filter((item) => item.outcome === "rebound").length;
     const failed = items.filter((item) => item.outcome === "failed" || item.outcome === "refused").length;
@@ -71,8 +86,8 @@ export class MigrationService {
       `migration to host binding ${binding.slice(0, 12)}…: ${rebound} rebound, ` +
       `${items.filter((item) => item.outcome === "already-current").length} already current, ${failed} failed or refused, ` +
       `${items.filter((item) => item.outcome === "skipped").length} skipped`;
-    ctx.ledger.audit({ kind: "migrate", message, details: { binding, items: items.map(auditItem) } });
-    ctx.events.emit("migration.done", message, { details: { binding, rebound, failed, items: items.length } });
+    inputs.ledger.audit({ kind: "migrate", message, details: { binding, items: items.map(auditItem) } });
+    inputs.events.emit("migration.done", message, { details: { binding, rebound, failed, items: items.length } });
     return view;
   }
 
@@ -89,7 +104,7 @@ export class MigrationService {
       return item("already-current", `borrow ${row.id} is already bound to this host identity`);
     }
     if (row.state === "returning") return item("skipped", `a return of borrow ${row.id} is in progress`);
-    const session = this.ctx.keys.session(row.serial);
+    const session = this.inputs.keys.session(row.serial);
     if (isTagUnknown(row)) {
       // REBIND needs the tag (K7); a wrong one proves nothing, so it is not sent.
       const refusal = new TagUnknownError(row.serial, row.id, session && row.expiresAt + session.settleWindowMs);
@@ -98,13 +113,13 @@ export class MigrationService {
     if (session === undefined || !session.present || !session.serving) {
       return item("skipped", `key ${row.serial} is not attached; plug it in and run keybridge migrate again`);
     }
-    const key = borrowKey(row.serial, row.id);
-    if (this.ctx.inFlight.busyBorrows.has(key)) return item("skipped", `borrow ${row.id} is busy; run migrate again`);
-    this.ctx.inFlight.busyBorrows.add(key);
+    if (!this.inputs.locks.tryLock(row.serial, row.id)) {
+      return item("skipped", `borrow ${row.id} is busy; run migrate again`);
+    }
     let notActive = false;
     try {
       // In the key's order of seat operations: a license update never runs between journal and key.
-      return await this.ctx.inFlight.keyOrder.withShared(row.serial, async () => {
+      return await this.inputs.keyOrder.withShared(row.serial, async () => {
         let current = row;
         if (pendingOp !== undefined) {
           // An interrupted rebind: send it again with its own opId (K2 replays it), then go on from there.
@@ -128,7 +143,7 @@ export class MigrationService {
         `rebind of borrow ${row.id} failed: ${code}${error instanceof Error ? error.message : String(error)}`,
       );
     } finally {
-      this.ctx.inFlight.busyBorrows.delete(key);
+      this.inputs.locks.unlock(row.serial, row.id);
       // NOT_ACTIVE: the key holds the borrow as a dummy; the ledger is told at once (with the clear date).
       if (notActive) await this.noteDummies(session);
     }
@@ -136,8 +151,8 @@ export class MigrationService {
 
   private async noteDummies(session: KeySession): Promise<void> {
     try {
-      const records = await this.ctx.keys.call(session, (client) => client.listAllBorrows());
-      await noteKeyDummies(this.ctx, session, records, { cause: "the key's listing after a NOT_ACTIVE refusal" });
+      const records = await this.inputs.keys.call(session, (client) => client.listAllBorrows());
+      await this.inputs.dummies.record(session, records, { cause: "the key's listing after a NOT_ACTIVE refusal" });
     } catch (error) {
       log.warn("could not record the key's dummies after a NOT_ACTIVE refusal; the next listing does", {
         serial: session.serial,
@@ -154,7 +169,7 @@ export class MigrationService {
     newBinding: string,
     replayOpId?: string,
   ): Promise<BorrowRow> {
-    const { ledger, index, mirror, keys } = this.ctx;
+    const { ledger, index, mirror, keys } = this.inputs;
     const opId = replayOpId ?? randomBytes(16).toString("hex");
     if (replayOpId === undefined) {
       await ledger.commit((tx) =>

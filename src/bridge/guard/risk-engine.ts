@@ -4,7 +4,7 @@ import type { BorrowRow } from "../../ledger/index.js";
 import { formatTime } from "../../reconcile/index.js";
 import type { BridgeEvent, RiskView } from "../api.js";
 import { describeLedgerProblem } from "../ledger-watch.js";
-import type { RiskSource } from "../risk-engine.js";
+import type { RiskSource } from "../risk-source.js";
 import { isTagUnknown } from "../tag-unknown.js";
 import { describeBorrows, firstExpiry, lastExpiry, plural } from "./describe.js";
 import { maintenanceRisk } from "./maintenance-risk.js";
@@ -28,7 +28,7 @@ export type { MaintenanceWindow, RegistryHealth, RiskEngineInputs, RiskEngineOpt
  * of risks is derived again from the facts and the outstanding borrows, and compared with the
  * open set, so a risk clears by itself once its cause is gone or nothing is left to endanger.
  */
-export class GuardRiskEngine implements RiskSource {
+export class RiskEngine implements RiskSource {
   private readonly open = new Map<string, RiskView>();
   private readonly subject = new BehaviorSubject<RiskView[]>([]);
   readonly risks$: Observable<RiskView[]> = this.subject.asObservable();

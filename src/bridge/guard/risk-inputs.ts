@@ -3,9 +3,9 @@ import type { ClockJumpEvent, HostChangedEvent } from "../../host/index.js";
 import type { BorrowRow } from "../../ledger/index.js";
 import type { BridgeEvent, BridgeEventType, RiskKind } from "../api.js";
 import type { LedgerProblem } from "../ledger-watch.js";
+import type { RegistryHealthReport } from "../mirror.js";
 
-/** The registry mirror's view of the OS registry. */
-export type RegistryHealth = "healthy" | "lost" | "corrupt";
+export type { RegistryHealth } from "../mirror.js";
 
 /** What the engine reads from the bridge; everything else arrives as events. */
 export interface RiskEngineInputs {
@@ -13,8 +13,8 @@ export interface RiskEngineInputs {
   readonly events$: Observable<BridgeEvent>;
   readonly hostChanges$?: Observable<HostChangedEvent>;
   readonly clockJumps$?: Observable<ClockJumpEvent>;
-  /** Reports of the mirror's registry checks. */
-  readonly registry$?: Observable<{ health: RegistryHealth; detail?: string }>;
+  /** The registry's health after each of the mirror's comparisons. */
+  readonly registry$?: Observable<RegistryHealthReport>;
   /** Outstanding borrows now (active, returning and dummy rows). */
   outstanding(): readonly BorrowRow[];
   /**

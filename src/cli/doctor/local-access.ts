@@ -2,11 +2,11 @@
  * Doctor's way below the HTTP API, for when the daemon is down or the question is whether it could
  * start: the bridge layer's local diagnostics, loaded only when doctor runs.
  */
-import type { FoundDevice } from "../../bridge/local-diagnostics.js";
+import type { FoundDevice } from "./local-diagnostics.js";
 
 export type { FoundDevice };
 
-const diagnostics = () => import("../../bridge/local-diagnostics.js");
+const diagnostics = () => import("./local-diagnostics.js");
 
 export async function listUsbDevices(backend?: object): Promise<FoundDevice[]> {
   return (await diagnostics()).listUsbDevices(backend);

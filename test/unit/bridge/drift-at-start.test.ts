@@ -45,7 +45,7 @@ async function wipedRegistryDir(): Promise<{ dataDir: string; ids: number[] }> {
   const bridge = await openVirtual({ dataDir });
   const a = await bridge.borrow({ product: 1001, client: "a" });
   const b = await bridge.borrow({ product: 1003, client: "b" });
-  await bridge.context.mirror.flush();
+  await bridge.testSeams.mirror.flush();
   await bridge.virtual?.wipeRegistry();
   await closeBridge(bridge);
   return { dataDir, ids: [a.id, b.id].sort((x, y) => x - y) };
@@ -62,7 +62,7 @@ describe("the registry's first drift check at start", () => {
   it("is awaited by default: the registry is repaired when openBridge resolves", async () => {
     const { dataDir, ids } = await wipedRegistryDir();
     const bridge = await openVirtual({ dataDir });
-    expect(await registryIds(bridge.registry)).toEqual(ids);
+    expect(await registryIds(bridge.testSeams.registry)).toEqual(ids);
   });
 
   it("in the background (the daemon), starts at once, and reads through the mirror wait for it", async () => {
@@ -76,7 +76,7 @@ describe("the registry's first drift check at start", () => {
     // Status says the registry's health is not known yet rather than calling it healthy.
     expect(early.registry.lastDriftCheck).toBeNull();
 
-    const reading = bridge.context.mirror.read();
+    const reading = bridge.testSeams.mirror.read();
     const reconciling = bridge.reconcile();
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(registry.reads.count).toBe(1);
@@ -87,6 +87,6 @@ describe("the registry's first drift check at start", () => {
     const checked = (await bridge.status()).registry;
     expect(checked.healthy).toBe(true);
     expect(Date.parse(checked.lastDriftCheck ?? "")).toBeGreaterThan(Date.now() - 60_000);
-    expect(await registryIds(bridge.registry)).toEqual(ids);
+    expect(await registryIds(bridge.testSeams.registry)).toEqual(ids);
   });
 });

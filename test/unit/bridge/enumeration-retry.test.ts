@@ -21,8 +21,8 @@ describe("device enumeration that fails", () => {
   it("is retried with a growing delay, so a key present at start is served without any USB event", async () => {
     const calls = { count: 0 };
     const bridge = await openVirtual({}, { wrapBackend: failingFirst(2, calls), enumerationRetryMs: 10 });
-    expect(bridge.context.keys.servingSessions()).toHaveLength(0);
-    await vi.waitFor(() => expect(bridge.context.keys.servingSessions()).toHaveLength(1), { timeout: 5_000 });
+    expect(bridge.testSeams.keys.servingSessions()).toHaveLength(0);
+    await vi.waitFor(() => expect(bridge.testSeams.keys.servingSessions()).toHaveLength(1), { timeout: 5_000 });
     expect(calls.count).toBeGreaterThanOrEqual(3);
     const borrow = await bridge.borrow({ product: 1001, client: "after-retry" });
     expect(borrow.state).toBe("active");

@@ -32,11 +32,11 @@ describe("a full disk", () => {
   it("a borrow answers LEDGER_DISK_FULL, its seat is given back on the key, and the bridge stays up", async () => {
     const bridge = await openVirtual({ hostPollMs: 50 });
     const kept = await bridge.borrow({ product: 1001, client: "before" });
-    fillLedger(bridge.context.ledger);
+    fillLedger(bridge.testSeams.ledger);
     // A write that fits in place succeeds: the ledger looks healthy, so the next borrow reaches the
     // key, which gives a seat before the disk refuses its record.
-    bridge.context.ledger.touchKey("KB-DEMO-0001", { lastSeen: Date.now() });
-    expect(bridge.context.ledger.healthy).toBe(true);
+    bridge.testSeams.ledger.touchKey("KB-DEMO-0001", { lastSeen: Date.now() });
+    expect(bridge.testSeams.ledger.healthy).toBe(true);
     const logged = failures();
 
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -60,7 +60,7 @@ describe("a full disk", () => {
     expect((await bridge.preflight("unplug-key")).safe).toBe(false);
 
     // Space comes back: the health check's probe write succeeds, the risk clears, borrowing works.
-    bridge.context.ledger.capSize(undefined);
+    bridge.testSeams.ledger.capSize(undefined);
     await vi.waitFor(() => expect(bridge.risks().map((r) => r.kind)).not.toContain("ledger-unwritable"));
     expect((await bridge.status()).ledger).toMatchObject({ healthy: true });
     expect(capture.lines.some((line) => line.level === "error" && line.message.includes("unhandled"))).toBe(false);
@@ -71,7 +71,7 @@ describe("a full disk", () => {
     const dataDir = tempDataDir();
     const first = await openVirtual({ dataDir });
     const held = await first.borrow({ product: 1001, client: "held" });
-    fillLedger(first.context.ledger);
+    fillLedger(first.testSeams.ledger);
     await closeBridge(first);
     const size = statSync(join(dataDir, "ledger.db")).size;
     expect(size % 4096).toBe(0);

@@ -46,7 +46,7 @@ export async function closeBridge(bridge: OpenedBridge): Promise<void> {
 }
 
 export function demoKey(bridge: OpenedBridge) {
-  const world = bridge.world;
+  const world = bridge.testSeams.world;
   if (world === undefined) throw new Error("not virtual");
   return world.key("KB-DEMO-0001");
 }

@@ -90,6 +90,6 @@ describe("a borrow retried with an idempotency key", () => {
     const retry = await bridge.borrow({ product: 1001, client: "ws-lost" }, { idempotencyKey: "lost-1" });
     expect(retry.state).toBe("active");
     expect(seatsTaken(bridge)).toBe(1);
-    expect(bridge.context.ledger.getBorrow(SERIAL, retry.id)?.state).toBe("active");
+    expect((await bridge.getBorrow(retry.id, { serial: SERIAL })).state).toBe("active");
   });
 });

@@ -25,7 +25,7 @@ async function expectShownAsDummy(bridge: OpenedBridge, id: number, events: Brid
   const { state, dummyUntil } = onKey(bridge, id);
   expect(state).toBe("dummy");
   const until = new Date(dummyUntil as number).toISOString();
-  const row = bridge.context.ledger.getBorrow(SERIAL, id);
+  const row = bridge.testSeams.ledger.getBorrow(SERIAL, id);
   expect(row).toMatchObject({ state: "dummy", dummyUntil });
   expect(await bridge.borrows({ state: "dummy" })).toEqual([
     expect.objectContaining({ id, state: "dummy", dummyUntil: until }),
@@ -35,7 +35,7 @@ async function expectShownAsDummy(bridge: OpenedBridge, id: number, events: Brid
   ]);
   expect(events.map((event) => [event.borrow?.id, event.borrow?.dummyUntil])).toEqual([[id, until]]);
   expect(events[0]?.message).toContain(until);
-  expect(bridge.context.ledger.listAudit({ kind: "dummy", limit: 5 }).map((entry) => entry.borrowId)).toEqual([id]);
+  expect((await bridge.audit({ kind: "dummy", limit: 5 })).map((entry) => entry.borrowId)).toEqual([id]);
 }
 
 describe("dummies the key made by itself are shown at once", () => {
@@ -95,10 +95,10 @@ describe("what a return reports", () => {
     const events = dummyEvents(bridge);
     const borrow = await bridge.borrow({ product: 1001, client: "ws-01" });
     // The ledger's tag no longer matches the key's (an edited import would do this).
-    const row = bridge.context.ledger.getBorrow(SERIAL, borrow.id);
+    const row = bridge.testSeams.ledger.getBorrow(SERIAL, borrow.id);
     if (row === undefined) throw new Error("no row");
-    const edited = bridge.context.ledger.upsertBorrow({ ...row, tag: "ab".repeat(16) });
-    bridge.context.index.put(edited);
+    const edited = bridge.testSeams.ledger.upsertBorrow({ ...row, tag: "ab".repeat(16) });
+    bridge.testSeams.index.put(edited);
     const result = await bridge.returnBorrow(borrow.id);
     expect(result.outcome).toBe("dummy");
     expect(result.borrow.state).toBe("dummy");

@@ -30,7 +30,7 @@ describe("key exchanges as the bridge reports them", () => {
     const bridge = await openVirtual({ exchangeTimeoutMs: 100 });
     const seen: KeyExchangeView[] = [];
     const subscription = bridge.keyExchanges$.subscribe((exchange) => seen.push(exchange));
-    bridge.world!.key("KB-DEMO-0001").setLatency(400);
+    bridge.testSeams.world!.key("KB-DEMO-0001").setLatency(400);
     await expect(bridge.borrow({ product: 1001, client: "ws-slow" })).rejects.toMatchObject({
       code: "TRANSPORT_TIMEOUT",
     });

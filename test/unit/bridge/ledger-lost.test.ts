@@ -30,7 +30,7 @@ describe("the ledger file deleted or replaced while the bridge runs", () => {
     await closeBridge(bridge);
     const restarted = await openVirtual({ dataDir });
     expect((await restarted.borrows()).map((view) => view.id)).toEqual([first.id]);
-    expect(restarted.context.ledger.getBorrow("KB-DEMO-0001", first.id)?.state).toBe("active");
+    expect((await restarted.getBorrow(first.id, { serial: "KB-DEMO-0001" })).state).toBe("active");
     expect((await restarted.status()).ledger.healthy).toBe(true);
     await restarted.returnBorrow(first.id);
   });

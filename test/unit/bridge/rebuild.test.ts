@@ -12,7 +12,7 @@ describe("corrupt ledger", () => {
     let bridge = await openVirtual({ dataDir });
     const a = await bridge.borrow({ product: 1001, client: "a" });
     const b = await bridge.borrow({ product: 1003, client: "b" });
-    const tags = [a, b].map((x) => bridge.context.ledger.getBorrow(x.serial, x.id)?.tag);
+    const tags = [a, b].map((x) => bridge.testSeams.ledger.getBorrow(x.serial, x.id)?.tag);
     await closeBridge(bridge);
 
     // Damage the SQLite header: the ledger cannot be opened any more.
@@ -27,8 +27,8 @@ describe("corrupt ledger", () => {
     expect(status.ledger.rebuilt).toBe(true);
     expect(logs.matching("error", /^the ledger is corrupt; quarantining it and rebuilding/)).toHaveLength(1);
     expect(status.borrows.map((x) => x.id).sort()).toEqual([a.id, b.id].sort());
-    expect([a, b].map((x) => bridge.context.ledger.getBorrow(x.serial, x.id)?.tag)).toEqual(tags);
-    expect(bridge.context.ledger.listAudit({ limit: 10, kind: "ledger-rebuilt" }).length).toBeGreaterThan(0);
+    expect([a, b].map((x) => bridge.testSeams.ledger.getBorrow(x.serial, x.id)?.tag)).toEqual(tags);
+    expect((await bridge.audit({ limit: 10, kind: "ledger-rebuilt" })).length).toBeGreaterThan(0);
     expect((await bridge.reconcile()).findings).toEqual([]);
 
     await bridge.returnBorrow(a.id);
@@ -44,23 +44,23 @@ describe("counterfeit key", () => {
     const borrow = await bridge.borrow({ product: 1001, client: "a" });
     const events: BridgeEvent[] = [];
     bridge.events$.subscribe((event) => events.push(event));
-    const world = bridge.world;
+    const world = bridge.testSeams.world;
     if (world === undefined) throw new Error("not virtual");
     // Another key claiming the same serial, with its own key pair.
     const logs = captureLogs();
     world.bus.remove("KB-DEMO-0001");
-    await bridge.context.keys.rescan();
+    await bridge.testSeams.keys.rescan();
     world.bus.createKey({
       serial: "KB-DEMO-0001",
       licenses: [{ product: 1001, seats: 9, borrowable: 9, borrowDays: 30 }],
     });
-    await bridge.context.keys.rescan();
+    await bridge.testSeams.keys.rescan();
 
     expect(events.map((event) => event.type)).toContain("key.counterfeit");
     expect(logs.matching("error", /^counterfeit key refused$/)).toMatchObject([{ serial: "KB-DEMO-0001" }]);
-    expect(bridge.context.ledger.listAudit({ limit: 5, kind: "counterfeit-key" })).toHaveLength(1);
+    expect(await bridge.audit({ limit: 5, kind: "counterfeit-key" })).toHaveLength(1);
     expect((await bridge.keys()).find((k) => k.serial === "KB-DEMO-0001")?.present).toBe(false);
     await expect(bridge.borrow({ product: 1001, client: "b" })).rejects.toMatchObject({ code: "KEY_ABSENT" });
-    expect(bridge.context.ledger.getBorrow("KB-DEMO-0001", borrow.id)?.state).toBe("active");
+    expect((await bridge.getBorrow(borrow.id, { serial: "KB-DEMO-0001" })).state).toBe("active");
   });
 });

@@ -15,9 +15,9 @@ describe("reconcile reads the closed ledger rows a key still names, and no other
     expect((await bridge.reconcile()).findings.filter((f) => f.severity !== "info")).toEqual([]);
 
     // The ledger says returned; the key still holds the borrow.
-    await bridge.context.ledger.commit((tx) => tx.updateBorrowState(SERIAL, kept.id, { state: "returned" }));
+    await bridge.testSeams.ledger.commit((tx) => tx.updateBorrowState(SERIAL, kept.id, { state: "returned" }));
     const reads = { getBorrow: 0, listBorrows: 0 };
-    const ledger = bridge.context.ledger;
+    const ledger = bridge.testSeams.ledger;
     const getBorrow = ledger.getBorrow.bind(ledger);
     const listBorrows = ledger.listBorrows.bind(ledger);
     ledger.getBorrow = (serial, id) => {

@@ -6,13 +6,13 @@ import { closeBridge, demoKey, openVirtual, tempDataDir } from "./helpers.js";
 const SERIAL = "KB-DEMO-0001";
 
 function client(bridge: OpenedBridge) {
-  const session = bridge.context.keys.session(SERIAL);
+  const session = bridge.testSeams.keys.session(SERIAL);
   if (session?.client === undefined) throw new Error("key not attached");
   return session.client;
 }
 
 function bindingOf(bridge: OpenedBridge): Buffer {
-  return Buffer.from(bridge.context.binding(), "hex");
+  return Buffer.from(bridge.testSeams.binding(), "hex");
 }
 
 describe("recovery at start", () => {
@@ -20,7 +20,7 @@ describe("recovery at start", () => {
     const dataDir = tempDataDir();
     let bridge = await openVirtual({ dataDir });
     const borrow = await bridge.borrow({ product: 1001, client: "ws" });
-    const { ledger } = bridge.context;
+    const { ledger } = bridge.testSeams;
     const row = ledger.getBorrow(SERIAL, borrow.id);
     if (row === undefined) throw new Error("row missing");
     // The journal step of a return, then the key's SETTLE, then a crash before the ledger.
@@ -38,8 +38,8 @@ describe("recovery at start", () => {
     await closeBridge(bridge);
 
     bridge = await openVirtual({ dataDir });
-    expect(bridge.context.ledger.getBorrow(SERIAL, borrow.id)?.state).toBe("returned");
-    expect(bridge.context.ledger.getOp(settleOpId)?.outcome).toBe("done");
+    expect(bridge.testSeams.ledger.getBorrow(SERIAL, borrow.id)?.state).toBe("returned");
+    expect(bridge.testSeams.ledger.getOp(settleOpId)?.outcome).toBe("done");
     expect(demoKey(bridge).state.borrows).toEqual([]);
     expect(await bridge.borrows()).toEqual([]);
   });
@@ -49,13 +49,13 @@ describe("recovery at start", () => {
     let bridge = await openVirtual({ dataDir });
     const borrow = await bridge.borrow({ product: 1001, client: "ws" });
     const settleOpId = randomBytes(16).toString("hex");
-    bridge.context.ledger.transaction((tx) => {
+    bridge.testSeams.ledger.transaction((tx) => {
       tx.updateBorrowState(SERIAL, borrow.id, { state: "returning", settleOpId });
       tx.beginOp({ opId: settleOpId, kind: "return", serial: SERIAL, borrowId: borrow.id });
     });
     await closeBridge(bridge);
     bridge = await openVirtual({ dataDir });
-    expect(bridge.context.ledger.getBorrow(SERIAL, borrow.id)?.state).toBe("returned");
+    expect(bridge.testSeams.ledger.getBorrow(SERIAL, borrow.id)?.state).toBe("returned");
     expect(demoKey(bridge).state.borrows).toEqual([]);
   });
 
@@ -68,7 +68,7 @@ describe("recovery at start", () => {
       product: 1003,
       days: 10,
       binding: bindingOf(bridge),
-      tag: bridge.context.ledger.deriveTag(opId),
+      tag: bridge.testSeams.ledger.deriveTag(opId),
       client: "lost-ack",
     });
     await closeBridge(bridge);
@@ -76,7 +76,9 @@ describe("recovery at start", () => {
     bridge = await openVirtual({ dataDir });
     expect(demoKey(bridge).state.borrows).toEqual([]);
     expect(demoKey(bridge).state.licenses.find((l) => l.product === 1003)).toMatchObject({ borrowed: 0, dummies: 0 });
-    expect(bridge.context.ledger.listAudit({ limit: 20, kind: "rollback" })[0]).toMatchObject({ borrowId: record.id });
+    expect((await bridge.audit({ limit: 20, kind: "rollback" }))[0]).toMatchObject({
+      borrowId: record.id,
+    });
     expect(await bridge.borrows()).toEqual([]);
   });
 
@@ -84,7 +86,7 @@ describe("recovery at start", () => {
     const dataDir = tempDataDir();
     let bridge = await openVirtual({ dataDir });
     const borrow = await bridge.borrow({ product: 1001, client: "ws" });
-    const row = bridge.context.ledger.getBorrow(SERIAL, borrow.id);
+    const row = bridge.testSeams.ledger.getBorrow(SERIAL, borrow.id);
     if (row === undefined) throw new Error("row missing");
     await client(bridge).settle({
       opId: randomBytes(16),
@@ -95,7 +97,7 @@ describe("recovery at start", () => {
     await closeBridge(bridge);
 
     bridge = await openVirtual({ dataDir });
-    expect(bridge.context.ledger.getBorrow(SERIAL, borrow.id)?.state).toBe("settled");
+    expect(bridge.testSeams.ledger.getBorrow(SERIAL, borrow.id)?.state).toBe("settled");
     expect(await bridge.borrows()).toEqual([]);
     expect((await bridge.reconcile()).findings).toEqual([]);
   });
@@ -115,7 +117,7 @@ describe("recovery at start", () => {
     await closeBridge(bridge);
 
     bridge = await openVirtual({ dataDir });
-    const row = bridge.context.ledger.getBorrow(SERIAL, borrow.id);
+    const row = bridge.testSeams.ledger.getBorrow(SERIAL, borrow.id);
     expect(row?.state).toBe("dummy");
     expect(row?.dummyUntil).toBe(result.dummyUntil);
     const status = await bridge.status();
@@ -130,13 +132,13 @@ describe("recovery at start", () => {
     const bridge = await openVirtual();
     const borrow = await bridge.borrow({ product: 1001, client: "ws" });
     const settleOpId = randomBytes(16).toString("hex");
-    bridge.context.ledger.transaction((tx) => {
+    bridge.testSeams.ledger.transaction((tx) => {
       tx.updateBorrowState(SERIAL, borrow.id, { state: "returning", settleOpId });
       tx.beginOp({ opId: settleOpId, kind: "return", serial: SERIAL, borrowId: borrow.id });
     });
     await bridge.virtual?.unplug(SERIAL);
     await bridge.virtual?.plug(SERIAL);
-    expect(bridge.context.ledger.getBorrow(SERIAL, borrow.id)?.state).toBe("returned");
+    expect(bridge.testSeams.ledger.getBorrow(SERIAL, borrow.id)?.state).toBe("returned");
     expect(demoKey(bridge).state.borrows).toEqual([]);
   });
 });
@@ -154,6 +156,6 @@ describe("lost answers", () => {
     for (let i = 0; i < 300 && key.state.borrows.length > 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(key.state.borrows).toEqual([]);
     expect(key.state.licenses.find((l) => l.product === 1001)).toMatchObject({ borrowed: 0, dummies: 0 });
-    expect(bridge.context.ledger.listBorrows()).toEqual([]);
+    expect(bridge.testSeams.ledger.listBorrows()).toEqual([]);
   });
 });

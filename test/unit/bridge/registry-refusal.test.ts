@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { firstValueFrom } from "rxjs";
 import { describe, expect, it } from "vitest";
-import { RegistryWatch } from "../../../src/bridge/guard/index.js";
 import type { OpenedBridge } from "../../../src/bridge/open.js";
 import { BORROWS_PATH, type RegistryAdapter } from "../../../src/registry/index.js";
 import { captureLogs } from "../log-capture.js";
@@ -18,7 +18,7 @@ async function registryIds(registry: RegistryAdapter, serial: string): Promise<n
  * edge may hold: recorded in the ledger and the index, marked for the registry copy.
  */
 function recordUncheckedBorrow(bridge: OpenedBridge, template: { serial: string; id: number }, client: string) {
-  const { ledger, index, mirror } = bridge.context;
+  const { ledger, index, mirror } = bridge.testSeams;
   const model = ledger.getBorrow(template.serial, template.id);
   if (model === undefined) throw new Error("template borrow missing");
   const opId = randomBytes(16).toString("hex");
@@ -42,9 +42,9 @@ describe("one entry the registry cannot store does not stop the others", () => {
     const a = await bridge.borrow({ product: 1001, client: "ws-a" });
     const bad = recordUncheckedBorrow(bridge, a, "ws\u0000evil");
     const b = await bridge.borrow({ product: 1001, client: "ws-b" });
-    await bridge.context.mirror.flush();
+    await bridge.testSeams.mirror.flush();
 
-    expect(await registryIds(bridge.registry, a.serial)).toEqual([a.id, b.id]);
+    expect(await registryIds(bridge.testSeams.registry, a.serial)).toEqual([a.id, b.id]);
     const status = await bridge.status();
     expect(status.registry.healthy).toBe(true);
     expect(status.registry.refused).toEqual([{ serial: bad.serial, id: bad.id, reason: expect.stringMatching(/NUL/) }]);
@@ -54,26 +54,23 @@ describe("one entry the registry cannot store does not stop the others", () => {
 
     // Later borrows are copied too: the bad entry is not offered again.
     const c = await bridge.borrow({ product: 1001, client: "ws-c" });
-    await bridge.context.mirror.flush();
-    expect(await registryIds(bridge.registry, a.serial)).toEqual([a.id, b.id, c.id]);
+    await bridge.testSeams.mirror.flush();
+    expect(await registryIds(bridge.testSeams.registry, a.serial)).toEqual([a.id, b.id, c.id]);
 
     // A lost registry is restored at the drift check, all but the refused entry.
     await bridge.virtual?.wipeRegistry();
-    const report = await bridge.context.mirror.checkDrift();
+    const report = await bridge.testSeams.mirror.checkDrift();
     expect(report.missing).toBe(3);
-    expect(await registryIds(bridge.registry, a.serial)).toEqual([a.id, b.id, c.id]);
+    expect(await registryIds(bridge.testSeams.registry, a.serial)).toEqual([a.id, b.id, c.id]);
 
     // Repair (a full rewrite from the ledger) works and keeps the others.
     await expect(bridge.repair()).resolves.toBeDefined();
-    await bridge.context.mirror.restoreAll("test");
-    expect(await registryIds(bridge.registry, a.serial)).toEqual([a.id, b.id, c.id]);
+    await bridge.testSeams.mirror.restoreAll("test");
+    expect(await registryIds(bridge.testSeams.registry, a.serial)).toEqual([a.id, b.id, c.id]);
 
-    // The registry watch does not call the refused entry a loss (it counts rows older than its
-    // settle margin of 2 × lag + 500 ms, so wait past that for the rows to count).
-    const watch = new RegistryWatch(bridge.context, { intervalMs: 60_000, lagMs: 0 });
-    await new Promise((resolve) => setTimeout(resolve, 600));
-    await expect(watch.check()).resolves.toBe("healthy");
-    watch.close();
+    // The registry's health does not count the refused entry as a loss.
+    await bridge.testSeams.mirror.checkDrift();
+    expect(await firstValueFrom(bridge.testSeams.mirror.health$)).toEqual({ health: "healthy" });
     expect(reported()).toHaveLength(1);
   });
 });

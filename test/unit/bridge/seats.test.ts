@@ -12,12 +12,12 @@ const DAY_MS = 86_400_000;
 /** Seat counts as the bridge shows them next to what the key itself holds, per product. */
 function counts(bridge: OpenedBridge): { bridge: string[]; key: string[] } {
   const line = (l: LicenseUsage) => `${l.product}: ${l.borrowed} borrowed, ${l.dummies} dummies`;
-  const session = bridge.context.keys.session(SERIAL);
+  const session = bridge.testSeams.keys.session(SERIAL);
   return { bridge: (session?.licenses ?? []).map(line), key: demoKey(bridge).state.licenses.map(line) };
 }
 
 function listings(bridge: OpenedBridge): number {
-  return bridge.context.keys.session(SERIAL)?.licenseListings ?? -1;
+  return bridge.testSeams.keys.session(SERIAL)?.licenseListings ?? -1;
 }
 
 describe("seat counts kept from the key's answers", () => {
@@ -63,7 +63,7 @@ describe("seat counts kept from the key's answers", () => {
     demoKey(bridge).advanceClock(2 * DAY_MS + 60_000);
     expect(demoKey(bridge).state.borrows.map((b) => `${b.id}:${b.state}`)).toEqual([`${borrow.id}:dummy`]);
     await expect(bridge.borrow({ product: 1002, client: "ws-2" })).rejects.toMatchObject({ code: "NO_BORROWABLE" });
-    await bridge.context.keys.session(SERIAL)?.refreshLicenses();
+    await bridge.testSeams.keys.session(SERIAL)?.refreshLicenses();
     const now = counts(bridge);
     expect(now.bridge).toEqual(now.key);
     expect(now.bridge).toContain("1002: 0 borrowed, 1 dummies");
@@ -71,11 +71,11 @@ describe("seat counts kept from the key's answers", () => {
 
   it("a listing older than the refresh period is renewed; a fresh one is left alone", async () => {
     const bridge = await openVirtual();
-    const session = bridge.context.keys.session(SERIAL);
+    const session = bridge.testSeams.keys.session(SERIAL);
     const before = listings(bridge);
-    bridge.context.keys.refreshStaleLicenses(60_000);
+    bridge.testSeams.keys.refreshStaleLicenses(60_000);
     expect(listings(bridge)).toBe(before);
-    bridge.context.keys.refreshStaleLicenses(60_000, Date.now() + 61_000);
+    bridge.testSeams.keys.refreshStaleLicenses(60_000, Date.now() + 61_000);
     expect(listings(bridge)).toBe(before + 1);
     await session?.refreshLicenses();
   });
@@ -103,9 +103,9 @@ const license = (borrowed: number, dummies = 0): LicenseUsage => ({
 });
 
 function sessionWith(client: KeyClient, start: LicenseUsage): KeySession {
-  const session = new KeySession("KB-T", { keyTimeMs: Date.now(), settleWindowMs: DAY_MS } as KeyInfo, "p", client);
-  session.present = true;
-  session.setLicenses([start]);
+  const info = { keyTimeMs: Date.now(), settleWindowMs: DAY_MS } as KeyInfo;
+  const session = new KeySession("KB-T", info, "p");
+  session.attach({ ...client, info } as KeyClient, "p", { keyTimeMs: info.keyTimeMs, licenses: [start] });
   return session;
 }
 
@@ -133,28 +133,15 @@ describe("KeySession: a listing racing with answers", () => {
     expect(session.licenses[0]).toMatchObject({ borrowed: 2, dummies: 1 });
   });
 
-  it("a seat given in an answer still being proven is taken for the next borrow, but not counted", () => {
+  it("a proven borrow takes the last seat, and a settle frees it", () => {
     const { client } = slowClient();
     const session = sessionWith(client, license(9)); // 10 borrowable, 9 borrowed: one seat left
     expect(session.looksBlocked(7)).toBe(false);
-    const sequence = session.nextSequence();
-    session.noteBorrowAnswered(7);
-    expect(session.looksBlocked(7)).toBe(true);
-    expect(session.licenses[0]?.borrowed).toBe(9);
-    session.noteBorrowed(7, sequence);
+    session.noteBorrowed(7, session.nextSequence());
     expect(session.licenses[0]?.borrowed).toBe(10);
     expect(session.looksBlocked(7)).toBe(true);
     session.noteSettled(7, "settled", session.nextSequence());
     expect(session.looksBlocked(7)).toBe(false);
-  });
-
-  it("a borrow whose proof failed gives its seat back", () => {
-    const { client } = slowClient();
-    const session = sessionWith(client, license(9));
-    session.noteBorrowAnswered(7);
-    session.noteBorrowVoided(7);
-    expect(session.looksBlocked(7)).toBe(false);
-    expect(session.licenses[0]?.borrowed).toBe(9);
   });
 
   it("counts a settle that made a dummy as one borrowed fewer and one dummy more", () => {

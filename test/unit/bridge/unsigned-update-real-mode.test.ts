@@ -37,7 +37,7 @@ describe("a license update in real mode", () => {
       },
     );
     cleanups.push(() => bridge.close());
-    expect(bridge.world).toBeUndefined();
+    expect(bridge.testSeams.world).toBeUndefined();
     expect((await bridge.keys()).find((view) => view.serial === "KB-REAL-0001")?.present).toBe(true);
     const sent = key.counters.toKey;
     const refused = await bridge

@@ -21,7 +21,7 @@ describe("the demo vendor of a virtual data directory", () => {
     expect(demoKey(bridge).state.vendorPublicKey).toEqual(vendor.publicKey);
     // Another data directory gets another vendor: nothing is shared or built in.
     const other = await openVirtual();
-    expect(toHex(other.world!.vendorPublicKey)).not.toBe(toHex(vendor.publicKey));
+    expect(toHex(other.testSeams.world!.vendorPublicKey)).not.toBe(toHex(vendor.publicKey));
   });
 
   it("signs the bridge's license updates, which move the key's update counter", async () => {
@@ -37,12 +37,12 @@ describe("the demo vendor of a virtual data directory", () => {
   it("survives a restart unchanged, also for keys created later", async () => {
     const dataDir = tempDataDir();
     const first = await openVirtual({ dataDir });
-    const vendorKey = first.world!.vendorPublicKey;
+    const vendorKey = first.testSeams.world!.vendorPublicKey;
     await first.virtual!.create({ serial: "KB-0002" });
     await closeBridge(first);
     const second = await openVirtual({ dataDir });
-    expect(second.world!.vendorPublicKey).toEqual(vendorKey);
-    expect(second.world!.key("KB-0002").state.vendorPublicKey).toEqual(vendorKey);
+    expect(second.testSeams.world!.vendorPublicKey).toEqual(vendorKey);
+    expect(second.testSeams.world!.key("KB-0002").state.vendorPublicKey).toEqual(vendorKey);
   });
 
   it("provisions a key saved before keys were provisioned (a format 1 state file)", async () => {
@@ -54,8 +54,8 @@ describe("the demo vendor of a virtual data directory", () => {
     store.save({ ...old, format: 1 } as unknown as Parameters<FileKeyStore["save"]>[0]);
     expect(store.load()?.format).toBe(1);
     const bridge = await openVirtual({ dataDir });
-    expect(demoKey(bridge).state.vendorPublicKey).toEqual(bridge.world!.vendorPublicKey);
-    expect(store.load()?.vendorPublicKey).toBe(toHex(bridge.world!.vendorPublicKey));
+    expect(demoKey(bridge).state.vendorPublicKey).toEqual(bridge.testSeams.world!.vendorPublicKey);
+    expect(store.load()?.vendorPublicKey).toBe(toHex(bridge.testSeams.world!.vendorPublicKey));
   });
 
   it("an unreadable vendor file stops the start and is left as it is", async () => {

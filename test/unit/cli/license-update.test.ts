@@ -51,7 +51,7 @@ async function sign(counter: number, serial = "KB-0001", ...licenses: string[]):
 
 /** The key's license set and update counter, read from the virtual key itself. */
 function keyState() {
-  const { licenses, updateCounter } = h.bridge.world!.key("KB-0001").state;
+  const { licenses, updateCounter } = h.bridge.testSeams.world!.key("KB-0001").state;
   return {
     licenses: [...licenses.values()].map(({ product, seats, borrowable, borrowDays }) => ({
       product,

@@ -6,10 +6,10 @@ import { closeBridge, openAt, SERIAL, tempDataDir } from "./helpers.js";
 
 /** The three copies, byte for byte where they are files: a refused request must leave all of them alone. */
 async function copies(bridge: OpenedBridge, dataDir: string) {
-  await bridge.context.mirror.flush();
+  await bridge.testSeams.mirror.flush();
   return {
-    key: bridge.world?.key(SERIAL).state.borrows.map((record) => ({ ...record })),
-    ledger: bridge.context.ledger.listBorrows(),
+    key: bridge.testSeams.world?.key(SERIAL).state.borrows.map((record) => ({ ...record })),
+    ledger: bridge.testSeams.ledger.listBorrows(),
     registry: readFileSync(join(dataDir, "registry.ini"), "utf8"),
   };
 }

@@ -52,14 +52,14 @@ export async function withBorrowsOut(): Promise<{ dataDir: string; before: Snaps
   await bridge.borrow({ product: 1001, client: "ws-01" });
   await bridge.borrow({ product: 1003, client: "ws-02", days: 10 });
   await bridge.borrow({ product: 1002, client: "laptop-03" });
-  await bridge.context.mirror.flush();
+  await bridge.testSeams.mirror.flush();
   const before = snapshot(bridge);
   await closeBridge(bridge);
   return { dataDir, before };
 }
 
 export function snapshot(bridge: OpenedBridge): Snapshot {
-  const rows = bridge.context.ledger.listOutstanding();
+  const rows = bridge.testSeams.ledger.listOutstanding();
   return {
     tags: Object.fromEntries(rows.map((row) => [row.id, row.tag])),
     ids: rows.map((row) => row.id),
@@ -68,7 +68,7 @@ export function snapshot(bridge: OpenedBridge): Snapshot {
 
 /** Findings above `info`: a healthy bridge has none. */
 export async function seriousFindings(bridge: OpenedBridge): Promise<string[]> {
-  await bridge.context.mirror.flush();
+  await bridge.testSeams.mirror.flush();
   const report = await bridge.reconcile();
   return report.findings.filter((f) => f.severity !== "info").map((f) => `${f.severity} ${f.kind}: ${f.message}`);
 }
@@ -78,6 +78,6 @@ export async function returnAll(bridge: OpenedBridge): Promise<{ state: string; 
   for (const borrow of await bridge.borrows()) {
     if (borrow.state !== "dummy") await bridge.returnBorrow(borrow.id);
   }
-  const key = bridge.world?.key(SERIAL);
+  const key = bridge.testSeams.world?.key(SERIAL);
   return (key?.state.borrows ?? []).map((record) => ({ id: record.id, state: record.state }));
 }

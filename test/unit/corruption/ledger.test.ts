@@ -34,7 +34,7 @@ function errorsLogged(logs: LogCapture): string[] {
 }
 
 function keyStates(bridge: OpenedBridge): string[] {
-  return (bridge.world?.key(SERIAL).state.borrows ?? []).map((record) => `${record.id}:${record.state}`);
+  return (bridge.testSeams.world?.key(SERIAL).state.borrows ?? []).map((record) => `${record.id}:${record.state}`);
 }
 
 describe("ledger damaged while borrows are out", () => {
@@ -47,7 +47,7 @@ describe("ledger damaged while borrows are out", () => {
     expect(quarantined(dataDir)).toHaveLength(1);
     const status = await bridge.status();
     expect(status.ledger.rebuilt).toBe(true);
-    expect(bridge.context.ledger.listAudit({ kind: "ledger-rebuilt", limit: 10 })).not.toEqual([]);
+    expect(await bridge.audit({ kind: "ledger-rebuilt", limit: 10 })).not.toEqual([]);
     expect(snapshot(bridge)).toEqual(before);
     expect(await seriousFindings(bridge)).toEqual([]);
     expect(await returnAll(bridge)).toEqual([]);
@@ -149,7 +149,7 @@ describe("ledger damaged while borrows are out", () => {
     expect(keyStates(bridge)).toEqual(["1:active", "2:active", "3:active"]);
     expect(repair.after.findings.some((f) => f.kind === "tag-unknown")).toBe(true);
     // The registry now holds the sentinel too, so a second loss of the ledger keeps the borrows marked.
-    await bridge.context.mirror.flush();
+    await bridge.testSeams.mirror.flush();
     await closeBridge(bridge);
     removeLedger(dataDir);
     ({ bridge } = await openAt(dataDir));

@@ -9,13 +9,12 @@ const REGISTRY = "registry.ini";
 
 /** What the registry holds now: `id -> tag` of each parsable entry. */
 async function registryTags(bridge: OpenedBridge): Promise<Record<number, string>> {
-  const { entries } = await bridge.context.mirror.read();
+  const { entries } = await bridge.testSeams.mirror.read();
   return Object.fromEntries(entries.map((entry) => [entry.borrow.id, entry.borrow.tag]));
 }
 
-function repairAudits(bridge: OpenedBridge): string[] {
-  return bridge.context.ledger
-    .listAudit({ kind: "repair", limit: 20 })
+async function repairAudits(bridge: OpenedBridge): Promise<string[]> {
+  return (await bridge.audit({ kind: "repair", limit: 20 }))
     .map((entry) => entry.message)
     .filter((message) => message.includes("registry"));
 }
@@ -34,7 +33,7 @@ describe("registry damaged while borrows are out", () => {
     const file = join(dataDir, REGISTRY);
     truncateSync(file, Math.floor(statSync(file).size * 0.4));
     const { bridge } = await openAt(dataDir);
-    expect(repairAudits(bridge)).not.toEqual([]);
+    expect(await repairAudits(bridge)).not.toEqual([]);
     await expectRepairedFromLedger(bridge, before);
   });
 
@@ -42,7 +41,7 @@ describe("registry damaged while borrows are out", () => {
     const { dataDir, before } = await withBorrowsOut();
     rmSync(join(dataDir, REGISTRY));
     const { bridge } = await openAt(dataDir);
-    expect(repairAudits(bridge).join("\n")).toMatch(/3 missing/);
+    expect((await repairAudits(bridge)).join("\n")).toMatch(/3 missing/);
     await expectRepairedFromLedger(bridge, before);
   });
 

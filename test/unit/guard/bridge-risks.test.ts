@@ -1,7 +1,6 @@
 import { join } from "node:path";
 import { Subject } from "rxjs";
 import { describe, expect, it } from "vitest";
-import { BridgeRiskEngine } from "../../../src/bridge/guard/index.js";
 import { type ClockJumpEvent, SIMULATED_HOST_FILE, SimulatedHostProbe } from "../../../src/host/index.js";
 import { closeGuarded, openGuarded, riskCleared, riskKinds, riskRaised, SERIAL, tempDir, world } from "./helpers.js";
 
@@ -74,10 +73,7 @@ describe("risks on the virtual bridge", () => {
 describe("risks from the clock and from a restart", () => {
   it("a clock jump reported by the clock monitor raises clock-jump; the jump back clears it", async () => {
     const jumps = new Subject<ClockJumpEvent>();
-    const bridge = await openGuarded(
-      {},
-      { risks: (opened) => new BridgeRiskEngine(opened, { pollMs: 50, mirrorLagMs: 20, clockJumps$: jumps }) },
-    );
+    const bridge = await openGuarded({}, { clockJumps$: jumps });
     await bridge.borrow({ product: 1001, client: "ws-1" });
     const jump = (direction: "forward" | "backward"): ClockJumpEvent => ({
       type: "clock.jump",

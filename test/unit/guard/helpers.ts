@@ -75,6 +75,6 @@ export function riskKinds(bridge: OpenedBridge): RiskKind[] {
 }
 
 export function world(bridge: OpenedBridge) {
-  if (bridge.world === undefined) throw new Error("not a virtual bridge");
-  return bridge.world;
+  if (bridge.testSeams.world === undefined) throw new Error("not a virtual bridge");
+  return bridge.testSeams.world;
 }

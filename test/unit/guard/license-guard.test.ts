@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { LicenseUpdateBlockedError, validateLicenses } from "../../../src/bridge/guard/index.js";
+import type { OpenedBridge } from "../../../src/bridge/open.js";
 import { openGuarded, SERIAL } from "./helpers.js";
+
+async function licenseSetVersion(bridge: OpenedBridge): Promise<number | undefined> {
+  return (await bridge.keys()).find((key) => key.serial === SERIAL)?.licenseSetVersion;
+}
 
 const UPGRADE = [
   { product: 1001, seats: 20, borrowable: 8, borrowDays: 30 },
@@ -12,6 +17,7 @@ describe("license-update guard", () => {
     const bridge = await openGuarded();
     const a = await bridge.borrow({ product: 1001, client: "ws-a" });
     const b = await bridge.borrow({ product: 1002, client: "ws-b", days: 7 });
+    const versionBefore = await licenseSetVersion(bridge);
     const error = await bridge.licenseUpdate(SERIAL, UPGRADE).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LicenseUpdateBlockedError);
     expect(error).toMatchObject({ code: "BORROWS_OUTSTANDING", details: { borrowIds: [a.id, b.id] } });
@@ -19,16 +25,14 @@ describe("license-update guard", () => {
     expect(message).toContain('client "ws-a"');
     expect(message).toContain('client "ws-b"');
     expect(message).toContain(a.expiresAt.slice(0, 10));
-    expect((await bridge.keys())[0]?.licenseSetVersion).toBe(
-      bridge.context.keys.session(SERIAL)?.info.licenseSetVersion,
-    );
+    expect(await licenseSetVersion(bridge)).toBe(versionBefore);
     expect((await bridge.borrows()).map((view) => view.state)).toEqual(["active", "active"]);
-    expect(bridge.context.ledger.listAudit({ kind: "license-update-refused", limit: 5 })).toHaveLength(1);
+    expect(await bridge.audit({ kind: "license-update-refused", limit: 5 })).toHaveLength(1);
   });
 
   it("updates at once when nothing is borrowed", async () => {
     const bridge = await openGuarded();
-    const before = bridge.context.keys.session(SERIAL)?.info.licenseSetVersion ?? 0;
+    const before = (await licenseSetVersion(bridge)) ?? 0;
     const view = await bridge.licenseUpdate(SERIAL, UPGRADE);
     expect(view).toMatchObject({ serial: SERIAL, forced: false, dummiesCreated: [] });
     expect(view.licenseSetVersion).toBe(before + 1);
@@ -45,8 +49,8 @@ describe("license-update guard", () => {
     expect(view.dummiesCreated.map((d) => [d.id, d.state])).toEqual([[a.id, "dummy"]]);
     expect(view.dummiesCreated[0]?.dummyUntil).toBeDefined();
 
-    expect(bridge.context.ledger.getBorrow(SERIAL, a.id)?.state).toBe("dummy");
-    const audit = bridge.context.ledger.listAudit({ kind: "license-update-forced", limit: 5 });
+    expect((await bridge.getBorrow(a.id, { serial: SERIAL })).state).toBe("dummy");
+    const audit = await bridge.audit({ kind: "license-update-forced", limit: 5 });
     expect(audit).toHaveLength(1);
     expect(audit[0]?.message).toContain('client "ws-a"');
     expect(audit[0]?.details.dummies).toEqual([expect.objectContaining({ id: a.id, client: "ws-a", product: 1001 })]);
@@ -69,12 +73,12 @@ describe("license-update guard", () => {
     ["a fractional product", [{ product: 1.5, seats: 1, borrowable: 0, borrowDays: 30 }], "licenses[0].product"],
   ])("rejects %s as a validation error before touching the key", async (_name, licenses, field) => {
     const bridge = await openGuarded();
-    const before = bridge.context.keys.session(SERIAL)?.info.licenseSetVersion;
+    const before = await licenseSetVersion(bridge);
     await expect(bridge.licenseUpdate(SERIAL, licenses as typeof UPGRADE, { force: true })).rejects.toMatchObject({
       code: "VALIDATION",
       details: { field },
     });
-    expect(bridge.context.keys.session(SERIAL)?.info.licenseSetVersion).toBe(before);
+    expect(await licenseSetVersion(bridge)).toBe(before);
   });
 
   it("accepts the license file's shape and the edges of the ranges", () => {

@@ -91,7 +91,7 @@ describe("license update racing borrows", () => {
       // Every borrow that was answered either became one of those dummies or was taken after the update.
       for (const borrow of borrows) {
         if (borrow.status === "fulfilled" && !onKey.some((record) => record.id === borrow.value.id)) {
-          expect(bridge.context.ledger.getBorrow(SERIAL, borrow.value.id)?.state).toBe("active");
+          expect((await bridge.getBorrow(borrow.value.id, { serial: SERIAL })).state).toBe("active");
         }
       }
       await returnAll(bridge);

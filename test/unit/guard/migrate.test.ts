@@ -26,31 +26,31 @@ describe("migrate", () => {
     await bridge.returnBorrow(b.id);
     const status = await bridge.status();
     expect(status.dummies).toEqual([]);
-    const rebinds = bridge.context.ledger.listAudit({ kind: "rebind", limit: 10 });
+    const rebinds = await bridge.audit({ kind: "rebind", limit: 10 });
     expect(rebinds).toHaveLength(2);
-    expect(bridge.context.ledger.listPendingOps()).toEqual([]);
+    expect(bridge.testSeams.ledger.listPendingOps()).toEqual([]);
   });
 
   it("completes a rebind left pending by an interrupted run, replaying its opId", async () => {
     const bridge = await openGuarded();
     const borrow = await bridge.borrow({ product: 1001, client: "ws-a" });
     await bridge.virtual?.setHost({ hostname: "renamed" });
-    const row = bridge.context.index.get(SERIAL, borrow.id);
+    const row = bridge.testSeams.index.get(SERIAL, borrow.id);
     if (row === undefined) throw new Error("borrow not indexed");
     // The journal entry an interrupted run leaves behind (crash point rebind.after-journal).
-    await bridge.context.ledger.commit((tx) =>
+    await bridge.testSeams.ledger.commit((tx) =>
       tx.beginOp({
         opId: "ab".repeat(16),
         kind: "rebind",
         serial: SERIAL,
         borrowId: borrow.id,
         step: "journaled",
-        details: { oldBinding: row.binding, newBinding: bridge.context.binding() },
+        details: { oldBinding: row.binding, newBinding: bridge.testSeams.binding() },
       }),
     );
     const view = await bridge.migrate();
     expect(view.items[0]?.outcome).toBe("rebound");
-    expect(bridge.context.ledger.getOp("ab".repeat(16))?.outcome).toBe("done");
+    expect(bridge.testSeams.ledger.getOp("ab".repeat(16))?.outcome).toBe("done");
     await bridge.returnBorrow(borrow.id);
     expect((await bridge.status()).dummies).toEqual([]);
   });
@@ -72,9 +72,9 @@ describe("migrate", () => {
     const borrow = await bridge.borrow({ product: 1001, client: "ws-a" });
     await bridge.virtual?.setHost({ ip: "198.51.100.5" });
     // A ledger whose tag is not the one the key holds (a forged or lost ledger).
-    const row = bridge.context.index.get(SERIAL, borrow.id);
+    const row = bridge.testSeams.index.get(SERIAL, borrow.id);
     if (row === undefined) throw new Error("borrow not indexed");
-    bridge.context.index.put({ ...row, tag: "00".repeat(16) });
+    bridge.testSeams.index.put({ ...row, tag: "00".repeat(16) });
     const view = await bridge.migrate();
     expect(view.items[0]?.outcome).toBe("refused");
     expect(view.failed).toBe(1);

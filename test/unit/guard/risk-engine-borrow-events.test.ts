@@ -1,7 +1,7 @@
 import { Subject } from "rxjs";
 import { afterEach, describe, expect, it } from "vitest";
 import type { BridgeEvent, BridgeEventType, RiskKind } from "../../../src/bridge/api.js";
-import { GuardRiskEngine, type RegistryHealth } from "../../../src/bridge/guard/index.js";
+import { type RegistryHealth, RiskEngine } from "../../../src/bridge/guard/index.js";
 import type { BorrowRow } from "../../../src/ledger/index.js";
 import { borrowRow, DAY, HERE, T0 } from "./rows.js";
 
@@ -16,11 +16,11 @@ class World {
   readonly present = new Set(["KB-1", "KB-2"]);
   readonly emitted: BridgeEvent[] = [];
   fullWalks = 0;
-  readonly engine: GuardRiskEngine;
+  readonly engine: RiskEngine;
 
   constructor() {
     for (let id = 1; id <= 500; id++) this.add(row(id));
-    this.engine = new GuardRiskEngine(
+    this.engine = new RiskEngine(
       {
         events$: this.events$,
         registry$: this.registry$,

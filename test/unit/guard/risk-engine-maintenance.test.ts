@@ -1,7 +1,7 @@
 import { Subject } from "rxjs";
 import { afterEach, describe, expect, it } from "vitest";
 import type { BridgeEvent, BridgeEventType } from "../../../src/bridge/api.js";
-import { GuardRiskEngine } from "../../../src/bridge/guard/index.js";
+import { RiskEngine } from "../../../src/bridge/guard/index.js";
 import type { MaintenanceWindow } from "../../../src/bridge/guard/risk-engine.js";
 import type { BorrowRow } from "../../../src/ledger/index.js";
 import { borrowRow, DAY, HERE, T0 } from "./rows.js";
@@ -9,7 +9,7 @@ import { borrowRow, DAY, HERE, T0 } from "./rows.js";
 const HOUR = 3_600_000;
 const row = (id: number, expiresAt: number) => borrowRow(id, { expiresAt });
 
-const engines: GuardRiskEngine[] = [];
+const engines: RiskEngine[] = [];
 afterEach(() => {
   for (const engine of engines.splice(0)) engine.close();
 });
@@ -19,7 +19,7 @@ function world(rows: BorrowRow[], plan: MaintenanceWindow | null) {
   const state = { now: T0, plan, rows };
   const events$ = new Subject<BridgeEvent>();
   const emitted: BridgeEvent[] = [];
-  const engine = new GuardRiskEngine(
+  const engine = new RiskEngine(
     {
       events$,
       outstanding: () => state.rows,

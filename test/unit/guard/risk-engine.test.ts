@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { Subject } from "rxjs";
 import { afterEach, describe, expect, it } from "vitest";
 import type { BridgeEvent, BridgeEventType, RiskKind, RiskView } from "../../../src/bridge/api.js";
-import { GuardRiskEngine, type RegistryHealth } from "../../../src/bridge/guard/index.js";
+import { type RegistryHealth, RiskEngine } from "../../../src/bridge/guard/index.js";
 import type { ClockJumpEvent, HostChangedEvent, HostIdentity } from "../../../src/host/index.js";
 import type { BorrowRow } from "../../../src/ledger/index.js";
 import { borrowRow, DAY, HERE, T0 } from "./rows.js";
@@ -38,10 +38,10 @@ class World {
   keyTime = T0 + DAY;
   exportedAt: number | null = null;
   readonly emitted: BridgeEvent[] = [];
-  readonly engine: GuardRiskEngine;
+  readonly engine: RiskEngine;
 
   constructor(options: { ledgerRebuilt?: boolean } = {}) {
-    this.engine = new GuardRiskEngine(
+    this.engine = new RiskEngine(
       {
         events$: this.events$,
         hostChanges$: this.hostChanges$,

@@ -43,12 +43,12 @@ describe("Bridge.licenseUpdate with an update file", () => {
     ]);
     const view = await bridge.licenseUpdate(SERIAL, file(1));
     expect(view).toMatchObject({ serial: SERIAL, updateCounter: 1, dummiesCreated: [] });
-    expect(bridge.world!.key(SERIAL).state.updateCounter).toBe(1);
+    expect(bridge.testSeams.world!.key(SERIAL).state.updateCounter).toBe(1);
   });
 
   it("a key not provisioned (wiped on its board): KEY_NOT_PROVISIONED foreseen, nothing sent", async () => {
     const { bridge, file } = await open();
-    bridge.world!.key(SERIAL).wipe();
+    bridge.testSeams.world!.key(SERIAL).wipe();
     const preview = await bridge.previewLicenseUpdate(SERIAL, file(1));
     expect(preview).toMatchObject({
       vendorPublicKey: null,
@@ -66,7 +66,7 @@ describe("Bridge.licenseUpdate with an update file", () => {
       details: { foreseen: true },
     });
     expect(sent.filter((command) => command.includes("LICENSE_UPDATE"))).toEqual([]);
-    expect(bridge.world!.key(SERIAL).state.licenses).toEqual([]);
+    expect(bridge.testSeams.world!.key(SERIAL).state.licenses).toEqual([]);
   });
 
   it("bytes that are not an update file: UpdateFileInvalidError before the key is asked", async () => {

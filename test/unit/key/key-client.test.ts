@@ -118,37 +118,63 @@ describe("KeyClient on the virtual key", () => {
     setup.bus.close();
   });
 
-  it("hands over a borrow before its proof, and the proof fails for an answer altered on the wire", async () => {
+  it("hands over a settle before its proof, and the proof fails for an answer altered on the wire", async () => {
     const setup = virtualSetup();
     const { client } = await connectVirtual(setup);
     const product = setup.key.state.licenses[0]?.product as number;
-    const request = {
-      opId: new Uint8Array(16).fill(3),
-      product,
-      days: 1,
-      binding: new Uint8Array(32).fill(1),
-      tag: new Uint8Array(16).fill(2),
-      client: "ws",
-    };
-    const genuine = await client.borrowWithPendingProof(request);
-    await expect(genuine.verified).resolves.toBeUndefined();
-    expect(genuine.value.client).toBe("ws");
+    const binding = new Uint8Array(32).fill(1);
+    const tag = new Uint8Array(16).fill(2);
+    const borrow = (fill: number) =>
+      client.borrow({ opId: new Uint8Array(16).fill(fill), product, days: 1, binding, tag, client: "ws" });
+    const first = await borrow(3);
+    const second = await borrow(4);
 
-    // Byte 40 of the first report lies inside the record's binding: the body decodes, the proof fails.
+    const genuine = await client.settleWithPendingProof({
+      opId: new Uint8Array(16).fill(5),
+      id: first.id,
+      binding,
+      tag,
+    });
+    await expect(genuine.verified).resolves.toBeUndefined();
+    expect(genuine.value.outcome).toBe("settled");
+
+    // The SETTLE answer is short: byte 40 of its first report lies inside the signature, so it decodes.
     setup.key.injectFault({ kind: "corrupt", direction: "toHost", nth: 1, byteIndex: 40 });
-    const altered = await client.borrowWithPendingProof({ ...request, opId: new Uint8Array(16).fill(4) });
-    expect(altered.value.binding).not.toEqual(request.binding);
+    const altered = await client.settleWithPendingProof({
+      opId: new Uint8Array(16).fill(6),
+      id: second.id,
+      binding,
+      tag,
+    });
     await expect(altered.verified).rejects.toMatchObject({ code: "PROTOCOL_BAD_SIGNATURE" });
 
     // A refusal is still proven before its typed error is thrown.
     setup.key.injectFault({ kind: "corrupt", direction: "toHost", nth: 1, byteIndex: 20 });
-    const unknownProduct = { ...request, product: 4242, opId: new Uint8Array(16).fill(5) };
-    await expect(client.borrowWithPendingProof(unknownProduct)).rejects.toMatchObject({
+    const unknownBorrow = { opId: new Uint8Array(16).fill(7), id: 4242, binding, tag };
+    await expect(client.settleWithPendingProof(unknownBorrow)).rejects.toMatchObject({
       code: "PROTOCOL_BAD_SIGNATURE",
     });
-    await expect(client.borrowWithPendingProof(unknownProduct)).rejects.toMatchObject({
-      code: "UNKNOWN_PRODUCT",
-    });
+    await expect(client.settleWithPendingProof(unknownBorrow)).rejects.toMatchObject({ code: "UNKNOWN_BORROW" });
+    await client.close();
+    setup.bus.close();
+  });
+
+  it("a borrow's answer altered on the wire is refused before the caller sees any of it", async () => {
+    const setup = virtualSetup();
+    const { client } = await connectVirtual(setup);
+    const product = setup.key.state.licenses[0]?.product as number;
+    // Byte 40 of the first report lies inside the record's binding: the body would decode.
+    setup.key.injectFault({ kind: "corrupt", direction: "toHost", nth: 1, byteIndex: 40 });
+    await expect(
+      client.borrow({
+        opId: new Uint8Array(16).fill(3),
+        product,
+        days: 1,
+        binding: new Uint8Array(32).fill(1),
+        tag: new Uint8Array(16).fill(2),
+        client: "ws",
+      }),
+    ).rejects.toMatchObject({ code: "PROTOCOL_BAD_SIGNATURE" });
     await client.close();
     setup.bus.close();
   });

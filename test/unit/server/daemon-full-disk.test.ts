@@ -43,7 +43,7 @@ describe("a daemon on a full disk", () => {
   it("starts without daemon.json and serves status, risks and preflight; a borrow is 503 LEDGER_DISK_FULL", async () => {
     const before = await openBridge({ dataDir: dir, mode: "virtual" });
     const held = await before.borrow({ product: 1001, client: "held" });
-    fillLedger(before.context.ledger);
+    fillLedger(before.testSeams.ledger);
     await before.close();
     const size = statSync(join(dir, "ledger.db")).size;
 

@@ -42,7 +42,7 @@ function post(body: unknown, headers: Record<string, string> = {}): Promise<Resp
 }
 
 function seatsOf(client: string): number {
-  return (bridge.world?.key("KB-DEMO-0001").state.borrows ?? []).filter(
+  return (bridge.testSeams.world?.key("KB-DEMO-0001").state.borrows ?? []).filter(
     (record) => record.client === client && record.state === "active",
   ).length;
 }

@@ -56,7 +56,7 @@ const post = (path: string, json: unknown) => h.api(path, { method: "POST", json
 
 /** The key's own state: its licenses and its update counter, read from the virtual key itself. */
 function keyState() {
-  const { licenses, updateCounter } = h.bridge.world!.key("KB-0001").state;
+  const { licenses, updateCounter } = h.bridge.testSeams.world!.key("KB-0001").state;
   return {
     licenses: [...licenses.values()].map(({ product, seats, borrowable, borrowDays }) => ({
       product,
@@ -171,7 +171,10 @@ describe("POST /v1/keys/{serial}/license-update with a signed file", () => {
     const view = (await forced.json()) as LicenseUpdateView;
     expect(view).toMatchObject({ forced: true, updateCounter: 1 });
     expect(view.dummiesCreated.map((dummy) => [dummy.id, dummy.state])).toEqual([[borrow.id, "dummy"]]);
-    const onKey = [...h.bridge.world!.key("KB-0001").state.borrows.values()].map((record) => [record.id, record.state]);
+    const onKey = [...h.bridge.testSeams.world!.key("KB-0001").state.borrows.values()].map((record) => [
+      record.id,
+      record.state,
+    ]);
     expect(onKey).toEqual([[borrow.id, "dummy"]]);
   });
 

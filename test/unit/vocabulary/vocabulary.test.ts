@@ -70,7 +70,7 @@ const DEFINED_ONCE: { name: string; space: Space; home: string }[] = [
   { name: "DAY_MS", space: "value", home: "src/protocol/constants.ts" },
   { name: "DEFAULT_SETTLE_WINDOW_MS", space: "value", home: "src/protocol/constants.ts" },
   { name: "MAX_CLIENT_BYTES", space: "value", home: "src/protocol/constants.ts" },
-  { name: "FoundDevice", space: "type", home: "src/bridge/local-diagnostics.ts" },
+  { name: "FoundDevice", space: "type", home: "src/cli/doctor/local-diagnostics.ts" },
 ];
 
 function definitionsOf(name: string, space: Space): string[] {

@@ -7,7 +7,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { checkHeader, checkStructure } from "../ledger/integrity.js";
+import { checkHeader, checkStructure } from "./integrity.js";
 
 function quickCheckPasses(file: string): boolean {
   try {

@@ -4,15 +4,16 @@
  * result, or the typed error's code, message and details for the main thread to raise again.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { isCodedError } from "../errors.js";
-import { verifyLedgerIn } from "./ledger-verify.js";
+import { isCodedError } from "../../errors.js";
 
 export type LedgerVerifyMessage =
   | { ok: true; outstanding: number }
   | { ok: false; code: string; message: string; details: Record<string, unknown> };
 
-function run(checkDir: string): LedgerVerifyMessage {
+async function run(checkDir: string): Promise<LedgerVerifyMessage> {
   try {
+    // Loaded here, on the worker thread: the ledger layer is never part of the CLI's start.
+    const { verifyLedgerIn } = await import("../../ledger/index.js");
     return { ok: true, ...verifyLedgerIn(checkDir) };
   } catch (error) {
     return {
@@ -24,4 +25,4 @@ function run(checkDir: string): LedgerVerifyMessage {
   }
 }
 
-parentPort?.postMessage(run((workerData as { checkDir: string }).checkDir));
+parentPort?.postMessage(await run((workerData as { checkDir: string }).checkDir));

@@ -4,11 +4,11 @@ import { pathToFileURL } from "node:url";
 import { expect, it } from "vitest";
 import { openLedger } from "../../../src/ledger/index.js";
 import { describeNeeding, Requirement } from "../../support/require-tool.js";
+import { closeBridge, openVirtual, tempDataDir } from "../bridge/helpers.js";
 import { captureLogs } from "../log-capture.js";
-import { closeBridge, openVirtual, tempDataDir } from "./helpers.js";
 
 // The worker runs compiled JavaScript, so these tests use the build (`npm run build`).
-const built = resolve("dist/src/bridge/ledger-check.js");
+const built = resolve("dist/src/ledger/quick-check.js");
 const build = Requirement.build(built);
 
 async function startLedgerCheck(dataDir: string): Promise<boolean> {

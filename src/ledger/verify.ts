@@ -1,4 +1,4 @@
-import { DEFAULT_FILE_NAME, openLedger } from "../ledger/index.js";
+import { openLedger } from "./open.js";
 
 /**
  * Opens the ledger in `checkDir` read-only (header, SQLite quick_check, schema, checksums of the
@@ -14,5 +14,3 @@ export function verifyLedgerIn(checkDir: string): { outstanding: number } {
     ledger.close();
   }
 }
-
-export { DEFAULT_FILE_NAME };

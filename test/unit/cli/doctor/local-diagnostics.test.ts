@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { verifyLedger } from "../../../src/bridge/local-diagnostics.js";
-import { openLedger } from "../../../src/ledger/index.js";
-import { describeNeeding, Requirement } from "../../support/require-tool.js";
+import { verifyLedger } from "../../../../src/cli/doctor/local-diagnostics.js";
+import { openLedger } from "../../../../src/ledger/index.js";
+import { describeNeeding, Requirement } from "../../../support/require-tool.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -62,7 +62,7 @@ describe("verifyLedger (doctor's ledger check)", () => {
 });
 
 // The worker runs compiled JavaScript, so these use the build (`npm run build`).
-const built = resolve("dist/src/bridge/local-diagnostics.js");
+const built = resolve("dist/src/cli/doctor/local-diagnostics.js");
 const build = Requirement.build(built);
 
 type VerifyLedger = (dir: string, signal?: AbortSignal) => Promise<{ outstanding: number } | undefined>;

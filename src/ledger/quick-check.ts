@@ -1,11 +1,12 @@
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
-import { DEFAULT_FILE_NAME } from "../ledger/file-name.js";
+import { DEFAULT_FILE_NAME } from "./file-name.js";
 
 /**
  * Starts SQLite's quick_check of `<dataDir>/ledger.db` on a worker thread and resolves whether it passed.
- * The daemon starts it before loading its modules, so on a second core the check (~120 ms for a
- * 100 000-row ledger) overlaps the module loading instead of following it. Resolves `false` when the
+ * The daemon starts it before loading its modules, so on a second core the check, which grows with
+ * the ledger's history, overlaps the module loading instead of adding to the time to ready
+ * (`ready_ms_100k`). Resolves `false` when the
  * check failed or could not run (no worker, file missing): the ledger's open then checks inline.
  * The worker is unref'd: it never keeps the process alive.
  */
@@ -14,7 +15,7 @@ export function startLedgerCheck(dataDir: string): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
     let worker: Worker;
     try {
-      worker = new Worker(new URL("./ledger-check-worker.js", import.meta.url), { workerData: { file } });
+      worker = new Worker(new URL("./quick-check-worker.js", import.meta.url), { workerData: { file } });
     } catch {
       // No worker (e.g. the sources run untranspiled): the open checks inline, as without this.
       resolve(false);

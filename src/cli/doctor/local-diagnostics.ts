@@ -24,7 +24,7 @@ export interface FoundDevice {
  * the real node-hid/usb backend (tests); it must have the transport's HidBackend shape.
  */
 export async function listUsbDevices(backend?: object): Promise<FoundDevice[]> {
-  const transport = await import("../transport/index.js");
+  const transport = await import("../../transport/index.js");
   const hid =
     (backend as Awaited<ReturnType<typeof transport.loadHidBackend>> | undefined) ?? (await transport.loadHidBackend());
   return transport.listAllDevices(hid);
@@ -32,7 +32,7 @@ export async function listUsbDevices(backend?: object): Promise<FoundDevice[]> {
 
 /** Loads node-hid and usb through the transport's factory, as the daemon does. */
 export async function loadUsbBackend(): Promise<void> {
-  const transport = await import("../transport/index.js");
+  const transport = await import("../../transport/index.js");
   await transport.loadHidBackend();
 }
 
@@ -43,7 +43,7 @@ export async function loadUsbBackend(): Promise<void> {
  * LEDGER_TOO_NEW, LEDGER_READ_ONLY, LEDGER_IO), or with the signal's reason once it aborts.
  */
 export async function verifyLedger(dir: string, signal?: AbortSignal): Promise<{ outstanding: number } | undefined> {
-  const { DEFAULT_FILE_NAME } = await import("../ledger/file-name.js");
+  const { DEFAULT_FILE_NAME } = await import("../../ledger/index.js");
   const file = join(dir, DEFAULT_FILE_NAME);
   if (!existsSync(file)) return undefined;
   // SQLite makes the -wal and -shm files even for a read-only connection when they are missing,
@@ -59,7 +59,7 @@ export async function verifyLedger(dir: string, signal?: AbortSignal): Promise<{
       if (existsSync(`${file}-wal`)) copyFileSync(`${file}-wal`, join(checkDir, `${DEFAULT_FILE_NAME}-wal`));
     }
     const answer = await verifyOnWorker(checkDir, signal);
-    if (answer === undefined) return (await import("./ledger-verify.js")).verifyLedgerIn(checkDir);
+    if (answer === undefined) return (await import("../../ledger/index.js")).verifyLedgerIn(checkDir);
     if (answer.ok) return { outstanding: answer.outstanding };
     throw await ledgerErrorFrom(answer);
   } finally {
@@ -108,7 +108,7 @@ function verifyOnWorker(checkDir: string, signal?: AbortSignal): Promise<LedgerV
 }
 
 async function ledgerErrorFrom(answer: Extract<LedgerVerifyMessage, { ok: false }>): Promise<Error> {
-  const errors = await import("../ledger/errors.js");
+  const errors = await import("../../ledger/index.js");
   const options = { details: answer.details };
   switch (answer.code) {
     case "LEDGER_CORRUPT":
@@ -127,7 +127,7 @@ async function ledgerErrorFrom(answer: Extract<LedgerVerifyMessage, { ok: false 
 /** "auto" resolved as the daemon resolves it. */
 export async function registryKindFor(kind: string | undefined, platform: NodeJS.Platform): Promise<string> {
   if (kind !== undefined && kind !== "auto") return kind;
-  const registryLayer = await import("../registry/index.js");
+  const registryLayer = await import("../../registry/index.js");
   return registryLayer.defaultRegistryKind(platform);
 }
 
@@ -136,7 +136,7 @@ export async function registryKindFor(kind: string | undefined, platform: NodeJS
  * parses it. Throws the registry's typed errors (REGISTRY_CORRUPT, REGISTRY_ACCESS_DENIED, REGISTRY_IO).
  */
 export async function verifyRegistryFile(file: string): Promise<{ root: string; keys: number }> {
-  const registryLayer = await import("../registry/index.js");
+  const registryLayer = await import("../../registry/index.js");
   const registry = new registryLayer.IniRegistry({ path: file });
   try {
     const keys = await registry.listSubkeys(registryLayer.REGISTRY_ROOT);

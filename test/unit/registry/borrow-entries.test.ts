@@ -1,14 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import type { BorrowRow } from "../../../src/ledger/index.js";
 import {
+  encodeValueLines,
   entryMatches,
   entryOfRow,
   entryValueLines,
   entryValues,
   parseBorrowEntry,
-} from "../../../src/bridge/registry-codec.js";
-import type { BorrowRow } from "../../../src/ledger/index.js";
-import { encodeValueLines } from "../../../src/registry/index.js";
+} from "../../../src/registry/index.js";
 import { forEachValueLine } from "../../../src/registry/ini-codec.js";
 
 const hex = (bytes: number) =>

@@ -1,16 +1,14 @@
-import type { BorrowRow } from "../ledger/index.js";
-import type { RegistryBorrow } from "../reconcile/index.js";
-import {
-  BORROWS_PATH,
-  type RegistryAdapter,
-  type RegistryEntry,
-  type RegistryKeyListing,
-  type RegistryOp,
-  type RegistryTree,
-  type RegistryValue,
-  valueLine,
-} from "../registry/index.js";
-import { isoTime } from "./iso-time.js";
+import type { LedgerBorrow, RegistryBorrow } from "../vocabulary/index.js";
+import { valueLine } from "./ini-codec.js";
+import { BORROWS_PATH } from "./path.js";
+import type {
+  RegistryAdapter,
+  RegistryEntry,
+  RegistryKeyListing,
+  RegistryOp,
+  RegistryTree,
+  RegistryValue,
+} from "./types.js";
 
 /**
  * One registry key per outstanding borrow: `SOFTWARE\keybridge\Borrows\<serial>\<id>` with
@@ -26,30 +24,30 @@ export function serialPath(serial: string): string {
 }
 
 /** Only borrows a client still holds are mirrored; a dummy's entry is gone (the key made it already). */
-export function isMirrored(row: BorrowRow): boolean {
+export function isMirrored(row: LedgerBorrow): boolean {
   return row.state === "active" || row.state === "returning";
 }
 
-export function entryValues(row: BorrowRow): Record<string, RegistryValue> {
+export function entryValues(row: LedgerBorrow): Record<string, RegistryValue> {
   return {
     Product: { type: "u32", value: row.product },
     Client: { type: "string", value: row.client },
-    Issued: { type: "string", value: isoTime(row.issuedAt) },
-    Expires: { type: "string", value: isoTime(row.expiresAt) },
+    Issued: { type: "string", value: new Date(row.issuedAt).toISOString() },
+    Expires: { type: "string", value: new Date(row.expiresAt).toISOString() },
     Binding: { type: "binary", value: Buffer.from(row.binding, "hex") },
     Tag: { type: "binary", value: Buffer.from(row.tag, "hex") },
     OpId: { type: "binary", value: Buffer.from(row.opId, "hex") },
   };
 }
 
-export function writeOps(row: BorrowRow): RegistryOp[] {
+export function writeOps(row: LedgerBorrow): RegistryOp[] {
   const path = borrowPath(row.serial, row.id);
   // Delete first: a stale value of another name never survives a rewrite.
   return [{ op: "deleteKey", path }, { op: "createKey", path }, ...setOps(row)];
 }
 
 /** Only the values: for an entry whose key is known to be absent (sets create it). */
-export function setOps(row: BorrowRow): RegistryOp[] {
+export function setOps(row: LedgerBorrow): RegistryOp[] {
   const path = borrowPath(row.serial, row.id);
   const ops: RegistryOp[] = [];
   for (const [name, value] of Object.entries(entryValues(row))) ops.push({ op: "set", path, name, value });
@@ -57,7 +55,7 @@ export function setOps(row: BorrowRow): RegistryOp[] {
 }
 
 /** The whole Borrows subtree as the ledger says it should be. */
-export function treeFromRows(rows: Iterable<BorrowRow>): RegistryTree {
+export function treeFromRows(rows: Iterable<LedgerBorrow>): RegistryTree {
   const serials: Record<string, RegistryTree> = {};
   for (const row of rows) {
     if (!isMirrored(row)) continue;
@@ -128,7 +126,7 @@ export type EntryKey = Pick<RegistryKeyListing, "values" | "valueLines">;
 
 /**
  * Visits the Borrows subtree in batches: `onEntryKey` for each `<serial>\\<id>` key, through
- * `readKeys` where the adapter has it, so 100 000 entries are never all decoded at once. Returns
+ * `readKeys` where the adapter has it, so a large registry is never decoded all at once. Returns
  * the serials whose key holds neither values nor entries (left behind by returns).
  */
 export async function scanBorrowKeys(
@@ -162,12 +160,12 @@ export async function scanBorrowKeys(
  * What `encodeValueLines` gives for `entryValues(row)`, in the order `writeOps` sets them, built
  * from the row's hex without converting bytes: the drift check compares every entry with it.
  */
-export function entryValueLines(row: BorrowRow): string {
+export function entryValueLines(row: LedgerBorrow): string {
   return [
     valueLine.u32("Product", row.product),
     valueLine.string("Client", row.client),
-    valueLine.string("Issued", isoTime(row.issuedAt)),
-    valueLine.string("Expires", isoTime(row.expiresAt)),
+    valueLine.string("Issued", new Date(row.issuedAt).toISOString()),
+    valueLine.string("Expires", new Date(row.expiresAt).toISOString()),
     valueLine.hex("Binding", row.binding),
     valueLine.hex("Tag", row.tag),
     valueLine.hex("OpId", row.opId),
@@ -193,7 +191,7 @@ export interface BorrowsRead {
  */
 export async function readBorrows(
   registry: RegistryAdapter,
-  expected: (serial: string, id: number) => BorrowRow | undefined = () => undefined,
+  expected: (serial: string, id: number) => LedgerBorrow | undefined = () => undefined,
 ): Promise<BorrowsRead> {
   const entries: ParsedEntry[] = [];
   const unparsable: string[] = [];
@@ -211,13 +209,13 @@ export async function readBorrows(
 }
 
 /** The entry a registry key written from `row` holds. */
-export function entryOfRow(row: BorrowRow): ParsedEntry {
+export function entryOfRow(row: LedgerBorrow): ParsedEntry {
   const { serial, id, product, client, issuedAt, expiresAt, binding, tag, opId } = row;
   return { borrow: { serial, id, product, client, issuedAt, expiresAt, binding, tag }, opId };
 }
 
 /** Does the registry entry say exactly what the ledger row says? */
-export function entryMatches(entry: ParsedEntry, row: BorrowRow): boolean {
+export function entryMatches(entry: ParsedEntry, row: LedgerBorrow): boolean {
   const b = entry.borrow;
   return (
     b.product === row.product &&
