@@ -7,10 +7,12 @@ export {
   CAPTURE_FORMAT,
   CAPTURE_VERSION,
   type CaptureBundle,
+  type CaptureDetection,
   type CaptureOptions,
   captureBundle,
 } from "./capture.js";
 export { CodeMeterPositionWriteError, CodeMeterWatchClosedError } from "./errors.js";
+export { captureThisHost, type HostCapture, type HostCaptureOptions } from "./host-capture.js";
 export type { BorrowBook } from "./model/borrow-book.js";
 export type { TrackingEntry } from "./model/entries.js";
 export type { Finding, FindingCode } from "./model/findings.js";
