@@ -42,6 +42,7 @@ export {
   type CodeMeterRiskKind,
   type MaintenanceWindow,
   type RiskSeverity,
+  turnTrackingOnAdvice,
 } from "./model/risks.js";
 export type { SectionFingerprint, ServerConfig } from "./model/server-config.js";
 export { parseTrackingLine } from "./model/tracking-line.js";
@@ -51,6 +52,7 @@ export {
   CMU_READ_ONLY_ARGS,
   CmuRuntimeSource,
   type CmuSourceOptions,
+  type CmuVersionReading,
   DEFAULT_CMU_COMMAND,
   ManualRuntimeSource,
   type RuntimeSource,
