@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, readdirSync, readFileSync } from "node:fs";
+import { appendFileSync, chmodSync, chownSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createNodeHidStandIn, createUsbStandIn, VirtualBus } from "../../../native-mocks/index.js";
@@ -154,6 +154,60 @@ describe("doctor's CodeMeter checks", () => {
     const cmu = byId(await run(inputs({ cmuTimeoutMs: 300 })), "codemeter-cmu");
     expect(cmu.status).toBe("warn");
     expect(cmu.detail).toContain("did not answer within 300 ms");
+  });
+
+  describe("bad input: each a clear finding, doctor finishes, nothing written", () => {
+    it.each([
+      ["prints garbage", "garbage", "printed nothing keybridge recognises"],
+      ["exits non-zero", "fail", "exited with code 2: cmu: synthetic failure"],
+    ] as const)("a cmu that %s", async (_what, behaviour, said) => {
+      const { sim, inputs } = installation();
+      sim.setCmuBehaviour(behaviour);
+      const cmu = byId(await run(inputs()), "codemeter-cmu");
+      expect(cmu.status).toBe("warn");
+      expect(cmu.detail).toContain(`\`${sim.paths.cmu} --version\` ${said}`);
+      expect(cmu.fix).toContain("keybridge codemeter capture --out FILE");
+    });
+
+    it("a Server.ini with a duplicate section and bytes that are not UTF-8: read, with both findings", async () => {
+      const { sim, inputs } = installation();
+      appendFileSync(
+        sim.paths.serverIni,
+        Buffer.from("[General]\nNetworkPort=22350\n[Synthetic]\nName=\xff\n", "latin1"),
+      );
+      const tree = [join(sim.root, "etc"), join(sim.root, "var")];
+      const before = tree.map(snapshot);
+      const results = await run(inputs());
+      const sections = byId(results, "codemeter-borrow-sections");
+      expect(sections.status).toBe("warn");
+      expect(sections.detail).toContain("section [General] appears more than once");
+      expect(sections.detail).toContain("not valid UTF-8");
+      expect(byId(results, "codemeter-tracking").status).toBe("ok");
+      expect(tree.map(snapshot)).toEqual(before);
+    });
+
+    it("a Server.ini that is garbage: the sections and tracking checks fail and say why", async () => {
+      const { sim, inputs } = installation();
+      writeFileSync(sim.paths.serverIni, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0xff, 10, 0, 1]));
+      const results = await run(inputs());
+      const sections = byId(results, "codemeter-borrow-sections");
+      expect(sections.status).toBe("fail");
+      expect(sections.detail).toContain(`${sim.paths.serverIni} holds no section keybridge can read`);
+      expect(byId(results, "codemeter-tracking")).toMatchObject({
+        status: "fail",
+        detail: expect.stringContaining("cannot tell whether License Tracking is on"),
+      });
+    });
+
+    it("a log directory that vanished: a warning naming where the configuration says it is", async () => {
+      const { sim, inputs } = installation();
+      renameSync(sim.paths.logDir, `${sim.paths.logDir}.away`);
+      const logDir = byId(await run(inputs()), "codemeter-log-dir");
+      expect(logDir.status).toBe("warn");
+      expect(logDir.detail).toBe(
+        `${sim.paths.logDir} (LogLicenseTrackingPath in ${sim.paths.serverIni}) does not exist`,
+      );
+    });
   });
 
   describe("readable by the service account, judged by the permission bits (as root, root's own access says nothing)", () => {
