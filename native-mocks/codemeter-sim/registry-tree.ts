@@ -1,0 +1,37 @@
+import type { WindowsRegistryBackend, WindowsWritableValue } from "../../src/registry/index.js";
+import type { IniSectionText } from "./files.js";
+
+/**
+ * The simulated server's configuration as CodeMeter keeps it on Windows: the key below HKLM with
+ * `RuntimeVersion` on it and one subkey per Server.ini section, holding the same names and values.
+ * Numbers are DWORDs, everything else strings (the Borrow sections' made-up content included).
+ * SYNTHETIC: written by the simulator into a fake registry backend, never into a real registry.
+ */
+
+/** Below HKLM, as on a Windows CodeMeter server. */
+export const SIM_WINDOWS_SERVER_KEY = "SOFTWARE\\WIBU-SYSTEMS\\CodeMeter\\Server\\CurrentVersion";
+
+/** What the simulator needs of a registry backend to lay its key out. */
+export type RegistryTreeWriter = Pick<WindowsRegistryBackend, "createKey" | "setValue" | "deleteTree">;
+
+function registryValue(text: string): WindowsWritableValue {
+  return /^\d{1,9}$/.test(text) ? { kind: "REG_DWORD", data: Number(text) } : { kind: "REG_SZ", data: text };
+}
+
+/** Replaces the key with the given sections (none: the key is removed, as an uninstall does). */
+export function writeRegistryTree(
+  writer: RegistryTreeWriter,
+  sections: readonly IniSectionText[] | null,
+  runtimeVersion: string,
+  key: string = SIM_WINDOWS_SERVER_KEY,
+): void {
+  writer.deleteTree(key);
+  if (sections === null) return;
+  writer.createKey(key);
+  writer.setValue(key, "RuntimeVersion", { kind: "REG_SZ", data: runtimeVersion });
+  for (const section of sections) {
+    const path = `${key}\\${section.name}`;
+    writer.createKey(path);
+    for (const [name, value] of section.values) writer.setValue(path, name, registryValue(value));
+  }
+}
