@@ -9,7 +9,7 @@ import { createNodeHidStandIn, createUsbStandIn, VirtualBus } from "../../../nat
 import type { MaintenanceWindow } from "../../../src/codemeter/model/risks.js";
 import { CmuRuntimeSource } from "../../../src/codemeter/sources/cmu.js";
 import { MemoryPositionStore, type PositionStore } from "../../../src/codemeter/sources/position-store.js";
-import { IniServerConfigSource } from "../../../src/codemeter/sources/server-config.js";
+import { IniServerConfigSource, type ServerConfigSource } from "../../../src/codemeter/sources/server-config.js";
 import { type SeenDevice, stickSourceFromDevices } from "../../../src/codemeter/sources/sticks.js";
 import { FollowedTrackingLog } from "../../../src/codemeter/sources/tracking-log.js";
 import { type CodeMeterObservationStore, MemoryObservationStore } from "../../../src/codemeter/store.js";
@@ -96,6 +96,8 @@ export async function watchedWorld(
     watch?: CodeMeterWatchOptions;
     cmuTimeoutMs?: number;
     maintenance$?: Observable<MaintenanceWindow | null>;
+    /** Default Server.ini; the Windows tests give the registry key's source. */
+    config?: ServerConfigSource;
   } = {},
 ): Promise<WatchedWorld> {
   const world = options.world ?? simWorld(options);
@@ -106,7 +108,9 @@ export async function watchedWorld(
   const watch = new CodeMeterWatch(
     {
       runtime: new CmuRuntimeSource({ command: sim.paths.cmu, timeoutMs: options.cmuTimeoutMs ?? 10_000 }),
-      config: new IniServerConfigSource({ path: sim.paths.serverIni, defaultTrackingDir: sim.paths.logDir }),
+      config:
+        options.config ??
+        new IniServerConfigSource({ path: sim.paths.serverIni, defaultTrackingDir: sim.paths.logDir }),
       trackingLog,
       sticks: stickSourceFromDevices(world.found$),
       host: { identity$: world.identity$, clockJumps$: world.clockJumps$ },

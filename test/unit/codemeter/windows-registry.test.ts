@@ -9,7 +9,7 @@ import {
   WINDOWS_SERVER_KEY,
 } from "../../../src/codemeter/sources/server-config.js";
 import { FakeWindowsBackend } from "../registry/fake-windows-backend.js";
-import { simWorld } from "./helpers.js";
+import { simWorld, watchedWorld } from "./helpers.js";
 
 /**
  * Windows keeps CodeMeter's server configuration in the registry, not in Server.ini. The
@@ -98,6 +98,31 @@ describe("the simulated server on Windows: its configuration as the registry key
     const { fromIni, fromKey } = await readBoth();
     expect(fromIni.kind).toBe("missing");
     expect(fromKey).toEqual({ kind: "missing", where: `HKLM\\${WINDOWS_SERVER_KEY}` });
+  });
+
+  it("the watch over the key: borrows seen, and Borrow sections lost while they are out raise registry-lost", async () => {
+    const world = simWorld();
+    const registry = new FakeWindowsBackend();
+    world.sim.attachRegistry(registry);
+    const config = new RegistryServerConfigSource({
+      backend: readOnlyView(registry),
+      defaultTrackingDir: world.sim.paths.logDir,
+    });
+    const { sim, watch, look } = await watchedWorld({ world, config, cmuTimeoutMs: 20_000 });
+    sim.advance(3_600_000);
+    sim.borrow("ws-anna", "anna", 1001);
+    sim.borrow("ws-ben", "ben", 2001);
+    sim.advance(60_000);
+    await look();
+    expect(watch.view().config).toMatchObject({ origin: "registry", where: `HKLM\\${WINDOWS_SERVER_KEY}` });
+    expect(watch.view().borrows).toHaveLength(2);
+    const writes = registry.writes;
+    await look();
+    expect(registry.writes).toBe(writes);
+    sim.loseBorrowSections();
+    await look();
+    const risk = watch.risks().find((r) => r.kind === "registry-lost");
+    expect(risk?.borrows).toHaveLength(2);
   });
 
   it("detection on Windows finds the server configuration in the key", async () => {
