@@ -1,4 +1,3 @@
-import type { WindowsRegistryBackend, WindowsWritableValue } from "../../src/registry/index.js";
 import type { IniSectionText } from "./files.js";
 
 /**
@@ -11,10 +10,22 @@ import type { IniSectionText } from "./files.js";
 /** Below HKLM, as on a Windows CodeMeter server. */
 export const SIM_WINDOWS_SERVER_KEY = "SOFTWARE\\WIBU-SYSTEMS\\CodeMeter\\Server\\CurrentVersion";
 
-/** What the simulator needs of a registry backend to lay its key out. */
-export type RegistryTreeWriter = Pick<WindowsRegistryBackend, "createKey" | "setValue" | "deleteTree">;
+/** The value types the simulator writes (a subset of keybridge's registry backend's). */
+export type SimRegistryValue =
+  | { readonly kind: "REG_SZ"; readonly data: string }
+  | { readonly kind: "REG_DWORD"; readonly data: number };
 
-function registryValue(text: string): WindowsWritableValue {
+/**
+ * What the simulator needs of a registry backend to lay its key out; keybridge's Windows registry
+ * backend (and its fake) has this shape. Named here because native-mocks may not import the registry layer.
+ */
+export interface RegistryTreeWriter {
+  createKey(path: string): void;
+  setValue(path: string, name: string, value: SimRegistryValue): void;
+  deleteTree(path: string): boolean;
+}
+
+function registryValue(text: string): SimRegistryValue {
   return /^\d{1,9}$/.test(text) ? { kind: "REG_DWORD", data: Number(text) } : { kind: "REG_SZ", data: text };
 }
 
