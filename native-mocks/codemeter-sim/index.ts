@@ -1,2 +1,3 @@
 export * from "./files.js";
+export * from "./registry-tree.js";
 export * from "./simulated-server.js";

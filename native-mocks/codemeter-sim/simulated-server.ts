@@ -5,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { DAY_MS } from "../../src/protocol/index.js";
 import type { VirtualBus } from "../virtual-bus.js";
 import { type IniSectionText, idKey, logTime, quoted, serverIniText, trackingLogName } from "./files.js";
+import { type RegistryTreeWriter, writeRegistryTree } from "./registry-tree.js";
 
 /**
  * SYNTHETIC: a simulated CodeMeter license server, for CI. It writes the files a CodeMeter
@@ -132,6 +133,7 @@ export class SimulatedCodeMeterServer {
   readonly #copies = new Map<string, number>();
   #configPresent = true;
   #cmuBehaviour: CmuBehaviour = "normal";
+  #registry: RegistryTreeWriter | undefined;
   readonly #bus: VirtualBus | undefined;
   readonly #nodePath: string;
   #nextClient = 1;
@@ -356,6 +358,7 @@ export class SimulatedCodeMeterServer {
   upgradeRuntime(version: string): void {
     this.stopService();
     this.#runtime.version = version;
+    this.#writeRegistry();
     this.#writeHeaders();
     this.#writeState();
     this.advance(60_000);
@@ -370,6 +373,7 @@ export class SimulatedCodeMeterServer {
     this.#configPresent = false;
     rmSync(this.paths.cmu, { force: true });
     rmSync(this.paths.serverIni, { force: true });
+    this.#writeRegistry();
     this.#writeState();
   }
 
@@ -523,8 +527,29 @@ export class SimulatedCodeMeterServer {
     this.#writeState();
   }
 
+  /**
+   * Lays the configuration out as CodeMeter's Windows registry key in `writer` (a fake backend),
+   * and keeps it there as the server changes, beside Server.ini.
+   */
+  attachRegistry(writer: RegistryTreeWriter): void {
+    this.#registry = writer;
+    this.#writeRegistry();
+  }
+
+  #writeRegistry(): void {
+    if (this.#registry === undefined) return;
+    const present = this.#runtime.installed && this.#configPresent;
+    writeRegistryTree(this.#registry, present ? this.#serverSections() : null, this.#runtime.version);
+  }
+
   #writeServerIni(): void {
+    this.#writeRegistry();
     if (!this.#runtime.installed || !this.#configPresent) return;
+    mkdirSync(dirname(this.paths.serverIni), { recursive: true });
+    writeFileSync(this.paths.serverIni, serverIniText(this.#serverSections()));
+  }
+
+  #serverSections(): IniSectionText[] {
     const copies = [...this.#copies.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
     const opaque = (id: string, version: number) =>
       createHash("sha256").update(`synthetic|${id}|${version}`).digest("hex").slice(0, 32).toUpperCase();
@@ -558,8 +583,7 @@ export class SimulatedCodeMeterServer {
       { name: "HTTP", values: [["Port", "22352"]] },
       { name: "HTTPS", values: [["Port", "22353"]] },
     ];
-    mkdirSync(dirname(this.paths.serverIni), { recursive: true });
-    writeFileSync(this.paths.serverIni, serverIniText(sections));
+    return sections;
   }
 
   #writeState(): void {

@@ -67,6 +67,16 @@ const GUEST_KEY = {
   udc: "dummy_udc.0",
   configfsDir: "/sys/kernel/config/usb_gadget/keybridge",
   group: "keybridge",
+  /**
+   * A SYNTHETIC CmStick beside the key (test/vm/guest/cmstick-gadget.mjs), on the second dummy
+   * controller: the key's board names its own controller in /etc/keybridge/key.env, as a board
+   * with two would. Its USB ids come from the protocol constants, not from here.
+   */
+  cmStick: {
+    serial: "3-7000001",
+    udc: "dummy_udc.1",
+    configfsDir: "/sys/kernel/config/usb_gadget/cmstick",
+  },
 };
 
 export function defaultCacheDir() {
@@ -347,6 +357,8 @@ function guestConfig(kernel) {
   const json = { ...GUEST_KEY, kernelVersion: kernel.version };
   const env = {
     KB_SERIAL: GUEST_KEY.serial,
+    KB_UDC: GUEST_KEY.udc,
+    KB_CMSTICK_SERIAL: GUEST_KEY.cmStick.serial,
     KB_GROUP: GUEST_KEY.group,
     KB_KERNEL: kernel.version,
     KB_MODULES: kernel.modules.join(" "),

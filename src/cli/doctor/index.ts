@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { DAEMON_FILE_NAME, defaultDataDir } from "../../config/paths.js";
 import { readDaemonInfo } from "../../server/daemon-files.js";
 import { type Endpoint, resolveEndpoint } from "../client.js";
+import { codeMeterChecks } from "./codemeter-checks.js";
 import { type ConfigLoad, configCheck } from "./config-check.js";
 import { daemonCheck } from "./daemon-check.js";
 import { dataDirCheck } from "./data-dir-check.js";
@@ -64,6 +65,7 @@ export async function doctorChecks(options: DoctorOptions): Promise<DoctorCheck[
   const mode = modeOf(dataDir, config?.mode);
   // USB access matters to real keys only: with virtual keys a missing udev rule is worth a warning, not a failure.
   const forKeys = (check: DoctorCheck) => (mode.mode === "virtual" ? notNeededForVirtual(check) : check);
+  const codemeter = await codeMeterChecks({ env: options.env, ...(config ? { config: config.codemeter } : {}) });
   return [
     modeCheck(mode),
     nodeCheck(),
@@ -77,6 +79,7 @@ export async function doctorChecks(options: DoctorOptions): Promise<DoctorCheck[
       ...(config?.registryKind === undefined ? {} : { registryKind: config.registryKind }),
       ...(config?.registryPath === undefined ? {} : { registryPath: config.registryPath }),
     }),
+    ...codemeter,
     {
       id: "daemon",
       title: "daemon",

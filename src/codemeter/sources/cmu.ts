@@ -1,17 +1,25 @@
 import { execFile } from "node:child_process";
 import { layerLogger } from "../../log.js";
 import { errnoOf } from "../errors.js";
-import { parseCmuList, parseCmuVersion } from "../model/cmu-output.js";
+import { type CmuVersionInfo, parseCmuList, parseCmuVersion } from "../model/cmu-output.js";
 import type { Finding } from "../model/findings.js";
 import type { CmuReading } from "../model/inputs.js";
 
 const log = layerLogger("codemeter");
+
+export type CmuVersionReading =
+  | { readonly kind: "ok"; readonly version: CmuVersionInfo; readonly output: string }
+  | { readonly kind: "missing"; readonly command: string }
+  | { readonly kind: "failed"; readonly finding: Finding };
 
 /** The CodeMeter runtime as `cmu` reports it. */
 export interface RuntimeSource {
   /** One reading; never rejects (a missing cmu, a hang, garbage: all are readings). */
   read(): Promise<CmuReading>;
 }
+
+/** cmu as the runtime installs it: looked up on PATH. */
+export const DEFAULT_CMU_COMMAND = "cmu";
 
 export interface CmuSourceOptions {
   /** The cmu executable; default `cmu`, looked up on PATH. */
@@ -39,7 +47,7 @@ export class CmuRuntimeSource implements RuntimeSource {
   readonly #maxOutputBytes: number;
 
   constructor(options: CmuSourceOptions = {}) {
-    this.#command = options.command ?? "cmu";
+    this.#command = options.command ?? DEFAULT_CMU_COMMAND;
     this.#timeoutMs = options.timeoutMs ?? 5000;
     this.#maxOutputBytes = options.maxOutputBytes ?? 1 << 20;
   }
@@ -73,6 +81,25 @@ export class CmuRuntimeSource implements RuntimeSource {
       return { kind: "failed", finding: this.#finding(code, `\`${this.#command} ${name}\` ${what}`), outputs };
     }
     return { kind: "ok", version: versionInfo, list: listInfo, outputs };
+  }
+
+  /** `cmu --version` alone (doctor: is cmu there, which runtime, does its service run); never rejects. */
+  async readVersion(): Promise<CmuVersionReading> {
+    const call = await this.#call(CMU_READ_ONLY_ARGS.version);
+    if (call.kind !== "done") return call.kind === "missing" ? { kind: "missing", command: this.#command } : call;
+    const version = parseCmuVersion(call.stdout);
+    if (version.recognised > 0) return { kind: "ok", version, output: call.stdout };
+    const what =
+      call.exitCode === 0
+        ? "printed nothing keybridge recognises"
+        : `exited with code ${call.exitCode}${stderrText(call.stderr)}`;
+    return {
+      kind: "failed",
+      finding: this.#finding(
+        call.exitCode === 0 ? "cmu-garbage" : "cmu-failed",
+        `\`${this.#command} --version\` ${what}`,
+      ),
+    };
   }
 
   #finding(code: Finding["code"], message: string): Finding {

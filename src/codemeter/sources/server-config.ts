@@ -87,6 +87,19 @@ export class IniServerConfigSource implements ServerConfigSource {
     }
     const decoded = decodeIniBytes(bytes, path);
     const document = parseIni(decoded.text, path);
+    if (document.sections.length === 0) {
+      // An empty or garbled file (a rewrite caught half-way, a disk error) is no configuration:
+      // read as one, it would turn tracking off and empty the Borrow sections, a false alarm.
+      const skipped = [...decoded.findings, ...document.findings].map((finding) => finding.message).join("; ");
+      return {
+        kind: "failed",
+        finding: {
+          code: "config-malformed-line",
+          message: `${path} holds no section keybridge can read (${bytes.length} bytes${skipped === "" ? "" : `; ${skipped}`}); the last configuration read is kept until it does`,
+          where: path,
+        },
+      };
+    }
     return {
       kind: "ok",
       config: extractServerConfig(document.sections, {

@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { type Observable, ReplaySubject, Subject } from "rxjs";
 import { afterEach } from "vitest";
 import { SimulatedCodeMeterServer, type SimulatedServerOptions } from "../../../native-mocks/codemeter-sim/index.js";
@@ -8,7 +9,7 @@ import { createNodeHidStandIn, createUsbStandIn, VirtualBus } from "../../../nat
 import type { MaintenanceWindow } from "../../../src/codemeter/model/risks.js";
 import { CmuRuntimeSource } from "../../../src/codemeter/sources/cmu.js";
 import { MemoryPositionStore, type PositionStore } from "../../../src/codemeter/sources/position-store.js";
-import { IniServerConfigSource } from "../../../src/codemeter/sources/server-config.js";
+import { IniServerConfigSource, type ServerConfigSource } from "../../../src/codemeter/sources/server-config.js";
 import { type SeenDevice, stickSourceFromDevices } from "../../../src/codemeter/sources/sticks.js";
 import { FollowedTrackingLog } from "../../../src/codemeter/sources/tracking-log.js";
 import { type CodeMeterObservationStore, MemoryObservationStore } from "../../../src/codemeter/store.js";
@@ -95,6 +96,8 @@ export async function watchedWorld(
     watch?: CodeMeterWatchOptions;
     cmuTimeoutMs?: number;
     maintenance$?: Observable<MaintenanceWindow | null>;
+    /** Default Server.ini; the Windows tests give the registry key's source. */
+    config?: ServerConfigSource;
   } = {},
 ): Promise<WatchedWorld> {
   const world = options.world ?? simWorld(options);
@@ -105,7 +108,9 @@ export async function watchedWorld(
   const watch = new CodeMeterWatch(
     {
       runtime: new CmuRuntimeSource({ command: sim.paths.cmu, timeoutMs: options.cmuTimeoutMs ?? 10_000 }),
-      config: new IniServerConfigSource({ path: sim.paths.serverIni, defaultTrackingDir: sim.paths.logDir }),
+      config:
+        options.config ??
+        new IniServerConfigSource({ path: sim.paths.serverIni, defaultTrackingDir: sim.paths.logDir }),
       trackingLog,
       sticks: stickSourceFromDevices(world.found$),
       host: { identity$: world.identity$, clockJumps$: world.clockJumps$ },
@@ -132,4 +137,31 @@ export async function watchedWorld(
   world.publishHost();
   await watch.start();
   return { ...world, watch, store, positions, trackingLog, look };
+}
+
+export interface Entry {
+  kind: "file" | "dir" | "other";
+  mode: number;
+  size: number;
+  mtimeMs: number;
+  sha256: string | null;
+}
+
+/** Every file and directory below `root`: kind, mode, size, modification time, SHA-256 of the content. */
+export function snapshot(root: string): Map<string, Entry> {
+  const entries = new Map<string, Entry>();
+  const walk = (path: string) => {
+    const info = lstatSync(path);
+    const kind = info.isFile() ? "file" : info.isDirectory() ? "dir" : "other";
+    entries.set(relative(root, path) || ".", {
+      kind,
+      mode: info.mode,
+      size: info.size,
+      mtimeMs: info.mtimeMs,
+      sha256: kind === "file" ? createHash("sha256").update(readFileSync(path)).digest("hex") : null,
+    });
+    if (kind === "dir") for (const name of readdirSync(path)) walk(join(path, name));
+  };
+  walk(root);
+  return entries;
 }

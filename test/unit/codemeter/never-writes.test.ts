@@ -1,47 +1,27 @@
-import { createHash } from "node:crypto";
 import { chmodSync, lstatSync, readdirSync, readFileSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { createNodeHidStandIn, createUsbStandIn } from "../../../native-mocks/index.js";
+import { codeMeterChecks } from "../../../src/cli/doctor/codemeter-checks.js";
+import { runCheck } from "../../../src/cli/doctor/run-checks.js";
+import type { ServiceAccount } from "../../../src/cli/doctor/service-account.js";
 import { FilePositionStore, POSITIONS_FILE } from "../../../src/codemeter/sources/position-store.js";
 import { PREFLIGHT_ACTIONS } from "../../../src/reconcile/index.js";
-import { simWorld, tempDir, watchedWorld } from "./helpers.js";
+import { virtualHidBackend } from "../../../src/transport/backend.js";
+import { runCli } from "../cli/cli-harness.js";
+import { simWorld, snapshot, tempDir, watchedWorld } from "./helpers.js";
 
 /**
  * The promise of the CodeMeter mode: it never writes anything CodeMeter owns. The whole mode
  * (every source, following the log, a restart of the watch, preflight, maintenance advice,
- * capture) runs over a SYNTHETIC simulated installation whose files are made read-only first;
+ * capture, doctor's checks, `keybridge codemeter capture`) runs over a SYNTHETIC simulated installation whose files are made read-only first;
  * afterwards every file and directory is compared with how it was, byte for byte. Root may write
  * read-only files, so the comparison, not the permission bits, is the proof.
  */
 
+const SERVICE: ServiceAccount = { name: "keybridge", uid: 4242, gid: 4242, groups: [] };
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
-
-interface Entry {
-  kind: "file" | "dir" | "other";
-  mode: number;
-  size: number;
-  mtimeMs: number;
-  sha256: string | null;
-}
-
-function snapshot(root: string): Map<string, Entry> {
-  const entries = new Map<string, Entry>();
-  const walk = (path: string) => {
-    const info = lstatSync(path);
-    const kind = info.isFile() ? "file" : info.isDirectory() ? "dir" : "other";
-    entries.set(relative(root, path) || ".", {
-      kind,
-      mode: info.mode,
-      size: info.size,
-      mtimeMs: info.mtimeMs,
-      sha256: kind === "file" ? createHash("sha256").update(readFileSync(path)).digest("hex") : null,
-    });
-    if (kind === "dir") for (const name of readdirSync(path)) walk(join(path, name));
-  };
-  walk(root);
-  return entries;
-}
 
 function setWritable(path: string, writable: boolean): void {
   const info = lstatSync(path);
@@ -86,6 +66,37 @@ describe("the CodeMeter mode never writes", () => {
     });
     await second.look();
     await second.watch.close();
+
+    // doctor's CodeMeter checks, as root judging the keybridge user's access and as this account.
+    const usbBackend = virtualHidBackend(createNodeHidStandIn(world.bus), createUsbStandIn(world.bus));
+    for (const account of [{ uid: 0, serviceAccount: async () => SERVICE }, { uid: 1000 }]) {
+      const checks = await codeMeterChecks({
+        config: { mode: "on", serverIni: sim.paths.serverIni, cmu: sim.paths.cmu },
+        env: {},
+        platform: "linux",
+        usbBackend,
+        serviceAccount: async () => undefined,
+        cmuTimeoutMs: 20_000,
+        ...account,
+      });
+      const results = await Promise.all(checks.map((check) => runCheck(check, 30_000)));
+      expect(results.map((result) => result.id)).toEqual([
+        "codemeter-cmu",
+        "codemeter-tracking",
+        "codemeter-log-dir",
+        "codemeter-borrow-sections",
+      ]);
+    }
+
+    // keybridge codemeter capture, the bundle written outside CodeMeter's tree.
+    const home = tempDir("kb-never-writes-home-");
+    const captured = await runCli(
+      ["codemeter", "capture", "--out", join(home, "capture.json"), "--no-redact"],
+      { HOME: home, KEYBRIDGE_CODEMETER_SERVER_INI: sim.paths.serverIni, KEYBRIDGE_CODEMETER_CMU: sim.paths.cmu },
+      home,
+      { usbBackend: async () => usbBackend },
+    );
+    expect(captured.code).toBe(0);
 
     const after = codemeterTree.map(snapshot);
     for (const path of codemeterTree) setWritable(path, true);

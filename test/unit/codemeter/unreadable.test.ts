@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
@@ -6,6 +6,7 @@ import { MemoryPositionStore } from "../../../src/codemeter/sources/position-sto
 import { IniServerConfigSource } from "../../../src/codemeter/sources/server-config.js";
 import { FollowedTrackingLog } from "../../../src/codemeter/sources/tracking-log.js";
 import { describeNeeding, Requirement } from "../../support/require-tool.js";
+import { snapshot, watchedWorld } from "./helpers.js";
 
 /**
  * A log directory or Server.ini that loses read permission. Root reads everything whatever the
@@ -84,6 +85,43 @@ describeNeeding(
       expect(result.status.findings).toEqual([
         expect.objectContaining({ code: "tracking-file-unreadable", where: join(dir, "a.log") }),
       ]);
+    });
+
+    it("the watch: a log directory and Server.ini that lose read permission are findings; the picture is kept, nothing written", async () => {
+      const world = await watchedWorld({ cmuTimeoutMs: 20_000 });
+      const { sim, watch } = world;
+      sim.advance(3_600_000);
+      sim.borrow("ws-anna", "anna", 1001);
+      sim.advance(60_000);
+      await world.look();
+      const good = watch.view();
+      expect(good.borrows).toHaveLength(1);
+      // CodeMeter's tree (the simulator's own bookkeeping under sim/ changes as cmu is asked).
+      const tree = () => ["etc", "var", "usr"].map((part) => snapshot(join(sim.root, part)));
+      const files = tree();
+      const modes = [sim.paths.logDir, sim.paths.serverIni].map(
+        (path) => [path, statSync(path).mode & 0o7777] as const,
+      );
+      chmodSync(sim.paths.logDir, 0o000);
+      chmodSync(sim.paths.serverIni, 0o000);
+      try {
+        await world.look();
+        const view = watch.view();
+        expect(view.findings.map((finding) => finding.code).sort()).toEqual([
+          "config-unreadable",
+          "tracking-dir-unreadable",
+        ]);
+        expect(view.borrows).toEqual(good.borrows);
+        expect(view.config).toEqual(good.config);
+        expect(view.tracking.enabled).toBe(true);
+        expect(watch.risks().map((risk) => risk.kind)).not.toContain("registry-lost");
+      } finally {
+        for (const [path, mode] of modes) chmodSync(path, mode);
+      }
+      // The comparison reads the files, so it waits for the permissions to be given back.
+      expect(tree()).toEqual(files);
+      await world.look();
+      expect(watch.view().findings).toEqual([]);
     });
 
     it("Server.ini without read permission is a finding that says what to do", async () => {

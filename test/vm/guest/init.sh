@@ -46,7 +46,9 @@ fail() {
 
 stage "loading kernel modules"
 for module in $KB_MODULES; do
-  insmod "/lib/modules/$KB_KERNEL/$module" || fail "insmod $module failed"
+  # Two dummy device controllers: one for the key, one for the CmStick beside it.
+  case "$module" in */dummy_hcd.ko*) args="num=2" ;; *) args="" ;; esac
+  insmod "/lib/modules/$KB_KERNEL/$module" $args || fail "insmod $module failed"
 done
 mount -t configfs configfs /sys/kernel/config || fail "cannot mount configfs"
 
@@ -70,6 +72,11 @@ ifconfig lo 127.0.0.1 up || fail "cannot bring up the loopback interface"
 echo kbvm >/proc/sys/kernel/hostname
 tr -d '-' </proc/sys/kernel/random/uuid >/etc/machine-id
 
+# With two device controllers the key's board names its own, as an admin does (EnvironmentFile=
+# of systemd/keybridge-key.service).
+mkdir -p /etc/keybridge
+echo "KEYBRIDGE_KEY_UDC=$KB_UDC" >/etc/keybridge/key.env
+
 stage "plugging the gadget"
 # As on a board: `keybridge key init` once, then the ExecStartPre= lines of the shipped
 # systemd/keybridge-key.service (`keybridge key setup`), which write the gadget from the protocol
@@ -85,6 +92,16 @@ until grep -q "^HID_UNIQ=$KB_SERIAL\$" /sys/class/hidraw/*/device/uevent 2>/dev/
   waited=$((waited + 1))
 done
 udevadm settle --timeout=30 || echo "kbvm: udevadm settle timed out (gadget)"
+
+stage "plugging a CmStick beside the key"
+node /kb/test/vm/guest/cmstick-gadget.mjs plug || fail "cmstick-gadget.mjs failed (see the console)"
+waited=0
+until grep -q "^HID_UNIQ=$KB_CMSTICK_SERIAL\$" /sys/class/hidraw/*/device/uevent 2>/dev/null; do
+  [ "$waited" -ge 300 ] && fail "the CmStick gadget did not enumerate as a hidraw device within 30 s"
+  sleep 0.1
+  waited=$((waited + 1))
+done
+udevadm settle --timeout=30 || echo "kbvm: udevadm settle timed out (CmStick)"
 
 stage "running checks"
 cd /kb || fail "no /kb"

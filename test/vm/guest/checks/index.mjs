@@ -2,6 +2,7 @@
 // `{ name, timeoutMs?, run(ctx) }` whose run returns a JSON-able detail, throws CheckFailed, or
 // throws CheckSkipped when the build cannot run it; add it here. Checks that unplug need not
 // replug: the runner restores the gadget after each.
+import codemeterStick from "./codemeter-stick.mjs";
 import conformance from "./conformance.mjs";
 import daemonRealMode from "./daemon-real-mode.mjs";
 import exchangeLatency from "./exchange-latency.mjs";
@@ -19,6 +20,7 @@ export const CHECKS = [
   udevPermissions,
   nodeHidLists,
   usbLists,
+  codemeterStick,
   rawExchange,
   exchangeLatency,
   // Wipes the key and provisions it anew: before the checks that borrow.

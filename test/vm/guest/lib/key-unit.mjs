@@ -3,7 +3,7 @@
 // replaced by this build's CLI. The guest has no systemd; reading the shipped unit instead of
 // copying its commands means the guest runs exactly what a board runs.
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 
 export const UNIT_FILE = "/kb/systemd/keybridge-key.service";
 const CLI = ["/kb/dist/src/cli/main.js"];
@@ -28,6 +28,12 @@ export function readKeyUnit(path = UNIT_FILE) {
     const at = assignment.indexOf("=");
     environment[assignment.slice(0, at)] = assignment.slice(at + 1);
   }
+  // EnvironmentFile= overrides Environment=, as systemd reads them; "-" means the file may be absent.
+  for (const entry of service.get("EnvironmentFile") ?? []) {
+    const file = entry.startsWith("-") ? entry.slice(1) : entry;
+    if (entry.startsWith("-") && !existsSync(file)) continue;
+    Object.assign(environment, readEnvironmentFile(file));
+  }
   const command = (line) => {
     // systemd's "-" prefix: a failure of this command does not fail the unit.
     const ignoreFailure = line.startsWith("-");
@@ -39,6 +45,19 @@ export function readKeyUnit(path = UNIT_FILE) {
   const [start] = commands("ExecStart");
   if (!start) throw new Error(`${path} has no ExecStart=`);
   return { environment, startPre: commands("ExecStartPre"), start, stopPost: commands("ExecStopPost") };
+}
+
+/** KEY=VALUE lines of an EnvironmentFile= (comments and blank lines skipped, one level of quotes removed). */
+function readEnvironmentFile(path) {
+  const environment = {};
+  for (const raw of readFileSync(path, "utf8").split("\n")) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#") || line.startsWith(";")) continue;
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
+    if (!match) continue;
+    environment[match[1]] = match[2].replace(/^"(.*)"$/, "$1").replace(/^'(.*)'$/, "$1");
+  }
+  return environment;
 }
 
 /** The environment the unit's commands run with: the unit's defaults under what the guest passes. */
