@@ -9,6 +9,11 @@ import type { CliIo } from "./io.js";
 export interface CliDeps {
   /** Runs the daemon until a signal; resolves with the exit code. Loaded lazily so other commands stay light. */
   serve?: (config: Parameters<typeof import("../server/daemon.js").runDaemonUntilSignal>[0]) => Promise<number>;
+  /**
+   * The node-hid/usb backend the local commands (`codemeter capture`) list USB devices with, in
+   * the transport's HidBackend shape; default the real one. Tests give the virtual bus's.
+   */
+  usbBackend?: () => Promise<object>;
 }
 
 export interface GlobalOptions {

@@ -3,6 +3,7 @@ import { ConfigInvalidError } from "../config/errors.js";
 import { isCodedError } from "../errors.js";
 import { ApiClient, resolveEndpoint } from "./client.js";
 import { type CliDeps, type CommandKit, example, type GlobalOptions } from "./command-kit.js";
+import { registerCodeMeter } from "./commands/codemeter.js";
 import { registerLocalCommands, registerServe } from "./commands/daemon.js";
 import { registerHistory } from "./commands/history.js";
 import { registerKey } from "./commands/key.js";
@@ -61,6 +62,7 @@ export function buildProgram(io: CliIo, deps: CliDeps, state: { exitCode: number
   registerNotify(program, kit);
   registerMaintenance(program, kit);
   registerLocalCommands(program, kit);
+  registerCodeMeter(program, kit);
   registerVirtual(program, kit);
   registerVendor(program, kit);
   registerKey(program, kit);
@@ -71,7 +73,7 @@ export function buildProgram(io: CliIo, deps: CliDeps, state: { exitCode: number
  * Errors that mean the command line was wrong: exit 2, as commander's own usage errors. VALIDATION is
  * the daemon refusing a value the user gave (a borrow period it does not allow, a time in the past).
  */
-const USAGE_CODES = new Set(["UNKNOWN_PREFLIGHT_ACTION", "DURATION_INVALID", "VALIDATION"]);
+const USAGE_CODES = new Set(["UNKNOWN_PREFLIGHT_ACTION", "DURATION_INVALID", "VALIDATION", "CAPTURE_OUT_REFUSED"]);
 
 /** Runs one `keybridge` invocation; resolves with its exit code. Nothing here calls process.exit. */
 export async function run(argv: readonly string[], io: CliIo, deps: CliDeps = {}): Promise<number> {

@@ -324,9 +324,31 @@ export function virtualKeysText(keys: VirtualKeyView[]): string {
  * `serve --virtual` or `--listen` change a running daemon without changing this configuration, so
  * the two are shown apart and where they differ it is said.
  */
-export function configText(loaded: LoadedConfig, daemon: RunningDaemon | string): string {
+/** What an unset CodeMeter path means on this platform (the CodeMeter module's defaults), for `config`. */
+export interface CodeMeterDefaultsText {
+  readonly serverIni: string;
+  readonly logDir: string;
+  readonly cmu: string;
+}
+
+export function configText(
+  loaded: LoadedConfig,
+  daemon: RunningDaemon | string,
+  codeMeterDefaults?: CodeMeterDefaultsText,
+): string {
   const rows = Object.entries(loaded.config).flatMap(([field, value]) => {
     const source = loaded.sources[field as keyof typeof loaded.sources] ?? "default";
+    if (field === "codemeter") {
+      const codemeter = loaded.config.codemeter;
+      const shown = (member: keyof CodeMeterDefaultsText) =>
+        codemeter[member] ?? (codeMeterDefaults === undefined ? "the platform's default" : codeMeterDefaults[member]);
+      return [
+        ["codemeter.mode", codemeter.mode, loaded.sources["codemeter.mode"]],
+        ["codemeter.serverIni", shown("serverIni"), loaded.sources["codemeter.serverIni"]],
+        ["codemeter.logDir", shown("logDir"), loaded.sources["codemeter.logDir"]],
+        ["codemeter.cmu", shown("cmu"), loaded.sources["codemeter.cmu"]],
+      ];
+    }
     if (field === "webhooks") {
       const hooks = loaded.config.webhooks;
       if (hooks.length === 0) return [[field, "none", source]];

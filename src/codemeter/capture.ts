@@ -1,7 +1,8 @@
 import { createHmac, randomBytes } from "node:crypto";
 import { basename } from "node:path";
 import type { Finding } from "./model/findings.js";
-import type { CmuReading, ConfigReading } from "./model/inputs.js";
+import type { CmuReading, ConfigReading, StickSighting } from "./model/inputs.js";
+import type { CodeMeterMode, CodeMeterPart } from "./model/mode.js";
 import type { BorrowSectionName, SectionFingerprint } from "./model/server-config.js";
 import { parseTrackingLine } from "./model/tracking-line.js";
 import type { CodeMeterView } from "./model/view.js";
@@ -35,6 +36,18 @@ export interface CaptureOptions {
   readonly note?: string;
 }
 
+/** What was looked for on the host and whether the mode would run there (a capture made by `keybridge codemeter capture`). */
+export interface CaptureDetection {
+  readonly mode: CodeMeterMode;
+  readonly runs: boolean;
+  readonly reason: string;
+  readonly found: Readonly<Record<CodeMeterPart, boolean>>;
+  readonly where: Readonly<Record<CodeMeterPart, string>>;
+  readonly findings: readonly Finding[];
+  readonly sticks: readonly StickSighting[];
+  readonly sticksError: string | null;
+}
+
 export interface CaptureSources {
   readonly runtime: { read(): Promise<CmuReading> };
   readonly config: { read(): Promise<ConfigReading> };
@@ -43,6 +56,7 @@ export interface CaptureSources {
   readonly view: CodeMeterView;
   readonly versions: { readonly keybridge: string };
   readonly now: number;
+  readonly detection?: CaptureDetection;
 }
 
 export interface CaptureBundle {
@@ -81,6 +95,8 @@ export interface CaptureBundle {
     readonly files: readonly { readonly name: string; readonly lines: readonly string[] }[];
   };
   readonly view: CodeMeterView;
+  /** Null when the capture came from a running watch rather than a look at the host. */
+  readonly detection: CaptureDetection | null;
 }
 
 type Hasher = (value: string) => string;
@@ -196,5 +212,6 @@ export async function captureBundle(sources: CaptureSources, options: CaptureOpt
       })),
     },
     view: redact ? redactView(sources.view, hash) : sources.view,
+    detection: sources.detection ?? null,
   };
 }

@@ -3,13 +3,30 @@
  * shows from outside (USB, `cmu`, the License Tracking log, the server configuration) and never
  * writes anything CodeMeter owns.
  */
-export { CAPTURE_FORMAT, CAPTURE_VERSION, type CaptureBundle, type CaptureOptions, captureBundle } from "./capture.js";
+export {
+  CAPTURE_FORMAT,
+  CAPTURE_VERSION,
+  type CaptureBundle,
+  type CaptureDetection,
+  type CaptureOptions,
+  captureBundle,
+} from "./capture.js";
 export { CodeMeterPositionWriteError, CodeMeterWatchClosedError } from "./errors.js";
+export { captureThisHost, type HostCapture, type HostCaptureOptions } from "./host-capture.js";
 export type { BorrowBook } from "./model/borrow-book.js";
 export type { TrackingEntry } from "./model/entries.js";
 export type { Finding, FindingCode } from "./model/findings.js";
 export type { CmuReading, ConfigReading, HostSnapshot, StickSighting, TrackingStatus } from "./model/inputs.js";
 export type { CodeMeterMaintenanceAdvice } from "./model/maintenance.js";
+export {
+  CODEMETER_MODES,
+  CODEMETER_PARTS,
+  type CodeMeterMode,
+  type CodeMeterModeDecision,
+  type CodeMeterModeInput,
+  type CodeMeterPart,
+  resolveCodeMeterMode,
+} from "./model/mode.js";
 export type {
   BorrowObservation,
   BorrowStatus,
@@ -34,9 +51,20 @@ export {
   CMU_READ_ONLY_ARGS,
   CmuRuntimeSource,
   type CmuSourceOptions,
+  DEFAULT_CMU_COMMAND,
   ManualRuntimeSource,
   type RuntimeSource,
 } from "./sources/cmu.js";
+export {
+  type CodeMeterDetection,
+  type DetectOptions,
+  detectCodeMeter,
+  type FindExecutableOptions,
+  findExecutable,
+  openServerConfigSource,
+  type ServerConfigSourceOptions,
+  type TrackingDirLookup,
+} from "./sources/detect.js";
 export {
   FilePositionStore,
   MemoryPositionStore,
@@ -57,6 +85,7 @@ export {
   WINDOWS_SERVER_KEY,
 } from "./sources/server-config.js";
 export {
+  listStickSightings,
   ManualStickSource,
   type SeenDevice,
   type StickSource,

@@ -1,19 +1,11 @@
 import { join } from "node:path";
 import type { Observable } from "rxjs";
 import type { ClockJumpEvent, HostIdentity } from "../host/index.js";
-import { loadNativeRegBackend } from "../registry/native-reg-backend.js";
 import type { MaintenanceWindow } from "./model/risks.js";
 import { CmuRuntimeSource } from "./sources/cmu.js";
+import { openServerConfigSource } from "./sources/detect.js";
 import { FilePositionStore, POSITIONS_FILE } from "./sources/position-store.js";
-import {
-  defaultServerIniPath,
-  defaultTrackingDir,
-  IniServerConfigSource,
-  type ReadOnlyRegistryBackend,
-  RegistryServerConfigSource,
-  type ServerConfigSource,
-  WINDOWS_SERVER_KEY,
-} from "./sources/server-config.js";
+import type { ReadOnlyRegistryBackend } from "./sources/server-config.js";
 import type { StickSource } from "./sources/sticks.js";
 import { FollowedTrackingLog } from "./sources/tracking-log.js";
 import type { CodeMeterObservationStore } from "./store.js";
@@ -44,16 +36,11 @@ export interface OpenCodeMeterOptions {
  * started: call `start()`.
  */
 export async function openCodeMeterWatch(options: OpenCodeMeterOptions): Promise<CodeMeterWatch> {
-  const platform = options.platform ?? process.platform;
-  const trackingDefault = defaultTrackingDir(platform);
-  let config: ServerConfigSource;
-  const iniPath = options.serverIni ?? defaultServerIniPath(platform);
-  if (iniPath !== null) {
-    config = new IniServerConfigSource({ path: iniPath, defaultTrackingDir: trackingDefault });
-  } else {
-    const backend = options.registry ?? (await loadNativeRegBackend());
-    config = new RegistryServerConfigSource({ backend, key: WINDOWS_SERVER_KEY, defaultTrackingDir: trackingDefault });
-  }
+  const { source: config } = await openServerConfigSource({
+    ...(options.platform === undefined ? {} : { platform: options.platform }),
+    ...(options.serverIni === undefined ? {} : { serverIni: options.serverIni }),
+    ...(options.registry === undefined ? {} : { registry: options.registry }),
+  });
   let watch: CodeMeterWatch | undefined;
   const trackingLog = new FollowedTrackingLog({
     directory: () => options.logDir ?? watch?.configuredTrackingDir() ?? null,

@@ -6,9 +6,13 @@ import { parseDuration } from "./duration.js";
 import { ConfigFileError, ConfigInvalidError } from "./errors.js";
 import { CONFIG_FILE_NAME, defaultDataDir } from "./paths.js";
 import {
+  CODEMETER_CONFIG_MEMBERS,
   CONFIG_DEFAULTS,
+  CodeMeterConfigSchema,
   type ConfigField,
+  type ConfigKey,
   ConfigSchema,
+  configKeyOf,
   FIELD_SPECS,
   type FieldSpec,
   type KeybridgeConfig,
@@ -19,7 +23,8 @@ export type ConfigSource = string;
 
 export interface LoadedConfig {
   config: KeybridgeConfig;
-  sources: Record<ConfigField, ConfigSource>;
+  /** Per field, and per member of an object field (`codemeter.mode`, `codemeter.logDir`, ...). */
+  sources: Record<ConfigKey, ConfigSource>;
   /** The configuration file that was read, if one exists. */
   file: string | undefined;
   /** Things the operator should know (e.g. a remote listen address allowed on purpose). */
@@ -28,34 +33,64 @@ export interface LoadedConfig {
 
 export interface ConfigInputs {
   /** Values from command-line flags (strings as typed, booleans for switches). Undefined = not given. */
-  flags?: Partial<Record<ConfigField, unknown>>;
+  flags?: Partial<Record<ConfigKey, unknown>>;
   env?: NodeJS.ProcessEnv;
   /** `--config FILE`; otherwise `<dataDir>/keybridge.json` when it exists. */
   configFile?: string;
 }
 
-const SPEC_BY_FIELD = new Map<string, FieldSpec>(FIELD_SPECS.map((spec) => [spec.field, spec]));
+const SPEC_BY_KEY = new Map<string, FieldSpec>(FIELD_SPECS.map((spec) => [configKeyOf(spec), spec]));
+const CODEMETER_SHAPE = `{${CODEMETER_CONFIG_MEMBERS.join(", ")}}`;
 
 /** Defaults, then the file, then the environment, then flags: the later wins. */
 export function loadConfig(inputs: ConfigInputs = {}): LoadedConfig {
   const env = inputs.env ?? process.env;
   const flags = inputs.flags ?? {};
   const values: Partial<Record<ConfigField, unknown>> = {};
-  const sources = {} as Record<ConfigField, ConfigSource>;
+  const codemeter: Record<string, unknown> = {};
+  const sources = {} as Record<ConfigKey, ConfigSource>;
 
-  const set = (field: ConfigField, raw: unknown, source: ConfigSource) => {
-    const spec = SPEC_BY_FIELD.get(field);
-    if (spec === undefined)
-      throw new ConfigInvalidError(`${field}: unknown configuration field (from ${source})`, { field, source });
-    values[field] = coerce(spec, raw, source);
-    sources[field] = source;
+  const set = (key: string, raw: unknown, source: ConfigSource) => {
+    const spec = SPEC_BY_KEY.get(key);
+    if (spec === undefined) {
+      throw new ConfigInvalidError(`${key}: unknown configuration field (from ${source})`, { field: key, source });
+    }
+    const value = coerce(spec, raw, source);
+    if (spec.member === undefined) values[spec.field] = value;
+    else codemeter[spec.member] = value;
+    sources[configKeyOf(spec)] = source;
+  };
+  /** An object field from the file or the defaults: each member on its own, the others keep their value. */
+  const setCodeMeter = (raw: unknown, source: ConfigSource) => {
+    // `"codemeter": "off"` is short for `{"mode": "off"}`.
+    if (typeof raw === "string") return set("codemeter.mode", raw, source);
+    if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+      throw new ConfigInvalidError(
+        `codemeter: expected ${CODEMETER_SHAPE} or one of auto, on, off, got ${JSON.stringify(raw)} (from ${source})`,
+        { field: "codemeter", source },
+      );
+    }
+    for (const [member, value] of Object.entries(raw)) {
+      if (!SPEC_BY_KEY.has(`codemeter.${member}`)) {
+        throw new ConfigInvalidError(
+          `codemeter.${member}: unknown field; codemeter takes ${CODEMETER_CONFIG_MEMBERS.join(", ")} (from ${source})`,
+          { field: `codemeter.${member}`, source },
+        );
+      }
+      set(`codemeter.${member}`, value, source);
+    }
   };
 
-  for (const [field, value] of Object.entries(CONFIG_DEFAULTS)) set(field as ConfigField, value, "default");
+  for (const [field, value] of Object.entries(CONFIG_DEFAULTS)) {
+    if (field === "codemeter") setCodeMeter(value, "default");
+    else set(field, value, "default");
+  }
+  // Unset paths are the platform's defaults, which the CodeMeter mode decides.
+  for (const member of CODEMETER_CONFIG_MEMBERS) sources[`codemeter.${member}`] ??= "default";
   set("dataDir", defaultDataDir(env), "default");
 
   const envLayer = FIELD_SPECS.filter((spec) => env[spec.env] !== undefined && env[spec.env] !== "");
-  const flagLayer = FIELD_SPECS.filter((spec) => flags[spec.field] !== undefined);
+  const flagLayer = FIELD_SPECS.filter((spec) => flags[configKeyOf(spec)] !== undefined);
 
   // The data directory decides where the default file lives, so resolve it from env and flags first.
   const earlyDataDir =
@@ -67,16 +102,28 @@ export function loadConfig(inputs: ConfigInputs = {}): LoadedConfig {
     fileRead = resolve(file);
     for (const [field, raw] of Object.entries(readConfigFile(fileRead))) {
       if (field === "$schema") continue;
-      set(field as ConfigField, raw, `file ${fileRead}`);
+      if (field === "codemeter") setCodeMeter(raw, `file ${fileRead}`);
+      else set(field, raw, `file ${fileRead}`);
     }
   }
-  for (const spec of envLayer) set(spec.field, env[spec.env], `env ${spec.env}`);
-  for (const spec of flagLayer) set(spec.field, flags[spec.field], `flag ${spec.flag ?? `--${spec.field}`}`);
+  for (const spec of envLayer) set(configKeyOf(spec), env[spec.env], `env ${spec.env}`);
+  for (const spec of flagLayer) {
+    const key = configKeyOf(spec);
+    set(key, flags[key], `flag ${spec.flag ?? `--${spec.field}`}`);
+  }
 
   for (const field of ["dataDir", "tlsCert", "tlsKey"] as const) {
     const value = values[field];
     if (typeof value === "string" && !isAbsolute(value)) values[field] = resolve(value);
   }
+  for (const member of ["serverIni", "logDir"] as const) {
+    const value = codemeter[member];
+    if (typeof value === "string" && !isAbsolute(value)) codemeter[member] = resolve(value);
+  }
+  // `cmu` alone is looked up on PATH, as a shell would; `./bin/cmu` is a path.
+  const cmu = codemeter.cmu;
+  if (typeof cmu === "string" && /[\\/]/.test(cmu) && !isAbsolute(cmu)) codemeter.cmu = resolve(cmu);
+  values.codemeter = codemeter;
   values.webhooks = (values.webhooks as KeybridgeConfig["webhooks"]).map((hook) =>
     hook.secretFile === undefined || isAbsolute(hook.secretFile)
       ? hook
@@ -113,8 +160,8 @@ function readConfigFile(file: string): Record<string, unknown> {
 function coerce(spec: FieldSpec, raw: unknown, source: ConfigSource): unknown {
   const fail = (): never => {
     const shown = typeof raw === "string" ? `'${raw}'` : JSON.stringify(raw);
-    throw new ConfigInvalidError(`${spec.field}: expected ${spec.expected}, got ${shown} (from ${source})`, {
-      field: spec.field,
+    throw new ConfigInvalidError(`${configKeyOf(spec)}: expected ${spec.expected}, got ${shown} (from ${source})`, {
+      field: configKeyOf(spec),
       source,
     });
   };
@@ -141,6 +188,9 @@ function coerce(spec: FieldSpec, raw: unknown, source: ConfigSource): unknown {
       case "webhooks":
         value = text.startsWith("[") ? parseJsonOr(text, fail) : text.split(",").map((url) => ({ url: url.trim() }));
         break;
+      case "path":
+        value = text;
+        break;
       case "list":
         value = text
           .split(",")
@@ -151,7 +201,8 @@ function coerce(spec: FieldSpec, raw: unknown, source: ConfigSource): unknown {
         value = text;
     }
   }
-  const schema = ConfigSchema.properties[spec.field];
+  const schema =
+    spec.member === undefined ? ConfigSchema.properties[spec.field] : CodeMeterConfigSchema.properties[spec.member];
   const candidate = value;
   if (!Value.Check(schema, candidate)) {
     if (spec.kind === "webhooks") failWebhooks(schema, candidate, source);
@@ -200,7 +251,7 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 /** A certificate without its key (or the reverse) would silently serve plain HTTP: refused. */
-function checkTls(config: KeybridgeConfig, sources: Record<ConfigField, ConfigSource>): void {
+function checkTls(config: KeybridgeConfig, sources: Record<ConfigKey, ConfigSource>): void {
   if ((config.tlsCert === undefined) === (config.tlsKey === undefined)) return;
   const [given, missing] =
     config.tlsCert === undefined ? (["tlsKey", "tlsCert"] as const) : (["tlsCert", "tlsKey"] as const);

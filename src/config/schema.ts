@@ -47,6 +47,36 @@ export const WebhookSchema = Type.Object(
 
 export type WebhookConfig = Static<typeof WebhookSchema>;
 
+/**
+ * The read-only CodeMeter mode (docs/codemeter.md): whether it runs and where it reads. A path left
+ * unset is the platform's default, which the CodeMeter module decides (`defaultServerIniPath`,
+ * the tracking directory Server.ini names or `defaultTrackingDir`, `cmu` on PATH), so the
+ * configuration never holds a guess of its own.
+ */
+export const CodeMeterConfigSchema = Type.Object(
+  {
+    mode: Type.Union([Type.Literal("auto"), Type.Literal("on"), Type.Literal("off")], {
+      description:
+        "auto: run when CodeMeter is found on this host; on: always (missing parts are findings); off: never",
+    }),
+    serverIni: Type.Optional(
+      Type.String({ minLength: 1, description: "CodeMeter's Server.ini (Linux, macOS); default the platform's" }),
+    ),
+    logDir: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: "the License Tracking directory; default LogLicenseTrackingPath of the server configuration",
+      }),
+    ),
+    cmu: Type.Optional(Type.String({ minLength: 1, description: "the cmu executable; default cmu on PATH" })),
+  },
+  { additionalProperties: false },
+);
+
+export type CodeMeterConfig = Static<typeof CodeMeterConfigSchema>;
+export type CodeMeterConfigMember = keyof CodeMeterConfig;
+export const CODEMETER_CONFIG_MEMBERS: readonly CodeMeterConfigMember[] = ["mode", "serverIni", "logDir", "cmu"];
+
 /** The daemon's configuration: the file `keybridge.json`, `KEYBRIDGE_*` variables and flags all fill it. */
 export const ConfigSchema = Type.Object(
   {
@@ -83,17 +113,26 @@ export const ConfigSchema = Type.Object(
     tlsCert: Type.Optional(Type.String({ minLength: 1, description: "PEM certificate (chain): serve HTTPS" })),
     tlsKey: Type.Optional(Type.String({ minLength: 1, description: "PEM private key of tlsCert" })),
     webhooks: Type.Array(WebhookSchema, { maxItems: 16 }),
+    codemeter: CodeMeterConfigSchema,
   },
   { additionalProperties: false },
 );
 
 export type KeybridgeConfig = Static<typeof ConfigSchema>;
 export type ConfigField = keyof KeybridgeConfig;
+/**
+ * A value one source sets: a field, or a member of an object field (`codemeter.mode`). Each has
+ * its own source, so `keybridge config` can say that the mode came from the file and the log
+ * directory from the environment.
+ */
+export type ConfigKey = Exclude<ConfigField, "codemeter"> | `codemeter.${CodeMeterConfigMember}`;
 
-type ValueKind = "string" | "integer-ms" | "integer" | "number-ms" | "boolean" | "list" | "webhooks";
+type ValueKind = "string" | "path" | "integer-ms" | "integer" | "number-ms" | "boolean" | "list" | "webhooks";
 
 export interface FieldSpec {
   field: ConfigField;
+  /** For a field that is an object: the member this row sets. */
+  member?: CodeMeterConfigMember;
   env: string;
   /** The `serve` flag that sets it, if any. */
   flag?: string;
@@ -168,7 +207,44 @@ export const FIELD_SPECS: readonly FieldSpec[] = [
     expected:
       "up to 16 webhooks: a JSON list of {url, name?, events?, format?, secretFile?}, or http(s) URLs separated by commas",
   },
+  {
+    field: "codemeter",
+    member: "mode",
+    env: "KEYBRIDGE_CODEMETER_MODE",
+    flag: "--codemeter",
+    kind: "string",
+    expected: "auto, on or off",
+  },
+  {
+    field: "codemeter",
+    member: "serverIni",
+    env: "KEYBRIDGE_CODEMETER_SERVER_INI",
+    flag: "--codemeter-server-ini",
+    kind: "path",
+    expected: "the path of CodeMeter's Server.ini",
+  },
+  {
+    field: "codemeter",
+    member: "logDir",
+    env: "KEYBRIDGE_CODEMETER_LOG_DIR",
+    flag: "--codemeter-log-dir",
+    kind: "path",
+    expected: "the License Tracking directory",
+  },
+  {
+    field: "codemeter",
+    member: "cmu",
+    env: "KEYBRIDGE_CODEMETER_CMU",
+    flag: "--codemeter-cmu",
+    kind: "string",
+    expected: "the cmu executable: a path, or a name looked up on PATH",
+  },
 ];
+
+/** `codemeter.mode` for a member's row, the field's name otherwise. */
+export function configKeyOf(spec: Pick<FieldSpec, "field" | "member">): ConfigKey {
+  return (spec.member === undefined ? spec.field : `${spec.field}.${spec.member}`) as ConfigKey;
+}
 
 export const CONFIG_DEFAULTS: Omit<KeybridgeConfig, "dataDir" | "registryPath" | "tlsCert" | "tlsKey"> = {
   listen: "127.0.0.1:22380",
@@ -187,4 +263,5 @@ export const CONFIG_DEFAULTS: Omit<KeybridgeConfig, "dataDir" | "registryPath" |
   allowRemote: false,
   allowedHosts: [],
   webhooks: [],
+  codemeter: { mode: "auto" },
 };

@@ -166,6 +166,15 @@ const EXCEPTIONS: readonly { from: string; target: string; why: string }[] = [
     why: "doctor checks the devices, the ledger and the registry file locally, read-only",
   },
   {
+    // Loaded only inside `codemeter capture`, doctor's CodeMeter checks and `config` (the default
+    // paths): an administrator captures what the CodeMeter mode reads, and doctor says whether it
+    // could read it, on a host where the daemon is down or has never run. Read-only: the module
+    // writes nothing of CodeMeter's, and what it reads locally stays in memory.
+    from: "src/cli/codemeter-local.ts",
+    target: "src/codemeter/index.ts",
+    why: "codemeter capture and doctor read this host's CodeMeter installation locally, read-only",
+  },
+  {
     // The key firmware is a shipped part of the package (dist/native-mocks): `keybridge key ...`
     // runs it on a board with a USB device controller. Loaded only inside those commands' actions
     // (the closure check keeps it out of the CLI's start), so no other command ever loads it.

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import type { ConfigField } from "../../config/schema.js";
+import type { ConfigKey } from "../../config/schema.js";
 import { shownConfig } from "../../config/webhooks.js";
 import { resolveEndpoint } from "../client.js";
 import { type CommandKit, example, loadConfig } from "../command-kit.js";
@@ -23,12 +23,25 @@ export function registerServe(program: Command, kit: CommandKit): void {
     )
     .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (chain); needs --tls-key")
     .option("--tls-key <file>", "the PEM private key of --tls-cert")
+    .option(
+      "--codemeter <mode>",
+      "the read-only CodeMeter mode: auto (when CodeMeter is found on this host), on or off (default auto)",
+    )
+    .option("--codemeter-server-ini <path>", "CodeMeter's Server.ini (default the platform's)")
+    .option(
+      "--codemeter-log-dir <dir>",
+      "the License Tracking directory (default LogLicenseTrackingPath of Server.ini, else the platform's)",
+    )
+    .option("--codemeter-cmu <path>", "the cmu executable (default cmu on PATH)")
     .addHelpText(
       "after",
-      example(
-        "keybridge serve --virtual --listen 127.0.0.1:22380",
-        "keybridge serve --listen 0.0.0.0:22380 --allow-remote --tls-cert /etc/keybridge/tls.crt --tls-key /etc/keybridge/tls.key",
-      ),
+      "\nCodeMeter: keybridge also guards the borrows of a CodeMeter license server on this host, reading only\n" +
+        "(Server.ini, cmu, the License Tracking log, the CmSticks on USB); see docs/codemeter.md.\n" +
+        example(
+          "keybridge serve --virtual --listen 127.0.0.1:22380",
+          "keybridge serve --listen 0.0.0.0:22380 --allow-remote --tls-cert /etc/keybridge/tls.crt --tls-key /etc/keybridge/tls.key",
+          "keybridge serve --codemeter on --codemeter-log-dir /srv/codemeter/tracking",
+        ),
     )
     .action(
       async (
@@ -40,11 +53,15 @@ export function registerServe(program: Command, kit: CommandKit): void {
           allowedHosts?: string;
           tlsCert?: string;
           tlsKey?: string;
+          codemeter?: string;
+          codemeterServerIni?: string;
+          codemeterLogDir?: string;
+          codemeterCmu?: string;
         },
         command: Command,
       ) => {
         const g = globals(command);
-        const flags: Partial<Record<ConfigField, unknown>> = {
+        const flags: Partial<Record<ConfigKey, unknown>> = {
           dataDir: g.dataDir,
           listen: options.listen,
           logLevel: options.logLevel,
@@ -53,6 +70,10 @@ export function registerServe(program: Command, kit: CommandKit): void {
           allowedHosts: options.allowedHosts,
           tlsCert: options.tlsCert,
           tlsKey: options.tlsKey,
+          "codemeter.mode": options.codemeter,
+          "codemeter.serverIni": options.codemeterServerIni,
+          "codemeter.logDir": options.codemeterLogDir,
+          "codemeter.cmu": options.codemeterCmu,
         };
         const loaded = await loadConfig({ flags, env: io.env, ...(g.config ? { configFile: g.config } : {}) });
         if (deps.serve !== undefined) {
@@ -94,6 +115,8 @@ export function registerLocalCommands(program: Command, kit: CommandKit): void {
       });
       const endpoint = resolveEndpoint({ dataDir: loaded.config.dataDir, ...(g.url ? { url: g.url } : {}) }, io.env);
       const daemon = await findRunningDaemon(endpoint, loaded.config.dataDir);
+      const { codeMeterDefaultsText } = await import("../codemeter-local.js");
+      const codeMeterDefaults = await codeMeterDefaultsText(process.platform, io.env);
       show(
         command,
         {
@@ -103,7 +126,7 @@ export function registerLocalCommands(program: Command, kit: CommandKit): void {
           warnings: loaded.warnings,
           daemon: typeof daemon === "string" ? null : daemon,
         },
-        () => render.configText(loaded, daemon),
+        () => render.configText(loaded, daemon, codeMeterDefaults),
       );
     });
 

@@ -20,7 +20,11 @@ export type FindingCode =
   | "tracking-truncated"
   | "tracking-position-unreadable"
   | "tracking-position-unwritable"
-  | "observations-unsaved";
+  | "observations-unsaved"
+  // The mode is on (codemeter.mode = on) and a part of CodeMeter is not found on this host.
+  | "config-missing"
+  | "cmu-missing"
+  | "sticks-none";
 
 export interface Finding {
   readonly code: FindingCode;

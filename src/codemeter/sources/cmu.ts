@@ -13,6 +13,9 @@ export interface RuntimeSource {
   read(): Promise<CmuReading>;
 }
 
+/** cmu as the runtime installs it: looked up on PATH. */
+export const DEFAULT_CMU_COMMAND = "cmu";
+
 export interface CmuSourceOptions {
   /** The cmu executable; default `cmu`, looked up on PATH. */
   readonly command?: string;
@@ -39,7 +42,7 @@ export class CmuRuntimeSource implements RuntimeSource {
   readonly #maxOutputBytes: number;
 
   constructor(options: CmuSourceOptions = {}) {
-    this.#command = options.command ?? "cmu";
+    this.#command = options.command ?? DEFAULT_CMU_COMMAND;
     this.#timeoutMs = options.timeoutMs ?? 5000;
     this.#maxOutputBytes = options.maxOutputBytes ?? 1 << 20;
   }

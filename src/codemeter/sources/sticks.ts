@@ -10,7 +10,7 @@ import {
   switchMap,
 } from "rxjs";
 import { CODEMETER_VENDOR_ID } from "../../protocol/constants.js";
-import type { HidBackend } from "../../transport/backend.js";
+import { type HidBackend, loadHidBackend } from "../../transport/backend.js";
 import { type DiscoveredDevice, listCodeMeterSticks } from "../../transport/discovery.js";
 import { type DeviceEvent, type WatchOptions, watchDevices } from "../../transport/hotplug.js";
 import type { StickSighting } from "../model/inputs.js";
@@ -52,6 +52,14 @@ export function usbStickSource(backend: HidBackend, options: WatchOptions = {}):
     startWith(null),
   );
   return stickSourceFromDevices(changes$.pipe(switchMap(() => defer(() => from(listCodeMeterSticks(backend))))));
+}
+
+/**
+ * The CmSticks present now, once: the transport's discovery over `backend` (default the real
+ * node-hid and usb, loaded here). Rejects when USB cannot be listed.
+ */
+export async function listStickSightings(backend?: HidBackend): Promise<StickSighting[]> {
+  return sightingsOf(await listCodeMeterSticks(backend ?? (await loadHidBackend())));
 }
 
 /** Sticks plugged and unplugged by hand (tests, and a simulated installation without a bus). */

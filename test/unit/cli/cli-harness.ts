@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { run } from "../../../src/cli/program.js";
+import { type CliDeps, run } from "../../../src/cli/program.js";
 import { type Harness, startHarness, TOKEN } from "../server/helpers.js";
 
 export interface CliResult {
@@ -42,16 +42,25 @@ export async function startCli(options: Parameters<typeof startHarness>[0] = {})
   };
 }
 
-export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, dataDir?: string): Promise<CliResult> {
+export async function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  dataDir?: string,
+  deps: CliDeps = {},
+): Promise<CliResult> {
   let stdout = "";
   let stderr = "";
   const argv = dataDir === undefined ? args : [...args, "--data-dir", dataDir];
-  const code = await run(argv, {
-    stdout: { write: (text: string) => (stdout += text) },
-    stderr: { write: (text: string) => (stderr += text) },
-    env,
-    interrupted: new Promise((resolve) => setTimeout(resolve, 300)),
-  });
+  const code = await run(
+    argv,
+    {
+      stdout: { write: (text: string) => (stdout += text) },
+      stderr: { write: (text: string) => (stderr += text) },
+      env,
+      interrupted: new Promise((resolve) => setTimeout(resolve, 300)),
+    },
+    deps,
+  );
   let json: unknown;
   try {
     json = JSON.parse(stdout);

@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { type Observable, ReplaySubject, Subject } from "rxjs";
 import { afterEach } from "vitest";
 import { SimulatedCodeMeterServer, type SimulatedServerOptions } from "../../../native-mocks/codemeter-sim/index.js";
@@ -132,4 +133,31 @@ export async function watchedWorld(
   world.publishHost();
   await watch.start();
   return { ...world, watch, store, positions, trackingLog, look };
+}
+
+export interface Entry {
+  kind: "file" | "dir" | "other";
+  mode: number;
+  size: number;
+  mtimeMs: number;
+  sha256: string | null;
+}
+
+/** Every file and directory below `root`: kind, mode, size, modification time, SHA-256 of the content. */
+export function snapshot(root: string): Map<string, Entry> {
+  const entries = new Map<string, Entry>();
+  const walk = (path: string) => {
+    const info = lstatSync(path);
+    const kind = info.isFile() ? "file" : info.isDirectory() ? "dir" : "other";
+    entries.set(relative(root, path) || ".", {
+      kind,
+      mode: info.mode,
+      size: info.size,
+      mtimeMs: info.mtimeMs,
+      sha256: kind === "file" ? createHash("sha256").update(readFileSync(path)).digest("hex") : null,
+    });
+    if (kind === "dir") for (const name of readdirSync(path)) walk(join(path, name));
+  };
+  walk(root);
+  return entries;
 }

@@ -1,11 +1,10 @@
-import { createHash } from "node:crypto";
 import { chmodSync, lstatSync, readdirSync, readFileSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { FilePositionStore, POSITIONS_FILE } from "../../../src/codemeter/sources/position-store.js";
 import { PREFLIGHT_ACTIONS } from "../../../src/reconcile/index.js";
-import { simWorld, tempDir, watchedWorld } from "./helpers.js";
+import { simWorld, snapshot, tempDir, watchedWorld } from "./helpers.js";
 
 /**
  * The promise of the CodeMeter mode: it never writes anything CodeMeter owns. The whole mode
@@ -16,32 +15,6 @@ import { simWorld, tempDir, watchedWorld } from "./helpers.js";
  */
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
-
-interface Entry {
-  kind: "file" | "dir" | "other";
-  mode: number;
-  size: number;
-  mtimeMs: number;
-  sha256: string | null;
-}
-
-function snapshot(root: string): Map<string, Entry> {
-  const entries = new Map<string, Entry>();
-  const walk = (path: string) => {
-    const info = lstatSync(path);
-    const kind = info.isFile() ? "file" : info.isDirectory() ? "dir" : "other";
-    entries.set(relative(root, path) || ".", {
-      kind,
-      mode: info.mode,
-      size: info.size,
-      mtimeMs: info.mtimeMs,
-      sha256: kind === "file" ? createHash("sha256").update(readFileSync(path)).digest("hex") : null,
-    });
-    if (kind === "dir") for (const name of readdirSync(path)) walk(join(path, name));
-  };
-  walk(root);
-  return entries;
-}
 
 function setWritable(path: string, writable: boolean): void {
   const info = lstatSync(path);
