@@ -5,9 +5,9 @@
  */
 import type { Observable } from "rxjs";
 import type { PreflightAction } from "../reconcile/index.js";
-import type { Severity } from "../vocabulary/index.js";
+import type { BorrowSource, RiskKind, Severity } from "../vocabulary/index.js";
 
-export type { PreflightAction, Severity };
+export type { BorrowSource, PreflightAction, RiskKind, Severity };
 
 /**
  * `expired`: past expiresAt and not yet settled; `dummy`: blocks borrowing of its product until dummyUntil.
@@ -17,6 +17,8 @@ export type { PreflightAction, Severity };
 export type BorrowStateView = "active" | "expired" | "dummy" | "returned" | "settled";
 
 export interface BorrowView {
+  /** keybridge's own borrow (CodeMeter borrows in the same lists are `CodeMeterBorrowView`). */
+  source: "keybridge";
   id: number;
   serial: string;
   product: number;
@@ -102,29 +104,10 @@ export interface RepairResultView {
   after: ReconcileView;
 }
 
-export type RiskKind =
-  | "key-unplugged"
-  | "key-moved"
-  | "key-counterfeit"
-  | "host-ip-changed"
-  | "host-hostname-changed"
-  | "host-machine-id-changed"
-  | "os-reinstalled"
-  | "driver-removed"
-  | "driver-changed"
-  | "registry-lost"
-  | "registry-corrupt"
-  | "ledger-rebuilt"
-  | "clock-jump"
-  | "borrow-expiring-unsettled"
-  | "license-update-pending"
-  | "maintenance-blocked"
-  | "tag-unknown"
-  | "ledger-unwritable"
-  | "ledger-lost";
-
 export interface RiskView {
   kind: RiskKind;
+  /** Whose borrows it endangers: keybridge's own, or the CodeMeter server's on this host. */
+  source: BorrowSource;
   severity: Severity;
   /** Plain language: what happened and which borrows it endangers. */
   message: string;
@@ -132,15 +115,45 @@ export interface RiskView {
   advice: string;
   since: string;
   serial?: string;
+  /** keybridge borrows it endangers (source `keybridge`). */
   borrowIds?: number[];
+  /** CodeMeter borrows it endangers (source `codemeter`): `<mask>-<serial>-<firm code>-<index>`. */
+  codeMeterBorrowIds?: string[];
+}
+
+/** A keybridge borrow in a preflight answer. */
+export interface PreflightBorrowView {
+  source: "keybridge";
+  serial: string;
+  id: number;
+  product: number;
+  client: string;
+  expiresAt: string;
+}
+
+/** A CodeMeter borrow in a preflight or maintenance answer; unknown values are null. */
+export interface CodeMeterBorrowRefView {
+  source: "codemeter";
+  borrowId: string;
+  serial: string | null;
+  firmCode: number | null;
+  productCode: number | null;
+  client: string | null;
+  user: string | null;
+  /** ISO, or null for a borrow that never expires. */
+  expiresAt: string | null;
 }
 
 export interface PreflightView {
   action: PreflightAction;
+  /** Safe for keybridge's borrows and for the CodeMeter server's (when the CodeMeter mode runs). */
   safe: boolean;
   reasons: string[];
   advice: string[];
-  borrows: { serial: string; id: number; product: number; client: string; expiresAt: string }[];
+  /** Every borrow in the way, of both sources. */
+  borrows: (PreflightBorrowView | CodeMeterBorrowRefView)[];
+  /** When the last borrow in the way ends (ISO); null when none is in the way or one never expires. */
+  lastEndsAt: string | null;
 }
 
 export interface StatusView {
@@ -155,6 +168,14 @@ export interface StatusView {
   ledger: { path: string; healthy: boolean; rebuilt: boolean; lastExportAt: string | null; problem?: string };
   /** The planned maintenance window, or null. */
   maintenance: MaintenancePlanView | null;
+  /** Only while the CodeMeter mode runs: one line's worth of it (see `Bridge.codemeter()`). */
+  codemeter?: {
+    runtimeVersion: string | null;
+    serviceRunning: boolean | null;
+    trackingEnabled: boolean | null;
+    sticksPresent: number;
+    borrowsOutstanding: number;
+  };
   /**
    * `lastDriftCheck`: when the mirror last compared the registry with the ledger (ISO time);
    * null until the first check at start has finished, while `healthy` is not yet known.
@@ -248,6 +269,10 @@ export const BRIDGE_EVENT_TYPES = [
   "reconcile.repaired",
   "maintenance.planned",
   "maintenance.cancelled",
+  "codemeter.borrow.seen",
+  "codemeter.borrow.relisted",
+  "codemeter.borrow.missing",
+  "codemeter.borrow.gone",
 ] as const;
 
 export type BridgeEventType = (typeof BRIDGE_EVENT_TYPES)[number];
@@ -341,6 +366,66 @@ export interface MaintenanceView {
   summary: string;
   /** Only in the answer to a cancel: the plan that was ended, or null when none was planned. */
   cancelled?: MaintenancePlanView | null;
+  /** Only while the CodeMeter mode runs and a window is planned: what to set in WebAdmin, and its borrows in the way. */
+  codemeter?: CodeMeterMaintenanceView;
+}
+
+/**
+ * keybridge cannot shorten a CodeMeter borrow: the plan says what to set in CodeMeter WebAdmin so
+ * no new borrow reaches past the window, and which CodeMeter borrows out now still end after it.
+ */
+export interface CodeMeterMaintenanceView {
+  /** "Maximum Borrow Duration" in minutes, from now to the window; null once the window has begun. */
+  maximumBorrowDurationMinutes: number | null;
+  /** The setting in words, ready to follow. */
+  setting: string;
+  borrowsEndingAfter: CodeMeterBorrowRefView[];
+  clear: boolean;
+  summary: string;
+}
+
+/** A CodeMeter borrow as keybridge saw it in the server's License Tracking log. Read-only: keybridge never returns it. */
+export interface CodeMeterBorrowView {
+  source: "codemeter";
+  /** `<mask>-<serial>-<firm code>-<index>`, with the borrowing client's container. */
+  borrowId: string;
+  /** The server container (CmStick) holding the license. */
+  serial: string | null;
+  firmCode: number | null;
+  productCode: number | null;
+  productText: string | null;
+  client: string | null;
+  user: string | null;
+  /** ISO, or null for `never`. */
+  expiresAt: string | null;
+  firstSeen: string;
+  lastSeen: string;
+  /** `active`: out; `missing`: not re-listed at a server start, a Borrow Dummy is likely until `dummyUntil`. */
+  state: "active" | "missing";
+  dummyUntil: string | null;
+}
+
+/** A borrow of either source, as the borrow list shows it. */
+export type ListedBorrowView = BorrowView | CodeMeterBorrowView;
+
+/** `GET /v1/codemeter`: the read-only CodeMeter mode's picture. A host without CodeMeter shows `enabled: false` and nothing else. */
+export interface CodeMeterView {
+  enabled: boolean;
+  /** The configured mode and why it runs or not. */
+  mode: "auto" | "on" | "off";
+  reason: string;
+  runtime: { version: string | null; serviceRunning: boolean | null };
+  /** License Tracking (LogLicenseTracking): keybridge sees CodeMeter borrows only while it is on. */
+  tracking: { enabled: boolean | null; dir: string | null };
+  sticks: { serial: string; model: string | null; present: boolean }[];
+  /** Outstanding (and missing) CodeMeter borrows, soonest expiry first. */
+  borrows: CodeMeterBorrowView[];
+  /** The open risks with source `codemeter`. */
+  risks: RiskView[];
+  /** What keybridge cannot read, and why (cmu missing, the log unreadable, ...). */
+  findings: { code: string; message: string }[];
+  /** Tracking-log lines read and lines skipped as malformed or oversized, since keybridge started. */
+  logLines: { parsed: number; skipped: number };
 }
 
 export interface MaintenanceInput {
@@ -382,6 +467,13 @@ export interface Bridge {
   status(): Promise<StatusView>;
   keys(): Promise<KeyView[]>;
   borrows(filter?: { serial?: string; state?: BorrowStateView }): Promise<BorrowView[]>;
+  /**
+   * keybridge's borrows and, while the CodeMeter mode runs, the CodeMeter server's (read-only),
+   * each with its `source`; `GET /v1/borrows` and `keybridge borrows` show this list.
+   */
+  borrowList(filter?: { serial?: string; state?: BorrowStateView; source?: BorrowSource }): Promise<ListedBorrowView[]>;
+  /** The read-only CodeMeter mode's picture (`enabled: false` and empty when it does not run). */
+  codemeter(): Promise<CodeMeterView>;
   /** `serial` names the key when the same id is outstanding on two keys (ids are per key). */
   getBorrow(id: number, options?: { serial?: string }): Promise<BorrowView>;
   /**
@@ -450,4 +542,10 @@ export interface BridgeOptions {
   virtualLatencyMs?: number;
   /** Host identity components bound into each borrow. Default ["ips", "hostname", "machineId"]. */
   bindingComponents?: ("ips" | "hostname" | "machineId" | "osInstallId")[];
+  /**
+   * The read-only CodeMeter mode: `auto` (default) runs it when a CodeMeter installation is found
+   * on this host, `on` always (each missing part is a finding), `off` never. Unset paths are the
+   * platform's defaults.
+   */
+  codemeter?: { mode?: "auto" | "on" | "off"; serverIni?: string; logDir?: string; cmu?: string };
 }

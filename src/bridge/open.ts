@@ -1,6 +1,7 @@
 import { chmodSync } from "node:fs";
 import { join } from "node:path";
 import type { Observable } from "rxjs";
+import type { CodeMeterWatchOptions } from "../codemeter/index.js";
 import type { ClockJumpEvent } from "../host/index.js";
 import { layerLogger } from "../log.js";
 import { defaultRegistryKind, openRegistry, type RegistryAdapter } from "../registry/index.js";
@@ -10,6 +11,8 @@ import { BorrowIndex } from "./borrow-index.js";
 import { BorrowLocks } from "./borrow-locks.js";
 import { BorrowService } from "./borrow-service.js";
 import { BridgeImpl, type OpenedBridge } from "./bridge.js";
+import { CodeMeterLink } from "./codemeter-link.js";
+import { combinedRisks } from "./combined-risks.js";
 import { DataDirLock, prepareDataDir } from "./data-dir.js";
 import { openDevices } from "./devices.js";
 import { EventBus } from "./event-bus.js";
@@ -56,6 +59,8 @@ export interface BridgeInternals {
   ledgerMaxSizeBytes?: number;
   /** The data directory's lock, already taken by the caller, who releases it; without it openBridge takes one. */
   dataDirLock?: DataDirLock;
+  /** The CodeMeter watch's poll intervals and clock (tests). */
+  codeMeterWatch?: CodeMeterWatchOptions;
 }
 
 type Cleanup = () => Promise<void> | void;
@@ -63,7 +68,8 @@ type Cleanup = () => Promise<void> | void;
 /**
  * Opens the bridge: data dir (0700) and its lock, ledger (a corrupt one is quarantined and
  * rebuilt), registry, host and clock monitors, keys (each recovered before it serves), the
- * registry mirror, the expiry sweep and the risk engine. Resolves when all of that runs; `close()`
+ * registry mirror, the expiry sweep, the risk engine and (when it runs) the read-only CodeMeter
+ * mode. Resolves when all of that runs; `close()`
  * releases all of it, in the reverse order.
  */
 export async function openBridge(options: BridgeOptions, internals: BridgeInternals = {}): Promise<OpenedBridge> {
@@ -201,6 +207,12 @@ async function assemble(
   cleanups.push(() => registryWatch.close());
   risks.start();
   registryWatch.start();
+  const codemeter = await CodeMeterLink.open({
+    ...{ dataDir, settings: options.codemeter, ledger, events, keys, host, maintenance },
+    ...(internals.clockJumps$ === undefined ? {} : { clockJumps$: internals.clockJumps$ }),
+    ...(internals.codeMeterWatch === undefined ? {} : { watchOptions: internals.codeMeterWatch }),
+  });
+  cleanups.push(() => codemeter.close());
   const refreshHost = () => host.refresh();
   const migration = new MigrationService({
     ...{ ledger, index, keys, mirror, events, operations, locks, keyOrder, dummies },
@@ -212,7 +224,8 @@ async function assemble(
   });
   return new BridgeImpl({
     ...{ options, events, ledger, index, keys, mirror, registry, ledgerWatch, maintenance, operations, borrows },
-    ...{ reconciler, migration, licenseGuard, host, risks, productName },
+    ...{ reconciler, migration, licenseGuard, host, productName, codemeter },
+    risks: combinedRisks(risks, codemeter),
     recover: (session) => recovery.recoverKey(session),
     virtual: world === undefined ? undefined : virtualControls(world, { keys, host, mirror, expiry }),
     testSeams: {

@@ -14,4 +14,12 @@ export {
   type LedgerBorrow,
   OUTSTANDING_STATES,
 } from "./borrow.js";
+export {
+  BORROW_SOURCES,
+  type BorrowSource,
+  CODEMETER_ONLY_RISK_KINDS,
+  RISK_KINDS,
+  RISK_SEVERITY,
+  type RiskKind,
+} from "./risk.js";
 export { SEVERITIES, SEVERITY_RANK, type Severity } from "./severity.js";

@@ -13,6 +13,7 @@ import type {
   BorrowView,
   Bridge,
   BridgeEvent,
+  CodeMeterView,
   DummyView,
   EventHistoryView,
   KeyExchangeView,
@@ -20,6 +21,7 @@ import type {
   LedgerExportView,
   LicenseInput,
   LicenseUpdateView,
+  ListedBorrowView,
   MaintenanceInput,
   MaintenanceView,
   MigrationView,
@@ -194,6 +196,29 @@ export class FakeBridge implements Bridge {
       );
   }
 
+  async borrowList(
+    filter: { serial?: string; state?: BorrowStateView; source?: "keybridge" | "codemeter" } = {},
+  ): Promise<ListedBorrowView[]> {
+    if (filter.source === "codemeter") return [];
+    return this.borrows(filter);
+  }
+
+  /** No CodeMeter on the fake's host: the mode does not run. */
+  async codemeter(): Promise<CodeMeterView> {
+    return {
+      enabled: false,
+      mode: "auto",
+      reason: "no CodeMeter installation found",
+      runtime: { version: null, serviceRunning: null },
+      tracking: { enabled: null, dir: null },
+      sticks: [],
+      borrows: [],
+      risks: [],
+      findings: [],
+      logLines: { parsed: 0, skipped: 0 },
+    };
+  }
+
   async getBorrow(id: number): Promise<BorrowView> {
     this.tick();
     const record = this.records.get(id);
@@ -291,12 +316,17 @@ export class FakeBridge implements Bridge {
       borrows: safe
         ? []
         : outstanding.map((r) => ({
+            source: "keybridge" as const,
             serial: r.serial,
             id: r.id,
             product: r.product,
             client: r.client,
             expiresAt: new Date(r.expiresAt).toISOString(),
           })),
+      lastEndsAt:
+        safe || outstanding.length === 0
+          ? null
+          : new Date(Math.max(...outstanding.map((r) => r.expiresAt))).toISOString(),
     };
   }
 
@@ -463,6 +493,7 @@ export class FakeBridge implements Bridge {
         if (out.length > 0) {
           this.raiseRisk(`key-unplugged/${serial}`, {
             kind: "key-unplugged",
+            source: "keybridge",
             severity: "critical",
             message: `Key ${serial} was unplugged while ${out.length} borrow(s) are out.`,
             advice: "Plug the key back into this computer before the borrows are returned or expire.",
@@ -547,6 +578,7 @@ export class FakeBridge implements Bridge {
 
   private view(record: FakeBorrow): BorrowView {
     const view: BorrowView = {
+      source: "keybridge",
       id: record.id,
       serial: record.serial,
       product: record.product,

@@ -123,6 +123,7 @@ describe("Notifier", () => {
 describe("Notifier with a hold on raised risks", () => {
   const risk = (kind: "key-unplugged" | "registry-lost", serial?: string) => ({
     kind,
+    source: "keybridge" as const,
     severity: "critical" as const,
     message: `${kind} ${serial ?? ""}`,
     advice: "do something",

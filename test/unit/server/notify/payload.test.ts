@@ -6,6 +6,7 @@ import { eventText, renderDelivery, signatureHeader } from "../../../../src/serv
 
 const risk: RiskView = {
   kind: "key-unplugged",
+  source: "keybridge",
   severity: "critical",
   message: "Key KB-1 is not attached while 1 borrow on it is outstanding.",
   advice: "Plug the key back in before the borrow is returned.",
