@@ -4,6 +4,13 @@
  * they are not used to serialise (fields may be added by the bridge and must pass through).
  */
 import { type TSchema, Type } from "@sinclair/typebox";
+import {
+  CodeMeterBorrowIdSchema,
+  CodeMeterBorrowRefSchema,
+  CodeMeterBorrowViewSchema,
+  CodeMeterMaintenanceViewSchema,
+  CodeMeterStatusSchema,
+} from "./codemeter-schemas.js";
 
 const Iso = Type.String({ format: "date-time", description: "ISO 8601" });
 const Severity = Type.Union([Type.Literal("info"), Type.Literal("warning"), Type.Literal("critical")]);
@@ -51,6 +58,7 @@ export const BorrowsQuerySchema = Type.Object(
   {
     serial: Type.Optional(Serial),
     state: Type.Optional(Type.Union([Type.Literal("active"), Type.Literal("expired"), Type.Literal("dummy")])),
+    source: Type.Optional(Type.Union([Type.Literal("keybridge"), Type.Literal("codemeter")])),
   },
   { additionalProperties: false },
 );
@@ -89,6 +97,13 @@ export const AuditQuerySchema = Type.Object(
 );
 
 export const IdParamsSchema = Type.Object({ id: Type.String({ pattern: "^[0-9]{1,16}$", description: "borrow id" }) });
+/** A return names a keybridge borrow id; a CodeMeter borrow id is accepted only to be refused clearly (409). */
+export const ReturnIdParamsSchema = Type.Object({
+  id: Type.String({
+    pattern: "^([0-9]{1,16}|[0-9]{1,10}(-[0-9]{1,10}){3})$",
+    description: "keybridge borrow id (a CodeMeter borrow id is refused: CODEMETER_BORROW_READ_ONLY)",
+  }),
+});
 export const SerialParamsSchema = Type.Object({ serial: Serial });
 export const ActionParamsSchema = Type.Object({
   action: Type.String({ description: "one of the nine preflight actions" }),
@@ -122,6 +137,7 @@ export const VirtualHostSchema = Type.Object(
 );
 
 export const BorrowViewSchema = Type.Object({
+  source: Type.Literal("keybridge"),
   id: Type.Integer(),
   serial: Serial,
   product: Product,
@@ -164,13 +180,20 @@ export const KeyViewSchema = Type.Object({
 
 export const RiskViewSchema = Type.Object({
   kind: Type.String(),
+  source: Type.Union([Type.Literal("keybridge"), Type.Literal("codemeter")], {
+    description: "whose borrows it endangers: keybridge's own or the CodeMeter server's",
+  }),
   severity: Severity,
   message: Type.String(),
   advice: Type.String(),
   since: Iso,
   serial: Type.Optional(Serial),
   borrowIds: Type.Optional(Type.Array(Type.Integer())),
+  codeMeterBorrowIds: Type.Optional(Type.Array(CodeMeterBorrowIdSchema)),
 });
+
+/** A borrow of either source, as `GET /v1/borrows` lists it. */
+export const ListedBorrowViewSchema = Type.Union([BorrowViewSchema, CodeMeterBorrowViewSchema]);
 
 export const BridgeEventSchema = Type.Object(
   {
@@ -239,6 +262,7 @@ export const MaintenanceViewSchema = Type.Object({
   plan: Type.Union([MaintenancePlanViewSchema, Type.Null()]),
   phase: Type.Union([Type.Literal("none"), Type.Literal("before"), Type.Literal("during"), Type.Literal("over")]),
   borrowsEndingAfter: Type.Array(BorrowViewSchema, { description: "outstanding borrows that end after `at`" }),
+  codemeter: Type.Optional(CodeMeterMaintenanceViewSchema),
   clear: Type.Boolean({ description: "no outstanding borrow ends after `at`" }),
   summary: Type.String(),
   cancelled: Type.Optional(
@@ -274,6 +298,7 @@ export const StatusViewSchema = Type.Object({
     ),
   }),
   maintenance: Type.Union([MaintenancePlanViewSchema, Type.Null()], { description: "the planned maintenance window" }),
+  codemeter: Type.Optional(CodeMeterStatusSchema),
   registry: Type.Object({
     kind: Type.String(),
     location: Type.String(),
@@ -292,8 +317,21 @@ export const PreflightViewSchema = Type.Object({
   reasons: Type.Array(Type.String()),
   advice: Type.Array(Type.String()),
   borrows: Type.Array(
-    Type.Object({ serial: Serial, id: Type.Integer(), product: Product, client: Type.String(), expiresAt: Iso }),
+    Type.Union([
+      Type.Object({
+        source: Type.Literal("keybridge"),
+        serial: Serial,
+        id: Type.Integer(),
+        product: Product,
+        client: Type.String(),
+        expiresAt: Iso,
+      }),
+      CodeMeterBorrowRefSchema,
+    ]),
   ),
+  lastEndsAt: Type.Union([Iso, Type.Null()], {
+    description: "when the last borrow in the way ends; null when none is, or one never expires",
+  }),
 });
 
 export const LedgerExportViewSchema = Type.Object({
