@@ -159,7 +159,7 @@ describe("prometheus/keybridge.rules.yml", () => {
       for (const [name, labels] of selectorLabels()) {
         for (const label of labels) expect(samples.get(name)?.has(label), `${name} has label ${label}`).toBe(true);
       }
-      expect(text).toMatch(/^keybridge_risks_open\{kind="key-unplugged",severity="critical"\} 1$/m);
+      expect(text).toMatch(/^keybridge_risks_open\{kind="key-unplugged",severity="critical",source="keybridge"\} 1$/m);
       expect(text).toMatch(/^keybridge_keys_present 0$/m);
     } finally {
       await daemon.stop();

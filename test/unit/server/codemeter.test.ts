@@ -14,13 +14,14 @@ async function serve(bridge: OpenedBridge) {
   const server = await createServer({ bridge, token: TOKEN });
   servers.push(server);
   const url = await server.listen("127.0.0.1", 0);
-  return async (path: string, init: RequestInit = {}) => {
+  const call = async (path: string, init: RequestInit = {}) => {
     const response = await fetch(`${url}${path}`, {
       ...init,
       headers: { authorization: `Bearer ${TOKEN}`, ...init.headers },
     });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> & unknown[] };
   };
+  return Object.assign(call, { metrics: async () => (await fetch(`${url}/metrics`)).text() });
 }
 
 const THREE: [string, string, number, number][] = [
@@ -119,5 +120,32 @@ describe("the HTTP API over a virtual bridge beside a simulated CodeMeter server
     await waitForRisk(world.bridge, (risk) => risk.source === "codemeter" && risk.kind === "key-unplugged");
     const risks = (await api("/v1/risks")).body as unknown as { kind: string; source: string }[];
     expect(risks).toContainEqual(expect.objectContaining({ kind: "key-unplugged", source: "codemeter" }));
+  });
+
+  it("/metrics: keybridge_codemeter_* while the mode runs; only keybridge_codemeter_enabled 0 without CodeMeter", async () => {
+    const world = await openCodeMeterBridge({ borrows: THREE });
+    const api = await serve(world.bridge);
+    world.unplugStick();
+    await waitForRisk(world.bridge, (risk) => risk.source === "codemeter" && risk.kind === "key-unplugged");
+    const text = await api.metrics();
+    expect(text).toMatch(/^keybridge_codemeter_enabled 1$/m);
+    expect(text).toMatch(/^keybridge_codemeter_borrows_outstanding\{state="active"\} 3$/m);
+    expect(text).toMatch(/^keybridge_codemeter_borrows_outstanding\{state="missing"\} 0$/m);
+    expect(text).toMatch(/^keybridge_codemeter_sticks_present 0$/m);
+    expect(text).toMatch(/^keybridge_codemeter_service_running 1$/m);
+    expect(text).toMatch(/^keybridge_codemeter_tracking_enabled 1$/m);
+    expect(text).toMatch(/^keybridge_codemeter_log_lines_total\{outcome="parsed"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^keybridge_codemeter_log_lines_total\{outcome="skipped"\} 0$/m);
+    expect(text).toMatch(/^keybridge_risks_open\{kind="key-unplugged",severity="critical",source="codemeter"\} 1$/m);
+
+    const missing = simRoot();
+    const plain = await openVirtual({
+      codemeter: { serverIni: `${missing}/Server.ini`, logDir: `${missing}/log`, cmu: `${missing}/cmu` },
+    });
+    const none = await (await serve(plain)).metrics();
+    expect(none).toMatch(/^keybridge_codemeter_enabled 0$/m);
+    expect(none.split("\n").filter((line) => line.startsWith("keybridge_codemeter_"))).toEqual([
+      "keybridge_codemeter_enabled 0",
+    ]);
   });
 });
