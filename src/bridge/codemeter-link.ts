@@ -18,7 +18,12 @@ import type { Ledger } from "../ledger/index.js";
 import { layerLogger } from "../log.js";
 import type { PreflightAction } from "../reconcile/index.js";
 import type { BridgeEvent, BridgeOptions, CodeMeterView, RiskView } from "./api.js";
-import { codeMeterRiskView, disabledCodeMeterView, enabledCodeMeterView } from "./codemeter-views.js";
+import {
+  codeMeterRiskView,
+  disabledCodeMeterView,
+  enabledCodeMeterView,
+  failedCodeMeterView,
+} from "./codemeter-views.js";
 import type { EventBus } from "./event-bus.js";
 import type { HostWatch } from "./host-watch.js";
 import type { KeyManager } from "./key-manager.js";
@@ -60,6 +65,8 @@ export class CodeMeterLink {
     readonly decision: CodeMeterModeDecision,
     private readonly watch: CodeMeterWatch | undefined,
     private readonly linesParsed: () => number,
+    /** Why the mode decided to run but could not start; keybridge's own borrows are served regardless. */
+    private readonly failure: string | null = null,
   ) {}
 
   /** Decides whether the mode runs and, if so, starts the watch (its first read of every source included). */
@@ -84,6 +91,22 @@ export class CodeMeterLink {
     log.info("CodeMeter mode", { mode, runs: decision.runs, reason: decision.reason });
     if (!decision.runs) return new CodeMeterLink(decision, undefined, () => 0);
 
+    try {
+      return await CodeMeterLink.start(inputs, settings, decision);
+    } catch (error) {
+      // CodeMeter's parts must never keep keybridge from guarding its own borrows: the failure is
+      // logged and shown as a finding of the CodeMeter picture.
+      const message = `the CodeMeter mode could not start: ${(error as Error).message}`;
+      log.error(message, { error: String(error) });
+      return new CodeMeterLink(decision, undefined, () => 0, message);
+    }
+  }
+
+  private static async start(
+    inputs: CodeMeterLinkInputs,
+    settings: NonNullable<BridgeOptions["codemeter"]>,
+    decision: CodeMeterModeDecision,
+  ): Promise<CodeMeterLink> {
     let parsed = 0;
     const countEntries = (source: TrackingLogSource): TrackingLogSource => ({
       read: (consume) =>
@@ -138,15 +161,12 @@ export class CodeMeterLink {
     return link;
   }
 
-  get enabled(): boolean {
-    return this.watch !== undefined;
-  }
-
   risks(): RiskView[] {
     return this.risksSubject.getValue();
   }
 
   view(): CodeMeterView {
+    if (this.failure !== null) return failedCodeMeterView(this.decision, this.failure);
     if (this.watch === undefined) return disabledCodeMeterView(this.decision);
     return enabledCodeMeterView(this.decision, this.watch.view(), this.watch.risks(), this.linesParsed());
   }

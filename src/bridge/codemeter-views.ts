@@ -89,6 +89,15 @@ export function disabledCodeMeterView(decision: Pick<CodeMeterModeDecision, "mod
   };
 }
 
+/** The mode was to run but could not start: shown as enabled, with nothing read and the reason as a finding. */
+export function failedCodeMeterView(decision: CodeMeterModeDecision, failure: string): CodeMeterView {
+  return {
+    ...disabledCodeMeterView(decision),
+    enabled: true,
+    findings: [...decision.findings, { code: "mode-failed", message: failure }],
+  };
+}
+
 export function enabledCodeMeterView(
   decision: CodeMeterModeDecision,
   view: WatchView,

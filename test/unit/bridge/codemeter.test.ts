@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { SimulatedCodeMeterServer } from "../../../native-mocks/codemeter-sim/index.js";
 import type { BridgeEvent, CodeMeterBorrowView } from "../../../src/bridge/api.js";
 import { openCodeMeterBridge, simRoot, waitFor, waitForRisk } from "./codemeter-helpers.js";
 import { openVirtual } from "./helpers.js";
@@ -172,6 +173,29 @@ describe("the bridge's CodeMeter mode", () => {
     const settled = calls();
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(calls()).toBe(settled);
+  });
+
+  it("a CodeMeter mode that cannot start leaves keybridge serving, and says why", async () => {
+    const root = simRoot();
+    const sim = new SimulatedCodeMeterServer({ root, start: Date.now() });
+    const { serverIni, logDir, cmu } = sim.paths;
+    const bridge = await openVirtual(
+      { codemeter: { mode: "auto", serverIni, logDir, cmu } },
+      {
+        codeMeterWatch: {
+          now: () => {
+            throw new Error("no clock");
+          },
+        },
+      },
+    );
+    const view = await bridge.codemeter();
+    expect(view.enabled).toBe(true);
+    expect(view.findings).toContainEqual({
+      code: "mode-failed",
+      message: "the CodeMeter mode could not start: no clock",
+    });
+    expect((await bridge.borrow({ product: 1001, client: "ws" })).state).toBe("active");
   });
 
   it("keeps keybridge's own risks with source keybridge", async () => {
