@@ -10,13 +10,17 @@
 import type { Static } from "@sinclair/typebox";
 import type { Observable } from "rxjs";
 import type { PreflightAction } from "../reconcile/index.js";
-import type { Severity } from "../vocabulary/index.js";
+import type { BorrowSource, Severity } from "../vocabulary/index.js";
 import type {
   AuditEntryViewSchema,
   BorrowRequestSchema,
   BorrowStateSchema,
   BorrowViewSchema,
   BridgeEventSchema,
+  CodeMeterBorrowRefSchema,
+  CodeMeterBorrowViewSchema,
+  CodeMeterMaintenanceViewSchema,
+  CodeMeterViewSchema,
   DummyViewSchema,
   EventHistoryViewSchema,
   FindingViewSchema,
@@ -28,11 +32,13 @@ import type {
   LicenseUpdatePreviewViewSchema,
   LicenseUpdateViewSchema,
   LicenseViewSchema,
+  ListedBorrowViewSchema,
   MaintenancePlanViewSchema,
   MaintenanceRequestSchema,
   MaintenanceViewSchema,
   MigrationItemViewSchema,
   MigrationViewSchema,
+  PreflightBorrowViewSchema,
   PreflightViewSchema,
   ReconcileViewSchema,
   RepairResultViewSchema,
@@ -47,7 +53,7 @@ import type {
 import type { BRIDGE_EVENT_TYPES, RISK_KINDS } from "./api-schemas/names.js";
 
 export { BRIDGE_EVENT_TYPES, RISK_KINDS } from "./api-schemas/names.js";
-export type { PreflightAction, Severity };
+export type { BorrowSource, PreflightAction, Severity };
 
 /**
  * `expired`: past expiresAt and not yet settled; `dummy`: blocks borrowing of its product until dummyUntil.
@@ -65,6 +71,10 @@ export type ReconcileView = Static<typeof ReconcileViewSchema>;
 export type RepairResultView = Static<typeof RepairResultViewSchema>;
 export type RiskKind = (typeof RISK_KINDS)[number];
 export type RiskView = Static<typeof RiskViewSchema>;
+/** A keybridge borrow in a preflight answer. */
+export type PreflightBorrowView = Static<typeof PreflightBorrowViewSchema>;
+/** A CodeMeter borrow in a preflight or maintenance answer; unknown values are null. */
+export type CodeMeterBorrowRefView = Static<typeof CodeMeterBorrowRefSchema>;
 export type PreflightView = Static<typeof PreflightViewSchema>;
 export type StatusView = Static<typeof StatusViewSchema>;
 export type BorrowRequestInput = Static<typeof BorrowRequestSchema>;
@@ -114,6 +124,17 @@ export type MaintenanceInput = Static<typeof MaintenanceRequestSchema>;
 export type VirtualKeyView = Static<typeof VirtualKeyViewSchema>;
 export type VirtualHostInput = Static<typeof VirtualHostSchema>;
 export type VirtualHostView = Static<typeof VirtualHostViewSchema>;
+/**
+ * keybridge cannot shorten a CodeMeter borrow: the plan says what to set in CodeMeter WebAdmin so
+ * no new borrow reaches past the window, and which CodeMeter borrows out now still end after it.
+ */
+export type CodeMeterMaintenanceView = Static<typeof CodeMeterMaintenanceViewSchema>;
+/** A CodeMeter borrow as keybridge saw it in the server's License Tracking log. Read-only: keybridge never returns it. */
+export type CodeMeterBorrowView = Static<typeof CodeMeterBorrowViewSchema>;
+/** A borrow of either source, as the borrow list shows it. */
+export type ListedBorrowView = Static<typeof ListedBorrowViewSchema>;
+/** `GET /v1/codemeter`: the read-only CodeMeter mode's picture. A host without CodeMeter shows `enabled: false` and nothing else. */
+export type CodeMeterView = Static<typeof CodeMeterViewSchema>;
 
 /** Present only in virtual mode. */
 export interface VirtualControls {
@@ -132,6 +153,13 @@ export interface Bridge {
   status(): Promise<StatusView>;
   keys(): Promise<KeyView[]>;
   borrows(filter?: { serial?: string; state?: BorrowStateView }): Promise<BorrowView[]>;
+  /**
+   * keybridge's borrows and, while the CodeMeter mode runs, the CodeMeter server's (read-only),
+   * each with its `source`; `GET /v1/borrows` and `keybridge borrows` show this list.
+   */
+  borrowList(filter?: { serial?: string; state?: BorrowStateView; source?: BorrowSource }): Promise<ListedBorrowView[]>;
+  /** The read-only CodeMeter mode's picture (`enabled: false` and empty when it does not run). */
+  codemeter(): Promise<CodeMeterView>;
   /** `serial` names the key when the same id is outstanding on two keys (ids are per key). */
   getBorrow(id: number, options?: { serial?: string }): Promise<BorrowView>;
   /**
@@ -212,4 +240,10 @@ export interface BridgeOptions {
   virtualLatencyMs?: number;
   /** Host identity components bound into each borrow. Default ["ips", "hostname", "machineId"]. */
   bindingComponents?: ("ips" | "hostname" | "machineId" | "osInstallId")[];
+  /**
+   * The read-only CodeMeter mode: `auto` (default) runs it when a CodeMeter installation is found
+   * on this host, `on` always (each missing part is a finding), `off` never. Unset paths are the
+   * platform's defaults.
+   */
+  codemeter?: { mode?: "auto" | "on" | "off"; serverIni?: string; logDir?: string; cmu?: string };
 }

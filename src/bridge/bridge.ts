@@ -13,6 +13,7 @@ import type {
   Bridge,
   BridgeEvent,
   BridgeOptions,
+  CodeMeterView,
   DummyView,
   EventHistoryView,
   KeyExchangeView,
@@ -21,6 +22,7 @@ import type {
   LicenseUpdateInput,
   LicenseUpdatePreviewView,
   LicenseUpdateView,
+  ListedBorrowView,
   MaintenanceInput,
   MaintenanceView,
   MigrationView,
@@ -35,6 +37,9 @@ import type {
 import { listAuditEntries } from "./audit-view.js";
 import type { BorrowIndex } from "./borrow-index.js";
 import type { BorrowService } from "./borrow-service.js";
+import type { CodeMeterLink } from "./codemeter-link.js";
+import { codeMeterMaintenanceView, joinPreflight } from "./codemeter-preflight.js";
+import { codeMeterBorrowMatches, codeMeterStatus } from "./codemeter-views.js";
 import { InvalidRequestError } from "./errors.js";
 import type { EventBus } from "./event-bus.js";
 import type { LicenseGuard } from "./guard/license-guard.js";
@@ -104,6 +109,8 @@ export interface BridgeParts {
   readonly licenseGuard: Pick<LicenseGuard, "update" | "preview">;
   readonly host: Pick<HostWatch, "refresh">;
   readonly risks: RiskSource;
+  /** The read-only CodeMeter mode (its picture, preflight and maintenance advice). */
+  readonly codemeter: Pick<CodeMeterLink, "view" | "preflight" | "maintenanceAdvice">;
   /** Brings a serving key and the ledger into agreement (after an import). */
   recover(session: KeySession): Promise<unknown>;
   readonly virtual: VirtualControls | undefined;
@@ -139,7 +146,9 @@ export class BridgeImpl implements OpenedBridge {
   }
 
   async maintenance(): Promise<MaintenanceView> {
-    return this.parts.maintenance.view(this.borrowViews());
+    const view = this.parts.maintenance.view(this.borrowViews());
+    const advice = view.plan === null ? null : this.parts.codemeter.maintenanceAdvice(view.plan);
+    return advice === null ? view : { ...view, codemeter: codeMeterMaintenanceView(advice) };
   }
 
   async planMaintenance(input: MaintenanceInput): Promise<MaintenanceView> {
@@ -169,6 +178,7 @@ export class BridgeImpl implements OpenedBridge {
     const all = this.borrowViews();
     const description = this.parts.registry.describe();
     const problem = this.parts.ledgerWatch.problem();
+    const codemeter = codeMeterStatus(this.parts.codemeter.view());
     return {
       mode: this.mode,
       keys: await this.keys(),
@@ -191,6 +201,7 @@ export class BridgeImpl implements OpenedBridge {
         lastDriftCheck: mirror.lastDriftCheckAt === undefined ? null : new Date(mirror.lastDriftCheckAt).toISOString(),
         refused: mirror.refused(),
       },
+      ...(codemeter === undefined ? {} : { codemeter }),
     };
   }
 
@@ -210,6 +221,19 @@ export class BridgeImpl implements OpenedBridge {
         (filter.serial === undefined || view.serial === filter.serial) &&
         (filter.state === undefined || view.state === filter.state),
     );
+  }
+
+  async borrowList(
+    filter: { serial?: string; state?: BorrowStateView; source?: "keybridge" | "codemeter" } = {},
+  ): Promise<ListedBorrowView[]> {
+    const own = filter.source === "codemeter" ? [] : await this.borrows(filter);
+    if (filter.source === "keybridge") return own;
+    const theirs = this.parts.codemeter.view().borrows.filter((borrow) => codeMeterBorrowMatches(borrow, filter));
+    return theirs.length === 0 ? own : [...own, ...theirs];
+  }
+
+  async codemeter(): Promise<CodeMeterView> {
+    return this.parts.codemeter.view();
   }
 
   async getBorrow(id: number, options: { serial?: string } = {}): Promise<BorrowView> {
@@ -242,7 +266,8 @@ export class BridgeImpl implements OpenedBridge {
   preflight(action: PreflightAction): Promise<PreflightView> {
     return guardedPreflight(action, {
       refreshHost: () => this.parts.host.refresh(),
-      answer: (checked) => this.parts.reconciler.preflight(checked),
+      answer: async (checked) =>
+        joinPreflight(await this.parts.reconciler.preflight(checked), await this.parts.codemeter.preflight(checked)),
     });
   }
 

@@ -1,5 +1,6 @@
 export type * from "./api.js";
 export { BRIDGE_EVENT_TYPES, RISK_KINDS } from "./api.js";
+export { CodeMeterBorrowReadOnlyError, isCodeMeterBorrowId } from "./codemeter-errors.js";
 export { CRASH_POINTS, type CrashPoint } from "./crash-points.js";
 export { DataDirLock, LOCK_FILE_NAME, prepareDataDir } from "./data-dir.js";
 export * from "./errors.js";

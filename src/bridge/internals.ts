@@ -1,4 +1,5 @@
 import type { Observable } from "rxjs";
+import type { CodeMeterWatchOptions } from "../codemeter/index.js";
 import type { ClockJumpEvent } from "../host/index.js";
 import type { RegistryAdapter } from "../registry/index.js";
 import type { HidBackend } from "../transport/index.js";
@@ -26,4 +27,6 @@ export interface BridgeInternals {
   ledgerMaxSizeBytes?: number;
   /** The data directory's lock, already taken by the caller, who releases it; without it openBridge takes one. */
   dataDirLock?: DataDirLock;
+  /** The CodeMeter watch's poll intervals and clock (tests). */
+  codeMeterWatch?: CodeMeterWatchOptions;
 }

@@ -23,6 +23,7 @@ export interface CodeMeterStickInfo {
   serial: string;
   path: string;
   model: string;
+  productId: number;
   present: boolean;
 }
 
@@ -301,7 +302,10 @@ export class KeyManager {
       const known = this.sticks.get(device.path);
       if (known?.present) return;
       const serial = device.serial === "" ? `codemeter:${device.path}` : device.serial;
-      this.sticks.set(device.path, { serial, path: device.path, model: device.model, present: true });
+      this.sticks.set(device.path, {
+        ...{ serial, path: device.path, model: device.model },
+        ...{ productId: device.productId, present: true },
+      });
       this.options.events.emit("key.attached", `CodeMeter stick ${serial} (${device.model}) attached; watched only`, {
         serial,
         details: { kind: "codemeter", model: device.model },

@@ -6,6 +6,8 @@ import { BorrowLocks } from "./borrow-locks.js";
 import { BorrowService } from "./borrow-service.js";
 import { BridgeImpl, type OpenedBridge } from "./bridge.js";
 import { Cleanups } from "./cleanups.js";
+import { CodeMeterLink } from "./codemeter-link.js";
+import { combinedRisks } from "./combined-risks.js";
 import { DataDirLock, prepareDataDir } from "./data-dir.js";
 import { EventBus } from "./event-bus.js";
 import { ExpiryService } from "./expiry.js";
@@ -32,8 +34,8 @@ const log = layerLogger("bridge");
 /**
  * Opens the bridge: data dir (0700) and its lock, ledger (a corrupt one is quarantined and
  * rebuilt), registry, host and clock monitors, keys (each recovered before it serves), the
- * registry mirror, the expiry sweep and the risk engine. Resolves when all of that runs; `close()`
- * releases all of it, in the reverse order.
+ * registry mirror, the expiry sweep, the risk engine and (when it runs) the read-only CodeMeter
+ * mode. Resolves when all of that runs; `close()` releases all of it, in the reverse order.
  */
 export async function openBridge(options: BridgeOptions, internals: BridgeInternals = {}): Promise<OpenedBridge> {
   prepareDataDir(options.dataDir);
@@ -62,7 +64,6 @@ async function assemble(
   const foundation = await openFoundation(options, internals, events, cleanups);
   const { ledger, outstanding, fresh, ledgerWatch, registry, devices, host } = foundation;
   const { world } = devices;
-  const virtual = options.mode === "virtual";
   const pollMs = options.hostPollMs ?? 5000;
   const binding = () => host.binding();
   const refreshHost = () => host.refresh();
@@ -79,7 +80,7 @@ async function assemble(
     backend: internals.wrapBackend?.(devices.backend) ?? devices.backend,
     exchangeTimeoutMs: options.exchangeTimeoutMs ?? 5000,
     queueLimit: options.queueLimit ?? 64,
-    debounceMs: internals.hotplugDebounceMs ?? (virtual ? 50 : 250),
+    debounceMs: internals.hotplugDebounceMs ?? (options.mode === "virtual" ? 50 : 250),
     ...(internals.enumerationRetryMs === undefined ? {} : { enumerationRetryMs: internals.enumerationRetryMs }),
     ...(world === undefined ? {} : { licenseSigner: world.licenseSigner }),
   });
@@ -106,25 +107,27 @@ async function assemble(
   await recovery.duringStart(() => keys.start());
   cleanups.add(() => mirror.close());
   const firstDriftCheck = mirror.start().catch((error: unknown) => {
-    log.error("the registry could not be checked; the mirror retries at the next drift check", {
-      error: String(error),
-    });
+    log.error("the registry could not be checked; the mirror retries later", { error: String(error) });
   });
   if (internals.driftCheckInBackground !== true) await firstDriftCheck;
   cleanups.add(() => expiry.close());
   expiry.start();
   ledgerWatch.start();
 
-  const clockJumps = internals.clockJumps$ === undefined ? {} : { clockJumps$: internals.clockJumps$ };
   const risks = new RiskEngine(
     riskInputsOf({
       ...{ events, host, index, keys, ledger, ledgerWatch, maintenance, registryHealth$: mirror.health$ },
-      ...clockJumps,
+      clockJumps$: internals.clockJumps$,
     }),
     { pollMs, ledgerRebuilt: ledger.rebuilt },
   );
   cleanups.add(() => risks.close());
   risks.start();
+  const codemeter = await CodeMeterLink.open({
+    ...{ dataDir: options.dataDir, settings: options.codemeter, ledger, events, keys, host, maintenance },
+    ...{ clockJumps$: internals.clockJumps$, watchOptions: internals.codeMeterWatch },
+  });
+  cleanups.add(() => codemeter.close());
   const migration = new MigrationService({
     ...{ ledger, index, keys, mirror, events, operations, locks, keyOrder, dummies, binding, refreshHost },
   });
@@ -133,17 +136,14 @@ async function assemble(
   });
   return new BridgeImpl({
     ...{ options, events, ledger, index, keys, mirror, registry, ledgerWatch, maintenance, operations, borrows },
-    ...{ reconciler, migration, licenseGuard, host, risks, productName },
+    ...{ reconciler, migration, licenseGuard, host, productName, codemeter },
+    risks: combinedRisks(risks, codemeter),
     recover: (session) => recovery.recoverKey(session),
     virtual: world === undefined ? undefined : virtualControls(world, { keys, host, mirror, expiry }),
     testSeams: {
       ...{ ledger, index, mirror, keys, registry, world, binding, refreshHost },
       sweepExpired: () => expiry.sweep(),
     },
-    shutDown: async () => {
-      await operations.drain();
-      await cleanups.run();
-      events.complete();
-    },
+    shutDown: () => operations.drain().then(() => cleanups.run().then(() => events.complete())),
   });
 }

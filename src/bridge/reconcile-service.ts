@@ -203,12 +203,17 @@ export class ReconcileService {
       reasons: verdict.reasons,
       advice: [...verdict.advice, ...verdict.info],
       borrows: verdict.borrows.map((b) => ({
+        source: "keybridge" as const,
         serial: b.serial,
         id: b.id,
         product: b.product,
         client: b.client,
         expiresAt: new Date(b.expiresAt).toISOString(),
       })),
+      lastEndsAt:
+        verdict.borrows.length === 0
+          ? null
+          : new Date(Math.max(...verdict.borrows.map((b) => b.expiresAt))).toISOString(),
     };
   }
 

@@ -22,7 +22,7 @@ export interface RiskSources {
   readonly maintenance: Pick<MaintenancePlanner, "window">;
   readonly registryHealth$: Mirror["health$"];
   /** Jumps from another source besides the clock monitor (virtual mode cannot step the wall clock). */
-  readonly clockJumps$?: Observable<ClockJumpEvent>;
+  readonly clockJumps$?: Observable<ClockJumpEvent> | undefined;
 }
 
 /** The risk engine's inputs, read from the bridge's parts. */

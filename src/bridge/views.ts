@@ -30,6 +30,7 @@ export function stateOf(row: BorrowRow, keyNow: number): BorrowView["state"] {
 export function borrowViewOf(entry: IndexedBorrow, keyNow: number, names: ProductNames): BorrowView {
   const { row } = entry;
   const view: BorrowView = {
+    source: "keybridge",
     id: row.id,
     serial: row.serial,
     product: row.product,

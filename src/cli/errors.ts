@@ -88,17 +88,6 @@ export class UpdateForAnotherKeyError extends KeybridgeError {
   }
 }
 
-/** `keybridge codemeter` without a subcommand: the daemon's CodeMeter view is not served yet. */
-export class CodeMeterViewUnavailableError extends KeybridgeError {
-  constructor() {
-    super(
-      "CODEMETER_VIEW_UNAVAILABLE",
-      "`keybridge codemeter` shows the daemon's CodeMeter view, which this version's daemon does not serve yet; " +
-        "`keybridge codemeter capture --out FILE` reads this host's CodeMeter installation without the daemon",
-    );
-  }
-}
-
 /** `codemeter capture --out` names a file of CodeMeter's, or one inside its directories: keybridge never writes there. */
 export class CaptureOutRefusedError extends KeybridgeError {
   constructor(file: string, what: string) {

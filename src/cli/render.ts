@@ -23,6 +23,7 @@ import type { LoadedConfig } from "../config/load.js";
 import { describeWebhook } from "../config/webhooks.js";
 import type { WebhookTestResult, WebhookView } from "../server/notify/index.js";
 import { type Clocks, keyClocks, localTime, prose, SERVER_CLOCK, table, when } from "./format.js";
+import { codeMeterMaintenanceText, codeMeterStatusLine } from "./render-codemeter.js";
 import type { RunningDaemon } from "./running-daemon.js";
 import { safe } from "./safe-text.js";
 import { webhookInTrouble } from "./webhooks.js";
@@ -100,7 +101,7 @@ export function maintenanceText(view: MaintenanceView, clocks: Clocks = SERVER_C
       ]),
     )}`;
   }
-  return text;
+  return text + codeMeterMaintenanceText(view.codemeter);
 }
 
 /** What `maintenance cancel` did: the plan it ended, or that there was none. */
@@ -185,7 +186,7 @@ export function risksText(risks: RiskView[]): string {
   return risks
     .map(
       (r) =>
-        `[${safe(r.severity.toUpperCase())}] ${safe(r.kind)} since ${when(r.since)}\n  ${prose(r.message)}\n  What to do: ${prose(r.advice)}\n`,
+        `[${safe(r.severity.toUpperCase())}] ${safe(r.kind)}${r.source === "codemeter" ? " (CodeMeter)" : ""} since ${when(r.since)}\n  ${prose(r.message)}\n  What to do: ${prose(r.advice)}\n`,
     )
     .join("");
 }
@@ -239,6 +240,7 @@ export function statusText(status: StatusView, webhooks?: readonly WebhookView[]
     `Registry: ${safe(status.registry.kind)} ${registryHealth(status.registry)} — ${safe(status.registry.location)}\n`,
     registryRefusedLines(status.registry),
     maintenanceLine(status.maintenance ?? null),
+    codeMeterStatusLine(status.codemeter),
     notificationsLine(webhooks),
     noKeyHint(status),
     "\nKeys\n",
@@ -286,6 +288,14 @@ export function preflightText(view: PreflightView): string {
   for (const reason of view.reasons) lines.push(`  - ${prose(reason)}`);
   if (view.advice.length > 0) lines.push("What to do:");
   for (const advice of view.advice) lines.push(`  - ${prose(advice)}`);
+  if (!view.safe && view.borrows.length > 0) {
+    const codemeter = view.borrows.filter((b) => b.source === "codemeter").length;
+    const kinds = codemeter === 0 ? "" : ` (${view.borrows.length - codemeter} keybridge, ${codemeter} CodeMeter)`;
+    lines.push(
+      `${view.borrows.length} borrow(s) in the way${kinds}; ` +
+        (view.lastEndsAt === null ? "one never expires." : `the last ends ${when(view.lastEndsAt)}.`),
+    );
+  }
   return `${lines.join("\n")}\n`;
 }
 
@@ -452,8 +462,10 @@ function runningDaemonText(loaded: LoadedConfig, daemon: RunningDaemon | string)
 
 export function eventLine(type: string, data: string): string {
   try {
-    const event = JSON.parse(data) as { at?: string; message?: string };
-    return `${safe(event.at === undefined ? "" : localTime(event.at))} ${safe(type)}: ${prose(event.message ?? "")}\n`;
+    const event = JSON.parse(data) as { at?: string; message?: string; risk?: { source?: string } };
+    // CodeMeter's risks share the risk events with keybridge's: say whose borrows they are about.
+    const source = event.risk?.source === "codemeter" ? " (CodeMeter)" : "";
+    return `${safe(event.at === undefined ? "" : localTime(event.at))} ${safe(type)}${source}: ${prose(event.message ?? "")}\n`;
   } catch {
     // Not every event carries JSON (a future event type may not); show it as it came, made safe.
     return `${safe(type)}: ${safe(data)}\n`;

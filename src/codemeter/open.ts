@@ -7,7 +7,7 @@ import { openServerConfigSource } from "./sources/detect.js";
 import { FilePositionStore, POSITIONS_FILE } from "./sources/position-store.js";
 import type { ReadOnlyRegistryBackend } from "./sources/server-config.js";
 import type { StickSource } from "./sources/sticks.js";
-import { FollowedTrackingLog } from "./sources/tracking-log.js";
+import { FollowedTrackingLog, type TrackingLogSource } from "./sources/tracking-log.js";
 import type { CodeMeterObservationStore } from "./store.js";
 import { CodeMeterWatch, type CodeMeterWatchOptions } from "./watch.js";
 
@@ -28,6 +28,8 @@ export interface OpenCodeMeterOptions {
   readonly host?: { readonly identity$: Observable<HostIdentity>; readonly clockJumps$?: Observable<ClockJumpEvent> };
   readonly maintenance$?: Observable<MaintenanceWindow | null>;
   readonly watch?: CodeMeterWatchOptions;
+  /** Wraps the tracking-log source (the bridge counts the entries read for its metrics). */
+  readonly wrapTrackingLog?: (source: TrackingLogSource) => TrackingLogSource;
 }
 
 /**
@@ -42,10 +44,11 @@ export async function openCodeMeterWatch(options: OpenCodeMeterOptions): Promise
     ...(options.registry === undefined ? {} : { registry: options.registry }),
   });
   let watch: CodeMeterWatch | undefined;
-  const trackingLog = new FollowedTrackingLog({
+  const followed = new FollowedTrackingLog({
     directory: () => options.logDir ?? watch?.configuredTrackingDir() ?? null,
     positions: (dir) => new FilePositionStore(join(options.dataDir, POSITIONS_FILE), dir),
   });
+  const trackingLog = options.wrapTrackingLog?.(followed) ?? followed;
   watch = new CodeMeterWatch(
     {
       runtime: new CmuRuntimeSource(options.cmu === undefined ? {} : { command: options.cmu }),

@@ -1,5 +1,5 @@
 import type { Subscription } from "rxjs";
-import type { BorrowStateView, Bridge } from "../bridge/api.js";
+import type { BorrowSource, BorrowStateView, Bridge } from "../bridge/api.js";
 
 /**
  * The serialised borrow list, kept until something changes. Any bridge event invalidates it, and so
@@ -19,13 +19,13 @@ export class BorrowListCache {
   }
 
   /** The list as UTF-8 bytes, encoded once per change rather than once per request. */
-  async get(filter: { serial?: string; state?: BorrowStateView }): Promise<Buffer> {
-    const key = `${filter.serial ?? ""}\u0000${filter.state ?? ""}`;
+  async get(filter: { serial?: string; state?: BorrowStateView; source?: BorrowSource }): Promise<Buffer> {
+    const key = `${filter.serial ?? ""}\u0000${filter.state ?? ""}\u0000${filter.source ?? ""}`;
     const cached = this.entries.get(key);
     const now = Date.now();
     if (cached !== undefined && now - cached.at < this.maxAgeMs) return cached.body;
     const generation = this.generation;
-    const body = Buffer.from(JSON.stringify(await this.bridge.borrows(filter)), "utf8");
+    const body = Buffer.from(JSON.stringify(await this.bridge.borrowList(filter)), "utf8");
     if (generation === this.generation) {
       if (this.entries.size > 64) this.entries.clear();
       this.entries.set(key, { body, at: now });

@@ -103,6 +103,7 @@ export function bridgeOptionsFrom(config: KeybridgeConfig): BridgeOptions {
     queueLimit: config.queueLimit,
     virtualLatencyMs: config.virtualLatencyMs,
     bindingComponents: config.bindingComponents,
+    codemeter: config.codemeter,
   };
 }
 

@@ -2,6 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 import type { Subscription } from "rxjs";
 import type { Bridge } from "../bridge/api.js";
 import { isCodedError } from "../errors.js";
+import { CodeMeterMetrics } from "./codemeter-metrics.js";
 import type { Notifier } from "./notify/index.js";
 import { mappingFor } from "./problem.js";
 
@@ -31,6 +32,7 @@ export class ServerMetrics {
   private readonly events: Counter;
   private readonly subscription: Subscription;
   private readonly exchangeSubscription: Subscription;
+  private readonly codemeter: CodeMeterMetrics;
 
   constructor(
     private readonly bridge: Bridge,
@@ -54,7 +56,12 @@ export class ServerMetrics {
       "product",
       "borrow",
     ]);
-    this.risksOpen = gauge("keybridge_risks_open", "Open risks by kind", ["kind", "severity"]);
+    this.risksOpen = gauge("keybridge_risks_open", "Open risks by kind, severity and source (keybridge or codemeter)", [
+      "kind",
+      "severity",
+      "source",
+    ]);
+    this.codemeter = new CodeMeterMetrics(this.registry);
     this.lastExport = gauge(
       "keybridge_ledger_last_export_timestamp_seconds",
       "When the ledger was last exported (Unix time; 0: never)",
@@ -195,6 +202,9 @@ export class ServerMetrics {
     const exportedAt = status.ledger.lastExportAt;
     this.lastExport.set(exportedAt === null ? 0 : Date.parse(exportedAt) / 1000);
     this.risksOpen.reset();
-    for (const risk of status.risks) this.risksOpen.inc({ kind: risk.kind, severity: risk.severity });
+    for (const risk of status.risks) {
+      this.risksOpen.inc({ kind: risk.kind, severity: risk.severity, source: risk.source });
+    }
+    this.codemeter.update(await this.bridge.codemeter());
   }
 }

@@ -3,6 +3,7 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type {
   BorrowRequestInput,
+  BorrowSource,
   BorrowStateView,
   Bridge,
   LicenseInput,
@@ -10,9 +11,11 @@ import type {
   PreflightAction,
   VirtualHostInput,
 } from "../bridge/api.js";
+import { CodeMeterViewSchema } from "../bridge/api-schemas/index.js";
 import { parseDuration } from "../config/duration.js";
 import { isPreflightAction, PREFLIGHT_ACTIONS, UnknownPreflightActionError } from "../reconcile/index.js";
 import type { BorrowListCache } from "./borrow-cache.js";
+import { refuseCodeMeterReturn } from "./codemeter-return.js";
 import { RequestValidationError } from "./errors.js";
 import type { ServerMetrics } from "./metrics.js";
 import { type Notifier, UnknownWebhookError } from "./notify/index.js";
@@ -131,12 +134,13 @@ export const ROUTES: readonly RouteSpec[] = [
     method: "GET",
     url: "/v1/borrows",
     operationId: "listBorrows",
-    summary: "Borrow records, dummies included; filter by serial and state",
+    summary:
+      "Borrow records, dummies included, keybridge's and (read-only) the CodeMeter server's, each with its source; filter by serial, state and source",
     auth: "token",
     querystring: S.BorrowsQuerySchema,
-    responses: { 200: json("Borrows", Type.Array(S.BorrowViewSchema)) },
+    responses: { 200: json("Borrows", Type.Array(S.ListedBorrowViewSchema)) },
     handler: async (ctx, request, reply) => {
-      const query = request.query as { serial?: string; state?: BorrowStateView };
+      const query = request.query as { serial?: string; state?: BorrowStateView; source?: BorrowSource };
       const body = await ctx.borrowCache.get(query);
       return reply.type("application/json; charset=utf-8").send(body);
     },
@@ -199,11 +203,11 @@ export const ROUTES: readonly RouteSpec[] = [
     method: "DELETE",
     url: "/v1/borrows/:id",
     operationId: "returnBorrow",
-    summary: "Return a borrow early",
+    summary: "Return a borrow early (keybridge's own: a CodeMeter borrow is refused, 409 CODEMETER_BORROW_READ_ONLY)",
     auth: "token",
     op: "return",
     keyOp: true,
-    params: S.IdParamsSchema,
+    params: S.ReturnIdParamsSchema,
     querystring: S.BorrowKeyQuerySchema,
     responses: {
       200: json(
@@ -211,8 +215,12 @@ export const ROUTES: readonly RouteSpec[] = [
         S.ReturnResultViewSchema,
       ),
       404: json("No such borrow"),
+      409: json("A CodeMeter borrow: keybridge watches them read-only (CODEMETER_BORROW_READ_ONLY)"),
     },
-    handler: (ctx, request) => ctx.bridge.returnBorrow(idOf(request), keyOf(request)),
+    handler: async (ctx, request) => {
+      await refuseCodeMeterReturn(ctx.bridge, (request.params as { id: string }).id);
+      return ctx.bridge.returnBorrow(idOf(request), keyOf(request));
+    },
   },
   {
     method: "GET",
@@ -591,5 +599,15 @@ export const ROUTES: readonly RouteSpec[] = [
       await virtualControls(ctx).wipeRegistry();
       return { wiped: true };
     },
+  },
+  {
+    method: "GET",
+    url: "/v1/codemeter",
+    operationId: "codemeter",
+    summary:
+      "The read-only CodeMeter mode: runtime, service, License Tracking, sticks, CodeMeter borrows with expiry, its risks; enabled false without CodeMeter",
+    auth: "token",
+    responses: { 200: json("The CodeMeter picture", CodeMeterViewSchema) },
+    handler: (ctx) => ctx.bridge.codemeter(),
   },
 ];

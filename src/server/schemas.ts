@@ -22,6 +22,11 @@ export const BorrowsQuerySchema = Type.Object(
         description: "listings hold outstanding borrows only: active, expired or dummy",
       }),
     ),
+    source: Type.Optional(
+      Type.Union([Type.Literal("keybridge"), Type.Literal("codemeter")], {
+        description: "only keybridge's own borrows, or only the CodeMeter server's",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -60,6 +65,13 @@ export const AuditQuerySchema = Type.Object(
 );
 
 export const IdParamsSchema = Type.Object({ id: Type.String({ pattern: "^[0-9]{1,16}$", description: "borrow id" }) });
+/** A return names a keybridge borrow id; a CodeMeter borrow id is accepted only to be refused clearly (409). */
+export const ReturnIdParamsSchema = Type.Object({
+  id: Type.String({
+    pattern: "^([0-9]{1,16}|[0-9]{1,10}(-[0-9]{1,10}){3})$",
+    description: "keybridge borrow id (a CodeMeter borrow id is refused: CODEMETER_BORROW_READ_ONLY)",
+  }),
+});
 export const SerialParamsSchema = Type.Object({ serial: Serial });
 export const ActionParamsSchema = Type.Object({
   action: Type.String({ description: "one of the nine preflight actions" }),

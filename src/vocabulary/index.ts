@@ -23,4 +23,12 @@ export {
   OUTSTANDING_STATES,
   type RegistryBorrow,
 } from "./borrow.js";
+export {
+  BORROW_SOURCES,
+  type BorrowSource,
+  CODEMETER_ONLY_RISK_KINDS,
+  RISK_KINDS,
+  RISK_SEVERITY,
+  type RiskKind,
+} from "./risk.js";
 export { SEVERITIES, SEVERITY_RANK, type Severity } from "./severity.js";

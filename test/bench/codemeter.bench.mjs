@@ -11,8 +11,11 @@
 //   the size is real, the disk blocks are not) and 20 smaller ones, at the watch's default poll
 //   interval (2 s). Measured as CPU per poll over many back-to-back polls, divided by the
 //   interval — what an idle day of polling costs, without waiting a day. Target ≤ 0.5 % of a core.
-// codemeter_unplug_to_risk_ms_p99 needs the bridge wiring (the stick's detach reaches the watch
-//   through the bridge's discovery) and is measured once the mode is wired in.
+// codemeter_unplug_to_risk_ms_p99: a virtual bridge watching a SYNTHETIC simulated CodeMeter server
+//   (native-mocks/codemeter-sim) with three CodeMeter borrows out; the server's CmStick is pulled off
+//   the virtual bus ≥ 200 times (the USB detach, hotplug, the key manager, the CodeMeter watch, the
+//   bridge's bus) and the time from the unplug call to the `risk.raised` event with source
+//   `codemeter` is measured. Target p99 ≤ 5 ms.
 //
 // Last line: one JSON object of the figures.
 import {
@@ -30,9 +33,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
+import { SimulatedCodeMeterServer } from "../../dist/native-mocks/codemeter-sim/index.js";
+import { openBridge } from "../../dist/src/bridge/index.js";
 import { FollowedTrackingLog, MemoryPositionStore } from "../../dist/src/codemeter/index.js";
 import { setLogLevel } from "../../dist/src/log.js";
-import { median, printFigures, round } from "./stats.mjs";
+import { median, percentile, printFigures, round } from "./stats.mjs";
 
 const LOG_MB = Number(process.env.CODEMETER_BENCH_MB ?? 128);
 const RUNS = Number(process.env.CODEMETER_BENCH_RUNS ?? 5);
@@ -41,6 +46,68 @@ const POLL_INTERVAL_MS = 2000;
 const TARGET_RATIO = 0.5;
 const TARGET_MB_PER_S = 50;
 const TARGET_CPU_PCT = 0.5;
+const UNPLUG_ROUNDS = Number(process.env.CODEMETER_UNPLUG_ROUNDS ?? 250);
+const UNPLUG_WARMUP = 20;
+const TARGET_UNPLUG_P99_MS = 5;
+
+function eventAt(bridge, match, ms = 5000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      subscription.unsubscribe();
+      reject(new Error(`timed out waiting for an event (${ms} ms)`));
+    }, ms);
+    const subscription = bridge.events$.subscribe((event) => {
+      if (!match(event)) return;
+      const at = performance.now();
+      clearTimeout(timer);
+      subscription.unsubscribe();
+      resolve(at);
+    });
+  });
+}
+
+/** Stick unplug → CodeMeter risk.raised on a virtual bridge beside the simulated server. */
+async function unplugToRisk() {
+  const root = join(work, "unplug");
+  const sim = new SimulatedCodeMeterServer({ root: join(root, "codemeter"), start: Date.now() });
+  sim.borrow("ws-1", "anna", 1001, 30);
+  sim.borrow("ws-2", "ben", 1001, 20);
+  sim.borrow("ws-3", "cleo", 2001, 10);
+  const { serverIni, logDir, cmu } = sim.paths;
+  const bridge = await openBridge(
+    {
+      dataDir: join(root, "data"),
+      mode: "virtual",
+      hostPollMs: 60_000,
+      clockCheckMs: 60_000,
+      driftCheckMs: 3_600_000,
+      codemeter: { mode: "on", serverIni, logDir, cmu },
+    },
+    { expiryCheckMs: 3_600_000 },
+  );
+  try {
+    const bus = bridge.testSeams.world.bus;
+    const attached = eventAt(bridge, (e) => e.type === "key.attached" && e.serial === sim.stickSerial);
+    bus.addCodeMeterStick({ serial: sim.stickSerial, productId: 0x2af9 });
+    await attached;
+    const isRisk = (type) => (e) =>
+      e.type === type && e.risk?.source === "codemeter" && e.risk?.kind === "key-unplugged";
+    const samples = [];
+    for (let i = 0; i < UNPLUG_WARMUP + UNPLUG_ROUNDS; i++) {
+      const raised = eventAt(bridge, isRisk("risk.raised"));
+      const start = performance.now();
+      bus.unplug(sim.stickSerial);
+      const at = await raised;
+      if (i >= UNPLUG_WARMUP) samples.push(at - start);
+      const cleared = eventAt(bridge, isRisk("risk.cleared"));
+      bus.plug(sim.stickSerial);
+      await cleared;
+    }
+    return samples;
+  } finally {
+    await bridge.close();
+  }
+}
 
 setLogLevel("error");
 const work = mkdtempSync(join(tmpdir(), "keybridge-codemeter-bench-"));
@@ -202,13 +269,26 @@ try {
   console.log(
     `  at one poll per ${POLL_INTERVAL_MS} ms: ${round(cpuPct, 4)} % of a core (target ≤ ${TARGET_CPU_PCT} %: ${cpuPct <= TARGET_CPU_PCT ? "met" : "NOT met"})`,
   );
-  console.log("  codemeter_unplug_to_risk_ms_p99: measured once the mode is wired into the bridge");
+
+  // ---- stick unplug to risk -------------------------------------------------------------------
+  const unplugs = await unplugToRisk();
+  const unplugP50 = median(unplugs);
+  const unplugP99 = percentile(unplugs, 99);
+  console.log(
+    `CmStick unplug → CodeMeter risk.raised over ${unplugs.length} unplugs (virtual bus, 3 CodeMeter borrows out)`,
+  );
+  console.log(
+    `  p50 ${round(unplugP50, 3)} ms   p99 ${round(unplugP99, 3)} ms   max ${round(Math.max(...unplugs), 3)} ms ` +
+      `(target p99 ≤ ${TARGET_UNPLUG_P99_MS} ms: ${unplugP99 <= TARGET_UNPLUG_P99_MS ? "met" : "NOT met"})`,
+  );
 
   printFigures({
     codemeter_log_mb_per_s: round(oursMbS, 1),
     codemeter_log_floor_mb_per_s: round(floorMbS, 1),
     codemeter_log_vs_floor: round(ratio, 2),
     codemeter_follow_cpu_pct: round(cpuPct, 4),
+    codemeter_unplug_to_risk_ms_p99: round(unplugP99, 3),
+    codemeter_unplug_to_risk_ms_p50: round(unplugP50, 3),
   });
 } finally {
   rmSync(work, { recursive: true, force: true });

@@ -1,4 +1,6 @@
 import { mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { expect, it } from "vitest";
 import type { KeyView } from "../../src/bridge/api.js";
 import { describeNeeding } from "../support/require-tool.js";
@@ -7,7 +9,11 @@ import { chromiumNeeded, useDashboard } from "./helpers.js";
 const TOKEN = "dashboard-test-token-abcdefghijklmnopqrstuvwxyz0123";
 
 describeNeeding(chromiumNeeded, "dashboard in headless Chromium (virtual bridge)", () => {
-  const dashboard = useDashboard("kb-dashboard-", TOKEN);
+  // No CodeMeter installation where the CodeMeter mode looks: its section stays hidden.
+  const nowhere = join(tmpdir(), "kb-dashboard-no-codemeter");
+  const dashboard = useDashboard("kb-dashboard-", TOKEN, () => ({
+    codemeter: { serverIni: join(nowhere, "Server.ini"), logDir: join(nowhere, "log"), cmu: join(nowhere, "cmu") },
+  }));
   const { api } = dashboard;
 
   it("asks for the token when none is given", async () => {
@@ -30,6 +36,7 @@ describeNeeding(chromiumNeeded, "dashboard in headless Chromium (virtual bridge)
     const license = key!.licenses[0]!;
     await expect.poll(() => page.locator("#keys").textContent()).toContain(key!.serial);
     expect(await page.locator("#sum-export").textContent()).toBe("never");
+    expect(await page.locator("#codemeter").isVisible()).toBe(false);
 
     const borrow = (await api("/v1/borrows", {
       method: "POST",

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, expect } from "vitest";
-import type { Bridge } from "../../src/bridge/api.js";
+import type { Bridge, BridgeOptions } from "../../src/bridge/api.js";
 import { openBridge } from "../../src/bridge/index.js";
 import { createServer, type KeybridgeServer } from "../../src/server/app.js";
 import { Requirement } from "../support/require-tool.js";
@@ -55,7 +55,12 @@ export interface DashboardFixture {
  * A virtual bridge in a fresh data directory, the API server over it and a browser, opened in the
  * calling describe's beforeAll and closed again in its afterAll.
  */
-export function useDashboard(prefix: string, token: string): DashboardFixture {
+export function useDashboard(
+  prefix: string,
+  token: string,
+  /** More bridge options, asked for when the bridge opens (a CodeMeter installation to watch). */
+  more: () => Partial<BridgeOptions> = () => ({}),
+): DashboardFixture {
   let dataDir = "";
   let bridge: Bridge | undefined;
   let server: KeybridgeServer | undefined;
@@ -67,7 +72,7 @@ export function useDashboard(prefix: string, token: string): DashboardFixture {
   };
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), prefix));
-    bridge = await openBridge({ dataDir, mode: "virtual", registry: { kind: "memory" }, hostPollMs: 200 });
+    bridge = await openBridge({ dataDir, mode: "virtual", registry: { kind: "memory" }, hostPollMs: 200, ...more() });
     await bridge.ready();
     server = await createServer({ bridge, token });
     url = await server.listen("127.0.0.1", 0);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { openCodeMeterBridge } from "../unit/bridge/codemeter-helpers.js";
 import { readPage, tableRows, withoutCodeBlocks } from "../unit/docs/markdown.js";
 import {
   CODEMETER_SCENARIO_ACTIONS,
@@ -67,5 +68,28 @@ describe("the README's CodeMeter table", () => {
       });
     expect(ran).toHaveLength(CODEMETER_SCENARIO_ACTIONS.length);
     expect(readme).toEqual(ran);
+  });
+});
+
+describe("the CodeMeter scenarios' preflight through the bridge", () => {
+  it("with three CodeMeter borrows out, the daemon's preflight refuses every seed action and names them", async () => {
+    const { bridge, sim } = await openCodeMeterBridge({
+      borrows: [
+        ["ws-1", "anna", 1001, 30],
+        ["ws-2", "ben", 1001, 30],
+        ["ws-3", "cleo", 2001, 30],
+      ],
+    });
+    const ids = sim
+      .active()
+      .map((borrow) => borrow.borrowId)
+      .sort();
+    for (const action of CODEMETER_SCENARIO_ACTIONS) {
+      const answer = await bridge.preflight(action);
+      expect(answer.safe, action).toBe(false);
+      const theirs = answer.borrows.flatMap((borrow) => (borrow.source === "codemeter" ? [borrow.borrowId] : []));
+      expect(theirs.sort(), action).toEqual(ids);
+      expect(answer.lastEndsAt, action).not.toBeNull();
+    }
   });
 });

@@ -18,6 +18,9 @@ export const BorrowStateSchema = Type.Union(
 );
 
 export const BorrowViewSchema = Type.Object({
+  source: Type.Literal("keybridge", {
+    description: "keybridge's own borrow (CodeMeter's in the same lists have source codemeter)",
+  }),
   id: Type.Integer({ description: "numbered per key: with serial it names the borrow" }),
   serial: Serial,
   product: Product,

@@ -4,6 +4,7 @@
  * (`Static<typeof X>`), so the three never disagree.
  */
 export * from "./borrows.js";
+export * from "./codemeter.js";
 export * from "./common.js";
 export * from "./events.js";
 export * from "./keys.js";

@@ -1,5 +1,6 @@
 import { Type } from "@sinclair/typebox";
 import { BorrowViewSchema } from "./borrows.js";
+import { CodeMeterMaintenanceViewSchema } from "./codemeter.js";
 import { Iso } from "./common.js";
 import { PreflightActionSchema } from "./reconcile.js";
 
@@ -27,6 +28,7 @@ export const MaintenanceViewSchema = Type.Object({
     description: "no outstanding borrow ends after `at` (a borrow that expires before it is settled by then)",
   }),
   summary: Type.String({ description: "one sentence: what the plan means now" }),
+  codemeter: Type.Optional(CodeMeterMaintenanceViewSchema),
   cancelled: Type.Optional(
     Type.Union([MaintenancePlanViewSchema, Type.Null()], {
       description: "in the answer to a cancel only: the plan that was ended (null: none was planned)",

@@ -24,27 +24,11 @@ export const BRIDGE_EVENT_TYPES = [
   "reconcile.repaired",
   "maintenance.planned",
   "maintenance.cancelled",
+  "codemeter.borrow.seen",
+  "codemeter.borrow.relisted",
+  "codemeter.borrow.missing",
+  "codemeter.borrow.gone",
 ] as const;
 
-/** Every kind of risk the bridge raises. */
-export const RISK_KINDS = [
-  "key-unplugged",
-  "key-moved",
-  "key-counterfeit",
-  "host-ip-changed",
-  "host-hostname-changed",
-  "host-machine-id-changed",
-  "os-reinstalled",
-  "driver-removed",
-  "driver-changed",
-  "registry-lost",
-  "registry-corrupt",
-  "ledger-rebuilt",
-  "clock-jump",
-  "borrow-expiring-unsettled",
-  "license-update-pending",
-  "maintenance-blocked",
-  "tag-unknown",
-  "ledger-unwritable",
-  "ledger-lost",
-] as const;
+/** Every kind of risk the bridge raises: one list, in the vocabulary. */
+export { RISK_KINDS } from "../../vocabulary/index.js";

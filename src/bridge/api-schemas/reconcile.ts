@@ -1,5 +1,6 @@
 import { Type } from "@sinclair/typebox";
 import { PREFLIGHT_ACTIONS } from "../../reconcile/index.js";
+import { CodeMeterBorrowRefSchema } from "./codemeter.js";
 import { Iso, Product, Serial, Severity } from "./common.js";
 
 export const PreflightActionSchema = Type.Union(
@@ -55,14 +56,27 @@ export const RepairResultViewSchema = Type.Object({
   after: ReconcileViewSchema,
 });
 
+/** A keybridge borrow in a preflight answer. */
+export const PreflightBorrowViewSchema = Type.Object({
+  source: Type.Literal("keybridge"),
+  serial: Serial,
+  id: Type.Integer(),
+  product: Product,
+  client: Type.String(),
+  expiresAt: Iso,
+});
+
 export const PreflightViewSchema = Type.Object({
   action: PreflightActionSchema,
   safe: Type.Boolean(),
   reasons: Type.Array(Type.String()),
   advice: Type.Array(Type.String()),
-  borrows: Type.Array(
-    Type.Object({ serial: Serial, id: Type.Integer(), product: Product, client: Type.String(), expiresAt: Iso }),
-  ),
+  borrows: Type.Array(Type.Union([PreflightBorrowViewSchema, CodeMeterBorrowRefSchema]), {
+    description: "every borrow in the way, of both sources",
+  }),
+  lastEndsAt: Type.Union([Iso, Type.Null()], {
+    description: "when the last borrow in the way ends; null when none is, or one never expires",
+  }),
 });
 
 export const MigrationItemViewSchema = Type.Object({

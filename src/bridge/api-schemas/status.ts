@@ -1,5 +1,6 @@
 import { Type } from "@sinclair/typebox";
 import { BorrowViewSchema } from "./borrows.js";
+import { CodeMeterBorrowIdSchema, CodeMeterBorrowViewSchema, CodeMeterStatusSchema } from "./codemeter.js";
 import { Iso, Serial, Severity } from "./common.js";
 import { KeyViewSchema } from "./keys.js";
 import { MaintenancePlanViewSchema } from "./maintenance.js";
@@ -8,13 +9,22 @@ import { DummyViewSchema } from "./reconcile.js";
 
 export const RiskViewSchema = Type.Object({
   kind: Type.Union(RISK_KINDS.map((kind) => Type.Literal(kind))),
+  source: Type.Union([Type.Literal("keybridge"), Type.Literal("codemeter")], {
+    description: "whose borrows it endangers: keybridge's own or the CodeMeter server's",
+  }),
   severity: Severity,
   message: Type.String({ description: "plain language: what happened and which borrows it endangers" }),
   advice: Type.String({ description: "what to do about it" }),
   since: Iso,
   serial: Type.Optional(Serial),
-  borrowIds: Type.Optional(Type.Array(Type.Integer())),
+  borrowIds: Type.Optional(Type.Array(Type.Integer(), { description: "keybridge borrows it endangers" })),
+  codeMeterBorrowIds: Type.Optional(
+    Type.Array(CodeMeterBorrowIdSchema, { description: "CodeMeter borrows it endangers (source codemeter)" }),
+  ),
 });
+
+/** A borrow of either source, as the borrow list shows it. */
+export const ListedBorrowViewSchema = Type.Union([BorrowViewSchema, CodeMeterBorrowViewSchema]);
 
 export const StatusViewSchema = Type.Object({
   mode: Type.Union([Type.Literal("real"), Type.Literal("virtual")]),
@@ -34,6 +44,7 @@ export const StatusViewSchema = Type.Object({
     ),
   }),
   maintenance: Type.Union([MaintenancePlanViewSchema, Type.Null()], { description: "the planned maintenance window" }),
+  codemeter: Type.Optional(CodeMeterStatusSchema),
   registry: Type.Object({
     kind: Type.String(),
     location: Type.String(),

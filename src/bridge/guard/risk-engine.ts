@@ -251,6 +251,7 @@ export class RiskEngine implements RiskSource {
       if (existing !== undefined && existing.message === risk.message && existing.advice === risk.advice) continue;
       const view: RiskView = {
         kind: risk.kind,
+        source: "keybridge",
         severity: SEVERITY[risk.kind],
         message: risk.message,
         advice: risk.advice,

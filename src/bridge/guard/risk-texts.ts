@@ -1,29 +1,10 @@
 import type { HostComponent } from "../../host/index.js";
 import type { BorrowRow } from "../../ledger/index.js";
+import { RISK_SEVERITY } from "../../vocabulary/index.js";
 import type { RiskKind, Severity } from "../api.js";
 
 /** The fixed parts of every risk: its severity, which host component raises which risk, and sentences. */
-export const SEVERITY: Record<RiskKind, Severity> = {
-  "key-unplugged": "critical",
-  "key-moved": "critical",
-  "key-counterfeit": "critical",
-  "host-ip-changed": "critical",
-  "host-hostname-changed": "critical",
-  "host-machine-id-changed": "critical",
-  "os-reinstalled": "critical",
-  "driver-removed": "warning",
-  "driver-changed": "warning",
-  "registry-lost": "critical",
-  "registry-corrupt": "warning",
-  "ledger-rebuilt": "warning",
-  "clock-jump": "warning",
-  "borrow-expiring-unsettled": "critical",
-  "license-update-pending": "warning",
-  "tag-unknown": "critical",
-  "maintenance-blocked": "warning",
-  "ledger-unwritable": "critical",
-  "ledger-lost": "critical",
-};
+export const SEVERITY: Readonly<Record<RiskKind, Severity>> = RISK_SEVERITY;
 
 export const HOST_KIND: Partial<Record<HostComponent, RiskKind>> = {
   ips: "host-ip-changed",

@@ -2,15 +2,17 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
+import type { CodeMeterView } from "../../bridge/api.js";
 import type { CodeMeterDetection } from "../codemeter-local.js";
 import { captureSummary, captureSummaryText } from "../codemeter-summary.js";
 import { type CommandKit, example, integer, loadConfig, writePrivateFile } from "../command-kit.js";
-import { CaptureOutRefusedError, CodeMeterViewUnavailableError } from "../errors.js";
+import { CaptureOutRefusedError } from "../errors.js";
+import { codeMeterText } from "../render-codemeter.js";
 
 /**
  * `keybridge codemeter`: the read-only CodeMeter mode seen from the command line. `capture` runs
- * on this host without the daemon; the bare command will print the daemon's CodeMeter view once
- * the daemon serves one.
+ * on this host without the daemon; the bare command prints the daemon's CodeMeter view
+ * (`GET /v1/codemeter`).
  */
 
 const CAPTURE_HELP = `
@@ -77,19 +79,28 @@ function refuseCodeMeterTarget(file: string, detection: CodeMeterDetection): voi
 }
 
 export function registerCodeMeter(program: Command, kit: CommandKit): void {
-  const { io, deps, globals, show } = kit;
+  const { io, deps, globals, show, client } = kit;
   const codemeter = program
     .command("codemeter")
-    .description("CodeMeter license servers, guarded read-only: `capture` writes what keybridge reads on this host")
+    .description(
+      "the CodeMeter license server on this host, guarded read-only: runtime, service, tracking, sticks, borrows, risks",
+    )
     .addHelpText(
       "after",
       "\nkeybridge watches a CodeMeter license server's borrows from what it shows from outside (Server.ini,\n" +
         "cmu, the License Tracking log, the CmSticks on USB) and never writes anything of CodeMeter's.\n" +
-        "Without a subcommand: the daemon's CodeMeter view (not served by this version yet).\n" +
-        example("keybridge codemeter capture --out /tmp/codemeter-capture.json"),
+        "Without a subcommand: what the daemon sees — the runtime's version and service, License Tracking\n" +
+        "(keybridge sees CodeMeter borrows only while it is on), the CmSticks, each CodeMeter borrow with its\n" +
+        "expiry, and the open CodeMeter risks. On a host without CodeMeter it says so (enabled: false).\n" +
+        "`capture` writes what the mode reads on this host to one file, without the daemon.\n" +
+        example(
+          "keybridge codemeter",
+          "keybridge codemeter --json",
+          "keybridge codemeter capture --out /tmp/codemeter-capture.json",
+        ),
     )
-    .action(() => {
-      throw new CodeMeterViewUnavailableError();
+    .action(async (_options: unknown, command: Command) => {
+      show(command, await client(command).json<CodeMeterView>("GET", "/v1/codemeter"), codeMeterText);
     });
 
   codemeter

@@ -17,6 +17,10 @@ import { EXIT } from "../io.js";
 import { readLicenseUpdateBody } from "../license-update-file.js";
 import * as render from "../render.js";
 
+/** A keybridge borrow id, or a CodeMeter one (passed on, so the daemon refuses it with its reason). */
+const borrowId = (value: string): number | string =>
+  /^[0-9]{1,10}(-[0-9]{1,10}){3}$/.test(value) ? value : integer("ID")(value);
+
 const preflightAction = (value: string) => {
   if (!(PREFLIGHT_ACTIONS as readonly string[]).includes(value)) {
     throw new InvalidArgumentError(`unknown action '${value}'; one of: ${PREFLIGHT_ACTIONS.join(", ")}`);
@@ -77,15 +81,16 @@ export function registerOperations(program: Command, kit: CommandKit): void {
   program
     .command("return")
     .description("return a borrow early")
-    .argument("<id>", "borrow id", integer("ID"))
+    .argument("<id>", "borrow id", borrowId)
     .option("--serial <serial>", "the key holding the borrow, when two keys use the same id")
     .addHelpText(
       "after",
       "\nExits 1 when the key answers that it holds the borrow as a borrow dummy (outcome `dummy`):\n" +
         "the seat is not free and the product stays blocked until the dummy's clear date.\n" +
+        "A CodeMeter borrow (an id like 2-1500002-100532-3) is refused: keybridge watches those read-only.\n" +
         example("keybridge return 42"),
     )
-    .action(async (id: number, options: { serial?: string }, command: Command) => {
+    .action(async (id: number | string, options: { serial?: string }, command: Command) => {
       const query = options.serial === undefined ? "" : `?serial=${encodeURIComponent(options.serial)}`;
       const result = await client(command).json<ReturnResultView>("DELETE", `/v1/borrows/${id}${query}`);
       show(command, result, render.returnText);

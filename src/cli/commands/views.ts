@@ -1,8 +1,9 @@
 import { type Command, Option } from "commander";
-import type { BorrowView, KeyView, StatusView } from "../../bridge/api.js";
+import type { KeyView, ListedBorrowView, StatusView } from "../../bridge/api.js";
 import { type CommandKit, example } from "../command-kit.js";
 import { keyClocks, SERVER_CLOCK } from "../format.js";
 import * as render from "../render.js";
+import { listedBorrowsText } from "../render-codemeter.js";
 import { daemonWebhooks } from "../webhooks.js";
 
 /** What the daemon shows: `status`, `keys`, `borrows`. */
@@ -30,22 +31,34 @@ export function registerViews(program: Command, kit: CommandKit): void {
 
   program
     .command("borrows")
-    .description("borrow records, dummies included")
-    .option("--serial <serial>", "only borrows of this key")
+    .description("borrow records, dummies included; with the CodeMeter server's borrows (read-only) when it is watched")
+    .option("--serial <serial>", "only borrows of this key (or CodeMeter stick)")
     .addOption(new Option("--state <state>", "only borrows in this state").choices(["active", "expired", "dummy"]))
-    .addHelpText("after", example("keybridge borrows", "keybridge borrows --state dummy --json"))
-    .action(async (options: { serial?: string; state?: string }, command: Command) => {
+    .addOption(
+      new Option("--source <source>", "only keybridge's own borrows, or only CodeMeter's").choices([
+        "keybridge",
+        "codemeter",
+      ]),
+    )
+    .addHelpText(
+      "after",
+      "\nEach borrow in --json has a source: keybridge (its own, with a numeric id) or codemeter (read-only,\n" +
+        "with a CodeMeter borrow id; a missing one is listed under --state dummy).\n" +
+        example("keybridge borrows", "keybridge borrows --state dummy --json", "keybridge borrows --source codemeter"),
+    )
+    .action(async (options: { serial?: string; state?: string; source?: string }, command: Command) => {
       const query = new URLSearchParams();
       if (options.serial) query.set("serial", options.serial);
       if (options.state) query.set("state", options.state);
+      if (options.source) query.set("source", options.source);
       const suffix = query.size > 0 ? `?${query}` : "";
       const api = client(command);
-      const borrows = await api.json<BorrowView[]>("GET", `/v1/borrows${suffix}`);
+      const borrows = await api.json<ListedBorrowView[]>("GET", `/v1/borrows${suffix}`);
       // Relative times in each key's clock, the one its borrows' times are in.
       const clocks =
-        globals(command).json === true || borrows.length === 0
+        globals(command).json === true || !borrows.some((borrow) => borrow.source !== "codemeter")
           ? SERVER_CLOCK
           : keyClocks(await api.json<KeyView[]>("GET", "/v1/keys"));
-      show(command, borrows, (list) => render.borrowsText(list, clocks));
+      show(command, borrows, (list) => listedBorrowsText(list, render.borrowsText, clocks));
     });
 }

@@ -1,4 +1,5 @@
 import { formatTime } from "../../reconcile/index.js";
+import { RISK_SEVERITY, type RiskKind } from "../../vocabulary/index.js";
 import type { BorrowBook } from "./borrow-book.js";
 import {
   byExpiry,
@@ -35,26 +36,13 @@ export const CODEMETER_RISK_KINDS = [
   "clock-jump",
   "maintenance-blocked",
   "tracking-off",
-] as const;
+] as const satisfies readonly RiskKind[];
 export type CodeMeterRiskKind = (typeof CODEMETER_RISK_KINDS)[number];
 
 export type RiskSeverity = "info" | "warning" | "critical";
 
-export const CODEMETER_SEVERITY: Record<CodeMeterRiskKind, RiskSeverity> = {
-  "key-unplugged": "critical",
-  "key-moved": "critical",
-  "host-ip-changed": "critical",
-  "host-hostname-changed": "critical",
-  "host-machine-id-changed": "critical",
-  "driver-changed": "warning",
-  "driver-removed": "warning",
-  "service-stopped": "warning",
-  "registry-lost": "critical",
-  "borrow-missing": "critical",
-  "clock-jump": "warning",
-  "maintenance-blocked": "warning",
-  "tracking-off": "warning",
-};
+/** The vocabulary's severities (one table for keybridge's risks and CodeMeter's). */
+export const CODEMETER_SEVERITY: Readonly<Record<CodeMeterRiskKind, RiskSeverity>> = RISK_SEVERITY;
 
 /** A risk as derived, before the watcher gives it a stable `since`. */
 export interface DerivedRisk {

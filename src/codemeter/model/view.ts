@@ -102,7 +102,8 @@ function stickViews(book: BorrowBook, held: readonly BorrowObservation[]): CodeM
   const cmu = book.live.cmu?.kind === "ok" ? book.live.cmu.list.serials : [];
   for (const serial of cmu) {
     if (containerKind(serial) !== "CmStick" || views.some((view) => sameContainer(view.serial, serial))) continue;
-    views.push({ serial, model: null, present: true });
+    // cmu's list is as old as its last run; a stick seen leaving USB since is gone, as the risks say.
+    views.push({ serial, model: null, present: stickPresent(book, serial) ?? true });
   }
   for (const borrow of held) {
     const serial = borrow.serial;

@@ -4,10 +4,11 @@
  * address bar at once) or from a form, and is kept in sessionStorage for the tab's life. Live updates
  * come from /v1/events; EventSource cannot send headers, so that one route takes `?token=`.
  * The inline script avoids template literals so these files can hold it in theirs. The style sheet
- * and the notification and maintenance parts of the script live in files of their own and are put
+ * and the notification, maintenance and CodeMeter parts of the script live in files of their own and are put
  * together here, in one page and one script scope.
  */
 
+import { CODEMETER_SCRIPT } from "./script-codemeter.js";
 import { MAINTENANCE_SCRIPT } from "./script-maintenance.js";
 import { NOTIFY_SCRIPT } from "./script-notify.js";
 import { DASHBOARD_CSS } from "./styles.js";
@@ -54,6 +55,10 @@ ${DASHBOARD_CSS}
       </div>
     </section>
     <section aria-labelledby="h-risks"><h2 id="h-risks">Open risks</h2><div id="risks"></div></section>
+    <section id="codemeter" aria-labelledby="h-codemeter" hidden>
+      <h2 id="h-codemeter">CodeMeter server (watched read-only)</h2>
+      <div id="codemeter-body"></div>
+    </section>
     <section aria-labelledby="h-keys"><h2 id="h-keys">Keys</h2><div id="keys"></div></section>
     <section aria-labelledby="h-licenses"><h2 id="h-licenses">Licenses</h2><div id="licenses"></div></section>
     <section aria-labelledby="h-borrows"><h2 id="h-borrows">Borrows</h2><div id="borrows"></div></section>
@@ -191,9 +196,11 @@ ${DASHBOARD_CSS}
     if (s.risks.length === 0) put("risks", el("p", { "class": "empty" }, ["No open risks."]));
     else {
       var list = el("div", { id: "risk-list" }, s.risks.map(function (r) {
-        return el("article", { "class": "risk " + r.severity, "data-kind": r.kind }, [
+        var codemeter = r.source === "codemeter";
+        return el("article", { "class": "risk " + r.severity, "data-kind": r.kind, "data-source": r.source || "keybridge" }, [
           el("p", null, [el("span", { "class": "sev sev-" + r.severity }, [r.severity]), " ", el("strong", null, [r.kind]),
-                         " since " + localTime(r.since) + (r.serial ? " — key " + r.serial : "")]),
+                         (codemeter ? " (CodeMeter)" : "") + " since " + localTime(r.since) +
+                         (r.serial ? (codemeter ? " — stick " : " — key ") + r.serial : "")]),
           el("p", null, [r.message]),
           el("p", null, [el("strong", null, ["What to do: "]), r.advice || ""])
         ]);
@@ -269,11 +276,17 @@ ${NOTIFY_SCRIPT}
 
 ${MAINTENANCE_SCRIPT}
 
+${CODEMETER_SCRIPT}
+
   function refresh() {
     api("/v1/audit?limit=20").then(renderAudit)
       .catch(function (e) { if (e.message !== "unauthorized") $("error").textContent = "Could not load the audit trail: " + e.message; });
     loadNotify();
-    return api("/v1/status").then(function (s) { $("error").textContent = ""; render(s); return loadMaintenance(s.maintenance); })
+    return api("/v1/status").then(function (s) {
+      $("error").textContent = "";
+      render(s);
+      return Promise.all([loadMaintenance(s.maintenance), loadCodeMeter(s.codemeter)]);
+    })
       .catch(function (e) { if (e.message !== "unauthorized") $("error").textContent = "Could not load the status: " + e.message; });
   }
   function refreshSoon() {
@@ -288,7 +301,8 @@ ${MAINTENANCE_SCRIPT}
     source.onerror = function () { $("live").className = "off"; $("live").textContent = "reconnecting…"; };
     ["borrow.created", "borrow.returned", "borrow.settled", "borrow.dummy", "key.attached", "key.detached", "key.moved",
      "key.counterfeit", "host.changed", "clock.jump", "risk.raised", "risk.cleared", "registry.repaired", "ledger.rebuilt",
-     "migration.done", "license.updated", "reconcile.repaired", "maintenance.planned", "maintenance.cancelled"].forEach(function (type) {
+     "migration.done", "license.updated", "reconcile.repaired", "maintenance.planned", "maintenance.cancelled",
+     "codemeter.borrow.seen", "codemeter.borrow.relisted", "codemeter.borrow.missing", "codemeter.borrow.gone"].forEach(function (type) {
       source.addEventListener(type, function (message) {
         refreshSoon();
         noteEvents([JSON.parse(message.data)]);

@@ -34,11 +34,13 @@ export function signatureHeader(secret: Buffer, body: string, unixSeconds: numbe
 /** The one line a chat channel shows: who, how bad, what happened, and what to do. */
 export function eventText(event: NotifiableEvent, host: string): string {
   const risk = event.risk;
+  // A risk to the CodeMeter server's borrows says so: the advice is about CodeMeter, not keybridge's keys.
+  const kind = risk === undefined ? "" : risk.source === "codemeter" ? `CodeMeter ${risk.kind}` : risk.kind;
   if (event.type === "risk.raised" && risk !== undefined) {
-    return `keybridge on ${host}: ${risk.severity.toUpperCase()} ${risk.kind}: ${risk.message} What to do: ${risk.advice}`;
+    return `keybridge on ${host}: ${risk.severity.toUpperCase()} ${kind}: ${risk.message} What to do: ${risk.advice}`;
   }
   if (event.type === "risk.cleared" && risk !== undefined) {
-    return `keybridge on ${host}: RESOLVED ${risk.kind}: ${event.message}`;
+    return `keybridge on ${host}: RESOLVED ${kind}: ${event.message}`;
   }
   return `keybridge on ${host}: ${event.type}: ${event.message}`;
 }

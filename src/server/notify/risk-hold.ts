@@ -65,7 +65,7 @@ export class RiskHold {
   }
 }
 
-/** The risk engine keeps one risk per kind and key, so that pair names it from raise to clearing. */
+/** Each source keeps one risk per kind and key, so source, kind and key name it from raise to clearing. */
 function riskIdentity(event: BridgeEvent): string {
-  return `${event.risk?.kind ?? ""}\u0000${event.risk?.serial ?? event.serial ?? ""}`;
+  return `${event.risk?.source ?? ""}\u0000${event.risk?.kind ?? ""}\u0000${event.risk?.serial ?? event.serial ?? ""}`;
 }

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { SimulatedCodeMeterServer } from "../../../native-mocks/codemeter-sim/index.js";
 import { SEVERITY } from "../../../src/bridge/guard/risk-texts.js";
 import { CONFIG_DEFAULTS, type KeybridgeConfig } from "../../../src/config/index.js";
 import { startDaemon } from "../../../src/server/daemon.js";
@@ -59,7 +60,7 @@ describe("prometheus/keybridge.rules.yml", () => {
     promtoolNeeded.check(ctx);
     const result = await promtool(["check", "rules", RULES]);
     expect(result.code, result.output).toBe(0);
-    expect(result.output).toMatch(/SUCCESS: 11 rules found/);
+    expect(result.output).toMatch(/SUCCESS: 14 rules found/);
   });
 
   it(`passes its promtool unit tests${promtoolNeeded.skipNote}`, async (ctx) => {
@@ -92,7 +93,7 @@ describe("prometheus/keybridge.rules.yml", () => {
     writeFileSync(join(dir, "prometheus.yml"), example.replace(installed, join(ROOT, RULES)));
     const result = await promtool(["check", "config", "prometheus.yml"], dir);
     expect(result.code, result.output).toBe(0);
-    expect(result.output).toMatch(/SUCCESS: 11 rules found/);
+    expect(result.output).toMatch(/SUCCESS: 14 rules found/);
   });
 
   it("has advice for every risk kind the bridge raises", () => {
@@ -104,6 +105,10 @@ describe("prometheus/keybridge.rules.yml", () => {
   it("reads only metrics a running daemon exposes, with the labels it puts on them", async () => {
     expect(metricNames.length).toBeGreaterThanOrEqual(7);
     const dataDir = mkdtempSync(join(workDir, "daemon-"));
+    // A SYNTHETIC CodeMeter server beside it, with a borrow out, so the CodeMeter series exist too.
+    const sim = new SimulatedCodeMeterServer({ root: mkdtempSync(join(workDir, "codemeter-")), start: Date.now() });
+    sim.borrow("ws-9", "ida", 1001, 10);
+    sim.unplugStick();
     const config: KeybridgeConfig = {
       ...CONFIG_DEFAULTS,
       dataDir,
@@ -115,6 +120,7 @@ describe("prometheus/keybridge.rules.yml", () => {
       logLevel: "error",
       // A webhook for an event this test never causes: its notification series exist, at 0.
       webhooks: [{ url: "http://127.0.0.1:9/never", name: "ops", events: ["migration.done"] }],
+      codemeter: { mode: "auto", serverIni: sim.paths.serverIni, logDir: sim.paths.logDir, cmu: sim.paths.cmu },
     };
     const daemon = await startDaemon({ config });
     try {
@@ -159,8 +165,11 @@ describe("prometheus/keybridge.rules.yml", () => {
       for (const [name, labels] of selectorLabels()) {
         for (const label of labels) expect(samples.get(name)?.has(label), `${name} has label ${label}`).toBe(true);
       }
-      expect(text).toMatch(/^keybridge_risks_open\{kind="key-unplugged",severity="critical"\} 1$/m);
+      expect(text).toMatch(/^keybridge_risks_open\{kind="key-unplugged",severity="critical",source="keybridge"\} 1$/m);
       expect(text).toMatch(/^keybridge_keys_present 0$/m);
+      // The simulated server's stick was pulled with its borrow out: a CodeMeter risk.
+      expect(text).toMatch(/^keybridge_risks_open\{kind="key-unplugged",severity="critical",source="codemeter"\} 1$/m);
+      expect(text).toMatch(/^keybridge_codemeter_tracking_enabled 1$/m);
     } finally {
       await daemon.stop();
     }

@@ -31,6 +31,7 @@ function planner(meta = new Map<string, string>()) {
 }
 
 const borrow = (id: number, expiresAt: number, state: BorrowView["state"] = "active"): BorrowView => ({
+  source: "keybridge",
   id,
   serial: "KB-1",
   product: 1001,

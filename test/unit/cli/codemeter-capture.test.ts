@@ -223,10 +223,13 @@ describe("keybridge codemeter capture", () => {
     }
   });
 
-  it("the bare command says it needs the daemon's CodeMeter view and points at capture", async () => {
-    const result = await runCli(["codemeter"]);
+  it("the bare command asks the daemon (capture does not), and its help points at capture", async () => {
+    const home = tempDir("kb-capture-nodaemon-");
+    const result = await runCli(["codemeter"], { HOME: home }, home);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain("`keybridge codemeter capture --out FILE` reads this host");
-    expect(result.stderr).toContain("[CODEMETER_VIEW_UNAVAILABLE]");
+    expect(result.stderr).toContain("[TOKEN_MISSING]");
+    const help = await runCli(["codemeter", "--help"]);
+    expect(help.stdout).toContain("keybridge codemeter capture --out /tmp/codemeter-capture.json");
+    expect(help.stdout).toContain("License Tracking");
   });
 });

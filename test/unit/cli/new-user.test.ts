@@ -52,6 +52,7 @@ describe("relative times are right and in one clock", () => {
     const issued = Date.now() - 31 * DAY;
     const borrow = {
       id: 1,
+      source: "keybridge" as const,
       serial: "KB-1",
       product: 1001,
       client: "ws",

@@ -22,8 +22,16 @@ describe("preflight against the live bridge", () => {
       if (!view.safe) {
         expect(view.reasons.join(" ")).toContain('"ws-17"');
         expect(view.borrows).toEqual([
-          { serial: borrow.serial, id: borrow.id, product: 1001, client: "ws-17", expiresAt: borrow.expiresAt },
+          {
+            source: "keybridge",
+            serial: borrow.serial,
+            id: borrow.id,
+            product: 1001,
+            client: "ws-17",
+            expiresAt: borrow.expiresAt,
+          },
         ]);
+        expect(view.lastEndsAt).toBe(borrow.expiresAt);
         expect(view.advice.length).toBeGreaterThan(0);
       }
     }

@@ -64,6 +64,7 @@ class World {
       message: type,
       serial: borrow.serial,
       borrow: {
+        source: "keybridge",
         id: borrow.id,
         serial: borrow.serial,
         product: borrow.product,

@@ -60,7 +60,9 @@ it("exposes seats, borrows, dummies with clear dates, risks, operations and defa
 it("counts risks by kind", async () => {
   await h.api("/v1/borrows", { method: "POST", json: { product: 1001, client: "a" } });
   await h.api("/v1/virtual/keys/KB-0001/unplug", { method: "POST" });
-  expect(await scrape()).toMatch(/^keybridge_risks_open\{kind="key-unplugged",severity="critical"\} 1$/m);
+  expect(await scrape()).toMatch(
+    /^keybridge_risks_open\{kind="key-unplugged",severity="critical",source="keybridge"\} 1$/m,
+  );
 });
 
 it("times each key exchange by command and outcome, and the wait behind other requests", async () => {

@@ -121,8 +121,13 @@ describe("Notifier", () => {
 });
 
 describe("Notifier with a hold on raised risks", () => {
-  const risk = (kind: "key-unplugged" | "registry-lost", serial?: string) => ({
+  const risk = (
+    kind: "key-unplugged" | "registry-lost",
+    serial?: string,
+    source: "keybridge" | "codemeter" = "keybridge",
+  ) => ({
     kind,
+    source,
     severity: "critical" as const,
     message: `${kind} ${serial ?? ""}`,
     advice: "do something",
@@ -174,6 +179,22 @@ describe("Notifier with a hold on raised risks", () => {
     await until(() => calls.length === 3);
     expect(calls[2]).toMatchObject({ webhook: "chat", type: "risk.cleared" });
     expect(notifier.webhooks().map((hook) => hook.suppressed)).toEqual([1, 1]);
+    await notifier.close(10);
+  });
+
+  it("a CodeMeter risk's clearing does not cancel keybridge's held risk of the same kind and key", async () => {
+    const bus = new EventBus();
+    const { send, calls } = fakeSender();
+    const notifier = new Notifier(busSource(bus), [{ ...target(), holdMs: 50 }], { sender: send });
+    notifier.start();
+    const own = risk("key-unplugged", "3-6903986");
+    const theirs = risk("key-unplugged", "3-6903986", "codemeter");
+    raiseRisk(bus, own);
+    raiseRisk(bus, theirs);
+    clearRisk(bus, theirs);
+    await until(() => calls.length === 1);
+    expect(JSON.parse(calls[0]?.body ?? "{}").risk.source).toBe("keybridge");
+    expect(notifier.webhooks()[0]?.suppressed).toBe(1);
     await notifier.close(10);
   });
 

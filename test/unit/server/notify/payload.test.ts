@@ -6,6 +6,7 @@ import { eventText, renderDelivery, signatureHeader } from "../../../../src/serv
 
 const risk: RiskView = {
   kind: "key-unplugged",
+  source: "keybridge",
   severity: "critical",
   message: "Key KB-1 is not attached while 1 borrow on it is outstanding.",
   advice: "Plug the key back in before the borrow is returned.",
@@ -39,6 +40,26 @@ describe("renderDelivery", () => {
     expect(cleared).toBe("keybridge on licsrv01: RESOLVED key-unplugged: resolved: key back");
     const dummy = eventText({ type: "borrow.dummy", at: raised.at, message: "borrow 3 became a dummy" }, "h");
     expect(dummy).toBe("keybridge on h: borrow.dummy: borrow 3 became a dummy");
+  });
+
+  it("a CodeMeter risk: the JSON carries its source and borrow ids, the text line names CodeMeter", () => {
+    const codemeter: RiskView = {
+      ...risk,
+      source: "codemeter",
+      serial: "3-6903986",
+      borrowIds: undefined,
+      codeMeterBorrowIds: ["130-1000001-100532-0"],
+    };
+    const event: BridgeEvent = { ...raised, risk: codemeter, serial: "3-6903986" };
+    const json = JSON.parse(renderDelivery(event, { format: "json" }, source).body) as { risk: RiskView };
+    expect(json.risk.source).toBe("codemeter");
+    expect(json.risk.codeMeterBorrowIds).toEqual(["130-1000001-100532-0"]);
+    const text = eventText(event, "licsrv01");
+    expect(text).toBe(
+      `keybridge on licsrv01: CRITICAL CodeMeter key-unplugged: ${risk.message} What to do: ${risk.advice}`,
+    );
+    const cleared = eventText({ ...event, type: "risk.cleared", message: "resolved: stick back" }, "licsrv01");
+    expect(cleared).toBe("keybridge on licsrv01: RESOLVED CodeMeter key-unplugged: resolved: stick back");
   });
 });
 
