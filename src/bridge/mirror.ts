@@ -354,27 +354,29 @@ export class Mirror {
       drift = await this.compare();
     } catch (error) {
       const reason = errorMessage(error);
-      this.report({ health: "corrupt", detail: reason });
+      const unreadable: RegistryHealthReport = { health: "corrupt", detail: reason };
       if (!(error instanceof RegistryCorruptError)) {
+        this.report(unreadable);
         this.healthy = false;
         this.lastError = reason;
         throw error;
       }
-      if (!repair) return { missing: 0, extra: 0, changed: 0, replaced: false };
-      await this.replaceFromLedger(`the registry could not be read: ${reason}`);
+      if (!repair) {
+        this.report(unreadable);
+        return { missing: 0, extra: 0, changed: 0, replaced: false };
+      }
+      await this.afterRepair(unreadable, () => this.replaceFromLedger(`the registry could not be read: ${reason}`));
       this.lastDriftCheckAt = Date.now();
-      this.report({ health: "healthy" });
       return { missing: 0, extra: 0, changed: 0, replaced: true };
     }
     const { report } = drift;
-    const expected = this.expectedCount();
-    if (report.missing > 0)
-      this.report({ health: "lost", detail: `${report.missing} of ${expected} borrow entries missing` });
-    else if (report.changed > 0)
-      this.report({ health: "corrupt", detail: `${report.changed} borrow entries differ from the ledger` });
-    else this.report({ health: "healthy" });
-    if (!repair) return report;
-    await this.applyInBatches(drift.repairs);
+    const found = this.healthOf(report);
+    if (!repair) {
+      this.report(found);
+      return report;
+    }
+    // Health is published once the repair is done, so a loss repaired in the same step raises no risk.
+    await this.afterRepair(found, () => this.applyInBatches(drift.repairs));
     this.healthy = true;
     this.lastError = undefined;
     this.lastDriftCheckAt = Date.now();
@@ -383,9 +385,28 @@ export class Mirror {
       log.warn(message);
       this.ledger.audit({ kind: "repair", message, details: { ...report } });
       this.events.emit("registry.repaired", message, { details: { ...report } });
-      this.report({ health: "healthy" });
     }
     return report;
+  }
+
+  /** Runs a repair: healthy once it is done; when it fails, what the comparison found stands. */
+  private async afterRepair(found: RegistryHealthReport, repair: () => Promise<void>): Promise<void> {
+    try {
+      await repair();
+    } catch (error) {
+      this.report(found);
+      throw error;
+    }
+    this.report({ health: "healthy" });
+  }
+
+  private healthOf(report: DriftReport): RegistryHealthReport {
+    if (report.missing > 0) {
+      return { health: "lost", detail: `${report.missing} of ${this.expectedCount()} borrow entries missing` };
+    }
+    if (report.changed > 0)
+      return { health: "corrupt", detail: `${report.changed} borrow entries differ from the ledger` };
+    return { health: "healthy" };
   }
 
   /**

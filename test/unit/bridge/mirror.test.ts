@@ -120,6 +120,23 @@ describe("registry mirror", () => {
     expect((await bridge.reconcile()).findings).toEqual([]);
   });
 
+  it("a loss the drift repair restores in the same step is never published as the registry's health", async () => {
+    const bridge = await openVirtual();
+    await bridge.borrow({ product: 1001, client: "a" });
+    await bridge.testSeams.mirror.flush();
+    await bridge.virtual?.wipeRegistry();
+    const seen: string[] = [];
+    const subscription = bridge.testSeams.mirror.health$.subscribe((report) => seen.push(report.health));
+
+    const report = await bridge.testSeams.mirror.checkDrift();
+
+    subscription.unsubscribe();
+    expect(report.missing).toBe(1);
+    expect(seen).toEqual(["healthy"]);
+    expect(bridge.risks().map((risk) => risk.kind)).not.toContain("registry-lost");
+    expect((await bridge.testSeams.mirror.read()).entries).toHaveLength(1);
+  });
+
   it("sees an external edit at once, and never reads a damaged file as entries", async () => {
     const dataDir = tempDataDir();
     const bridge = await openVirtual({ dataDir });
