@@ -20,7 +20,12 @@ function failingFirst(failures: number, calls: { count: number }) {
 describe("device enumeration that fails", () => {
   it("is retried with a growing delay, so a key present at start is served without any USB event", async () => {
     const calls = { count: 0 };
-    const bridge = await openVirtual({}, { wrapBackend: failingFirst(2, calls), enumerationRetryMs: 10 });
+    // The first retry must come after openBridge resolved, also on a loaded machine: 200 ms, and no
+    // CodeMeter detection (its file and PATH lookups) between the key manager's start and the answer.
+    const bridge = await openVirtual(
+      { codemeter: { mode: "off" } },
+      { wrapBackend: failingFirst(2, calls), enumerationRetryMs: 200 },
+    );
     expect(bridge.testSeams.keys.servingSessions()).toHaveLength(0);
     await vi.waitFor(() => expect(bridge.testSeams.keys.servingSessions()).toHaveLength(1), { timeout: 5_000 });
     expect(calls.count).toBeGreaterThanOrEqual(3);
