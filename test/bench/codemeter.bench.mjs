@@ -37,6 +37,7 @@ import { SimulatedCodeMeterServer } from "../../dist/native-mocks/codemeter-sim/
 import { openBridge } from "../../dist/src/bridge/index.js";
 import { FollowedTrackingLog, MemoryPositionStore } from "../../dist/src/codemeter/index.js";
 import { setLogLevel } from "../../dist/src/log.js";
+import { eventArrival } from "./events.mjs";
 import { median, percentile, printFigures, round } from "./stats.mjs";
 
 const LOG_MB = Number(process.env.CODEMETER_BENCH_MB ?? 128);
@@ -49,22 +50,6 @@ const TARGET_CPU_PCT = 0.5;
 const UNPLUG_ROUNDS = Number(process.env.CODEMETER_UNPLUG_ROUNDS ?? 250);
 const UNPLUG_WARMUP = 20;
 const TARGET_UNPLUG_P99_MS = 5;
-
-function eventAt(bridge, match, ms = 5000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      subscription.unsubscribe();
-      reject(new Error(`timed out waiting for an event (${ms} ms)`));
-    }, ms);
-    const subscription = bridge.events$.subscribe((event) => {
-      if (!match(event)) return;
-      const at = performance.now();
-      clearTimeout(timer);
-      subscription.unsubscribe();
-      resolve(at);
-    });
-  });
-}
 
 /** Stick unplug → CodeMeter risk.raised on a virtual bridge beside the simulated server. */
 async function unplugToRisk() {
@@ -87,19 +72,19 @@ async function unplugToRisk() {
   );
   try {
     const bus = bridge.testSeams.world.bus;
-    const attached = eventAt(bridge, (e) => e.type === "key.attached" && e.serial === sim.stickSerial);
+    const attached = eventArrival(bridge, (e) => e.type === "key.attached" && e.serial === sim.stickSerial);
     bus.addCodeMeterStick({ serial: sim.stickSerial, productId: 0x2af9 });
     await attached;
     const isRisk = (type) => (e) =>
       e.type === type && e.risk?.source === "codemeter" && e.risk?.kind === "key-unplugged";
     const samples = [];
     for (let i = 0; i < UNPLUG_WARMUP + UNPLUG_ROUNDS; i++) {
-      const raised = eventAt(bridge, isRisk("risk.raised"));
+      const raised = eventArrival(bridge, isRisk("risk.raised"));
       const start = performance.now();
       bus.unplug(sim.stickSerial);
       const at = await raised;
       if (i >= UNPLUG_WARMUP) samples.push(at - start);
-      const cleared = eventAt(bridge, isRisk("risk.cleared"));
+      const cleared = eventArrival(bridge, isRisk("risk.cleared"));
       bus.plug(sim.stickSerial);
       await cleared;
     }

@@ -9,28 +9,13 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { openBridge } from "../../dist/src/bridge/index.js";
 import { setLogLevel } from "../../dist/src/log.js";
+import { eventArrival } from "./events.mjs";
 import { median, percentile, printFigures, round } from "./stats.mjs";
 
 const SERIAL = "KB-DEMO-0001";
 const ROUNDS = Number(process.env.DETACH_ROUNDS ?? 250);
 const WARMUP = 20;
 const TARGET_P99_MS = 5;
-
-function waitFor(bridge, match, ms = 5000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      subscription.unsubscribe();
-      reject(new Error(`timed out waiting for an event (${ms} ms)`));
-    }, ms);
-    const subscription = bridge.events$.subscribe((event) => {
-      if (!match(event)) return;
-      const at = performance.now();
-      clearTimeout(timer);
-      subscription.unsubscribe();
-      resolve(at);
-    });
-  });
-}
 
 setLogLevel("error");
 const dir = mkdtempSync(join(tmpdir(), "keybridge-detach-bench-"));
@@ -43,12 +28,12 @@ try {
   const bus = bridge.testSeams.world.bus;
   const samples = [];
   for (let round = 0; round < WARMUP + ROUNDS; round++) {
-    const raised = waitFor(bridge, (e) => e.type === "risk.raised" && e.risk?.kind === "key-unplugged");
+    const raised = eventArrival(bridge, (e) => e.type === "risk.raised" && e.risk?.kind === "key-unplugged");
     const start = performance.now();
     bus.unplug(SERIAL);
     const at = await raised;
     if (round >= WARMUP) samples.push(at - start);
-    const back = waitFor(bridge, (e) => e.type === "risk.cleared" && e.risk?.kind === "key-unplugged");
+    const back = eventArrival(bridge, (e) => e.type === "risk.cleared" && e.risk?.kind === "key-unplugged");
     bus.plug(SERIAL);
     await back;
   }
